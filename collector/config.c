@@ -1,0 +1,510 @@
+/*
+ * The config: a Lua file that sets globals, run in a sandbox with no io, os,
+ * require or load, under a memory cap and an instruction budget. Every key
+ * is a row in the schema below, which also drives validation, defaults and
+ * the commented example that `floe config` prints.
+ */
+#include "collector/collector.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#define CONFIG_MEM_LIMIT (16u << 20)
+#define CONFIG_INSN_LIMIT 10000000
+
+enum ctype { C_STR, C_LIST, C_UINT, C_LEVEL, C_TARGET };
+
+/*
+ * path     the key; "a.b" is key b in table a
+ * type     C_STR string, C_LIST list of strings, C_UINT integer in
+ *          [min, max], C_LEVEL and C_TARGET the log enums
+ * off/noff where the value (and a list's count) live in floe_config
+ * doc      one line for the example config
+ */
+static const struct ckey {
+    const char *path;
+    enum ctype type;
+    size_t off, noff;
+    uint64_t min, max;
+    const char *doc;
+} schema[] = {
+    {"listen", C_LIST, offsetof(floe_config, listen), offsetof(floe_config, n_listen), 0, 0,
+     "UDP addresses to receive exports on; every port accepts v5, v9, IPFIX and sFlow"},
+    {"web", C_STR, offsetof(floe_config, web), 0, 0, 0,
+     "HTTP address for the API and web pages; \"\" turns the server off"},
+    {"data_dir", C_STR, offsetof(floe_config, data_dir), 0, 0, 0,
+     "where floe keeps its state: alerts, timeseries, the admin password"},
+    {"plugins", C_LIST, offsetof(floe_config, plugin_dirs), offsetof(floe_config, n_plugin_dirs),
+     0, 0, "extra plugin directories, loaded after the built-in plugins"},
+    {"log.level", C_LEVEL, offsetof(floe_config, log_level), 0, 0, 0,
+     "\"error\", \"warn\", \"info\" or \"debug\""},
+    {"log.target", C_TARGET, offsetof(floe_config, log_syslog), 0, 0, 0,
+     "\"stderr\" or \"syslog\""},
+    {"log.burst", C_UINT, offsetof(floe_config, log_burst), 0, 1, 10000,
+     "messages per minute from one place in the code, for logs a packet can trigger"},
+    {"socket.rcvbuf", C_UINT, offsetof(floe_config, rcvbuf), 0, 4096, 1u << 30,
+     "SO_RCVBUF asked for on each UDP socket, bytes; the kernel caps it at 2 x net.core.rmem_max"},
+    {"exporters.max", C_UINT, offsetof(floe_config, max_exporters), 0, 1, 10000000,
+     "exporters (address + observation domain) tracked; the least recently seen is evicted"},
+    {"templates.timeout", C_UINT, offsetof(floe_config, template_timeout), 0, 1, 604800,
+     "seconds a v9/IPFIX template lives without being refreshed"},
+    {"templates.max_per_exporter", C_UINT, offsetof(floe_config, max_templates_per_exporter), 0,
+     1, 65536, "templates kept per exporter; the least recently refreshed is evicted"},
+    {"templates.max", C_UINT, offsetof(floe_config, max_templates), 0, 1, 100000000,
+     "templates kept over all exporters"},
+};
+
+static const char *const default_listen[] = {
+    "0.0.0.0:2055", "[::]:2055", "0.0.0.0:4739", "[::]:4739", "0.0.0.0:6343", "[::]:6343",
+};
+
+int floe_config_set_str(char **dst, const char *src)
+{
+    char *copy = strdup(src);
+    if (!copy)
+        return FLOE_ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static void list_free(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+int floe_config_set_list(char ***list, size_t *n, char *const *items, size_t n_items)
+{
+    char **copy = calloc(n_items ? n_items : 1, sizeof(*copy));
+    if (!copy)
+        return FLOE_ENOMEM;
+    for (size_t i = 0; i < n_items; i++) {
+        copy[i] = strdup(items[i]);
+        if (!copy[i]) {
+            list_free(copy, i);
+            return FLOE_ENOMEM;
+        }
+    }
+    list_free(*list, *n);
+    *list = copy;
+    *n = n_items;
+    return 0;
+}
+
+int floe_config_add_list(char ***list, size_t *n, const char *item)
+{
+    char **grown = realloc(*list, (*n + 1) * sizeof(*grown));
+    if (!grown)
+        return FLOE_ENOMEM;
+    *list = grown;
+    grown[*n] = strdup(item);
+    if (!grown[*n])
+        return FLOE_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+int floe_config_defaults(floe_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->log_level = FLOE_LOG_INFO;
+    cfg->log_burst = 10;
+    cfg->rcvbuf = 32u << 20;
+    cfg->max_exporters = 4096;
+    cfg->template_timeout = 1800;
+    cfg->max_templates_per_exporter = 1024;
+    cfg->max_templates = 65536;
+    if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
+                             FLOE_ARRAY_LEN(default_listen)) != 0 ||
+        floe_config_set_list(&cfg->plugin_dirs, &cfg->n_plugin_dirs, NULL, 0) != 0 ||
+        floe_config_set_str(&cfg->web, "127.0.0.1:3000") != 0 ||
+        floe_config_set_str(&cfg->data_dir, "./floe-data") != 0) {
+        floe_config_free(cfg);
+        return FLOE_ENOMEM;
+    }
+    return 0;
+}
+
+void floe_config_free(floe_config *cfg)
+{
+    list_free(cfg->listen, cfg->n_listen);
+    list_free(cfg->plugin_dirs, cfg->n_plugin_dirs);
+    free(cfg->web);
+    free(cfg->data_dir);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- the sandbox ------------------------------------------------------- */
+
+typedef struct sandbox {
+    size_t used;
+    int insn_exceeded;
+} sandbox;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    sandbox *sb = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        sb->used -= old;
+        free(ptr);
+        return NULL;
+    }
+    if (nsize > old && sb->used + (nsize - old) > CONFIG_MEM_LIMIT)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        sb->used = sb->used - old + nsize;
+    return p;
+}
+
+static void insn_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    luaL_error(L, "the config ran too long (more than %d instructions)", CONFIG_INSN_LIMIT);
+}
+
+/* Globals a config may read: pure functions and the string, table and math
+ * libraries. Everything else (io, os, require, load, dofile) is absent. */
+static const char *const safe_globals[] = {
+    "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
+    "type", "string", "table", "math", "utf8",
+};
+
+static lua_State *sandbox_open(sandbox *sb)
+{
+    lua_State *L = lua_newstate(capped_alloc, sb);
+    if (!L)
+        return NULL;
+    luaL_requiref(L, "_G", luaopen_base, 1);
+    luaL_requiref(L, "string", luaopen_string, 1);
+    luaL_requiref(L, "table", luaopen_table, 1);
+    luaL_requiref(L, "math", luaopen_math, 1);
+    luaL_requiref(L, "utf8", luaopen_utf8, 1);
+    lua_settop(L, 0);
+    /* The environment: an empty table reading through to a copy of the safe
+     * globals, so what the file assigns is exactly what it configures. */
+    lua_newtable(L); /* 1: env */
+    lua_newtable(L); /* 2: metatable */
+    lua_newtable(L); /* 3: safe globals */
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(safe_globals); i++) {
+        lua_getglobal(L, safe_globals[i]);
+        lua_setfield(L, 3, safe_globals[i]);
+    }
+    lua_setfield(L, 2, "__index");
+    lua_setmetatable(L, 1);
+    lua_sethook(L, insn_hook, LUA_MASKCOUNT, CONFIG_INSN_LIMIT);
+    return L;
+}
+
+/* ---- applying values --------------------------------------------------- */
+
+static const struct ckey *find_key(const char *path)
+{
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(schema); i++)
+        if (strcmp(schema[i].path, path) == 0)
+            return &schema[i];
+    return NULL;
+}
+
+static int is_group(const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(schema); i++)
+        if (strncmp(schema[i].path, path, n) == 0 && schema[i].path[n] == '.')
+            return 1;
+    return 0;
+}
+
+static int type_error(const struct ckey *k, lua_State *L, int idx, const char *want, char *err,
+                      size_t errlen)
+{
+    snprintf(err, errlen, "key '%s' must be %s, not %s", k->path, want, luaL_typename(L, idx));
+    return FLOE_ECONFIG;
+}
+
+static int apply_list(floe_config *cfg, const struct ckey *k, lua_State *L, int idx, char *err,
+                      size_t errlen)
+{
+    if (!lua_istable(L, idx))
+        return type_error(k, L, idx, "a list of strings", err, errlen);
+    size_t n = (size_t)lua_rawlen(L, idx);
+    size_t keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        keys++;
+        lua_pop(L, 1);
+    }
+    if (keys != n) {
+        snprintf(err, errlen, "key '%s' must be a list (a table indexed 1..n)", k->path);
+        return FLOE_ECONFIG;
+    }
+    char **items = calloc(n ? n : 1, sizeof(*items));
+    if (!items)
+        return FLOE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            snprintf(err, errlen, "key '%s' item %zu must be a string, not %s", k->path, i + 1,
+                     luaL_typename(L, -1));
+            free(items);
+            return FLOE_ECONFIG;
+        }
+        items[i] = (char *)lua_tostring(L, -1); /* anchored in the table */
+        lua_pop(L, 1);
+    }
+    char ***list = (char ***)(void *)((char *)cfg + k->off);
+    size_t *count = (size_t *)(void *)((char *)cfg + k->noff);
+    int rc = floe_config_set_list(list, count, items, n);
+    free(items);
+    return rc;
+}
+
+static int apply_string_enum(floe_config *cfg, const struct ckey *k, lua_State *L, int idx,
+                             char *err, size_t errlen)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return type_error(k, L, idx, "a string", err, errlen);
+    const char *s = lua_tostring(L, idx);
+    int *dst = (int *)(void *)((char *)cfg + k->off);
+    int v = -1;
+    if (k->type == C_LEVEL)
+        v = floe_log_level_parse(s);
+    else if (strcmp(s, "stderr") == 0)
+        v = 0;
+    else if (strcmp(s, "syslog") == 0)
+        v = 1;
+    if (v < 0) {
+        snprintf(err, errlen, "key '%s' has a bad value '%s' (%s)", k->path, s, k->doc);
+        return FLOE_ECONFIG;
+    }
+    *dst = v;
+    return 0;
+}
+
+static int apply_value(floe_config *cfg, const struct ckey *k, lua_State *L, int idx, char *err,
+                       size_t errlen)
+{
+    switch (k->type) {
+    case C_STR:
+        if (lua_type(L, idx) != LUA_TSTRING)
+            return type_error(k, L, idx, "a string", err, errlen);
+        return floe_config_set_str((char **)(void *)((char *)cfg + k->off), lua_tostring(L, idx));
+    case C_LIST:
+        return apply_list(cfg, k, L, idx, err, errlen);
+    case C_UINT: {
+        int isint = 0;
+        lua_Integer v = lua_tointegerx(L, idx, &isint);
+        if (lua_type(L, idx) != LUA_TNUMBER || !isint)
+            return type_error(k, L, idx, "an integer", err, errlen);
+        if (v < (lua_Integer)k->min || (uint64_t)v > k->max) {
+            snprintf(err, errlen, "key '%s' must be from %llu to %llu, not %lld", k->path,
+                     (unsigned long long)k->min, (unsigned long long)k->max, (long long)v);
+            return FLOE_ECONFIG;
+        }
+        *(uint32_t *)(void *)((char *)cfg + k->off) = (uint32_t)v;
+        return 0;
+    }
+    case C_LEVEL:
+    case C_TARGET:
+        return apply_string_enum(cfg, k, L, idx, err, errlen);
+    }
+    return FLOE_EINVAL;
+}
+
+/* Walks the table at idx; prefix is the dotted path of that table. */
+static int apply_table(floe_config *cfg, lua_State *L, int idx, const char *prefix, char *err,
+                       size_t errlen)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        int vidx = lua_gettop(L);
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            snprintf(err, errlen, "keys must be names; found a %s key%s%s", luaL_typename(L, -2),
+                     *prefix ? " in " : "", prefix);
+            return FLOE_ECONFIG;
+        }
+        char path[128];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", lua_tostring(L, -2));
+        int rc;
+        const struct ckey *k = find_key(path);
+        if (k) {
+            rc = apply_value(cfg, k, L, vidx, err, errlen);
+        } else if (is_group(path)) {
+            if (!lua_istable(L, vidx)) {
+                snprintf(err, errlen, "key '%s' must be a table, not %s", path,
+                         luaL_typename(L, vidx));
+                return FLOE_ECONFIG;
+            }
+            rc = apply_table(cfg, L, vidx, path, err, errlen);
+        } else {
+            snprintf(err, errlen, "unknown key '%s'", path);
+            return FLOE_ECONFIG;
+        }
+        if (rc != 0) {
+            if (rc == FLOE_ENOMEM)
+                snprintf(err, errlen, "out of memory");
+            return rc;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+int floe_config_load_string(floe_config *cfg, const char *text, const char *name, char *err,
+                            size_t errlen)
+{
+    sandbox sb = {0, 0};
+    lua_State *L = sandbox_open(&sb);
+    if (!L) {
+        snprintf(err, errlen, "out of memory");
+        return FLOE_ENOMEM;
+    }
+    char chunkname[256];
+    snprintf(chunkname, sizeof(chunkname), "@%s", name);
+    int rc = luaL_loadbufferx(L, text, strlen(text), chunkname, "t");
+    if (rc == LUA_OK) {
+        lua_pushvalue(L, 1);
+        lua_setupvalue(L, -2, 1); /* the chunk's _ENV */
+        rc = lua_pcall(L, 0, 0, 0);
+    }
+    if (rc != LUA_OK) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_close(L);
+        return FLOE_ECONFIG;
+    }
+    lua_sethook(L, NULL, 0, 0);
+    rc = apply_table(cfg, L, 1, "", err, errlen);
+    lua_close(L);
+    if (rc == 0)
+        rc = floe_config_validate(cfg, err, errlen);
+    return rc;
+}
+
+int floe_config_load(floe_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config %s: %s", path, strerror(errno));
+        return FLOE_EIO;
+    }
+    floe_buf b;
+    floe_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (4u << 20))
+        floe_buf_append(&b, chunk, n);
+    int bad = ferror(f) || !floe_buf_ok(&b) || b.len >= (4u << 20);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "cannot read config %s (unreadable or over 4 MiB)", path);
+        floe_buf_close(&b);
+        return FLOE_EIO;
+    }
+    char msg[512];
+    int rc = floe_config_load_string(cfg, b.data ? b.data : "", path, msg, sizeof(msg));
+    floe_buf_close(&b);
+    if (rc != 0) {
+        /* Lua's own messages already start with the file name. */
+        if (strncmp(msg, path, strlen(path)) == 0)
+            snprintf(err, errlen, "config %s", msg);
+        else
+            snprintf(err, errlen, "config %s: %s", path, msg);
+    }
+    return rc;
+}
+
+int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    char why[128];
+
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        if (floe_endpoint_parse(cfg->listen[i], &ss, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "key 'listen' item %zu '%s': %s", i + 1, cfg->listen[i], why);
+            return FLOE_ECONFIG;
+        }
+    }
+    if (cfg->web[0] && floe_endpoint_parse(cfg->web, &ss, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "key 'web' '%s': %s", cfg->web, why);
+        return FLOE_ECONFIG;
+    }
+    if (cfg->data_dir[0] == '\0') {
+        snprintf(err, errlen, "key 'data_dir' must not be empty");
+        return FLOE_ECONFIG;
+    }
+    if (cfg->max_templates_per_exporter > cfg->max_templates) {
+        snprintf(err, errlen, "key 'templates.max_per_exporter' (%u) exceeds 'templates.max' (%u)",
+                 cfg->max_templates_per_exporter, cfg->max_templates);
+        return FLOE_ECONFIG;
+    }
+    return 0;
+}
+
+/* ---- the example ------------------------------------------------------- */
+
+static void describe_value(floe_buf *out, const floe_config *cfg, const struct ckey *k)
+{
+    const char *base = (const char *)cfg + k->off;
+    switch (k->type) {
+    case C_STR:
+        floe_buf_printf(out, "\"%s\"", *(char *const *)(const void *)base);
+        break;
+    case C_LIST: {
+        char *const *list = *(char **const *)(const void *)base;
+        size_t n = *(const size_t *)(const void *)((const char *)cfg + k->noff);
+        floe_buf_puts(out, "{");
+        for (size_t i = 0; i < n; i++)
+            floe_buf_printf(out, "%s\"%s\"", i ? ", " : " ", list[i]);
+        floe_buf_puts(out, n ? " }" : "}");
+        break;
+    }
+    case C_UINT:
+        floe_buf_printf(out, "%u", *(const uint32_t *)(const void *)base);
+        break;
+    case C_LEVEL:
+        floe_buf_printf(out, "\"%s\"", floe_log_level_name(*(const int *)(const void *)base));
+        break;
+    case C_TARGET:
+        floe_buf_puts(out, *(const int *)(const void *)base ? "\"syslog\"" : "\"stderr\"");
+        break;
+    }
+}
+
+void floe_config_describe(floe_buf *out)
+{
+    floe_config def;
+    if (floe_config_defaults(&def) != 0)
+        return;
+    floe_buf_puts(out, "-- floe configuration. Every key is optional; the values shown are the\n"
+                       "-- built-in defaults. The file is Lua, run without io, os or require.\n");
+    char group[64] = "";
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(schema); i++) {
+        const struct ckey *k = &schema[i];
+        const char *dot = strchr(k->path, '.');
+        char g[64] = "";
+        if (dot)
+            snprintf(g, sizeof(g), "%.*s", (int)(dot - k->path), k->path);
+        if (strcmp(g, group) != 0) {
+            if (group[0])
+                floe_buf_puts(out, "}\n");
+            if (g[0])
+                floe_buf_printf(out, "\n%s = {\n", g);
+            snprintf(group, sizeof(group), "%s", g);
+        }
+        floe_buf_printf(out, "%s%s-- %s\n%s%s = ", g[0] ? "" : "\n", g[0] ? "    " : "", k->doc,
+                        g[0] ? "    " : "", dot ? dot + 1 : k->path);
+        describe_value(out, &def, k);
+        floe_buf_puts(out, g[0] ? ",\n" : "\n");
+    }
+    if (group[0])
+        floe_buf_puts(out, "}\n");
+    floe_config_free(&def);
+}

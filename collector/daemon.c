@@ -1,0 +1,265 @@
+/*
+ * `floe run`: the libuv loop and everything it owns. Start-up order is
+ * config, data directory, ingest, listeners, web server, signals and the
+ * one-second tick. SIGHUP reloads the config in place; SIGINT and SIGTERM
+ * close every handle and let the loop drain, with a 5-second deadline.
+ */
+#include "collector/collector.h"
+#include "www/www.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define TICK_MS 1000
+#define SWEEP_EVERY_TICKS 10
+#define SHUTDOWN_DEADLINE_MS 5000
+
+/* Loads the file (if any) over the defaults and applies the command line. */
+static int daemon_load_config(const floe_run_opts *o, floe_config *cfg, char *err, size_t errlen)
+{
+    int rc = floe_config_defaults(cfg);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    if (o->config_path && (rc = floe_config_load(cfg, o->config_path, err, errlen)) != 0)
+        goto fail;
+    rc = FLOE_ENOMEM;
+    if (o->n_listen &&
+        floe_config_set_list(&cfg->listen, &cfg->n_listen, o->listen, o->n_listen) != 0)
+        goto fail;
+    if (o->web && floe_config_set_str(&cfg->web, o->web) != 0)
+        goto fail;
+    if (o->data_dir && floe_config_set_str(&cfg->data_dir, o->data_dir) != 0)
+        goto fail;
+    for (size_t i = 0; i < o->n_plugin_dirs; i++)
+        if (floe_config_add_list(&cfg->plugin_dirs, &cfg->n_plugin_dirs, o->plugin_dirs[i]) != 0)
+            goto fail;
+    if (o->log_level) {
+        int level = floe_log_level_parse(o->log_level);
+        if (level < 0) {
+            snprintf(err, errlen, "--log-level '%s': use error, warn, info or debug",
+                     o->log_level);
+            rc = FLOE_ECONFIG;
+            goto fail;
+        }
+        cfg->log_level = level;
+    }
+    if ((rc = floe_config_validate(cfg, err, errlen)) != 0)
+        goto fail;
+    return 0;
+fail:
+    if (rc == FLOE_ENOMEM && !err[0])
+        snprintf(err, errlen, "out of memory");
+    floe_config_free(cfg);
+    return rc;
+}
+
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+        snprintf(err, errlen, "data_dir is too long");
+        return FLOE_EINVAL;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
+            break;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data_dir %s: %s", path, strerror(errno));
+        return FLOE_EIO;
+    }
+    return 0;
+}
+
+static int web_start(floe_daemon *d)
+{
+    char err[256];
+    if (!d->cfg.web[0])
+        return 0;
+    d->www = floe_www_new(&d->loop, d->cfg.web, &d->log, err, sizeof(err));
+    if (!d->www) {
+        log_error(&d->log, "%s", err);
+        return FLOE_EIO;
+    }
+    if (floe_api_register(d->www, d) != 0) {
+        log_error(&d->log, "www: out of memory registering routes");
+        return FLOE_ENOMEM;
+    }
+    log_info(&d->log, "web: serving on http://%s/", floe_www_endpoint(d->www));
+    return 0;
+}
+
+static void apply_log(floe_daemon *d)
+{
+    d->log.level = d->cfg.log_level;
+    d->log.rl_burst = d->cfg.log_burst;
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void daemon_reload(floe_daemon *d)
+{
+    floe_config next;
+    char err[512] = "";
+    if (daemon_load_config(&d->opts, &next, err, sizeof(err)) != 0) {
+        d->reload_errors++;
+        log_error(&d->log, "reload: %s; keeping the running config", err);
+        return;
+    }
+    int web_changed = strcmp(next.web, d->cfg.web) != 0;
+    floe_config_free(&d->cfg);
+    d->cfg = next;
+    if (d->cfg.log_syslog != d->log.use_syslog)
+        floe_log_init(&d->log, d->cfg.log_level, d->cfg.log_syslog);
+    apply_log(d);
+    floe_ingest_reconfigure(&d->ing, &d->cfg);
+    if (floe_listeners_apply(d) != 0)
+        log_error(&d->log, "reload: some listen addresses failed; see above");
+    if (web_changed) {
+        floe_www_free(d->www);
+        d->www = NULL;
+        web_start(d);
+    }
+    d->reloads++;
+    log_info(&d->log, "reload: config applied (%zu listeners, web %s)", d->cfg.n_listen,
+             d->cfg.web[0] ? d->cfg.web : "off");
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static void on_force_exit(uv_timer_t *t)
+{
+    floe_daemon *d = t->data;
+    log_warn(&d->log, "shutdown: handles still open after %d ms; stopping the loop",
+             SHUTDOWN_DEADLINE_MS);
+    uv_stop(&d->loop);
+}
+
+static void daemon_stop(floe_daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    log_info(&d->log, "shutdown: %s", why);
+    floe_listeners_close_all(d);
+    floe_www_free(d->www);
+    d->www = NULL;
+    uv_timer_stop(&d->tick);
+    uv_close((uv_handle_t *)&d->tick, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    /* The deadline timer is unreferenced so it does not itself keep the
+     * loop alive once everything else has closed. */
+    uv_timer_start(&d->force_exit, on_force_exit, SHUTDOWN_DEADLINE_MS, 0);
+    uv_unref((uv_handle_t *)&d->force_exit);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    floe_daemon *d = s->data;
+    if (signum == SIGHUP)
+        daemon_reload(d);
+    else
+        daemon_stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    floe_daemon *d = t->data;
+    d->ticks++;
+    if (d->ticks % SWEEP_EVERY_TICKS == 0)
+        floe_ingest_sweep(&d->ing, floe_time_ms());
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+static int daemon_start(floe_daemon *d)
+{
+    char err[512];
+    if (make_dirs(d->cfg.data_dir, err, sizeof(err)) != 0) {
+        log_error(&d->log, "%s", err);
+        return FLOE_EIO;
+    }
+    if (floe_ingest_init(&d->ing, &d->cfg, &d->log) != 0) {
+        log_error(&d->log, "out of memory");
+        return FLOE_ENOMEM;
+    }
+    if (floe_listeners_apply(d) != 0)
+        return FLOE_EIO;
+    if (web_start(d) != 0)
+        return FLOE_EIO;
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sighup);
+    d->sigint.data = d->sigterm.data = d->sighup.data = d;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sighup, on_signal, SIGHUP);
+    uv_timer_init(&d->loop, &d->tick);
+    d->tick.data = d;
+    uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int floe_cmd_run(const floe_run_opts *o)
+{
+    floe_daemon *d = calloc(1, sizeof(*d));
+    char err[512] = "";
+    if (!d) {
+        fprintf(stderr, "floe run: out of memory\n");
+        return 1;
+    }
+    d->opts = *o;
+    if (daemon_load_config(o, &d->cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "floe run: %s\n", err);
+        free(d);
+        return 2;
+    }
+    floe_log_init(&d->log, d->cfg.log_level, d->cfg.log_syslog);
+    apply_log(d);
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&d->loop);
+    floe_list_init(&d->listeners);
+    uv_timer_init(&d->loop, &d->force_exit);
+    d->force_exit.data = d;
+    d->start_ms = floe_time_ms();
+    log_info(&d->log, "floe %s starting (config %s, data %s)", PACKAGE_VERSION,
+             o->config_path ? o->config_path : "built-in defaults", d->cfg.data_dir);
+
+    int rc = daemon_start(d);
+    if (rc != 0)
+        daemon_stop(d, "start-up failed");
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    /* After a forced stop some handles may still be open: close and drain. */
+    uv_walk(&d->loop, close_walk, NULL);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d->loop);
+    if (rc == 0) {
+        floe_counters t;
+        floe_ingest_totals(&d->ing, &t);
+        log_info(&d->log, "shutdown: done after %llu datagrams, %llu records",
+                 (unsigned long long)t.datagrams, (unsigned long long)t.records);
+    }
+    if (d->ing.exporters.map.buckets)
+        floe_ingest_close(&d->ing);
+    floe_config_free(&d->cfg);
+    free(d);
+    return rc == 0 ? 0 : 1;
+}

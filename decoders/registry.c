@@ -1,0 +1,62 @@
+/*
+ * The decoder table, and the names of protocols and reject reasons. A
+ * datagram's decoder is the first whose detect() accepts it; the version
+ * fields do not overlap (v5, v9 and IPFIX are 16-bit 5, 9 and 10; sFlow's
+ * version is the 32-bit 5, whose first 16 bits are 0).
+ */
+#include "decoders/internal.h"
+
+static const floe_dec_ops *const decoder_table[] = {
+    &dec__v5_ops,
+};
+
+static const char *const proto_names[FLOE_PROTO_COUNT] = {"v5", "v9", "ipfix", "sflow"};
+
+static const char *const reason_names[FLOE_REASON_COUNT] = {
+    "none",
+#define REASON(id, name) name,
+#include "decoders/reasons.def"
+#undef REASON
+};
+
+const char *floe_proto_name(int proto)
+{
+    if (proto < 0 || proto >= FLOE_PROTO_COUNT)
+        return "unknown";
+    return proto_names[proto];
+}
+
+const char *floe_reason_name(int reason)
+{
+    if (reason < 0 || reason >= FLOE_REASON_COUNT)
+        return "none";
+    return reason_names[reason];
+}
+
+const floe_dec_ops *floe_dec_detect(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(decoder_table); i++)
+        if (decoder_table[i]->detect(p, n))
+            return decoder_table[i];
+    return NULL;
+}
+
+const floe_dec_ops *floe_dec_ops_for(int proto)
+{
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(decoder_table); i++)
+        if (decoder_table[i]->proto == proto)
+            return decoder_table[i];
+    return NULL;
+}
+
+int floe_decoders_init(floe_decoders *d, const floe_dec_limits *lim)
+{
+    memset(d, 0, sizeof(*d));
+    d->lim = *lim;
+    return 0;
+}
+
+void floe_decoders_close(floe_decoders *d)
+{
+    (void)d;
+}

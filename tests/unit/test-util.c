@@ -1,0 +1,138 @@
+/* Unit tests for util/: JSON, addresses, endpoints, the hash map, the logger. */
+#include "tests/unit/runner.h"
+#include "util/util.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+TEST(json_commas_and_nesting)
+{
+    floe_buf b;
+    floe_json j;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_json_obj_begin(&j);
+    floe_json_ku64(&j, "a", 1);
+    floe_json_key(&j, "b");
+    floe_json_arr_begin(&j);
+    floe_json_u64(&j, 2);
+    floe_json_obj_begin(&j);
+    floe_json_obj_end(&j);
+    floe_json_str(&j, "x");
+    floe_json_arr_end(&j);
+    floe_json_kstr(&j, "c", "d");
+    floe_json_obj_end(&j);
+    ASSERT_STR_EQ(b.data, "{\"a\":1,\"b\":[2,{},\"x\"],\"c\":\"d\"}");
+    floe_buf_close(&b);
+}
+
+TEST(json_escapes_control_and_high_bytes)
+{
+    floe_buf b;
+    floe_json j;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_json_strn(&j, "a\"\\\n\x01\xff", 6);
+    ASSERT_STR_EQ(b.data, "\"a\\\"\\\\\\n\\u0001\\u00ff\"");
+    floe_buf_close(&b);
+}
+
+TEST(addr_v4_roundtrip)
+{
+    floe_addr a;
+    char text[FLOE_ADDR_STRLEN];
+    ASSERT_EQ(floe_addr_parse(&a, "192.0.2.1"), 0);
+    ASSERT(floe_addr_is_v4(&a));
+    ASSERT_EQ(floe_addr_v4(&a), 0xc0000201u);
+    ASSERT_STR_EQ(floe_addr_format(&a, text), "192.0.2.1");
+}
+
+TEST(addr_v6_roundtrip)
+{
+    floe_addr a;
+    char text[FLOE_ADDR_STRLEN];
+    ASSERT_EQ(floe_addr_parse(&a, "2001:db8::1"), 0);
+    ASSERT(!floe_addr_is_v4(&a));
+    ASSERT_STR_EQ(floe_addr_format(&a, text), "2001:db8::1");
+    ASSERT_EQ(floe_addr_parse(&a, "not-an-address"), FLOE_EINVAL);
+}
+
+TEST(endpoint_parse)
+{
+    struct sockaddr_storage ss;
+    char err[128], text[80];
+    ASSERT_EQ(floe_endpoint_parse("127.0.0.1:2055", &ss, err, sizeof(err)), 0);
+    ASSERT_STR_EQ(floe_endpoint_format((struct sockaddr *)&ss, text, sizeof(text)),
+                  "127.0.0.1:2055");
+    ASSERT_EQ(floe_endpoint_parse("[::1]:4739", &ss, err, sizeof(err)), 0);
+    ASSERT_EQ(ss.ss_family, AF_INET6);
+    ASSERT_STR_EQ(floe_endpoint_format((struct sockaddr *)&ss, text, sizeof(text)), "[::1]:4739");
+    ASSERT_EQ(floe_endpoint_parse(":6343", &ss, err, sizeof(err)), 0);
+    ASSERT_EQ(ss.ss_family, AF_INET);
+    ASSERT_EQ(floe_endpoint_parse("::1:4739", &ss, err, sizeof(err)), FLOE_EINVAL);
+    ASSERT_CONTAINS(err, "brackets");
+    ASSERT_EQ(floe_endpoint_parse("1.2.3.4:70000", &ss, err, sizeof(err)), FLOE_EINVAL);
+    ASSERT_CONTAINS(err, "port");
+    ASSERT_EQ(floe_endpoint_parse("1.2.3.4", &ss, err, sizeof(err)), FLOE_EINVAL);
+}
+
+typedef struct item {
+    floe_hnode node;
+    int key;
+} item;
+
+TEST(hmap_insert_find_remove_grow)
+{
+    floe_hmap m;
+    enum { N = 10000 };
+    static item items[N];
+    ASSERT_EQ(floe_hmap_init(&m, 4, 0), 0);
+    for (int i = 0; i < N; i++) {
+        items[i].key = i;
+        items[i].node.hash = floe_hash(&i, sizeof(i), 1);
+        floe_hmap_insert(&m, &items[i].node);
+    }
+    ASSERT_EQ(m.count, N);
+    ASSERT_GE(m.mask + 1, N);
+    for (int i = 0; i < N; i += 7) {
+        uint64_t h = floe_hash(&i, sizeof(i), 1);
+        int found = 0;
+        for (floe_hnode *n = floe_hmap_bucket(&m, h); n; n = n->next)
+            if (n->hash == h && FLOE_CONTAINER_OF(n, item, node)->key == i)
+                found = 1;
+        ASSERT(found);
+    }
+    floe_hmap_remove(&m, &items[5].node);
+    ASSERT_EQ(m.count, N - 1);
+    floe_hmap_close(&m);
+}
+
+TEST(log_rate_limit_counts_suppressed)
+{
+    floe_log lg;
+    floe_log_init(&lg, FLOE_LOG_WARN, 0);
+    lg.rl_burst = 3;
+    for (int i = 0; i < 10; i++)
+        log_warn_rl(&lg, "test message %d", i);
+    int found = 0;
+    for (int i = 0; i < FLOE_LOG_RL_SLOTS; i++) {
+        if (lg.rl[i].key) {
+            ASSERT_EQ(lg.rl[i].count, 3);
+            ASSERT_EQ(lg.rl[i].suppressed, 7);
+            found = 1;
+        }
+    }
+    ASSERT(found);
+}
+
+TEST(strerror_names_codes)
+{
+    ASSERT_STR_EQ(floe_strerror(FLOE_ENOMEM), "out of memory");
+    ASSERT_STR_EQ(floe_strerror(FLOE_OK), "success");
+    ASSERT_STR_EQ(floe_strerror(-9999), "unknown error");
+}
+
+TEST_MAIN(TEST_ENTRY(json_commas_and_nesting), TEST_ENTRY(json_escapes_control_and_high_bytes),
+          TEST_ENTRY(addr_v4_roundtrip), TEST_ENTRY(addr_v6_roundtrip), TEST_ENTRY(endpoint_parse),
+          TEST_ENTRY(hmap_insert_find_remove_grow), TEST_ENTRY(log_rate_limit_counts_suppressed),
+          TEST_ENTRY(strerror_names_codes))

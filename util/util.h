@@ -1,0 +1,287 @@
+/*
+ * util: the small pieces every floe module shares. Error codes, addresses,
+ * big-endian readers, a growable byte buffer with a JSON writer on top, an
+ * intrusive hash map and list, a leveled and rate-limited logger, and time.
+ * Nothing here allocates behind the caller's back except floe_buf and
+ * floe_hmap, whose ownership rules are stated at each function.
+ */
+#ifndef FLOE_UTIL_H
+#define FLOE_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct sockaddr;
+struct sockaddr_storage;
+
+#define FLOE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FLOE_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define FLOE_CONTAINER_OF(p, type, member) \
+    ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* One list generates the codes and floe_strerror(). Codes are negative. */
+#define FLOE_ERRNO_MAP(XX)                                \
+    XX(NOMEM, "out of memory")                            \
+    XX(INVAL, "invalid argument")                         \
+    XX(SHORT, "input too short")                          \
+    XX(NOTFOUND, "not found")                             \
+    XX(IO, "input/output error")                          \
+    XX(CONFIG, "bad configuration")                       \
+    XX(LIMIT, "limit reached")                            \
+    XX(EXISTS, "already exists")                          \
+    XX(FORMAT, "unsupported format")
+
+enum floe__errpos {
+    FLOE__ERRPOS_NONE = 0,
+#define XX(code, msg) FLOE__ERRPOS_##code,
+    FLOE_ERRNO_MAP(XX)
+#undef XX
+};
+
+enum floe_errno {
+    FLOE_OK = 0,
+#define XX(code, msg) FLOE_E##code = -FLOE__ERRPOS_##code,
+    FLOE_ERRNO_MAP(XX)
+#undef XX
+};
+
+/* Returns a static message for a FLOE_E* code, or "unknown error". */
+const char *floe_strerror(int err);
+
+/* ---- addresses --------------------------------------------------------- */
+
+/*
+ * An IP address in 16 bytes. IPv4 is stored v4-mapped (::ffff:a.b.c.d), so
+ * hashing and comparison never look at a family field.
+ */
+typedef struct floe_addr {
+    uint8_t b[16];
+} floe_addr;
+
+#define FLOE_ADDR_STRLEN 46
+
+void floe_addr_from_v4(floe_addr *a, const uint8_t v4[4]);
+void floe_addr_from_v6(floe_addr *a, const uint8_t v6[16]);
+int floe_addr_is_v4(const floe_addr *a);
+/* Host-order IPv4 value; only meaningful when floe_addr_is_v4(). */
+uint32_t floe_addr_v4(const floe_addr *a);
+static inline int floe_addr_eq(const floe_addr *a, const floe_addr *b)
+{
+    return memcmp(a->b, b->b, 16) == 0;
+}
+/* Writes the text form (dotted quad or RFC 5952) into out; returns out. */
+char *floe_addr_format(const floe_addr *a, char out[FLOE_ADDR_STRLEN]);
+/* Parses "1.2.3.4" or "2001:db8::1". Returns 0 or FLOE_EINVAL. */
+int floe_addr_parse(floe_addr *a, const char *text);
+/* Fills a from an AF_INET or AF_INET6 sockaddr; returns 0 or FLOE_EINVAL. */
+int floe_addr_from_sockaddr(floe_addr *a, uint16_t *port, const struct sockaddr *sa);
+
+/*
+ * Parses "ADDR:PORT", "[V6]:PORT" or ":PORT" into a sockaddr. A missing
+ * address means the IPv4 wildcard. Returns 0, or FLOE_EINVAL with a reason
+ * written to err (which may be NULL).
+ */
+int floe_endpoint_parse(const char *text, struct sockaddr_storage *ss, char *err, size_t errlen);
+/* "1.2.3.4:2055" or "[::1]:2055". */
+char *floe_endpoint_format(const struct sockaddr *sa, char *out, size_t outlen);
+
+/* ---- big-endian reads (callers check lengths first) -------------------- */
+
+static inline uint16_t floe_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t floe_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t floe_be64(const uint8_t *p)
+{
+    return ((uint64_t)floe_be32(p) << 32) | floe_be32(p + 4);
+}
+/* Reads an unsigned big-endian integer of 1..8 bytes (reduced-size encoding). */
+static inline uint64_t floe_beN(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* ---- hashing ----------------------------------------------------------- */
+
+/* A 64-bit hash of n bytes, seeded. Not cryptographic. */
+uint64_t floe_hash(const void *data, size_t n, uint64_t seed);
+
+/* ---- growable buffer --------------------------------------------------- */
+
+/*
+ * A byte buffer that grows by doubling. data is always NUL-terminated, so it
+ * can be used as a C string. On allocation failure the buffer sets oom and
+ * ignores further appends; check floe_buf_ok() once at the end.
+ */
+typedef struct floe_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int oom;
+} floe_buf;
+
+void floe_buf_init(floe_buf *b);
+void floe_buf_close(floe_buf *b);
+void floe_buf_reset(floe_buf *b);
+static inline int floe_buf_ok(const floe_buf *b) { return !b->oom; }
+void floe_buf_append(floe_buf *b, const void *p, size_t n);
+void floe_buf_puts(floe_buf *b, const char *s);
+void floe_buf_putc(floe_buf *b, char c);
+void floe_buf_printf(floe_buf *b, const char *fmt, ...) FLOE_PRINTF(2, 3);
+/* Hands the bytes to the caller (free() them); the buffer is left empty. */
+char *floe_buf_steal(floe_buf *b, size_t *len);
+
+/* ---- JSON writer ------------------------------------------------------- */
+
+/*
+ * Writes JSON into a floe_buf, inserting commas itself. Nesting is limited to
+ * 64 levels; deeper writes are ignored and mark the buffer as failed.
+ */
+typedef struct floe_json {
+    floe_buf *b;
+    uint64_t need_comma; /* bit d set: the container at depth d has an element */
+    int depth;
+    int after_key;
+} floe_json;
+
+void floe_json_init(floe_json *j, floe_buf *b);
+void floe_json_obj_begin(floe_json *j);
+void floe_json_obj_end(floe_json *j);
+void floe_json_arr_begin(floe_json *j);
+void floe_json_arr_end(floe_json *j);
+void floe_json_key(floe_json *j, const char *key);
+void floe_json_str(floe_json *j, const char *s);
+void floe_json_strn(floe_json *j, const char *s, size_t n);
+void floe_json_u64(floe_json *j, uint64_t v);
+void floe_json_i64(floe_json *j, int64_t v);
+void floe_json_double(floe_json *j, double v);
+void floe_json_bool(floe_json *j, int v);
+void floe_json_null(floe_json *j);
+void floe_json_addr(floe_json *j, const floe_addr *a);
+/* key + value shorthands */
+void floe_json_kstr(floe_json *j, const char *key, const char *s);
+void floe_json_ku64(floe_json *j, const char *key, uint64_t v);
+
+/* ---- intrusive list ---------------------------------------------------- */
+
+typedef struct floe_list {
+    struct floe_list *prev, *next;
+} floe_list;
+
+static inline void floe_list_init(floe_list *h) { h->prev = h->next = h; }
+static inline int floe_list_empty(const floe_list *h) { return h->next == h; }
+static inline void floe_list_remove(floe_list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+}
+/* Inserts n just before h, i.e. at the tail of the list headed by h. */
+static inline void floe_list_push_tail(floe_list *h, floe_list *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void floe_list_move_tail(floe_list *h, floe_list *n)
+{
+    floe_list_remove(n);
+    floe_list_push_tail(h, n);
+}
+
+/* ---- intrusive hash map ------------------------------------------------ */
+
+/*
+ * A chained hash map of nodes embedded in the caller's structs. The map owns
+ * only its bucket array. Callers compute the hash and compare keys, so the
+ * map never needs a callback on the hot path.
+ */
+typedef struct floe_hnode {
+    struct floe_hnode *next;
+    uint64_t hash;
+} floe_hnode;
+
+typedef struct floe_hmap {
+    floe_hnode **buckets;
+    size_t mask;  /* bucket count - 1 (a power of two) */
+    size_t count;
+    int fixed;    /* 1: never resize (sized for its bound up front) */
+} floe_hmap;
+
+/* Sizes the bucket array for at least n entries. Returns 0 or FLOE_ENOMEM. */
+int floe_hmap_init(floe_hmap *m, size_t n, int fixed);
+void floe_hmap_close(floe_hmap *m);
+static inline floe_hnode *floe_hmap_bucket(const floe_hmap *m, uint64_t hash)
+{
+    return m->buckets[hash & m->mask];
+}
+/* Links n with n->hash already set. Grows unless fixed; growth failure is
+ * harmless (chains get longer). */
+void floe_hmap_insert(floe_hmap *m, floe_hnode *n);
+/* Unlinks n, which must be in the map. */
+void floe_hmap_remove(floe_hmap *m, floe_hnode *n);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum floe_log_level {
+    FLOE_LOG_ERROR,
+    FLOE_LOG_WARN,
+    FLOE_LOG_INFO,
+    FLOE_LOG_DEBUG,
+};
+
+#define FLOE_LOG_RL_SLOTS 64
+
+typedef struct floe_log_rl {
+    const char *key;      /* the format string: one slot per call site */
+    uint64_t window_ms;   /* start of the current window */
+    uint32_t count;       /* messages written in this window */
+    uint32_t suppressed;  /* messages dropped in this window */
+} floe_log_rl;
+
+/*
+ * A logger. Messages at or below level are written to stderr, or to syslog
+ * when use_syslog is set. The _rl variants allow rl_burst messages per call
+ * site per rl_window_ms and report how many they dropped.
+ */
+typedef struct floe_log {
+    int level;
+    int use_syslog;
+    uint32_t rl_burst;
+    uint32_t rl_window_ms;
+    floe_log_rl rl[FLOE_LOG_RL_SLOTS];
+} floe_log;
+
+void floe_log_init(floe_log *lg, int level, int use_syslog);
+/* Parses "error", "warn", "info" or "debug"; returns the level or -1. */
+int floe_log_level_parse(const char *name);
+const char *floe_log_level_name(int level);
+void floe_log_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINTF(3, 4);
+void floe_log_vwrite(floe_log *lg, int level, const char *fmt, va_list ap);
+void floe_log_rl_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINTF(3, 4);
+
+#define log_error(lg, ...) floe_log_write((lg), FLOE_LOG_ERROR, __VA_ARGS__)
+#define log_warn(lg, ...) floe_log_write((lg), FLOE_LOG_WARN, __VA_ARGS__)
+#define log_info(lg, ...) floe_log_write((lg), FLOE_LOG_INFO, __VA_ARGS__)
+#define log_debug(lg, ...) floe_log_write((lg), FLOE_LOG_DEBUG, __VA_ARGS__)
+/* For anything a packet can trigger. */
+#define log_warn_rl(lg, ...) floe_log_rl_write((lg), FLOE_LOG_WARN, __VA_ARGS__)
+
+/* ---- time -------------------------------------------------------------- */
+
+uint64_t floe_time_ms(void);       /* wall clock, ms since the epoch */
+uint64_t floe_monotonic_ms(void);  /* monotonic clock, ms */
+
+#endif /* FLOE_UTIL_H */

@@ -1,0 +1,363 @@
+/*
+ * The HTTP server: libmicrohttpd in external-select mode, its epoll fd
+ * watched by a uv_poll and its timeouts by a uv_timer, plus the route table.
+ */
+#include "www/www.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#define WWW_MAX_BODY (1u << 20)
+#define WWW_MAX_CONNECTIONS 256
+#define WWW_TIMEOUT_S 30
+
+typedef struct route {
+    char *method;
+    char *path;
+    size_t path_len;
+    unsigned flags;
+    floe_www_handler handler;
+    void *ud;
+} route;
+
+struct floe_www {
+    uv_loop_t *loop;
+    struct MHD_Daemon *mhd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int open_handles;
+    floe_log *log;
+    route *routes;
+    size_t n_routes;
+    floe_www_auth auth;
+    void *auth_ud;
+    uint64_t requests;
+    char endpoint[64];
+};
+
+struct floe_www_req {
+    floe_www *w;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const char *rest;
+    floe_buf body;
+    int too_large;
+    int replied;
+};
+
+/* ---- the loop side ----------------------------------------------------- */
+
+static void www_run(floe_www *w);
+
+static void on_timer(uv_timer_t *t)
+{
+    www_run(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    www_run(p->data);
+}
+
+/* Runs libmicrohttpd once, then re-arms the timer from its next deadline. */
+static void www_run(floe_www *w)
+{
+    MHD_UNSIGNED_LONG_LONG timeout;
+    MHD_run(w->mhd);
+    if (MHD_get_timeout(w->mhd, &timeout) == MHD_YES)
+        uv_timer_start(&w->timer, on_timer, timeout, 0);
+    else
+        uv_timer_stop(&w->timer);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    floe_www *w = cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_warn_rl(w->log, "www: %s", line);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static const route *match_route(floe_www *w, const char *method, const char *path,
+                                int *path_known)
+{
+    *path_known = 0;
+    for (size_t i = 0; i < w->n_routes; i++) {
+        const route *r = &w->routes[i];
+        int hit = (r->flags & FLOE_WWW_PREFIX) ? strncmp(path, r->path, r->path_len) == 0
+                                               : strcmp(path, r->path) == 0;
+        if (!hit)
+            continue;
+        *path_known = 1;
+        if (strcmp(method, r->method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            return r;
+    }
+    return NULL;
+}
+
+static void dispatch(floe_www_req *req)
+{
+    floe_www *w = req->w;
+    int known;
+    w->requests++;
+    if (req->too_large) {
+        floe_www_reply_error(req, 413, "request body over 1 MiB");
+        return;
+    }
+    const route *r = match_route(w, req->method, req->path, &known);
+    if (!r) {
+        floe_www_reply_error(req, known ? 405 : 404, known ? "method not allowed" : "not found");
+        return;
+    }
+    if (!(r->flags & FLOE_WWW_PUBLIC) && w->auth && !w->auth(req, w->auth_ud)) {
+        if (!req->replied)
+            floe_www_reply_error(req, 401, "authentication required");
+        return;
+    }
+    req->rest = (r->flags & FLOE_WWW_PREFIX) ? req->path + r->path_len : "";
+    r->handler(req, r->ud);
+    if (!req->replied)
+        floe_www_reply_error(req, 500, "handler sent no response");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    floe_www_req *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof(*req));
+        if (!req)
+            return MHD_NO;
+        req->w = cls;
+        req->conn = conn;
+        req->method = method;
+        req->path = url;
+        floe_buf_init(&req->body);
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (req->body.len + *upload_data_size > WWW_MAX_BODY)
+            req->too_large = 1;
+        else
+            floe_buf_append(&req->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->replied)
+        return MHD_YES;
+    dispatch(req);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)conn;
+    (void)code;
+    floe_www_req *req = *con_cls;
+    if (req) {
+        floe_buf_close(&req->body);
+        free(req);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static void reply_owned(floe_www_req *r, unsigned status, const char *content_type, char *body,
+                        size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        r->replied = 1;
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->replied = 1;
+}
+
+void floe_www_reply(floe_www_req *r, unsigned status, const char *content_type, const char *body,
+                    size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        r->replied = 1;
+        return;
+    }
+    memcpy(copy, body, len);
+    reply_owned(r, status, content_type, copy, len);
+}
+
+void floe_www_reply_json(floe_www_req *r, unsigned status, floe_buf *b)
+{
+    if (!floe_buf_ok(b)) {
+        floe_buf_reset(b);
+        floe_www_reply_error(r, 500, "out of memory");
+        return;
+    }
+    size_t len;
+    char *body = floe_buf_steal(b, &len);
+    reply_owned(r, status, "application/json", body, len);
+}
+
+void floe_www_reply_error(floe_www_req *r, unsigned status, const char *message)
+{
+    floe_buf b;
+    floe_json j;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_json_obj_begin(&j);
+    floe_json_kstr(&j, "error", message);
+    floe_json_obj_end(&j);
+    floe_www_reply_json(r, status, &b);
+    floe_buf_close(&b);
+}
+
+const char *floe_www_method(const floe_www_req *r) { return r->method; }
+const char *floe_www_path(const floe_www_req *r) { return r->path; }
+const char *floe_www_path_rest(const floe_www_req *r) { return r->rest ? r->rest : ""; }
+
+const char *floe_www_query(const floe_www_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *floe_www_header(const floe_www_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *floe_www_body(const floe_www_req *r, size_t *len)
+{
+    *len = r->body.len;
+    return r->body.data ? r->body.data : "";
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+int floe_www_route(floe_www *w, const char *method, const char *path, unsigned flags,
+                   floe_www_handler h, void *ud)
+{
+    route *grown = realloc(w->routes, (w->n_routes + 1) * sizeof(*grown));
+    if (!grown)
+        return FLOE_ENOMEM;
+    w->routes = grown;
+    route *r = &w->routes[w->n_routes];
+    r->method = strdup(method);
+    r->path = strdup(path);
+    if (!r->method || !r->path) {
+        free(r->method);
+        free(r->path);
+        return FLOE_ENOMEM;
+    }
+    r->path_len = strlen(path);
+    r->flags = flags;
+    r->handler = h;
+    r->ud = ud;
+    w->n_routes++;
+    return 0;
+}
+
+void floe_www_set_auth(floe_www *w, floe_www_auth auth, void *ud)
+{
+    w->auth = auth;
+    w->auth_ud = ud;
+}
+
+const char *floe_www_endpoint(const floe_www *w) { return w->endpoint; }
+uint64_t floe_www_requests(const floe_www *w) { return w->requests; }
+
+floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, char *err,
+                       size_t errlen)
+{
+    struct sockaddr_storage ss;
+    char why[128];
+    if (floe_endpoint_parse(endpoint, &ss, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "web address '%s': %s", endpoint, why);
+        return NULL;
+    }
+    floe_www *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->loop = loop;
+    w->log = log;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    w->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)WWW_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WWW_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, w, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (!w->mhd) {
+        snprintf(err, errlen, "cannot listen for HTTP on %s (address in use or not local?)",
+                 endpoint);
+        free(w);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *port = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    floe_addr a;
+    char text[FLOE_ADDR_STRLEN];
+    floe_addr_from_sockaddr(&a, NULL, (struct sockaddr *)&ss);
+    floe_addr_format(&a, text);
+    snprintf(w->endpoint, sizeof(w->endpoint), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+             text, port ? port->port : 0);
+    uv_poll_init(loop, &w->poll, info->epoll_fd);
+    uv_timer_init(loop, &w->timer);
+    w->poll.data = w->timer.data = w;
+    w->open_handles = 2;
+    uv_poll_start(&w->poll, UV_READABLE, on_poll);
+    www_run(w);
+    return w;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    floe_www *w = h->data;
+    if (--w->open_handles > 0)
+        return;
+    for (size_t i = 0; i < w->n_routes; i++) {
+        free(w->routes[i].method);
+        free(w->routes[i].path);
+    }
+    free(w->routes);
+    free(w);
+}
+
+void floe_www_free(floe_www *w)
+{
+    if (!w)
+        return;
+    uv_poll_stop(&w->poll);
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&w->timer, on_handle_closed);
+    MHD_stop_daemon(w->mhd);
+    w->mhd = NULL;
+}
