@@ -8,6 +8,9 @@
 
 static const floe_dec_ops *const decoder_table[] = {
     &dec__v5_ops,
+    &dec__v9_ops,
+    &dec__ipfix_ops,
+    &dec__sflow_ops,
 };
 
 static const char *const proto_names[FLOE_PROTO_COUNT] = {"v5", "v9", "ipfix", "sflow"};
