@@ -48,7 +48,7 @@ static const struct ckey {
     {"log.burst", C_UINT, offsetof(floe_config, log_burst), 0, 1, 10000,
      "messages per minute from one place in the code, for logs a packet can trigger"},
     {"socket.rcvbuf", C_UINT, offsetof(floe_config, rcvbuf), 0, 4096, 1u << 30,
-     "SO_RCVBUF asked for on each UDP socket, bytes; the kernel caps it at 2 x net.core.rmem_max"},
+     "socket receive buffer per UDP socket, bytes; past net.core.rmem_max only as root"},
     {"exporters.max", C_UINT, offsetof(floe_config, max_exporters), 0, 1, 10000000,
      "exporters (address + observation domain) tracked; the least recently seen is evicted"},
     {"templates.timeout", C_UINT, offsetof(floe_config, template_timeout), 0, 1, 604800,

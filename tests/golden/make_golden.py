@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Builds tests/golden/ from ../shared/captures: one folder per distinct
+capture, NNN-<proto>-<source>-<feature>/, holding
+
+  capture.pcap          the capture, copied (licenses in tests/golden/LICENSES)
+  SOURCE                where it comes from, its license and vendor
+  expected.json         the summary floe must print, from manifest.tsv, i.e.
+                        from tshark; OVERRIDES below name the few cases where
+                        tshark is wrong and the upstream project's expectation
+                        is used instead, each with its reason
+  tshark-records.json   the first records as tshark decodes them (fields that
+                        floe's NDJSON also has), for a field-by-field check
+
+This is run by a developer when the capture set changes, never by the tests,
+and never from floe's own output.
+
+usage: make_golden.py CAPTURES_DIR OUT_DIR
+"""
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+# Where tshark is not the last word (see the captures README). Each value
+# replaces manifest figures; "why" is kept in expected.json.
+OVERRIDES = {
+    "derived_pcaps/logstash_sequences/Netflow_5_invalid_01.pcap": {
+        "records": 0, "bytes": 0, "packets": 0, "malformed": 1,
+        "why": "deliberately invalid (v5 count 55582 > 30); tshark decodes garbage, "
+               "a collector must reject it (captures README)"},
+    "derived_pcaps/logstash_sequences/Netflow_5_invalid_02.pcap": {
+        "records": 0, "bytes": 0, "packets": 0, "malformed": 1,
+        "why": "deliberately invalid (v5 count 163 > 30); tshark decodes garbage, "
+               "a collector must reject it (captures README)"},
+}
+
+PROTO_SLUG = {"NetFlow v5": "v5", "NetFlow v9": "v9", "IPFIX": "ipfix", "sFlow v5": "sflow"}
+PROTO_BASE = {"v5": 0, "v9": 100, "ipfix": 200, "sflow": 300}
+MAX_RECORDS = 20
+
+
+def slug(text):
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return re.sub(r"-+", "-", s)
+
+
+def feature_name(path, proto):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    parent = os.path.basename(os.path.dirname(path))
+    if stem.startswith("traffic-"):
+        stem = parent + "-" + stem
+    s = slug(stem)
+    for prefix in ("netflow-9-", "netflow9-", "netflow-5-", "netflow5-", "ipfix-", "sflow-",
+                   "cistern-sflow-dumps-", "logstash-codec-sflow-dat-"):
+        if s.startswith(prefix) and len(s) > len(prefix):
+            s = s[len(prefix):]
+    source = {"logstash_sequences": "logstash", "telegraf_sequences": "telegraf",
+              "sflow_raw_singles": "cistern" if "cistern" in stem else "logstash"}.get(parent)
+    if source is None:
+        source = path.split("/")[0].replace("_tests", "").replace("_", "")
+    return "%s-%s" % (slug(source), s[:48].strip("-"))
+
+
+def note_value(notes, key):
+    m = re.search(r"\b%s=(\d+)" % re.escape(key), notes)
+    return int(m.group(1)) if m else 0
+
+
+def expected_from_row(row, proto):
+    if proto == "sflow":
+        exp = {"records": int(row["sflow_flow_samples"] or 0),
+               "counter_samples": int(row["sflow_counter_samples"] or 0)}
+    else:
+        exp = {"records": int(row["flow_records"] or 0),
+               "options_records": int(row["options_records"] or 0),
+               "missing_template": note_value(row["notes"], "data_sets_without_template")}
+    exp["bytes"] = int(row["octets_sum"] or 0)
+    exp["packets"] = int(row["packets_sum"] or 0)
+    exp["malformed"] = 0
+    return exp
+
+
+# ---- tshark records ----------------------------------------------------------
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def detect_ports(pcap):
+    out = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-E", "occurrence=f", "-e",
+                          "udp.dstport", "-e", "udp.payload"], capture_output=True, text=True).stdout
+    ports = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[1]:
+            continue
+        h = parts[1].replace(":", "")[:8]
+        kind = "sflow" if h in ("00000005",) else ("cflow" if h[:4] in ("0005", "0009", "000a") else None)
+        if kind:
+            ports.setdefault(int(parts[0]), kind)
+    return ports
+
+
+CFLOW_MAP = [("src", ("cflow.srcaddr", "cflow.srcaddrv6")), ("dst", ("cflow.dstaddr", "cflow.dstaddrv6")),
+             ("sport", ("cflow.srcport",)), ("dport", ("cflow.dstport",)), ("ipproto", ("cflow.protocol",)),
+             ("bytes", ("cflow.octets",)), ("packets", ("cflow.packets",))]
+
+
+def cflow_record(fl):
+    rec = {}
+    for key, names in CFLOW_MAP:
+        for n in names:
+            if n in fl and not isinstance(fl[n], list):
+                v = fl[n]
+                rec[key] = v if key in ("src", "dst") else int(v, 0)
+                break
+    return rec
+
+
+def tshark_records(pcap):
+    ports = detect_ports(pcap)
+    args = ["tshark", "-r", pcap, "-o", "cflow.max_template_fields:1000", "-T", "json", "--no-duplicate-keys"]
+    for p, k in sorted(ports.items()):
+        args += ["-d", "udp.port==%d,%s" % (p, k)]
+    pkts = json.loads(subprocess.run(args, capture_output=True, text=True).stdout or "[]")
+    out = []
+    options = set()
+    for pk in pkts:
+        for cf in as_list(pk["_source"]["layers"].get("cflow", [])):
+            if not isinstance(cf, dict):
+                continue
+            for k, v in cf.items():
+                if k.startswith("pdu ") and isinstance(v, dict):
+                    out.append(cflow_record(v))
+                if not (k.startswith("FlowSet") or k.startswith("Set ")):
+                    continue
+                for fs in as_list(v):
+                    if not isinstance(fs, dict):
+                        continue
+                    fid = int(fs.get("cflow.flowset_id", "-1"))
+                    if fid in (1, 3):
+                        for tk, tv in fs.items():
+                            if tk.startswith("Options Template"):
+                                for t in as_list(tv):
+                                    options.add(int(t.get("cflow.template_id", "-1")))
+                    if fid < 256 or fid in options:
+                        continue
+                    for fk, fv in fs.items():
+                        if fk.startswith("Flow ") and isinstance(fv, dict):
+                            out.append(cflow_record(fv))
+            if len(out) >= MAX_RECORDS:
+                return out[:MAX_RECORDS]
+    return out[:MAX_RECORDS]
+
+
+def main():
+    cap_dir, out_dir = sys.argv[1], sys.argv[2]
+    rows = list(csv.DictReader(open(os.path.join(cap_dir, "manifest.tsv")), delimiter="\t"))
+    seen = {}
+    counters = dict(PROTO_BASE)
+    os.makedirs(out_dir, exist_ok=True)
+    lic_out = os.path.join(out_dir, "LICENSES")
+    if os.path.isdir(lic_out):
+        shutil.rmtree(lic_out)
+    shutil.copytree(os.path.join(cap_dir, "LICENSES"), lic_out)
+    for row in rows:
+        path = row["file"]
+        src = os.path.join(cap_dir, path)
+        digest = hashlib.sha256(open(src, "rb").read()).hexdigest()
+        if digest in seen:
+            continue
+        proto = PROTO_SLUG[row["protocols"]]
+        counters[proto] += 1
+        name = "%03d-%s-%s" % (counters[proto], proto, feature_name(path, proto))
+        seen[digest] = name
+        d = os.path.join(out_dir, name)
+        os.makedirs(d, exist_ok=True)
+        shutil.copyfile(src, os.path.join(d, "capture.pcap"))
+        exp = expected_from_row(row, proto)
+        exp["source"] = "manifest.tsv (tshark 4.0.17): " + path
+        if path in OVERRIDES:
+            exp.update(OVERRIDES[path])
+        with open(os.path.join(d, "expected.json"), "w") as f:
+            json.dump(exp, f, indent=1, sort_keys=True)
+            f.write("\n")
+        dups = [r["file"] for r in rows if r["file"] != path and
+                hashlib.sha256(open(os.path.join(cap_dir, r["file"]), "rb").read()).hexdigest() == digest]
+        with open(os.path.join(d, "SOURCE"), "w") as f:
+            f.write("file: %s\nrepository: %s\npath: %s\nlicense: %s (see ../LICENSES)\n"
+                    "vendor: %s\nprotocol: %s\n" % (path, row["source_repo@commit"], row["source_path"],
+                                                    row["license"], row["vendor_or_device"], row["protocols"]))
+            if dups:
+                f.write("identical to: %s\n" % ", ".join(dups))
+        if proto != "sflow":
+            recs = tshark_records(src)
+            if path in OVERRIDES:
+                recs = []
+            with open(os.path.join(d, "tshark-records.json"), "w") as f:
+                f.write("[\n" + ",\n".join(json.dumps(r, sort_keys=True) for r in recs) + "\n]\n")
+        print(name)
+
+
+if __name__ == "__main__":
+    main()
