@@ -15,7 +15,8 @@ typedef struct decode_out {
 
 static void flush_out(decode_out *o)
 {
-    fwrite(o->buf.data, 1, o->buf.len, stdout);
+    if (o->buf.len)
+        fwrite(o->buf.data, 1, o->buf.len, stdout);
     floe_buf_reset(&o->buf);
 }
 
