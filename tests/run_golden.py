@@ -5,7 +5,7 @@ tshark (or, where tshark is wrong, the upstream project) expects. For each,
 first records of `floe decode --format ndjson` must match
 tshark-records.json field by field.
 
-Folders listed in PENDING are decoded but not judged: they name captures
+Folders listed in golden/PENDING are decoded but not judged: they name captures
 whose decoder has not landed yet. An empty PENDING is the goal.
 
 usage: run_golden.py [FILTER]   (FILTER: only folders whose name contains it)
@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 FLOE = os.environ.get("FLOE_BIN", os.path.join(os.getcwd(), "floe"))
 COMPARED = ("records", "options_records", "bytes", "packets", "missing_template", "malformed",
             "counter_samples")
