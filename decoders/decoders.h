@@ -151,6 +151,7 @@ typedef struct floe_dec_stats {
     uint32_t seq_advance; /* how far this datagram moves the sequence */
     int seq_valid;        /* 0: the advance is unknown (missing templates) */
     uint64_t sflow_drops; /* sFlow samples dropped at the agent, as reported */
+    uint32_t sflow_discards; /* sFlow discarded-packet samples (format 5) seen */
     uint32_t malformed;   /* datagrams, sets or samples rejected */
     uint16_t reason[FLOE_REASON_COUNT];
 } floe_dec_stats;
