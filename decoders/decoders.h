@@ -176,6 +176,9 @@ typedef struct floe_decoders {
     uint64_t template_evictions; /* dropped to respect a limit */
     uint64_t template_expired;   /* dropped after the timeout */
     void *infomodel;             /* fixbuf's information model, if loaded */
+    /* Every v9/IPFIX template of every exporter, least recently refreshed
+     * first: at max_templates the head is evicted. */
+    floe_list template_lru;
 } floe_decoders;
 
 /* Per-exporter decoder state, embedded in the caller's exporter entry. */

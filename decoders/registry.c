@@ -6,6 +6,8 @@
  */
 #include "decoders/internal.h"
 
+#include <fixbuf/public.h>
+
 static const floe_dec_ops *const decoder_table[] = {
     &dec__v5_ops,
     &dec__v9_ops,
@@ -56,10 +58,15 @@ int floe_decoders_init(floe_decoders *d, const floe_dec_limits *lim)
 {
     memset(d, 0, sizeof(*d));
     d->lim = *lim;
-    return 0;
+    floe_list_init(&d->template_lru);
+    /* Element names and types for v9/IPFIX (see decoders/ie.c). */
+    d->infomodel = fbInfoModelAlloc();
+    return d->infomodel ? 0 : FLOE_ENOMEM;
 }
 
 void floe_decoders_close(floe_decoders *d)
 {
-    (void)d;
+    if (d->infomodel)
+        fbInfoModelFree(d->infomodel);
+    d->infomodel = NULL;
 }
