@@ -66,6 +66,8 @@ static sflow_state *state_get(floe_dec_exporter *ex)
     return ex->state;
 }
 
+_Static_assert(SF_DROP_SETS == 64, "drop_set() returns 6 bits");
+
 static uint32_t drop_set(uint32_t type, uint32_t index)
 {
     return ((type * 0x9E3779B1u) ^ index) * 0x85EBCA6Bu >> 26; /* 6 bits */
@@ -354,8 +356,9 @@ static int rec_raw_header(void *ud, const uint8_t *p, uint32_t n)
     sf_flow *f = ud;
     floe_record *r = &f->r;
     uint32_t proto = floe_be32(p), frame = floe_be32(p + 4), hlen = floe_be32(p + 12);
-    /* stripped (p + 8) counts bytes removed from the frame's end (the FCS
-     * usually); frame_length already covers the frame as seen. */
+    /* stripped (p + 8) counts the octets removed before the header was
+     * taken (usually the 4-byte FCS). frame_length is the original length,
+     * FCS included, and is reported as it is: tshark sums it unchanged. */
     if (hlen > n - 16)
         return FLOE_R_BAD_SAMPLE; /* n is a multiple of 4, so the padding fits too */
     const uint8_t *hdr = p + 16;
