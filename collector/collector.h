@@ -38,6 +38,16 @@ typedef struct floe_config {
     uint32_t template_timeout;          /* s */
     uint32_t max_templates_per_exporter;
     uint32_t max_templates;
+    int tables_enabled;     /* 0: decode and count only */
+    uint32_t max_flows;
+    uint32_t flow_idle_timeout;         /* s */
+    uint32_t max_hosts;
+    uint32_t max_interfaces;
+    char **local_networks;
+    size_t n_local_networks;
+    int dpi_enabled;
+    uint32_t dpi_max_states;
+    uint32_t dpi_packets;   /* sampled packets per flow before nDPI gives up */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
@@ -68,7 +78,7 @@ typedef struct floe_counters {
     uint64_t datagrams, records, options_records;
     uint64_t bytes, packets, bytes_total, packets_total;
     uint64_t templates, options_templates, withdrawals, missing_template;
-    uint64_t counter_samples, sflow_drops;
+    uint64_t counter_samples, sflow_drops, sflow_discards;
     uint64_t malformed, dropped;
     uint64_t seq_gaps;   /* times the sequence jumped forward */
     uint64_t lost;       /* records (v5, IPFIX) or datagrams (v9, sFlow) lost */
@@ -144,6 +154,7 @@ typedef struct floe_ingest {
     floe_counters unknown; /* datagrams no decoder recognised */
     floe_sink out;
     floe_log *log;
+    uint64_t now_ms;       /* receive time of the datagram being decoded */
 } floe_ingest;
 
 int floe_ingest_init(floe_ingest *ing, const floe_config *cfg, floe_log *log);
@@ -156,6 +167,207 @@ void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport
 void floe_ingest_sweep(floe_ingest *ing, uint64_t now_ms);
 /* Sum over all protocols and the unknown bucket. */
 void floe_ingest_totals(const floe_ingest *ing, floe_counters *out);
+
+/* ---- nDPI --------------------------------------------------------------- */
+
+typedef struct floe_dpi floe_dpi;
+
+/* An application label: nDPI protocol ids and category. */
+typedef struct floe_app_label {
+    uint16_t app;      /* nDPI protocol id, 0 = Unknown */
+    uint16_t master;   /* e.g. TLS for TLS.Google; 0 when none */
+    uint16_t category; /* nDPI category id */
+} floe_app_label;
+
+/* One detection module; at most max_states flows dissected at once. */
+floe_dpi *floe_dpi_new(size_t max_states);
+void floe_dpi_free(floe_dpi *d);
+/* nDPI's guess from protocol, ports and its IP lists. */
+void floe_dpi_guess(floe_dpi *d, uint8_t ipproto, const floe_addr *src, uint16_t sport,
+                    const floe_addr *dst, uint16_t dport, floe_app_label *out);
+/*
+ * Feeds one sampled packet header (sFlow header_protocol proto: 1 Ethernet,
+ * 11 IPv4, 12 IPv6) into the flow's detection state *state, created on first
+ * use. Returns 1 (or 2 after give_up) when out was filled, 0 when not yet,
+ * -1 when no state could be had (bound reached). With give_up, or once
+ * detected by give-up, the state is released.
+ */
+int floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n, uint32_t proto,
+                    uint64_t ts_ms, int give_up, floe_app_label *out);
+void floe_dpi_release(floe_dpi *d, void **state);
+/* Labels from an nDPI protocol id or name; 0 or FLOE_ENOTFOUND. */
+int floe_dpi_by_id(floe_dpi *d, uint32_t id, floe_app_label *out);
+int floe_dpi_by_name(floe_dpi *d, const char *name, floe_app_label *out);
+const char *floe_dpi_app_name(floe_dpi *d, uint16_t id);
+const char *floe_dpi_category_name(floe_dpi *d, uint16_t category);
+size_t floe_dpi_states(const floe_dpi *d);
+size_t floe_dpi_state_size(const floe_dpi *d);
+uint64_t floe_dpi_refusals(const floe_dpi *d);
+
+/* ---- tables ------------------------------------------------------------ */
+
+/* Flow events, each a hook point for plugins (hooks.def). */
+enum floe_flow_event {
+#define HOOK(id, name) FLOE_EV_##id,
+#include "collector/hooks.def"
+#undef HOOK
+    FLOE_EV_COUNT
+};
+const char *floe_flow_event_name(int ev);
+
+enum floe_app_source {
+    FLOE_APP_NONE,     /* not labelled yet */
+    FLOE_APP_GUESS,    /* nDPI's guess from ports and IP lists */
+    FLOE_APP_DPI,      /* nDPI dissection of sampled packets */
+    FLOE_APP_EXPORTER, /* the exporter said so (IE 95, nProbe L7) */
+};
+const char *floe_app_source_name(int src);
+
+enum floe_end_reason { FLOE_END_IDLE, FLOE_END_EXPORTER, FLOE_END_EVICTED, FLOE_END_SHUTDOWN };
+
+/* A conversation: both directions of (exporter, VLAN, protocol, endpoints).
+ * Endpoints are stored in canonical order (a < b); cli_is_a says which one
+ * is the client. Index 0 of the two-way arrays is client-to-server. */
+typedef struct floe_flow_key {
+    floe_addr a, b;
+    uint16_t port_a, port_b;
+    uint16_t vlan;
+    uint8_t ipproto;
+    uint8_t pad;
+    uint64_t exporter; /* floe_exporter.id */
+} floe_flow_key;
+
+struct floe_host;
+
+typedef struct floe_flow {
+    floe_hnode node;
+    floe_list lru;               /* least recently updated first */
+    floe_flow_key key;
+    struct floe_host *host[2];   /* client, server; NULL if the host table was full */
+    uint64_t first_ms, last_ms;  /* when floe saw the first and last record */
+    uint64_t bytes[2], packets[2];  /* scaled by the sampling rate */
+    uint32_t records;
+    uint32_t in_if, out_if;      /* from the client-to-server records */
+    uint16_t tcp_flags[2];
+    floe_app_label app;
+    uint16_t score;              /* filled by plugins */
+    uint8_t app_source;          /* enum floe_app_source */
+    uint8_t tos;
+    uint8_t cli_is_a;
+    uint8_t dir_certain;         /* client decided by a SYN, not by ports */
+    uint8_t dpi_packets;
+    uint8_t pad;
+    uint32_t sampling;
+    uint32_t cli_latency_us, srv_latency_us;
+    uint32_t retrans[2];
+    void *dpi;                   /* nDPI state while dissecting sampled headers */
+    void *status;                /* plugin status set; NULL until a plugin sets one */
+} floe_flow;
+
+#define FLOE_HOST_TOP_APPS 8
+
+typedef struct floe_host {
+    floe_hnode node;
+    floe_list lru;         /* on the idle list while no flow refers to it */
+    floe_addr addr;
+    uint64_t first_ms, last_ms;
+    uint64_t bytes_sent, bytes_rcvd, pkts_sent, pkts_rcvd;
+    uint64_t flows_client, flows_server; /* totals */
+    uint32_t active_client, active_server;
+    uint32_t score;
+    int32_t net;           /* index of its local network, -1 if not local */
+    struct {
+        uint16_t app;
+        uint64_t bytes;
+    } top[FLOE_HOST_TOP_APPS]; /* approximate top applications (space-saving) */
+} floe_host;
+
+typedef struct floe_iface {
+    floe_hnode node;
+    floe_list lru;
+    uint64_t exporter; /* floe_exporter.id */
+    floe_addr exporter_addr;
+    uint32_t ifindex;
+    uint64_t last_ms;
+    uint64_t bytes_in, bytes_out, pkts_in, pkts_out; /* from flow records, scaled */
+    int has_counters;      /* sFlow counter samples seen */
+    uint64_t counters_ms;
+    floe_ifcounters counters;
+} floe_iface;
+
+typedef struct floe_net {
+    char name[48];         /* as configured, e.g. "10.0.0.0/8" */
+    floe_addr prefix;
+    uint8_t bits;          /* prefix length over the 128-bit form */
+    uint64_t bytes_in, bytes_out, bytes_inner;
+    uint64_t pkts_in, pkts_out, pkts_inner;
+    uint64_t hosts;        /* hosts in the table now */
+} floe_net;
+
+/* Called for each flow event; the flow is valid only during the call. */
+typedef struct floe_flow_hooks {
+    void (*event)(void *ud, int ev, floe_flow *f);
+    void *ud;
+} floe_flow_hooks;
+
+typedef struct floe_tables_stats {
+    uint64_t records;          /* records applied */
+    uint64_t records_skipped;  /* without addresses */
+    uint64_t flows_created, flows_ended;
+    uint64_t flows_idle, flows_exporter_end, flow_evictions;
+    uint64_t host_evictions, host_full; /* host_full: no slot, every host had flows */
+    uint64_t iface_evictions;
+    uint64_t dpi_packets, dpi_detected;
+    uint64_t labels[4];        /* flows labelled, by enum floe_app_source */
+} floe_tables_stats;
+
+/*
+ * The flow, host, interface and network tables. Bounded: flows.max flows,
+ * hosts.max hosts, interfaces.max interfaces. Eviction policy:
+ *   - flows: a flow ends after flows.idle_timeout s without records, or when
+ *     a record's end reason says the exporter saw it end (3 end of flow
+ *     detected, 4 forced end). A new flow at the bound evicts the least
+ *     recently updated flow, which ends as "evicted".
+ *   - hosts: a host no flow refers to goes on an idle list; a new host at the
+ *     bound evicts the least recently seen idle host. When every host has
+ *     live flows the new host is not tracked (host_full counts it).
+ *   - interfaces: least recently updated first.
+ * All of it lives on the loop thread.
+ */
+typedef struct floe_tables {
+    floe_pool flow_pool, host_pool, iface_pool;
+    floe_hmap flows, hosts, ifaces;
+    floe_list flow_lru, host_idle, host_busy, iface_lru;
+    floe_net *nets;
+    size_t n_nets;
+    floe_dpi *dpi;
+    uint64_t idle_timeout_ms;
+    uint32_t dpi_max_packets;
+    floe_tables_stats st;
+    floe_flow_hooks hooks;
+    floe_log *log;
+} floe_tables;
+
+int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char *err,
+                     size_t errlen);
+void floe_tables_close(floe_tables *t);
+/* Applies one decoded record at time now_ms. */
+void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now_ms);
+/* Applies an sFlow counter sample. */
+void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now_ms);
+/* Ends flows idle past the timeout; returns how many ended. */
+size_t floe_tables_expire(floe_tables *t, uint64_t now_ms);
+/* Ends every flow (shutdown, end of a replay). */
+void floe_tables_end_all(floe_tables *t);
+floe_host *floe_tables_host(floe_tables *t, const floe_addr *a);
+/* A flow's client and server endpoints. */
+const floe_addr *floe_flow_client(const floe_flow *f, uint16_t *port);
+const floe_addr *floe_flow_server(const floe_flow *f, uint16_t *port);
+/* Bytes the tables hold, for the status page and the benchmark. */
+size_t floe_tables_bytes(const floe_tables *t);
+/* Parses "10.0.0.0/8" or "fc00::/7" into a network; 0 or FLOE_EINVAL. */
+int floe_net_parse(floe_net *n, const char *text);
+int floe_net_contains(const floe_net *n, const floe_addr *a);
 
 /* ---- pcap files -------------------------------------------------------- */
 
@@ -218,6 +430,8 @@ typedef struct floe_daemon {
     floe_run_opts opts;
     floe_log log;
     floe_ingest ing;
+    floe_tables tables;
+    int tables_on;
     floe_list listeners;
     struct floe_www *www;
     uv_signal_t sigint, sigterm, sighup;

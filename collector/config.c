@@ -17,12 +17,12 @@
 #define CONFIG_MEM_LIMIT (16u << 20)
 #define CONFIG_INSN_LIMIT 10000000
 
-enum ctype { C_STR, C_LIST, C_UINT, C_LEVEL, C_TARGET };
+enum ctype { C_STR, C_LIST, C_UINT, C_BOOL, C_LEVEL, C_TARGET };
 
 /*
  * path     the key; "a.b" is key b in table a
  * type     C_STR string, C_LIST list of strings, C_UINT integer in
- *          [min, max], C_LEVEL and C_TARGET the log enums
+ *          [min, max], C_BOOL true/false, C_LEVEL and C_TARGET the log enums
  * off/noff where the value (and a list's count) live in floe_config
  * doc      one line for the example config
  */
@@ -57,6 +57,29 @@ static const struct ckey {
      1, 65536, "templates kept per exporter; the least recently refreshed is evicted"},
     {"templates.max", C_UINT, offsetof(floe_config, max_templates), 0, 1, 100000000,
      "templates kept over all exporters"},
+    {"tables.enabled", C_BOOL, offsetof(floe_config, tables_enabled), 0, 0, 0,
+     "keep flow, host, interface and network tables; false decodes and counts only"},
+    {"flows.max", C_UINT, offsetof(floe_config, max_flows), 0, 1, 100000000,
+     "flows kept; at the bound the least recently updated flow is evicted"},
+    {"flows.idle_timeout", C_UINT, offsetof(floe_config, flow_idle_timeout), 0, 1, 86400,
+     "seconds without a record after which a flow ends"},
+    {"hosts.max", C_UINT, offsetof(floe_config, max_hosts), 0, 1, 100000000,
+     "hosts kept; at the bound the least recently seen host without flows is evicted"},
+    {"interfaces.max", C_UINT, offsetof(floe_config, max_interfaces), 0, 1, 10000000,
+     "exporter interfaces kept; the least recently updated is evicted"},
+    {"local_networks", C_LIST, offsetof(floe_config, local_networks),
+     offsetof(floe_config, n_local_networks), 0, 0,
+     "networks whose hosts are local (they get timeseries); default RFC 1918 and ULA"},
+    {"dpi.enabled", C_BOOL, offsetof(floe_config, dpi_enabled), 0, 0, 0,
+     "label flows with nDPI (exporter ids, sampled packets, port and IP-list guesses)"},
+    {"dpi.max_states", C_UINT, offsetof(floe_config, dpi_max_states), 0, 1, 10000000,
+     "flows dissected at once from sFlow sampled headers (about 700 bytes each)"},
+    {"dpi.packets", C_UINT, offsetof(floe_config, dpi_packets), 0, 1, 255,
+     "sampled packets per flow before nDPI gives up and guesses"},
+};
+
+static const char *const default_local_networks[] = {
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
 };
 
 static const char *const default_listen[] = {
@@ -121,8 +144,19 @@ int floe_config_defaults(floe_config *cfg)
     cfg->template_timeout = 1800;
     cfg->max_templates_per_exporter = 1024;
     cfg->max_templates = 65536;
+    cfg->tables_enabled = 1;
+    cfg->max_flows = 1000000;
+    cfg->flow_idle_timeout = 120;
+    cfg->max_hosts = 200000;
+    cfg->max_interfaces = 65536;
+    cfg->dpi_enabled = 1;
+    cfg->dpi_max_states = 65536;
+    cfg->dpi_packets = 8;
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
+        floe_config_set_list(&cfg->local_networks, &cfg->n_local_networks,
+                             (char *const *)default_local_networks,
+                             FLOE_ARRAY_LEN(default_local_networks)) != 0 ||
         floe_config_set_list(&cfg->plugin_dirs, &cfg->n_plugin_dirs, NULL, 0) != 0 ||
         floe_config_set_str(&cfg->web, "127.0.0.1:3000") != 0 ||
         floe_config_set_str(&cfg->data_dir, "./floe-data") != 0) {
@@ -136,6 +170,7 @@ void floe_config_free(floe_config *cfg)
 {
     list_free(cfg->listen, cfg->n_listen);
     list_free(cfg->plugin_dirs, cfg->n_plugin_dirs);
+    list_free(cfg->local_networks, cfg->n_local_networks);
     free(cfg->web);
     free(cfg->data_dir);
     memset(cfg, 0, sizeof(*cfg));
@@ -312,6 +347,11 @@ static int apply_value(floe_config *cfg, const struct ckey *k, lua_State *L, int
         *(uint32_t *)(void *)((char *)cfg + k->off) = (uint32_t)v;
         return 0;
     }
+    case C_BOOL:
+        if (lua_type(L, idx) != LUA_TBOOLEAN)
+            return type_error(k, L, idx, "true or false", err, errlen);
+        *(int *)(void *)((char *)cfg + k->off) = lua_toboolean(L, idx);
+        return 0;
     case C_LEVEL:
     case C_TARGET:
         return apply_string_enum(cfg, k, L, idx, err, errlen);
@@ -440,6 +480,14 @@ int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "key 'data_dir' must not be empty");
         return FLOE_ECONFIG;
     }
+    for (size_t i = 0; i < cfg->n_local_networks; i++) {
+        floe_net n;
+        if (floe_net_parse(&n, cfg->local_networks[i]) != 0) {
+            snprintf(err, errlen, "key 'local_networks' item %zu '%s': expected ADDR/BITS",
+                     i + 1, cfg->local_networks[i]);
+            return FLOE_ECONFIG;
+        }
+    }
     if (cfg->max_templates_per_exporter > cfg->max_templates) {
         snprintf(err, errlen, "key 'templates.max_per_exporter' (%u) exceeds 'templates.max' (%u)",
                  cfg->max_templates_per_exporter, cfg->max_templates);
@@ -468,6 +516,9 @@ static void describe_value(floe_buf *out, const floe_config *cfg, const struct c
     }
     case C_UINT:
         floe_buf_printf(out, "%u", *(const uint32_t *)(const void *)base);
+        break;
+    case C_BOOL:
+        floe_buf_puts(out, *(const int *)(const void *)base ? "true" : "false");
         break;
     case C_LEVEL:
         floe_buf_printf(out, "\"%s\"", floe_log_level_name(*(const int *)(const void *)base));

@@ -173,10 +173,24 @@ static void on_signal(uv_signal_t *s, int signum)
         daemon_stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+static void on_record(void *ud, const floe_record *r)
+{
+    floe_daemon *d = ud;
+    floe_tables_record(&d->tables, r, d->ing.now_ms);
+}
+
+static void on_ifcounters(void *ud, const floe_ifcounters *c)
+{
+    floe_daemon *d = ud;
+    floe_tables_ifcounters(&d->tables, c, d->ing.now_ms);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     floe_daemon *d = t->data;
     d->ticks++;
+    if (d->tables_on)
+        floe_tables_expire(&d->tables, floe_time_ms());
     if (d->ticks % SWEEP_EVERY_TICKS == 0)
         floe_ingest_sweep(&d->ing, floe_time_ms());
 }
@@ -193,6 +207,16 @@ static int daemon_start(floe_daemon *d)
     if (floe_ingest_init(&d->ing, &d->cfg, &d->log) != 0) {
         log_error(&d->log, "out of memory");
         return FLOE_ENOMEM;
+    }
+    if (d->cfg.tables_enabled) {
+        if (floe_tables_init(&d->tables, &d->cfg, &d->log, err, sizeof(err)) != 0) {
+            log_error(&d->log, "%s", err);
+            return FLOE_ENOMEM;
+        }
+        d->tables_on = 1;
+        d->ing.out.record = on_record;
+        d->ing.out.ifcounters = on_ifcounters;
+        d->ing.out.ud = d;
     }
     if (floe_listeners_apply(d) != 0)
         return FLOE_EIO;
@@ -256,6 +280,10 @@ int floe_cmd_run(const floe_run_opts *o)
         floe_ingest_totals(&d->ing, &t);
         log_info(&d->log, "shutdown: done after %llu datagrams, %llu records",
                  (unsigned long long)t.datagrams, (unsigned long long)t.records);
+    }
+    if (d->tables_on) {
+        floe_tables_end_all(&d->tables);
+        floe_tables_close(&d->tables);
     }
     if (d->ing.exporters.map.buckets)
         floe_ingest_close(&d->ing);

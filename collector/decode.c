@@ -67,6 +67,7 @@ static void print_summary(const floe_ingest *ing, const floe_pcap_stats *ps)
     floe_json_ku64(&j, "options_templates", t.options_templates);
     floe_json_ku64(&j, "missing_template", t.missing_template);
     floe_json_ku64(&j, "counter_samples", t.counter_samples);
+    floe_json_ku64(&j, "discard_samples", t.sflow_discards);
     floe_json_ku64(&j, "malformed", t.malformed);
     summary_reasons(&j, &t);
     floe_json_key(&j, "by_proto");

@@ -24,6 +24,7 @@ void floe_counters_add_stats(floe_counters *c, const floe_dec_stats *st)
     c->missing_template += st->missing_template;
     c->counter_samples += st->counter_samples;
     c->sflow_drops += st->sflow_drops;
+    c->sflow_discards += st->sflow_discards;
     if (st->malformed) {
         c->malformed += st->malformed;
         for (int i = 0; i < FLOE_REASON_COUNT; i++)

@@ -99,6 +99,7 @@ void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport
         return;
     }
     floe_dgram dg = {p, n, *src, sport, now_ms, ex};
+    ing->now_ms = now_ms;
     floe_dec_stats st;
     memset(&st, 0, sizeof(st));
     ops->decode(&ing->dec, &ex->dec, &dg, &h, &st, &ing->out);

@@ -40,3 +40,37 @@ templates = {
     -- templates kept over all exporters
     max = 65536,
 }
+
+tables = {
+    -- keep flow, host, interface and network tables; false decodes and counts only
+    enabled = true,
+}
+
+flows = {
+    -- flows kept; at the bound the least recently updated flow is evicted
+    max = 1000000,
+    -- seconds without a record after which a flow ends
+    idle_timeout = 120,
+}
+
+hosts = {
+    -- hosts kept; at the bound the least recently seen host without flows is evicted
+    max = 200000,
+}
+
+interfaces = {
+    -- exporter interfaces kept; the least recently updated is evicted
+    max = 65536,
+}
+
+-- networks whose hosts are local (they get timeseries); default RFC 1918 and ULA
+local_networks = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7" }
+
+dpi = {
+    -- label flows with nDPI (exporter ids, sampled packets, port and IP-list guesses)
+    enabled = true,
+    -- flows dissected at once from sFlow sampled headers (about 700 bytes each)
+    max_states = 65536,
+    -- sampled packets per flow before nDPI gives up and guesses
+    packets = 8,
+}

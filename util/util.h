@@ -233,6 +233,40 @@ void floe_hmap_insert(floe_hmap *m, floe_hnode *n);
 /* Unlinks n, which must be in the map. */
 void floe_hmap_remove(floe_hmap *m, floe_hnode *n);
 
+/* ---- fixed-size object pool -------------------------------------------- */
+
+/*
+ * A pool of equal-sized items allocated in chunks, with a free list. Items
+ * never move, so pointers to them stay valid until they are freed, and the
+ * pool can be walked by index in slices (floe_pool_at) while the loop keeps
+ * running: a slot is either live or free, never half of each. The pool
+ * grows chunk by chunk up to max items and never past it.
+ */
+typedef struct floe_pool {
+    size_t item_size;
+    size_t per_chunk;
+    size_t max;        /* items */
+    size_t live;       /* items in use */
+    char **chunks;
+    uint8_t **used;    /* one bitmap per chunk */
+    size_t *order;     /* chunk indexes sorted by address */
+    size_t n_chunks;
+    void *free_list;
+} floe_pool;
+
+/* item_size is rounded up to a multiple of 8. Returns 0 or FLOE_EINVAL. */
+int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max);
+void floe_pool_close(floe_pool *p);
+/* A zeroed item, or NULL when the pool holds max items or memory is short. */
+void *floe_pool_alloc(floe_pool *p);
+void floe_pool_free(floe_pool *p, void *item);
+/* Slots that exist (live or free); walk 0..floe_pool_slots()-1. */
+static inline size_t floe_pool_slots(const floe_pool *p) { return p->n_chunks * p->per_chunk; }
+/* The live item at slot i, or NULL if the slot is free. */
+void *floe_pool_at(const floe_pool *p, size_t i);
+/* Bytes the pool holds, chunks and bitmaps. */
+size_t floe_pool_bytes(const floe_pool *p);
+
 /* ---- logging ----------------------------------------------------------- */
 
 enum floe_log_level {

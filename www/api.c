@@ -26,6 +26,7 @@ static const struct counter_field {
     CF(missing_template, "Data sets skipped because their template was not yet known."),
     CF(counter_samples, "sFlow counter samples decoded."),
     CF(sflow_drops, "Samples the sFlow agents reported dropping."),
+    CF(sflow_discards, "sFlow discarded-packet samples received."),
     CF(malformed, "Datagrams, sets or samples rejected as malformed."),
     CF(dropped, "Datagrams floe could not process (out of memory)."),
     CF(seq_gaps, "Forward jumps in export sequence numbers."),
@@ -71,6 +72,35 @@ static void listeners_json(floe_json *j, const floe_daemon *d, uint64_t *drops_t
     floe_json_arr_end(j);
 }
 
+static void tables_json(floe_json *j, const floe_tables *t)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } stats[] = {
+#define TS(m) {#m, offsetof(floe_tables_stats, m)}
+        TS(records),        TS(records_skipped), TS(flows_created),   TS(flows_ended),
+        TS(flows_idle),     TS(flows_exporter_end), TS(flow_evictions), TS(host_evictions),
+        TS(host_full),      TS(iface_evictions), TS(dpi_packets),     TS(dpi_detected),
+#undef TS
+    };
+    floe_json_key(j, "tables");
+    floe_json_obj_begin(j);
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(stats); i++)
+        floe_json_ku64(j, stats[i].name,
+                       *(const uint64_t *)(const void *)((const char *)&t->st + stats[i].off));
+    floe_json_ku64(j, "interfaces", t->ifaces.count);
+    floe_json_ku64(j, "max_flows", t->flow_pool.max);
+    floe_json_ku64(j, "max_hosts", t->host_pool.max);
+    floe_json_ku64(j, "memory_bytes", floe_tables_bytes(t));
+    floe_json_key(j, "labels");
+    floe_json_obj_begin(j);
+    for (int s = FLOE_APP_GUESS; s <= FLOE_APP_EXPORTER; s++)
+        floe_json_ku64(j, floe_app_source_name(s), t->st.labels[s]);
+    floe_json_obj_end(j);
+    floe_json_obj_end(j);
+}
+
 static void on_status(floe_www_req *req, void *ud)
 {
     floe_daemon *d = ud;
@@ -103,8 +133,10 @@ static void on_status(floe_www_req *req, void *ud)
     floe_json_ku64(&j, "templates", ing->dec.templates_live);
     floe_json_ku64(&j, "template_evictions", ing->dec.template_evictions);
     floe_json_ku64(&j, "template_expired", ing->dec.template_expired);
-    floe_json_ku64(&j, "flows", 0);
-    floe_json_ku64(&j, "hosts", 0);
+    floe_json_ku64(&j, "flows", d->tables_on ? d->tables.flows.count : 0);
+    floe_json_ku64(&j, "hosts", d->tables_on ? d->tables.hosts.count : 0);
+    if (d->tables_on)
+        tables_json(&j, &d->tables);
     floe_json_ku64(&j, "plugins", 0);
     floe_json_ku64(&j, "alerts", 0);
     listeners_json(&j, d, &drops);
@@ -281,5 +313,5 @@ int floe_api_register(floe_www *w, floe_daemon *d)
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return floe_api_tables_register(w, d);
 }

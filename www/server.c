@@ -34,6 +34,8 @@ struct floe_www {
     floe_www_auth auth;
     void *auth_ud;
     uint64_t requests;
+    floe_list suspended;
+    uv_timer_t kick; /* runs libmicrohttpd soon after a resume */
     char endpoint[64];
 };
 
@@ -46,6 +48,14 @@ struct floe_www_req {
     floe_buf body;
     int too_large;
     int replied;
+    /* While suspended: on the server's list, with the reply kept until the
+     * connection is resumed and libmicrohttpd calls us again. */
+    int suspended;
+    floe_list link;
+    void (*cancel)(void *ud);
+    void *cancel_ud;
+    struct MHD_Response *pending;
+    unsigned pending_status;
 };
 
 /* ---- the loop side ----------------------------------------------------- */
@@ -158,6 +168,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->pending) {
+        MHD_queue_response(conn, req->pending_status, req->pending);
+        MHD_destroy_response(req->pending);
+        req->pending = NULL;
+        return MHD_YES;
+    }
     if (req->replied)
         return MHD_YES;
     dispatch(req);
@@ -172,6 +188,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)code;
     floe_www_req *req = *con_cls;
     if (req) {
+        if (req->pending)
+            MHD_destroy_response(req->pending);
         floe_buf_close(&req->body);
         free(req);
         *con_cls = NULL;
@@ -193,9 +211,29 @@ static void reply_owned(floe_www_req *r, unsigned status, const char *content_ty
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    r->replied = 1;
+    if (r->suspended) {
+        /* A suspended connection takes its response when resumed. */
+        r->pending = resp;
+        r->pending_status = status;
+        r->suspended = 0;
+        floe_list_remove(&r->link);
+        MHD_resume_connection(r->conn);
+        uv_timer_start(&r->w->kick, on_timer, 0, 0);
+        return;
+    }
     MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
-    r->replied = 1;
+}
+
+void floe_www_suspend(floe_www_req *r, void (*cancel)(void *ud), void *ud)
+{
+    r->suspended = 1;
+    r->cancel = cancel;
+    r->cancel_ud = ud;
+    r->replied = 1; /* the handler's duty to reply is handed over */
+    floe_list_push_tail(&r->w->suspended, &r->link);
+    MHD_suspend_connection(r->conn);
 }
 
 void floe_www_reply(floe_www_req *r, unsigned status, const char *content_type, const char *body,
@@ -330,8 +368,10 @@ floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, cha
              text, port ? port->port : 0);
     uv_poll_init(loop, &w->poll, info->epoll_fd);
     uv_timer_init(loop, &w->timer);
-    w->poll.data = w->timer.data = w;
-    w->open_handles = 2;
+    uv_timer_init(loop, &w->kick);
+    w->poll.data = w->timer.data = w->kick.data = w;
+    w->open_handles = 3;
+    floe_list_init(&w->suspended);
     uv_poll_start(&w->poll, UV_READABLE, on_poll);
     www_run(w);
     return w;
@@ -354,10 +394,21 @@ void floe_www_free(floe_www *w)
 {
     if (!w)
         return;
+    /* libmicrohttpd must not stop with suspended connections: cancel their
+     * work and answer them first. */
+    while (!floe_list_empty(&w->suspended)) {
+        floe_www_req *r = FLOE_CONTAINER_OF(w->suspended.next, floe_www_req, link);
+        if (r->cancel)
+            r->cancel(r->cancel_ud);
+        floe_www_reply_error(r, 503, "shutting down");
+    }
+    MHD_run(w->mhd);
     uv_poll_stop(&w->poll);
     uv_timer_stop(&w->timer);
+    uv_timer_stop(&w->kick);
     uv_close((uv_handle_t *)&w->poll, on_handle_closed);
     uv_close((uv_handle_t *)&w->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&w->kick, on_handle_closed);
     MHD_stop_daemon(w->mhd);
     w->mhd = NULL;
 }

@@ -64,6 +64,14 @@ const char *floe_www_header(const floe_www_req *r, const char *name);
 /* The request body, for methods that have one (capped at 1 MiB). */
 const char *floe_www_body(const floe_www_req *r, size_t *len);
 
+/*
+ * Long work: suspend the request, do the work in slices on the loop (or on
+ * the work queue), then send a reply with any floe_www_reply* call, which
+ * resumes it. If the server shuts down first, cancel(ud) is called and the
+ * request is answered 503; the caller must then forget req.
+ */
+void floe_www_suspend(floe_www_req *r, void (*cancel)(void *ud), void *ud);
+
 /* Sends a response; body is copied. */
 void floe_www_reply(floe_www_req *r, unsigned status, const char *content_type, const char *body,
                     size_t len);
@@ -72,7 +80,8 @@ void floe_www_reply_json(floe_www_req *r, unsigned status, floe_buf *b);
 /* Sends {"error": message}. */
 void floe_www_reply_error(floe_www_req *r, unsigned status, const char *message);
 
-/* The JSON API of the collector (www/api.c). */
+/* The JSON API of the collector (www/api.c) and of its tables (www/tables.c). */
 int floe_api_register(floe_www *w, struct floe_daemon *d);
+int floe_api_tables_register(floe_www *w, struct floe_daemon *d);
 
 #endif /* FLOE_WWW_H */

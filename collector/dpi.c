@@ -1,0 +1,185 @@
+/*
+ * nDPI behind a small interface, so nDPI's headers and types stay in this
+ * file. One detection module, used from the loop thread only (it holds
+ * per-packet state). Three ways to a label, cheapest first:
+ *   - floe_dpi_guess: protocol, ports and nDPI's IP lists (about 240 ns);
+ *   - floe_dpi_packet: dissection of an sFlow sampled header, with per-flow
+ *     state kept across samples, bounded by max_states;
+ *   - floe_dpi_by_name: an exporter's application name to an nDPI id.
+ */
+#include "collector/collector.h"
+
+#include <ndpi/ndpi_api.h>
+#include <stdlib.h>
+
+struct floe_dpi {
+    struct ndpi_detection_module_struct *mod;
+    size_t states;      /* live ndpi_flow_struct objects */
+    size_t max_states;
+    uint64_t state_refusals;
+    size_t flow_size;
+};
+
+floe_dpi *floe_dpi_new(size_t max_states)
+{
+    floe_dpi *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->mod = ndpi_init_detection_module(ndpi_no_prefs);
+    if (!d->mod) {
+        free(d);
+        return NULL;
+    }
+    NDPI_PROTOCOL_BITMASK all;
+    NDPI_BITMASK_SET_ALL(all);
+    ndpi_set_protocol_detection_bitmask2(d->mod, &all);
+    /* Required: without it hostname and IP-list matching do not work. */
+    ndpi_finalize_initialization(d->mod);
+    d->max_states = max_states;
+    d->flow_size = ndpi_detection_get_sizeof_ndpi_flow_struct();
+    return d;
+}
+
+void floe_dpi_free(floe_dpi *d)
+{
+    if (!d)
+        return;
+    ndpi_exit_detection_module(d->mod);
+    free(d);
+}
+
+static void set_label(floe_dpi *d, ndpi_protocol p, floe_app_label *out)
+{
+    out->app = p.app_protocol;
+    out->master = p.master_protocol;
+    if (out->app == NDPI_PROTOCOL_UNKNOWN) {
+        out->app = p.master_protocol;
+        out->master = NDPI_PROTOCOL_UNKNOWN;
+    }
+    out->category = (uint16_t)ndpi_get_proto_category(d->mod, p);
+}
+
+void floe_dpi_guess(floe_dpi *d, uint8_t ipproto, const floe_addr *src, uint16_t sport,
+                    const floe_addr *dst, uint16_t dport, floe_app_label *out)
+{
+    /* nDPI's guess takes IPv4 addresses only (host order); IPv6 flows are
+     * guessed from protocol and ports alone. */
+    uint32_t s = floe_addr_is_v4(src) ? floe_addr_v4(src) : 0;
+    uint32_t t = floe_addr_is_v4(dst) ? floe_addr_v4(dst) : 0;
+    ndpi_protocol p = ndpi_guess_undetected_protocol(d->mod, NULL, ipproto, s, sport, t, dport);
+    set_label(d, p, out);
+}
+
+/* The L3 header inside an sFlow sampled header, copied so its length field
+ * can be patched down to what was captured (nDPI otherwise gives up). */
+static size_t l3_copy(const uint8_t *p, size_t n, uint32_t proto, uint8_t *out, size_t cap)
+{
+    size_t off = 0;
+    if (proto == 1) { /* Ethernet, with any VLAN tags */
+        if (n < 14)
+            return 0;
+        uint16_t type = floe_be16(p + 12);
+        off = 14;
+        while ((type == 0x8100 || type == 0x88a8) && off + 4 <= n) {
+            type = floe_be16(p + off + 2);
+            off += 4;
+        }
+        if (type != 0x0800 && type != 0x86dd)
+            return 0;
+    } else if (proto != 11 && proto != 12) {
+        return 0;
+    }
+    size_t len = n - off;
+    if (len > cap)
+        len = cap;
+    memcpy(out, p + off, len);
+    if (len >= 20 && (out[0] >> 4) == 4) {
+        out[2] = (uint8_t)(len >> 8);
+        out[3] = (uint8_t)len;
+    } else if (len >= 40 && (out[0] >> 4) == 6) {
+        out[4] = (uint8_t)((len - 40) >> 8);
+        out[5] = (uint8_t)(len - 40);
+    } else {
+        return 0;
+    }
+    return len;
+}
+
+int floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n, uint32_t proto,
+                    uint64_t ts_ms, int give_up, floe_app_label *out)
+{
+    uint8_t l3[1600];
+    size_t len = l3_copy(hdr, n, proto, l3, sizeof(l3));
+    if (!*state) {
+        if (d->states >= d->max_states) {
+            d->state_refusals++;
+            return -1;
+        }
+        *state = calloc(1, d->flow_size);
+        if (!*state)
+            return -1;
+        d->states++;
+    }
+    struct ndpi_flow_struct *f = *state;
+    ndpi_protocol p = NDPI_PROTOCOL_NULL;
+    if (len)
+        p = ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_ms);
+    int done = p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
+    if (!done && give_up) {
+        uint8_t guessed = 0;
+        p = ndpi_detection_giveup(d->mod, f, 1, &guessed);
+        done = p.app_protocol != NDPI_PROTOCOL_UNKNOWN ||
+               p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
+        if (done)
+            set_label(d, p, out);
+        floe_dpi_release(d, state);
+        return done ? 2 : 0;
+    }
+    if (done)
+        set_label(d, p, out);
+    return done;
+}
+
+void floe_dpi_release(floe_dpi *d, void **state)
+{
+    if (!*state)
+        return;
+    ndpi_free_flow_data(*state);
+    free(*state);
+    *state = NULL;
+    d->states--;
+}
+
+int floe_dpi_by_id(floe_dpi *d, uint32_t id, floe_app_label *out)
+{
+    if (id == NDPI_PROTOCOL_UNKNOWN || id >= ndpi_get_num_supported_protocols(d->mod))
+        return FLOE_ENOTFOUND;
+    ndpi_protocol p = {(uint16_t)NDPI_PROTOCOL_UNKNOWN, (uint16_t)id,
+                       NDPI_PROTOCOL_CATEGORY_UNSPECIFIED};
+    set_label(d, p, out);
+    return 0;
+}
+
+int floe_dpi_by_name(floe_dpi *d, const char *name, floe_app_label *out)
+{
+    int id = ndpi_get_protocol_id(d->mod, (char *)name);
+    if (id <= 0)
+        return FLOE_ENOTFOUND;
+    return floe_dpi_by_id(d, (uint32_t)id, out);
+}
+
+const char *floe_dpi_app_name(floe_dpi *d, uint16_t id)
+{
+    const char *name = ndpi_get_proto_name(d->mod, id);
+    return name ? name : "Unknown";
+}
+
+const char *floe_dpi_category_name(floe_dpi *d, uint16_t category)
+{
+    const char *name = ndpi_category_get_name(d->mod, (ndpi_protocol_category_t)category);
+    return name ? name : "Unspecified";
+}
+
+size_t floe_dpi_states(const floe_dpi *d) { return d->states; }
+size_t floe_dpi_state_size(const floe_dpi *d) { return d->flow_size; }
+uint64_t floe_dpi_refusals(const floe_dpi *d) { return d->state_refusals; }

@@ -1,0 +1,18 @@
+/*
+ * Internal to collector/: functions shared between its files. Nothing
+ * outside collector/ includes this file.
+ */
+#ifndef FLOE_COLLECTOR_INTERNAL_H
+#define FLOE_COLLECTOR_INTERNAL_H
+
+#include "collector/collector.h"
+
+/* netif.c: interfaces, local networks and exporter application ids. */
+int col__nets_init(floe_tables *t, const floe_config *cfg, char *err, size_t errlen);
+void col__nets_account(floe_tables *t, const floe_host *from, const floe_host *to,
+                       uint64_t bytes, uint64_t pkts);
+void col__ifaces_account(floe_tables *t, const floe_record *r, const floe_exporter *ex, int c2s,
+                         uint64_t now);
+int col__app_from_ie95(floe_tables *t, const floe_app *app, floe_app_label *out);
+
+#endif

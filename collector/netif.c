@@ -1,0 +1,184 @@
+/*
+ * The interface and network tables, and exporter application ids. An
+ * interface is (exporter, ifIndex), counted from flow records and, for
+ * sFlow, from the agent's own counter samples. A network is one of the
+ * configured local networks, counted in, out and inner.
+ */
+#include "collector/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define IFACE_SEED 0x69666163ULL /* "ifac" */
+#define NTOP_PEN 35632
+#define ENGINE_PANA_L7_PEN 20
+
+/* ---- networks ------------------------------------------------------------ */
+
+int floe_net_parse(floe_net *n, const char *text)
+{
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    memset(n, 0, sizeof(*n));
+    if (!slash || (size_t)(slash - text) >= sizeof(addr))
+        return FLOE_EINVAL;
+    memcpy(addr, text, (size_t)(slash - text));
+    addr[slash - text] = '\0';
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    if (*end || slash[1] == '\0' || floe_addr_parse(&n->prefix, addr) != 0)
+        return FLOE_EINVAL;
+    long max = floe_addr_is_v4(&n->prefix) ? 32 : 128;
+    if (bits < 0 || bits > max)
+        return FLOE_EINVAL;
+    n->bits = (uint8_t)(bits + (max == 32 ? 96 : 0));
+    snprintf(n->name, sizeof(n->name), "%s", text);
+    /* Clear host bits so "10.1.2.3/8" means 10.0.0.0/8. */
+    for (int i = n->bits; i < 128; i++)
+        n->prefix.b[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+    return 0;
+}
+
+int floe_net_contains(const floe_net *n, const floe_addr *a)
+{
+    int full = n->bits / 8, rest = n->bits % 8;
+    if (memcmp(n->prefix.b, a->b, (size_t)full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    uint8_t mask = (uint8_t)(0xff00u >> rest);
+    return (a->b[full] & mask) == n->prefix.b[full];
+}
+
+int col__nets_init(floe_tables *t, const floe_config *cfg, char *err, size_t errlen)
+{
+    t->nets = calloc(cfg->n_local_networks ? cfg->n_local_networks : 1, sizeof(*t->nets));
+    if (!t->nets) {
+        snprintf(err, errlen, "out of memory");
+        return FLOE_ENOMEM;
+    }
+    for (size_t i = 0; i < cfg->n_local_networks; i++) {
+        if (floe_net_parse(&t->nets[i], cfg->local_networks[i]) != 0) {
+            snprintf(err, errlen, "key 'local_networks' item %zu '%s': expected ADDR/BITS", i + 1,
+                     cfg->local_networks[i]);
+            return FLOE_ECONFIG;
+        }
+    }
+    t->n_nets = cfg->n_local_networks;
+    return 0;
+}
+
+void col__nets_account(floe_tables *t, const floe_host *from, const floe_host *to,
+                       uint64_t bytes, uint64_t pkts)
+{
+    int nf = from ? from->net : -1, nt = to ? to->net : -1;
+    if (nf >= 0 && nf == nt) {
+        t->nets[nf].bytes_inner += bytes;
+        t->nets[nf].pkts_inner += pkts;
+        return;
+    }
+    if (nf >= 0) {
+        t->nets[nf].bytes_out += bytes;
+        t->nets[nf].pkts_out += pkts;
+    }
+    if (nt >= 0) {
+        t->nets[nt].bytes_in += bytes;
+        t->nets[nt].pkts_in += pkts;
+    }
+}
+
+/* ---- interfaces ---------------------------------------------------------- */
+
+typedef struct iface_key {
+    uint64_t exporter;
+    uint32_t ifindex;
+    uint32_t pad;
+} iface_key;
+
+static floe_iface *iface_get(floe_tables *t, const floe_addr *exp_addr, uint64_t exporter,
+                             uint32_t ifindex, uint64_t now)
+{
+    iface_key k = {exporter, ifindex, 0};
+    uint64_t h = floe_hash(&k, sizeof(k), IFACE_SEED);
+    for (floe_hnode *n = floe_hmap_bucket(&t->ifaces, h); n; n = n->next) {
+        floe_iface *i = FLOE_CONTAINER_OF(n, floe_iface, node);
+        if (n->hash == h && i->exporter == exporter && i->ifindex == ifindex) {
+            if (t->iface_lru.prev != &i->lru)
+                floe_list_move_tail(&t->iface_lru, &i->lru);
+            i->last_ms = now;
+            return i;
+        }
+    }
+    floe_iface *i = floe_pool_alloc(&t->iface_pool);
+    if (!i && !floe_list_empty(&t->iface_lru)) {
+        floe_iface *old = FLOE_CONTAINER_OF(t->iface_lru.next, floe_iface, lru);
+        floe_hmap_remove(&t->ifaces, &old->node);
+        floe_list_remove(&old->lru);
+        floe_pool_free(&t->iface_pool, old);
+        t->st.iface_evictions++;
+        i = floe_pool_alloc(&t->iface_pool);
+    }
+    if (!i)
+        return NULL;
+    i->exporter = exporter;
+    i->exporter_addr = *exp_addr;
+    i->ifindex = ifindex;
+    i->last_ms = now;
+    i->node.hash = h;
+    floe_hmap_insert(&t->ifaces, &i->node);
+    floe_list_init(&i->lru);
+    floe_list_push_tail(&t->iface_lru, &i->lru);
+    return i;
+}
+
+void col__ifaces_account(floe_tables *t, const floe_record *r, const floe_exporter *ex, int c2s,
+                         uint64_t now)
+{
+    (void)c2s;
+    uint64_t s = r->sampling ? r->sampling : 1;
+    uint64_t b = (r->has & FLOE_F(BYTES)) ? r->bytes * s
+                                          : (r->initiator_bytes + r->responder_bytes) * s;
+    uint64_t p = (r->has & FLOE_F(PACKETS)) ? r->packets * s : 0;
+    uint64_t id = ex ? ex->id : 0;
+    floe_iface *i;
+    if ((r->has & FLOE_F(IN_IF)) && r->in_if &&
+        (i = iface_get(t, &r->exporter, id, r->in_if, now))) {
+        i->bytes_in += b;
+        i->pkts_in += p;
+    }
+    if ((r->has & FLOE_F(OUT_IF)) && r->out_if &&
+        (i = iface_get(t, &r->exporter, id, r->out_if, now))) {
+        i->bytes_out += b;
+        i->pkts_out += p;
+    }
+}
+
+void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now)
+{
+    const floe_exporter *ex = c->origin;
+    floe_iface *i = iface_get(t, &c->exporter, ex ? ex->id : 0, c->ifindex, now);
+    if (!i)
+        return;
+    i->has_counters = 1;
+    i->counters_ms = now;
+    i->counters = *c;
+    i->counters.origin = NULL;
+}
+
+/* ---- exporter application ids -------------------------------------------- */
+
+/* IE 95 (RFC 6759): with the PANA-L7-PEN engine and ntop's PEN the selector
+ * is an nDPI protocol id, as nProbe exports it. Other engines need the
+ * exporter's own name table (options records), which lands with it. */
+int col__app_from_ie95(floe_tables *t, const floe_app *app, floe_app_label *out)
+{
+    if (app->engine == ENGINE_PANA_L7_PEN && app->selector_len > 4 && app->selector_len <= 8) {
+        unsigned id_bytes = app->selector_len - 4u;
+        uint64_t pen = app->selector >> (8 * id_bytes);
+        uint64_t id = id_bytes == 8 ? app->selector
+                                    : app->selector & ((((uint64_t)1) << (8 * id_bytes)) - 1);
+        if (pen == NTOP_PEN)
+            return floe_dpi_by_id(t->dpi, (uint32_t)id, out);
+    }
+    return FLOE_ENOTFOUND;
+}

@@ -1,0 +1,527 @@
+/*
+ * The flow and host tables. Records become bidirectional conversations
+ * keyed by (exporter, VLAN, protocol, both endpoints); each conversation
+ * points at its client and server hosts, so a record costs one hash lookup
+ * for the flow, and host counters are updated through those pointers.
+ * Memory is bounded by pools; the eviction policy is in collector.h.
+ */
+#include "collector/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define FLOW_SEED 0x666c6f77ULL /* "flow" */
+#define HOST_SEED 0x686f7374ULL /* "host" */
+#define POOL_CHUNK 4096
+
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+static const char *const event_names[FLOE_EV_COUNT] = {
+#define HOOK(id, name) name,
+#include "collector/hooks.def"
+#undef HOOK
+};
+
+static const char *const app_source_names[] = {"none", "guess", "dpi", "exporter"};
+
+const char *floe_flow_event_name(int ev)
+{
+    return ev >= 0 && ev < FLOE_EV_COUNT ? event_names[ev] : "?";
+}
+
+const char *floe_app_source_name(int src)
+{
+    return src >= 0 && src < (int)FLOE_ARRAY_LEN(app_source_names) ? app_source_names[src] : "?";
+}
+
+static void fire(floe_tables *t, int ev, floe_flow *f)
+{
+    if (t->hooks.event)
+        t->hooks.event(t->hooks.ud, ev, f);
+}
+
+/* ---- hosts --------------------------------------------------------------- */
+
+static uint64_t host_hash(const floe_addr *a)
+{
+    return floe_hash(a, sizeof(*a), HOST_SEED);
+}
+
+floe_host *floe_tables_host(floe_tables *t, const floe_addr *a)
+{
+    uint64_t h = host_hash(a);
+    for (floe_hnode *n = floe_hmap_bucket(&t->hosts, h); n; n = n->next) {
+        floe_host *host = FLOE_CONTAINER_OF(n, floe_host, node);
+        if (n->hash == h && floe_addr_eq(&host->addr, a))
+            return host;
+    }
+    return NULL;
+}
+
+static void host_free(floe_tables *t, floe_host *h)
+{
+    if (h->net >= 0)
+        t->nets[h->net].hosts--;
+    floe_hmap_remove(&t->hosts, &h->node);
+    floe_list_remove(&h->lru);
+    floe_pool_free(&t->host_pool, h);
+}
+
+static int find_net(const floe_tables *t, const floe_addr *a)
+{
+    for (size_t i = 0; i < t->n_nets; i++)
+        if (floe_net_contains(&t->nets[i], a))
+            return (int)i;
+    return -1;
+}
+
+/* Finds or creates the host; NULL when the table is full of hosts that all
+ * have live flows. */
+static floe_host *host_get(floe_tables *t, const floe_addr *a, uint64_t now)
+{
+    floe_host *h = floe_tables_host(t, a);
+    if (h)
+        return h;
+    h = floe_pool_alloc(&t->host_pool);
+    if (!h && !floe_list_empty(&t->host_idle)) {
+        host_free(t, FLOE_CONTAINER_OF(t->host_idle.next, floe_host, lru));
+        t->st.host_evictions++;
+        h = floe_pool_alloc(&t->host_pool);
+    }
+    if (!h) {
+        t->st.host_full++;
+        return NULL;
+    }
+    h->addr = *a;
+    h->first_ms = h->last_ms = now;
+    h->net = find_net(t, a);
+    if (h->net >= 0)
+        t->nets[h->net].hosts++;
+    h->node.hash = host_hash(a);
+    floe_hmap_insert(&t->hosts, &h->node);
+    floe_list_init(&h->lru);
+    floe_list_push_tail(&t->host_idle, &h->lru);
+    return h;
+}
+
+/* A flow starts referring to the host: it leaves the idle list. With
+ * count, the flow also counts in the host's totals. */
+static void host_attach(floe_tables *t, floe_host *h, int server, int count)
+{
+    if (!h)
+        return;
+    if (h->active_client + h->active_server == 0)
+        floe_list_move_tail(&t->host_busy, &h->lru);
+    if (server) {
+        h->active_server++;
+        h->flows_server += (uint64_t)count;
+    } else {
+        h->active_client++;
+        h->flows_client += (uint64_t)count;
+    }
+}
+
+static void host_detach(floe_tables *t, floe_host *h, int server)
+{
+    if (!h)
+        return;
+    if (server)
+        h->active_server--;
+    else
+        h->active_client--;
+    if (h->active_client + h->active_server == 0)
+        floe_list_move_tail(&t->host_idle, &h->lru);
+}
+
+/* Space-saving top-N: a known app adds; a new one takes a free slot or
+ * replaces the smallest, inheriting its count (an upper bound). */
+static void host_app_bytes(floe_host *h, uint16_t app, uint64_t bytes)
+{
+    int min = 0;
+    for (int i = 0; i < FLOE_HOST_TOP_APPS; i++) {
+        if (h->top[i].app == app && (h->top[i].bytes || app)) {
+            h->top[i].bytes += bytes;
+            return;
+        }
+        if (h->top[i].bytes < h->top[min].bytes)
+            min = i;
+    }
+    h->top[min].app = app;
+    h->top[min].bytes += bytes;
+}
+
+/* ---- flows --------------------------------------------------------------- */
+
+static uint64_t flow_hash(const floe_flow_key *k)
+{
+    return floe_hash(k, sizeof(*k), FLOW_SEED);
+}
+
+static floe_flow *flow_find(floe_tables *t, const floe_flow_key *k, uint64_t h)
+{
+    for (floe_hnode *n = floe_hmap_bucket(&t->flows, h); n; n = n->next) {
+        floe_flow *f = FLOE_CONTAINER_OF(n, floe_flow, node);
+        if (n->hash == h && memcmp(&f->key, k, sizeof(*k)) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+const floe_addr *floe_flow_client(const floe_flow *f, uint16_t *port)
+{
+    if (port)
+        *port = f->cli_is_a ? f->key.port_a : f->key.port_b;
+    return f->cli_is_a ? &f->key.a : &f->key.b;
+}
+
+const floe_addr *floe_flow_server(const floe_flow *f, uint16_t *port)
+{
+    if (port)
+        *port = f->cli_is_a ? f->key.port_b : f->key.port_a;
+    return f->cli_is_a ? &f->key.b : &f->key.a;
+}
+
+static void flow_end(floe_tables *t, floe_flow *f, int reason)
+{
+    static const size_t counters[] = {
+        offsetof(floe_tables_stats, flows_idle),
+        offsetof(floe_tables_stats, flows_exporter_end),
+        offsetof(floe_tables_stats, flow_evictions),
+        offsetof(floe_tables_stats, flows_ended), /* shutdown: counted below only */
+    };
+    if (reason != FLOE_END_SHUTDOWN)
+        (*(uint64_t *)(void *)((char *)&t->st + counters[reason]))++;
+    t->st.flows_ended++;
+    fire(t, FLOE_EV_FLOW_END, f);
+    if (f->dpi)
+        floe_dpi_release(t->dpi, &f->dpi);
+    host_detach(t, f->host[0], 0);
+    host_detach(t, f->host[1], 1);
+    floe_hmap_remove(&t->flows, &f->node);
+    floe_list_remove(&f->lru);
+    floe_pool_free(&t->flow_pool, f);
+}
+
+/* Well-known service ports beyond 1..1023, for deciding the server side. */
+static int well_known(uint16_t port)
+{
+    static const uint16_t services[] = {1194, 1433, 1521, 1883, 2049, 3128, 3306, 3389, 5060,
+                                        5222, 5432, 5672, 5900, 6379, 6443, 8000, 8080, 8443,
+                                        8883, 9000, 9092, 9200, 11211, 27017};
+    if (port > 0 && port < 1024)
+        return 1;
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(services); i++)
+        if (services[i] == port)
+            return 1;
+    return 0;
+}
+
+/* Which side of a record is the client: 1 its source, 0 its destination,
+ * -1 no evidence. *certain is set when a lone SYN or SYN-ACK decided it. */
+static int src_is_client(const floe_record *r, int *certain)
+{
+    *certain = 0;
+    if (r->ipproto == 6 && (r->has & FLOE_F(TCP_FLAGS)) && (r->tcp_flags & TCP_SYN)) {
+        uint16_t fl = r->tcp_flags & 0x3f;
+        if (!(fl & TCP_ACK)) {
+            *certain = 1;
+            return 1;
+        }
+        if (fl == (TCP_SYN | TCP_ACK)) {
+            *certain = 1;
+            return 0;
+        }
+    }
+    int ws = well_known(r->sport), wd = well_known(r->dport);
+    if (wd && !ws)
+        return 1;
+    if (ws && !wd)
+        return 0;
+    if (ws && wd && r->sport != r->dport)
+        return r->dport < r->sport;
+    return -1;
+}
+
+static void flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
+{
+    int c = memcmp(&r->src, &r->dst, sizeof(floe_addr));
+    *src_is_a = c < 0 || (c == 0 && r->sport <= r->dport);
+    memset(k, 0, sizeof(*k));
+    k->a = *src_is_a ? r->src : r->dst;
+    k->b = *src_is_a ? r->dst : r->src;
+    k->port_a = *src_is_a ? r->sport : r->dport;
+    k->port_b = *src_is_a ? r->dport : r->sport;
+    k->vlan = (r->has & FLOE_F(VLAN)) ? r->vlan : 0;
+    k->ipproto = r->ipproto;
+    k->exporter = exporter;
+}
+
+/* Labels a new flow from the exporter's word, else nDPI's guess. */
+static void flow_label(floe_tables *t, floe_flow *f, const floe_record *r)
+{
+    if (!t->dpi)
+        return;
+    floe_app_label l;
+    int src = FLOE_APP_NONE;
+    if ((r->has & FLOE_F(L7_PROTO)) && floe_dpi_by_id(t->dpi, r->l7_proto, &l) == 0)
+        src = FLOE_APP_EXPORTER;
+    else if ((r->has & FLOE_F(APP)) && col__app_from_ie95(t, &r->app_id, &l) == 0)
+        src = FLOE_APP_EXPORTER;
+    if (src == FLOE_APP_NONE) {
+        uint16_t cport, sport;
+        const floe_addr *cli = floe_flow_client(f, &cport), *srv = floe_flow_server(f, &sport);
+        floe_dpi_guess(t->dpi, f->key.ipproto, cli, cport, srv, sport, &l);
+        src = l.app ? FLOE_APP_GUESS : FLOE_APP_NONE;
+    }
+    if (src == FLOE_APP_NONE)
+        return;
+    f->app = l;
+    f->app_source = (uint8_t)src;
+    t->st.labels[src]++;
+}
+
+static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, int src_is_a,
+                           const floe_record *r, uint64_t now)
+{
+    floe_flow *f = floe_pool_alloc(&t->flow_pool);
+    if (!f && !floe_list_empty(&t->flow_lru)) {
+        flow_end(t, FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru), FLOE_END_EVICTED);
+        f = floe_pool_alloc(&t->flow_pool);
+    }
+    if (!f)
+        return NULL;
+    f->key = *k;
+    int certain, c = src_is_client(r, &certain);
+    f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
+    f->dir_certain = (uint8_t)certain;
+    f->first_ms = f->last_ms = now;
+    f->node.hash = h;
+    floe_hmap_insert(&t->flows, &f->node);
+    floe_list_init(&f->lru);
+    floe_list_push_tail(&t->flow_lru, &f->lru);
+    f->host[0] = host_get(t, floe_flow_client(f, NULL), now);
+    f->host[1] = host_get(t, floe_flow_server(f, NULL), now);
+    host_attach(t, f->host[0], 0, 1);
+    host_attach(t, f->host[1], 1, 1);
+    t->st.flows_created++;
+    flow_label(t, f, r);
+    fire(t, FLOE_EV_FLOW_NEW, f);
+    if (f->app_source != FLOE_APP_NONE)
+        fire(t, FLOE_EV_PROTOCOL_DETECTED, f);
+    return f;
+}
+
+/* A lone SYN from the side we took as the server: swap the roles. */
+static void flow_flip(floe_tables *t, floe_flow *f)
+{
+    host_detach(t, f->host[0], 0);
+    host_detach(t, f->host[1], 1);
+    floe_host *h = f->host[0];
+    f->host[0] = f->host[1];
+    f->host[1] = h;
+    host_attach(t, f->host[0], 0, 0);
+    host_attach(t, f->host[1], 1, 0);
+    /* Move the flow between each host's client and server totals. */
+    if (f->host[0])
+        f->host[0]->flows_server--, f->host[0]->flows_client++;
+    if (f->host[1])
+        f->host[1]->flows_client--, f->host[1]->flows_server++;
+    f->cli_is_a = !f->cli_is_a;
+    f->dir_certain = 1;
+    uint64_t b = f->bytes[0], p = f->packets[0];
+    f->bytes[0] = f->bytes[1], f->packets[0] = f->packets[1];
+    f->bytes[1] = b, f->packets[1] = p;
+    uint16_t fl = f->tcp_flags[0];
+    f->tcp_flags[0] = f->tcp_flags[1];
+    f->tcp_flags[1] = fl;
+}
+
+/* Feeds an sFlow sampled header to nDPI until it labels the flow. */
+static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_t now)
+{
+    if (!t->dpi || !r->sampled || f->app_source == FLOE_APP_EXPORTER ||
+        f->app_source == FLOE_APP_DPI || f->dpi_packets >= t->dpi_max_packets)
+        return;
+    floe_app_label l;
+    f->dpi_packets++;
+    t->st.dpi_packets++;
+    int give_up = f->dpi_packets >= t->dpi_max_packets;
+    int rc = floe_dpi_packet(t->dpi, &f->dpi, r->sampled, r->sampled_len, r->sampled_proto, now,
+                             give_up, &l);
+    if (rc <= 0)
+        return;
+    if (rc == 1)
+        floe_dpi_release(t->dpi, &f->dpi);
+    if (rc == 2 && f->app_source == FLOE_APP_GUESS)
+        return; /* nDPI's give-up is only a guess too: keep the first one */
+    if (f->app_source != FLOE_APP_NONE)
+        t->st.labels[f->app_source]--;
+    f->app = l;
+    f->app_source = rc == 1 ? FLOE_APP_DPI : FLOE_APP_GUESS;
+    t->st.labels[f->app_source]++;
+    t->st.dpi_detected += rc == 1;
+    fire(t, FLOE_EV_PROTOCOL_DETECTED, f);
+}
+
+/* Adds the record's counters to the flow, its hosts and networks. */
+static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_record *r,
+                         uint64_t now)
+{
+    uint64_t s = r->sampling ? r->sampling : 1;
+    uint64_t bytes[2] = {0, 0}, pkts = 0;
+    if (r->has & FLOE_F(BYTES))
+        bytes[c2s ? 0 : 1] = r->bytes * s;
+    else if (r->has & (FLOE_F(INIT_BYTES) | FLOE_F(RESP_BYTES)))
+        bytes[0] = r->initiator_bytes * s, bytes[1] = r->responder_bytes * s;
+    if (r->has & FLOE_F(PACKETS))
+        pkts = r->packets * s;
+    int d = c2s ? 0 : 1;
+    f->bytes[0] += bytes[0];
+    f->bytes[1] += bytes[1];
+    f->packets[d] += pkts;
+    f->records++;
+    f->last_ms = now;
+    f->sampling = (uint32_t)s;
+    if (r->has & FLOE_F(TCP_FLAGS))
+        f->tcp_flags[d] |= r->tcp_flags;
+    if (r->has & FLOE_F(TOS))
+        f->tos = r->tos;
+    if (c2s && (r->has & FLOE_F(IN_IF)))
+        f->in_if = r->in_if;
+    if (c2s && (r->has & FLOE_F(OUT_IF)))
+        f->out_if = r->out_if;
+    if (r->has & FLOE_F(CLI_LATENCY))
+        f->cli_latency_us = r->cli_latency_us;
+    if (r->has & FLOE_F(SRV_LATENCY))
+        f->srv_latency_us = r->srv_latency_us;
+    if (r->has & FLOE_F(RETRANS_IN))
+        f->retrans[d] += r->retrans_in;
+    if (r->has & FLOE_F(RETRANS_OUT))
+        f->retrans[!d] += r->retrans_out;
+    for (int dir = 0; dir < 2; dir++) {
+        uint64_t b = bytes[dir], p = dir == d ? pkts : 0;
+        if (!b && !p)
+            continue;
+        floe_host *from = f->host[dir], *to = f->host[!dir];
+        if (from) {
+            from->bytes_sent += b, from->pkts_sent += p, from->last_ms = now;
+            host_app_bytes(from, f->app.app, b);
+        }
+        if (to) {
+            to->bytes_rcvd += b, to->pkts_rcvd += p, to->last_ms = now;
+            host_app_bytes(to, f->app.app, b);
+        }
+        col__nets_account(t, from, to, b, p);
+    }
+}
+
+void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
+{
+    const floe_exporter *ex = r->origin;
+    if ((r->has & (FLOE_F(SRC) | FLOE_F(DST))) != (FLOE_F(SRC) | FLOE_F(DST))) {
+        t->st.records_skipped++;
+        return;
+    }
+    t->st.records++;
+    floe_flow_key k;
+    int src_is_a;
+    flow_key(r, ex ? ex->id : 0, &k, &src_is_a);
+    uint64_t h = flow_hash(&k);
+    floe_flow *f = flow_find(t, &k, h);
+    if (f) {
+        if (t->flow_lru.prev != &f->lru)
+            floe_list_move_tail(&t->flow_lru, &f->lru);
+        int certain, c = src_is_client(r, &certain);
+        int src_is_cli = src_is_a == f->cli_is_a;
+        if (certain && !f->dir_certain && c == !src_is_cli)
+            flow_flip(t, f);
+    } else if (!(f = flow_new(t, &k, h, src_is_a, r, now))) {
+        return;
+    }
+    int c2s = src_is_a == f->cli_is_a;
+    flow_account(t, f, c2s, r, now);
+    col__ifaces_account(t, r, ex, c2s, now);
+    flow_dpi(t, f, r, now);
+    if ((r->has & FLOE_F(END_REASON)) && (r->end_reason == 3 || r->end_reason == 4))
+        flow_end(t, f, FLOE_END_EXPORTER);
+}
+
+size_t floe_tables_expire(floe_tables *t, uint64_t now)
+{
+    size_t n = 0;
+    while (!floe_list_empty(&t->flow_lru)) {
+        floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
+        if (f->last_ms + t->idle_timeout_ms > now)
+            break;
+        flow_end(t, f, FLOE_END_IDLE);
+        n++;
+    }
+    return n;
+}
+
+void floe_tables_end_all(floe_tables *t)
+{
+    while (!floe_list_empty(&t->flow_lru))
+        flow_end(t, FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru), FLOE_END_SHUTDOWN);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char *err,
+                     size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    t->log = log;
+    t->idle_timeout_ms = (uint64_t)cfg->flow_idle_timeout * 1000;
+    t->dpi_max_packets = cfg->dpi_packets;
+    floe_list_init(&t->flow_lru);
+    floe_list_init(&t->host_idle);
+    floe_list_init(&t->host_busy);
+    floe_list_init(&t->iface_lru);
+    if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, cfg->max_flows) != 0 ||
+        floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, cfg->max_hosts) != 0 ||
+        floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, cfg->max_interfaces) != 0 ||
+        floe_hmap_init(&t->flows, cfg->max_flows, 1) != 0 ||
+        floe_hmap_init(&t->hosts, cfg->max_hosts, 1) != 0 ||
+        floe_hmap_init(&t->ifaces, 1024, 0) != 0)
+        goto nomem;
+    if (col__nets_init(t, cfg, err, errlen) != 0) {
+        floe_tables_close(t);
+        return FLOE_ECONFIG;
+    }
+    if (cfg->dpi_enabled && !(t->dpi = floe_dpi_new(cfg->dpi_max_states)))
+        goto nomem;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory for the tables");
+    floe_tables_close(t);
+    return FLOE_ENOMEM;
+}
+
+void floe_tables_close(floe_tables *t)
+{
+    while (!floe_list_empty(&t->flow_lru)) {
+        floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
+        if (f->dpi)
+            floe_dpi_release(t->dpi, &f->dpi);
+        floe_list_remove(&f->lru);
+    }
+    floe_dpi_free(t->dpi);
+    floe_pool_close(&t->flow_pool);
+    floe_pool_close(&t->host_pool);
+    floe_pool_close(&t->iface_pool);
+    floe_hmap_close(&t->flows);
+    floe_hmap_close(&t->hosts);
+    floe_hmap_close(&t->ifaces);
+    free(t->nets);
+    memset(t, 0, sizeof(*t));
+}
+
+size_t floe_tables_bytes(const floe_tables *t)
+{
+    return floe_pool_bytes(&t->flow_pool) + floe_pool_bytes(&t->host_pool) +
+           floe_pool_bytes(&t->iface_pool) +
+           (t->flows.mask + 1 + t->hosts.mask + 1 + t->ifaces.mask + 1) * sizeof(floe_hnode *) +
+           (t->dpi ? floe_dpi_states(t->dpi) * floe_dpi_state_size(t->dpi) : 0);
+}

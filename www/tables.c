@@ -1,0 +1,712 @@
+/*
+ * The table API: /api/v1/flows, /hosts, /hosts/{ip}, /interfaces and
+ * /networks, each with limit, offset, sort and filters.
+ *
+ * A top-N page over a million flows must not stall the loop, so a request
+ * becomes a scan job: the pool is walked in slices of SCAN_SLICE slots from
+ * a uv_idle callback, between which the loop goes back to receiving
+ * datagrams. Matching entries go through a bounded min-heap of snapshots
+ * (copies, because an entry may be freed before the scan ends); when the walk
+ * is done the heap is sorted and sent. Small tables finish in the handler.
+ */
+#include "collector/collector.h"
+#include "www/www.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SCAN_SLICE 16384
+#define MAX_WINDOW 10000 /* offset + limit */
+#define DEFAULT_LIMIT 50
+
+enum sort_key { SORT_BYTES, SORT_PACKETS, SORT_FLOWS, SORT_SCORE, SORT_LAST_SEEN };
+static const char *const sort_names[] = {"bytes", "packets", "flows", "score", "last_seen"};
+
+typedef struct query {
+    size_t limit, offset;
+    int sort;
+    int has_host;
+    floe_net host;       /* an address is a /32 or /128 */
+    int has_exporter;
+    uint64_t exporter_ids[64];
+    size_t n_exporter_ids;
+    int has_app;
+    uint16_t app;
+} query;
+
+typedef struct table_spec table_spec;
+
+typedef struct scan_job {
+    floe_daemon *d;
+    floe_www_req *req;
+    const table_spec *spec;
+    query q;
+    size_t slot, k, n;
+    uint64_t matched;
+    uint64_t *keys;   /* key of heap entry i */
+    size_t *heap;     /* heap of entry indexes, smallest key at the root */
+    char *snaps;      /* entry i's snapshot at snaps + i * spec->snap_size */
+    uint32_t slices;
+    double max_slice_ms;
+    uv_idle_t idle;
+} scan_job;
+
+struct table_spec {
+    const char *name;
+    floe_pool *(*pool)(floe_tables *t);
+    size_t snap_size;
+    int (*match)(const scan_job *j, const void *item);
+    uint64_t (*key)(const void *item, int sort);
+    void (*emit)(floe_json *jw, const scan_job *j, const void *snap);
+    unsigned filters; /* FILTER_* this table takes */
+};
+
+enum { FILTER_HOST = 1, FILTER_EXPORTER = 2, FILTER_APP = 4 };
+
+/* ---- query parsing ----------------------------------------------------- */
+
+static int parse_size(const char *s, size_t max, size_t *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max || s[0] == '-')
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_exporter(floe_daemon *d, const char *text, query *q)
+{
+    floe_addr a;
+    floe_exporter *ex;
+    if (floe_addr_parse(&a, text) != 0)
+        return -1;
+    q->has_exporter = 1;
+    floe_exporters_foreach(&d->ing.exporters, ex)
+    {
+        if (floe_addr_eq(&ex->key.addr, &a) && q->n_exporter_ids < FLOE_ARRAY_LEN(q->exporter_ids))
+            q->exporter_ids[q->n_exporter_ids++] = ex->id;
+    }
+    return 0;
+}
+
+/* Fills q from the query string; on error replies 400 and returns -1. */
+static int parse_query(floe_www_req *req, floe_daemon *d, unsigned filters, query *q)
+{
+    const char *v;
+    char msg[160];
+    memset(q, 0, sizeof(*q));
+    q->limit = DEFAULT_LIMIT;
+    if ((v = floe_www_query(req, "limit")) && parse_size(v, MAX_WINDOW, &q->limit) != 0) {
+        snprintf(msg, sizeof(msg), "limit must be an integer from 0 to %d", MAX_WINDOW);
+        goto bad;
+    }
+    if ((v = floe_www_query(req, "offset")) && parse_size(v, MAX_WINDOW, &q->offset) != 0) {
+        snprintf(msg, sizeof(msg), "offset must be an integer from 0 to %d", MAX_WINDOW);
+        goto bad;
+    }
+    if (q->limit + q->offset > MAX_WINDOW) {
+        snprintf(msg, sizeof(msg), "offset + limit must not exceed %d", MAX_WINDOW);
+        goto bad;
+    }
+    if ((v = floe_www_query(req, "sort"))) {
+        q->sort = -1;
+        for (int i = 0; i < (int)FLOE_ARRAY_LEN(sort_names); i++)
+            if (strcmp(v, sort_names[i]) == 0)
+                q->sort = i;
+        if (q->sort < 0) {
+            snprintf(msg, sizeof(msg), "sort must be bytes, packets, flows, score or last_seen");
+            goto bad;
+        }
+    }
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"host", FILTER_HOST}, {"exporter", FILTER_EXPORTER}, {"app", FILTER_APP}};
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(names); i++) {
+        if (!(v = floe_www_query(req, names[i].name)))
+            continue;
+        if (!(filters & names[i].bit)) {
+            snprintf(msg, sizeof(msg), "filter '%s' does not apply here", names[i].name);
+            goto bad;
+        }
+        int bad = 0;
+        floe_app_label l;
+        if (names[i].bit == FILTER_HOST) {
+            char cidr[80];
+            snprintf(cidr, sizeof(cidr), strchr(v, '/') ? "%s" : strchr(v, ':') ? "%s/128" : "%s/32",
+                     v);
+            bad = floe_net_parse(&q->host, cidr) != 0;
+            q->has_host = 1;
+        } else if (names[i].bit == FILTER_EXPORTER) {
+            bad = parse_exporter(d, v, q) != 0;
+        } else {
+            bad = !d->tables.dpi || floe_dpi_by_name(d->tables.dpi, v, &l) != 0;
+            q->has_app = 1;
+            q->app = l.app;
+        }
+        if (bad) {
+            snprintf(msg, sizeof(msg), "filter '%s': cannot use '%.60s'", names[i].name, v);
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    floe_www_reply_error(req, 400, msg);
+    return -1;
+}
+
+static int exporter_match(const query *q, uint64_t id)
+{
+    for (size_t i = 0; i < q->n_exporter_ids; i++)
+        if (q->exporter_ids[i] == id)
+            return 1;
+    return 0;
+}
+
+/* ---- the scan ---------------------------------------------------------- */
+
+static int heap_less(const scan_job *j, size_t a, size_t b)
+{
+    return j->keys[j->heap[a]] < j->keys[j->heap[b]];
+}
+
+static void heap_sift_down(scan_job *j, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < j->n && heap_less(j, l, m))
+            m = l;
+        if (r < j->n && heap_less(j, r, m))
+            m = r;
+        if (m == i)
+            return;
+        size_t t = j->heap[i];
+        j->heap[i] = j->heap[m];
+        j->heap[m] = t;
+        i = m;
+    }
+}
+
+static void heap_sift_up(scan_job *j, size_t i)
+{
+    while (i > 0 && heap_less(j, i, (i - 1) / 2)) {
+        size_t p = (i - 1) / 2, t = j->heap[i];
+        j->heap[i] = j->heap[p];
+        j->heap[p] = t;
+        i = p;
+    }
+}
+
+/* Offers one matching item to the top-k heap. */
+static void heap_offer(scan_job *j, const void *item)
+{
+    uint64_t key = j->spec->key(item, j->q.sort);
+    size_t e;
+    if (j->k == 0)
+        return;
+    if (j->n < j->k) {
+        e = j->n;
+        j->heap[j->n] = e;
+        j->keys[e] = key;
+        memcpy(j->snaps + e * j->spec->snap_size, item, j->spec->snap_size);
+        heap_sift_up(j, j->n++);
+        return;
+    }
+    if (key <= j->keys[j->heap[0]])
+        return;
+    e = j->heap[0];
+    j->keys[e] = key;
+    memcpy(j->snaps + e * j->spec->snap_size, item, j->spec->snap_size);
+    heap_sift_down(j, 0);
+}
+
+/* Walks up to SCAN_SLICE slots; returns 1 when the pool is done. */
+static int scan_slice(scan_job *j)
+{
+    uint64_t t0 = uv_hrtime();
+    floe_pool *pool = j->spec->pool(&j->d->tables);
+    size_t end = j->slot + SCAN_SLICE, slots = floe_pool_slots(pool);
+    if (end > slots)
+        end = slots;
+    for (; j->slot < end; j->slot++) {
+        const void *item = floe_pool_at(pool, j->slot);
+        if (item && j->spec->match(j, item)) {
+            j->matched++;
+            heap_offer(j, item);
+        }
+    }
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    if (ms > j->max_slice_ms)
+        j->max_slice_ms = ms;
+    j->slices++;
+    return j->slot >= slots;
+}
+
+static int by_key_desc(const void *a, const void *b, void *ctx)
+{
+    const scan_job *j = ctx;
+    uint64_t ka = j->keys[*(const size_t *)a], kb = j->keys[*(const size_t *)b];
+    return ka < kb ? 1 : ka > kb ? -1 : 0;
+}
+
+static void scan_reply(scan_job *j)
+{
+    floe_buf b;
+    floe_json jw;
+    qsort_r(j->heap, j->n, sizeof(*j->heap), by_key_desc, j);
+    floe_buf_init(&b);
+    floe_json_init(&jw, &b);
+    floe_json_obj_begin(&jw);
+    floe_json_ku64(&jw, "total", j->matched);
+    floe_json_ku64(&jw, "offset", j->q.offset);
+    floe_json_ku64(&jw, "limit", j->q.limit);
+    floe_json_kstr(&jw, "sort", sort_names[j->q.sort]);
+    floe_json_key(&jw, "scan");
+    floe_json_obj_begin(&jw);
+    floe_json_ku64(&jw, "slices", j->slices);
+    floe_json_key(&jw, "max_slice_ms");
+    floe_json_double(&jw, j->max_slice_ms);
+    floe_json_obj_end(&jw);
+    floe_json_key(&jw, j->spec->name);
+    floe_json_arr_begin(&jw);
+    for (size_t i = j->q.offset; i < j->n; i++)
+        j->spec->emit(&jw, j, j->snaps + j->heap[i] * j->spec->snap_size);
+    floe_json_arr_end(&jw);
+    floe_json_obj_end(&jw);
+    floe_www_reply_json(j->req, 200, &b);
+    floe_buf_close(&b);
+}
+
+static void job_free(scan_job *j)
+{
+    free(j->keys);
+    free(j->heap);
+    free(j->snaps);
+    free(j);
+}
+
+static void on_idle_closed(uv_handle_t *h)
+{
+    job_free(h->data);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    scan_job *j = h->data;
+    if (!scan_slice(j))
+        return;
+    scan_reply(j);
+    uv_idle_stop(h);
+    uv_close((uv_handle_t *)h, on_idle_closed);
+}
+
+static void on_cancel(void *ud)
+{
+    scan_job *j = ud;
+    uv_idle_stop(&j->idle);
+    uv_close((uv_handle_t *)&j->idle, on_idle_closed);
+}
+
+static void table_request(floe_www_req *req, floe_daemon *d, const table_spec *spec)
+{
+    if (!d->tables_on) {
+        floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
+        return;
+    }
+    scan_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        floe_www_reply_error(req, 500, "out of memory");
+        return;
+    }
+    j->d = d;
+    j->req = req;
+    j->spec = spec;
+    if (parse_query(req, d, spec->filters, &j->q) != 0) {
+        free(j);
+        return;
+    }
+    j->k = j->q.offset + j->q.limit;
+    j->keys = calloc(j->k ? j->k : 1, sizeof(*j->keys));
+    j->heap = calloc(j->k ? j->k : 1, sizeof(*j->heap));
+    j->snaps = calloc(j->k ? j->k : 1, spec->snap_size);
+    if (!j->keys || !j->heap || !j->snaps) {
+        job_free(j);
+        floe_www_reply_error(req, 500, "out of memory");
+        return;
+    }
+    if (scan_slice(j)) { /* small table: done in one slice */
+        scan_reply(j);
+        job_free(j);
+        return;
+    }
+    floe_www_suspend(req, on_cancel, j);
+    uv_idle_init(&d->loop, &j->idle);
+    j->idle.data = j;
+    uv_idle_start(&j->idle, on_idle);
+}
+
+/* ---- flows ------------------------------------------------------------- */
+
+static floe_pool *flow_pool(floe_tables *t) { return &t->flow_pool; }
+
+static int flow_match(const scan_job *j, const void *item)
+{
+    const floe_flow *f = item;
+    const query *q = &j->q;
+    if (q->has_host && !floe_net_contains(&q->host, &f->key.a) &&
+        !floe_net_contains(&q->host, &f->key.b))
+        return 0;
+    if (q->has_exporter && !exporter_match(q, f->key.exporter))
+        return 0;
+    if (q->has_app && f->app.app != q->app && f->app.master != q->app)
+        return 0;
+    return 1;
+}
+
+static uint64_t flow_key(const void *item, int sort)
+{
+    const floe_flow *f = item;
+    switch (sort) {
+    case SORT_PACKETS: return f->packets[0] + f->packets[1];
+    case SORT_FLOWS: return f->records;
+    case SORT_SCORE: return f->score;
+    case SORT_LAST_SEEN: return f->last_ms;
+    default: return f->bytes[0] + f->bytes[1];
+    }
+}
+
+static void two_way(floe_json *jw, const char *key, uint64_t c2s, uint64_t s2c)
+{
+    floe_json_key(jw, key);
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "c2s", c2s);
+    floe_json_ku64(jw, "s2c", s2c);
+    floe_json_obj_end(jw);
+}
+
+static void exporter_addr_json(floe_json *jw, floe_daemon *d, uint64_t id)
+{
+    floe_exporter *ex;
+    floe_exporters_foreach(&d->ing.exporters, ex)
+    {
+        if (ex->id == id) {
+            floe_json_key(jw, "exporter");
+            floe_json_addr(jw, &ex->key.addr);
+            return;
+        }
+    }
+}
+
+static void app_json(floe_json *jw, floe_dpi *dpi, const floe_app_label *l, int source)
+{
+    char name[96];
+    if (l->master && l->master != l->app)
+        snprintf(name, sizeof(name), "%s.%s", floe_dpi_app_name(dpi, l->master),
+                 floe_dpi_app_name(dpi, l->app));
+    else
+        snprintf(name, sizeof(name), "%s", floe_dpi_app_name(dpi, l->app));
+    floe_json_kstr(jw, "app", name);
+    floe_json_ku64(jw, "app_id", l->app);
+    floe_json_kstr(jw, "category", floe_dpi_category_name(dpi, l->category));
+    floe_json_kstr(jw, "app_source", floe_app_source_name(source));
+}
+
+static void flow_emit(floe_json *jw, const scan_job *j, const void *snap)
+{
+    const floe_flow *f = snap;
+    uint16_t cport, sport;
+    const floe_addr *cli = floe_flow_client(f, &cport), *srv = floe_flow_server(f, &sport);
+    floe_json_obj_begin(jw);
+    floe_json_key(jw, "client");
+    floe_json_addr(jw, cli);
+    floe_json_ku64(jw, "client_port", cport);
+    floe_json_key(jw, "server");
+    floe_json_addr(jw, srv);
+    floe_json_ku64(jw, "server_port", sport);
+    floe_json_ku64(jw, "ipproto", f->key.ipproto);
+    floe_json_ku64(jw, "vlan", f->key.vlan);
+    exporter_addr_json(jw, j->d, f->key.exporter);
+    floe_json_ku64(jw, "exporter_id", f->key.exporter);
+    floe_json_ku64(jw, "first_seen_ms", f->first_ms);
+    floe_json_ku64(jw, "last_seen_ms", f->last_ms);
+    two_way(jw, "bytes", f->bytes[0], f->bytes[1]);
+    two_way(jw, "packets", f->packets[0], f->packets[1]);
+    two_way(jw, "tcp_flags", f->tcp_flags[0], f->tcp_flags[1]);
+    two_way(jw, "retransmissions", f->retrans[0], f->retrans[1]);
+    floe_json_ku64(jw, "client_latency_us", f->cli_latency_us);
+    floe_json_ku64(jw, "server_latency_us", f->srv_latency_us);
+    floe_json_ku64(jw, "records", f->records);
+    floe_json_ku64(jw, "sampling", f->sampling);
+    floe_json_ku64(jw, "in_if", f->in_if);
+    floe_json_ku64(jw, "out_if", f->out_if);
+    floe_json_ku64(jw, "tos", f->tos);
+    if (j->d->tables.dpi)
+        app_json(jw, j->d->tables.dpi, &f->app, f->app_source);
+    floe_json_ku64(jw, "score", f->score);
+    floe_json_obj_end(jw);
+}
+
+/* ---- hosts ------------------------------------------------------------- */
+
+static floe_pool *host_pool(floe_tables *t) { return &t->host_pool; }
+
+static int host_match(const scan_job *j, const void *item)
+{
+    const floe_host *h = item;
+    if (j->q.has_host && !floe_net_contains(&j->q.host, &h->addr))
+        return 0;
+    if (j->q.has_app) {
+        for (int i = 0; i < FLOE_HOST_TOP_APPS; i++)
+            if (h->top[i].bytes && h->top[i].app == j->q.app)
+                return 1;
+        return 0;
+    }
+    return 1;
+}
+
+static uint64_t host_key(const void *item, int sort)
+{
+    const floe_host *h = item;
+    switch (sort) {
+    case SORT_PACKETS: return h->pkts_sent + h->pkts_rcvd;
+    case SORT_FLOWS: return (uint64_t)h->active_client + h->active_server;
+    case SORT_SCORE: return h->score;
+    case SORT_LAST_SEEN: return h->last_ms;
+    default: return h->bytes_sent + h->bytes_rcvd;
+    }
+}
+
+static int app_bytes_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void host_apps_json(floe_json *jw, floe_dpi *dpi, const floe_host *h)
+{
+    struct {
+        uint64_t bytes;
+        uint16_t app;
+    } top[FLOE_HOST_TOP_APPS];
+    size_t n = 0;
+    for (int i = 0; i < FLOE_HOST_TOP_APPS; i++)
+        if (h->top[i].bytes)
+            top[n].bytes = h->top[i].bytes, top[n++].app = h->top[i].app;
+    qsort(top, n, sizeof(top[0]), app_bytes_desc);
+    floe_json_key(jw, "apps");
+    floe_json_arr_begin(jw);
+    for (size_t i = 0; i < n; i++) {
+        floe_json_obj_begin(jw);
+        floe_json_kstr(jw, "app", dpi ? floe_dpi_app_name(dpi, top[i].app) : "?");
+        floe_json_ku64(jw, "bytes", top[i].bytes);
+        floe_json_obj_end(jw);
+    }
+    floe_json_arr_end(jw);
+}
+
+static void host_json(floe_json *jw, floe_daemon *d, const floe_host *h)
+{
+    floe_json_obj_begin(jw);
+    floe_json_key(jw, "ip");
+    floe_json_addr(jw, &h->addr);
+    floe_json_key(jw, "local");
+    floe_json_bool(jw, h->net >= 0);
+    if (h->net >= 0)
+        floe_json_kstr(jw, "network", d->tables.nets[h->net].name);
+    floe_json_ku64(jw, "first_seen_ms", h->first_ms);
+    floe_json_ku64(jw, "last_seen_ms", h->last_ms);
+    floe_json_key(jw, "bytes");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "sent", h->bytes_sent);
+    floe_json_ku64(jw, "rcvd", h->bytes_rcvd);
+    floe_json_obj_end(jw);
+    floe_json_key(jw, "packets");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "sent", h->pkts_sent);
+    floe_json_ku64(jw, "rcvd", h->pkts_rcvd);
+    floe_json_obj_end(jw);
+    floe_json_key(jw, "flows");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "as_client", h->flows_client);
+    floe_json_ku64(jw, "as_server", h->flows_server);
+    floe_json_ku64(jw, "active_as_client", h->active_client);
+    floe_json_ku64(jw, "active_as_server", h->active_server);
+    floe_json_obj_end(jw);
+    floe_json_ku64(jw, "score", h->score);
+    host_apps_json(jw, d->tables.dpi, h);
+    floe_json_obj_end(jw);
+}
+
+static void host_emit(floe_json *jw, const scan_job *j, const void *snap)
+{
+    host_json(jw, j->d, snap);
+}
+
+/* ---- interfaces -------------------------------------------------------- */
+
+static floe_pool *iface_pool(floe_tables *t) { return &t->iface_pool; }
+
+static int iface_match(const scan_job *j, const void *item)
+{
+    const floe_iface *i = item;
+    return !j->q.has_exporter || exporter_match(&j->q, i->exporter);
+}
+
+static uint64_t iface_key(const void *item, int sort)
+{
+    const floe_iface *i = item;
+    switch (sort) {
+    case SORT_PACKETS: return i->pkts_in + i->pkts_out;
+    case SORT_LAST_SEEN: return i->last_ms;
+    case SORT_FLOWS:
+    case SORT_SCORE: return i->ifindex;
+    default: return i->bytes_in + i->bytes_out;
+    }
+}
+
+static void counters_json(floe_json *jw, const floe_ifcounters *c, uint64_t at_ms)
+{
+    floe_json_key(jw, "counters");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "at_ms", at_ms);
+    floe_json_ku64(jw, "speed", c->speed);
+    floe_json_ku64(jw, "status", c->status);
+    floe_json_ku64(jw, "in_octets", c->in_octets);
+    floe_json_ku64(jw, "in_ucast", c->in_ucast);
+    floe_json_ku64(jw, "in_discards", c->in_discards);
+    floe_json_ku64(jw, "in_errors", c->in_errors);
+    floe_json_ku64(jw, "out_octets", c->out_octets);
+    floe_json_ku64(jw, "out_ucast", c->out_ucast);
+    floe_json_ku64(jw, "out_discards", c->out_discards);
+    floe_json_ku64(jw, "out_errors", c->out_errors);
+    floe_json_obj_end(jw);
+}
+
+static void iface_emit(floe_json *jw, const scan_job *j, const void *snap)
+{
+    const floe_iface *i = snap;
+    (void)j;
+    floe_json_obj_begin(jw);
+    floe_json_key(jw, "exporter");
+    floe_json_addr(jw, &i->exporter_addr);
+    floe_json_ku64(jw, "exporter_id", i->exporter);
+    floe_json_ku64(jw, "ifindex", i->ifindex);
+    floe_json_ku64(jw, "last_seen_ms", i->last_ms);
+    floe_json_key(jw, "bytes");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "in", i->bytes_in);
+    floe_json_ku64(jw, "out", i->bytes_out);
+    floe_json_obj_end(jw);
+    floe_json_key(jw, "packets");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "in", i->pkts_in);
+    floe_json_ku64(jw, "out", i->pkts_out);
+    floe_json_obj_end(jw);
+    if (i->has_counters)
+        counters_json(jw, &i->counters, i->counters_ms);
+    floe_json_obj_end(jw);
+}
+
+static const table_spec flows_spec = {"flows", flow_pool, sizeof(floe_flow), flow_match,
+                                      flow_key, flow_emit,
+                                      FILTER_HOST | FILTER_EXPORTER | FILTER_APP};
+static const table_spec hosts_spec = {"hosts", host_pool, sizeof(floe_host), host_match,
+                                      host_key, host_emit, FILTER_HOST | FILTER_APP};
+static const table_spec ifaces_spec = {"interfaces", iface_pool, sizeof(floe_iface),
+                                       iface_match, iface_key, iface_emit, FILTER_EXPORTER};
+
+static void on_flows(floe_www_req *req, void *ud) { table_request(req, ud, &flows_spec); }
+static void on_hosts(floe_www_req *req, void *ud) { table_request(req, ud, &hosts_spec); }
+static void on_ifaces(floe_www_req *req, void *ud) { table_request(req, ud, &ifaces_spec); }
+
+static void on_host(floe_www_req *req, void *ud)
+{
+    floe_daemon *d = ud;
+    floe_addr a;
+    if (!d->tables_on) {
+        floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
+        return;
+    }
+    if (floe_addr_parse(&a, floe_www_path_rest(req)) != 0) {
+        floe_www_reply_error(req, 400, "expected /api/v1/hosts/{ip}");
+        return;
+    }
+    floe_host *h = floe_tables_host(&d->tables, &a);
+    if (!h) {
+        floe_www_reply_error(req, 404, "host not in the table");
+        return;
+    }
+    floe_buf b;
+    floe_json jw;
+    floe_buf_init(&b);
+    floe_json_init(&jw, &b);
+    host_json(&jw, d, h);
+    floe_www_reply_json(req, 200, &b);
+    floe_buf_close(&b);
+}
+
+static void on_networks(floe_www_req *req, void *ud)
+{
+    floe_daemon *d = ud;
+    floe_buf b;
+    floe_json jw;
+    if (!d->tables_on) {
+        floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
+        return;
+    }
+    floe_buf_init(&b);
+    floe_json_init(&jw, &b);
+    floe_json_obj_begin(&jw);
+    floe_json_key(&jw, "networks");
+    floe_json_arr_begin(&jw);
+    for (size_t i = 0; i < d->tables.n_nets; i++) {
+        const floe_net *n = &d->tables.nets[i];
+        floe_json_obj_begin(&jw);
+        floe_json_kstr(&jw, "network", n->name);
+        floe_json_ku64(&jw, "hosts", n->hosts);
+        floe_json_key(&jw, "bytes");
+        floe_json_obj_begin(&jw);
+        floe_json_ku64(&jw, "in", n->bytes_in);
+        floe_json_ku64(&jw, "out", n->bytes_out);
+        floe_json_ku64(&jw, "inner", n->bytes_inner);
+        floe_json_obj_end(&jw);
+        floe_json_key(&jw, "packets");
+        floe_json_obj_begin(&jw);
+        floe_json_ku64(&jw, "in", n->pkts_in);
+        floe_json_ku64(&jw, "out", n->pkts_out);
+        floe_json_ku64(&jw, "inner", n->pkts_inner);
+        floe_json_obj_end(&jw);
+        floe_json_obj_end(&jw);
+    }
+    floe_json_arr_end(&jw);
+    floe_json_obj_end(&jw);
+    floe_www_reply_json(req, 200, &b);
+    floe_buf_close(&b);
+}
+
+/* The routes, one row each. */
+static const struct {
+    const char *path;
+    unsigned flags;
+    floe_www_handler handler;
+} table_routes[] = {
+    {"/api/v1/flows", 0, on_flows},
+    {"/api/v1/hosts", 0, on_hosts},
+    {"/api/v1/hosts/", FLOE_WWW_PREFIX, on_host},
+    {"/api/v1/interfaces", 0, on_ifaces},
+    {"/api/v1/networks", 0, on_networks},
+};
+
+int floe_api_tables_register(floe_www *w, floe_daemon *d)
+{
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(table_routes); i++) {
+        int rc = floe_www_route(w, "GET", table_routes[i].path, table_routes[i].flags,
+                                table_routes[i].handler, d);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
