@@ -365,6 +365,11 @@ const floe_addr *floe_flow_client(const floe_flow *f, uint16_t *port);
 const floe_addr *floe_flow_server(const floe_flow *f, uint16_t *port);
 /* Bytes the tables hold, for the status page and the benchmark. */
 size_t floe_tables_bytes(const floe_tables *t);
+/* JSON forms of entries (the API's and `floe replay --dump`'s). exps maps a
+ * flow's exporter id to its address. */
+void floe_flow_json(floe_json *j, floe_tables *t, floe_exporters *exps, const floe_flow *f);
+void floe_host_json(floe_json *j, floe_tables *t, const floe_host *h);
+void floe_iface_json(floe_json *j, const floe_iface *i);
 /* Parses "10.0.0.0/8" or "fc00::/7" into a network; 0 or FLOE_EINVAL. */
 int floe_net_parse(floe_net *n, const char *text);
 int floe_net_contains(const floe_net *n, const floe_addr *a);
@@ -404,6 +409,7 @@ typedef struct floe_run_opts {
 
 int floe_cmd_run(const floe_run_opts *o);
 int floe_cmd_decode(int argc, char **argv);
+int floe_cmd_replay(int argc, char **argv);
 
 /* ---- the daemon -------------------------------------------------------- */
 

@@ -2,7 +2,7 @@
  * `floe decode`: pcap files through the same ingest pipeline as the daemon,
  * printing each normalized record as NDJSON, or one summary object.
  */
-#include "collector/collector.h"
+#include "collector/internal.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -139,45 +139,64 @@ int floe_cmd_decode(int argc, char **argv)
         return 2;
     }
 
-    floe_config cfg;
-    char err[512];
-    if (floe_config_defaults(&cfg) != 0) {
-        fprintf(stderr, "floe decode: out of memory\n");
-        return 1;
-    }
-    if (config_path && floe_config_load(&cfg, config_path, err, sizeof(err)) != 0) {
-        fprintf(stderr, "floe decode: %s\n", err);
-        floe_config_free(&cfg);
-        return 2;
-    }
-    floe_log lg;
-    floe_log_init(&lg, FLOE_LOG_ERROR, 0);
-    floe_ingest ing;
-    if (floe_ingest_init(&ing, &cfg, &lg) != 0) {
-        fprintf(stderr, "floe decode: out of memory\n");
-        floe_config_free(&cfg);
-        return 1;
-    }
+    col__offline o;
+    int rc = col__offline_open(&o, "floe decode", config_path);
+    if (rc != 0)
+        return rc;
     decode_out out;
     floe_buf_init(&out.buf);
     if (!summary) {
-        ing.out.record = print_record;
-        ing.out.ud = &out;
+        o.ing.out.record = print_record;
+        o.ing.out.ud = &out;
     }
-    floe_pcap_stats ps;
-    memset(&ps, 0, sizeof(ps));
-    int rc = 0;
-    for (int i = optind; i < argc && rc == 0; i++) {
-        if (floe_pcap_read(argv[i], on_datagram, &ing, &ps, err, sizeof(err)) != 0) {
-            fprintf(stderr, "floe decode: %s\n", err);
-            rc = 1;
-        }
-    }
+    rc = col__offline_feed(&o, "floe decode", argv + optind, argc - optind, on_datagram, &o.ing);
     flush_out(&out);
     if (rc == 0 && summary)
-        print_summary(&ing, &ps);
+        print_summary(&o.ing, &o.ps);
     floe_buf_close(&out.buf);
-    floe_ingest_close(&ing);
-    floe_config_free(&cfg);
+    col__offline_close(&o);
     return rc;
+}
+
+/* ---- shared with `floe replay` ----------------------------------------- */
+
+int col__offline_open(col__offline *o, const char *prog, const char *config_path)
+{
+    char err[512];
+    memset(o, 0, sizeof(*o));
+    if (floe_config_defaults(&o->cfg) != 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    if (config_path && floe_config_load(&o->cfg, config_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        floe_config_free(&o->cfg);
+        return 2;
+    }
+    floe_log_init(&o->log, FLOE_LOG_ERROR, 0);
+    if (floe_ingest_init(&o->ing, &o->cfg, &o->log) != 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        floe_config_free(&o->cfg);
+        return 1;
+    }
+    return 0;
+}
+
+int col__offline_feed(col__offline *o, const char *prog, char **files, int n, floe_pcap_cb cb,
+                      void *ud)
+{
+    char err[512];
+    for (int i = 0; i < n; i++) {
+        if (floe_pcap_read(files[i], cb, ud, &o->ps, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void col__offline_close(col__offline *o)
+{
+    floe_ingest_close(&o->ing);
+    floe_config_free(&o->cfg);
 }

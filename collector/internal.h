@@ -15,4 +15,18 @@ void col__ifaces_account(floe_tables *t, const floe_record *r, const floe_export
                          uint64_t now);
 int col__app_from_ie95(floe_tables *t, const floe_app *app, floe_app_label *out);
 
+/* decode.c: what `floe decode` and `floe replay` share. open and feed print
+ * their own one-line errors and return an exit code (0 on success). */
+typedef struct col__offline {
+    floe_config cfg;
+    floe_log log;
+    floe_ingest ing;
+    floe_pcap_stats ps;
+} col__offline;
+
+int col__offline_open(col__offline *o, const char *prog, const char *config_path);
+int col__offline_feed(col__offline *o, const char *prog, char **files, int n, floe_pcap_cb cb,
+                      void *ud);
+void col__offline_close(col__offline *o);
+
 #endif

@@ -18,6 +18,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  run      run the collector (see floe run --help)\n"
             "  decode   decode flow exports in pcap files to NDJSON or a summary\n"
+            "  replay   feed captures through the whole pipeline, print alerts and totals\n"
             "  config   print the configuration in effect, with every key documented\n"
             "\n"
             "  floe --version    print the version\n"
@@ -132,6 +133,7 @@ static const struct command {
 } commands[] = {
     {"run", cmd_run},
     {"decode", cmd_decode},
+    {"replay", floe_cmd_replay},
     {"config", cmd_config},
 };
 

@@ -1,0 +1,181 @@
+/*
+ * The JSON form of table entries: flows, hosts and interfaces, shared by the
+ * HTTP API and `floe replay`.
+ */
+#include "collector/collector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void two_way(floe_json *jw, const char *key, uint64_t c2s, uint64_t s2c)
+{
+    floe_json_key(jw, key);
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "c2s", c2s);
+    floe_json_ku64(jw, "s2c", s2c);
+    floe_json_obj_end(jw);
+}
+
+static void exporter_addr_json(floe_json *jw, floe_exporters *exps, uint64_t id)
+{
+    floe_exporter *ex;
+    floe_exporters_foreach(exps, ex)
+    {
+        if (ex->id == id) {
+            floe_json_key(jw, "exporter");
+            floe_json_addr(jw, &ex->key.addr);
+            return;
+        }
+    }
+}
+
+static void app_json(floe_json *jw, floe_dpi *dpi, const floe_app_label *l, int source)
+{
+    char name[96];
+    if (l->master && l->master != l->app)
+        snprintf(name, sizeof(name), "%s.%s", floe_dpi_app_name(dpi, l->master),
+                 floe_dpi_app_name(dpi, l->app));
+    else
+        snprintf(name, sizeof(name), "%s", floe_dpi_app_name(dpi, l->app));
+    floe_json_kstr(jw, "app", name);
+    floe_json_ku64(jw, "app_id", l->app);
+    floe_json_kstr(jw, "category", floe_dpi_category_name(dpi, l->category));
+    floe_json_kstr(jw, "app_source", floe_app_source_name(source));
+}
+
+void floe_flow_json(floe_json *jw, floe_tables *t, floe_exporters *exps, const floe_flow *f)
+{
+    uint16_t cport, sport;
+    const floe_addr *cli = floe_flow_client(f, &cport), *srv = floe_flow_server(f, &sport);
+    floe_json_obj_begin(jw);
+    floe_json_key(jw, "client");
+    floe_json_addr(jw, cli);
+    floe_json_ku64(jw, "client_port", cport);
+    floe_json_key(jw, "server");
+    floe_json_addr(jw, srv);
+    floe_json_ku64(jw, "server_port", sport);
+    floe_json_ku64(jw, "ipproto", f->key.ipproto);
+    floe_json_ku64(jw, "vlan", f->key.vlan);
+    exporter_addr_json(jw, exps, f->key.exporter);
+    floe_json_ku64(jw, "exporter_id", f->key.exporter);
+    floe_json_ku64(jw, "first_seen_ms", f->first_ms);
+    floe_json_ku64(jw, "last_seen_ms", f->last_ms);
+    two_way(jw, "bytes", f->bytes[0], f->bytes[1]);
+    two_way(jw, "packets", f->packets[0], f->packets[1]);
+    two_way(jw, "tcp_flags", f->tcp_flags[0], f->tcp_flags[1]);
+    two_way(jw, "retransmissions", f->retrans[0], f->retrans[1]);
+    floe_json_ku64(jw, "client_latency_us", f->cli_latency_us);
+    floe_json_ku64(jw, "server_latency_us", f->srv_latency_us);
+    floe_json_ku64(jw, "records", f->records);
+    floe_json_ku64(jw, "sampling", f->sampling);
+    floe_json_ku64(jw, "in_if", f->in_if);
+    floe_json_ku64(jw, "out_if", f->out_if);
+    floe_json_ku64(jw, "tos", f->tos);
+    if (t->dpi)
+        app_json(jw, t->dpi, &f->app, f->app_source);
+    floe_json_ku64(jw, "score", f->score);
+    floe_json_obj_end(jw);
+}
+
+static int app_bytes_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void host_apps_json(floe_json *jw, floe_dpi *dpi, const floe_host *h)
+{
+    struct {
+        uint64_t bytes;
+        uint16_t app;
+    } top[FLOE_HOST_TOP_APPS];
+    size_t n = 0;
+    for (int i = 0; i < FLOE_HOST_TOP_APPS; i++)
+        if (h->top[i].bytes)
+            top[n].bytes = h->top[i].bytes, top[n++].app = h->top[i].app;
+    qsort(top, n, sizeof(top[0]), app_bytes_desc);
+    floe_json_key(jw, "apps");
+    floe_json_arr_begin(jw);
+    for (size_t i = 0; i < n; i++) {
+        floe_json_obj_begin(jw);
+        floe_json_kstr(jw, "app", dpi ? floe_dpi_app_name(dpi, top[i].app) : "?");
+        floe_json_ku64(jw, "bytes", top[i].bytes);
+        floe_json_obj_end(jw);
+    }
+    floe_json_arr_end(jw);
+}
+
+void floe_host_json(floe_json *jw, floe_tables *t, const floe_host *h)
+{
+    floe_json_obj_begin(jw);
+    floe_json_key(jw, "ip");
+    floe_json_addr(jw, &h->addr);
+    floe_json_key(jw, "local");
+    floe_json_bool(jw, h->net >= 0);
+    if (h->net >= 0)
+        floe_json_kstr(jw, "network", t->nets[h->net].name);
+    floe_json_ku64(jw, "first_seen_ms", h->first_ms);
+    floe_json_ku64(jw, "last_seen_ms", h->last_ms);
+    floe_json_key(jw, "bytes");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "sent", h->bytes_sent);
+    floe_json_ku64(jw, "rcvd", h->bytes_rcvd);
+    floe_json_obj_end(jw);
+    floe_json_key(jw, "packets");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "sent", h->pkts_sent);
+    floe_json_ku64(jw, "rcvd", h->pkts_rcvd);
+    floe_json_obj_end(jw);
+    floe_json_key(jw, "flows");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "as_client", h->flows_client);
+    floe_json_ku64(jw, "as_server", h->flows_server);
+    floe_json_ku64(jw, "active_as_client", h->active_client);
+    floe_json_ku64(jw, "active_as_server", h->active_server);
+    floe_json_obj_end(jw);
+    floe_json_ku64(jw, "score", h->score);
+    host_apps_json(jw, t->dpi, h);
+    floe_json_obj_end(jw);
+}
+
+static void counters_json(floe_json *jw, const floe_ifcounters *c, uint64_t at_ms)
+{
+    floe_json_key(jw, "counters");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "at_ms", at_ms);
+    floe_json_ku64(jw, "speed", c->speed);
+    floe_json_ku64(jw, "status", c->status);
+    floe_json_ku64(jw, "in_octets", c->in_octets);
+    floe_json_ku64(jw, "in_ucast", c->in_ucast);
+    floe_json_ku64(jw, "in_discards", c->in_discards);
+    floe_json_ku64(jw, "in_errors", c->in_errors);
+    floe_json_ku64(jw, "out_octets", c->out_octets);
+    floe_json_ku64(jw, "out_ucast", c->out_ucast);
+    floe_json_ku64(jw, "out_discards", c->out_discards);
+    floe_json_ku64(jw, "out_errors", c->out_errors);
+    floe_json_obj_end(jw);
+}
+
+void floe_iface_json(floe_json *jw, const floe_iface *i)
+{
+    floe_json_obj_begin(jw);
+    floe_json_key(jw, "exporter");
+    floe_json_addr(jw, &i->exporter_addr);
+    floe_json_ku64(jw, "exporter_id", i->exporter);
+    floe_json_ku64(jw, "ifindex", i->ifindex);
+    floe_json_ku64(jw, "last_seen_ms", i->last_ms);
+    floe_json_key(jw, "bytes");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "in", i->bytes_in);
+    floe_json_ku64(jw, "out", i->bytes_out);
+    floe_json_obj_end(jw);
+    floe_json_key(jw, "packets");
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "in", i->pkts_in);
+    floe_json_ku64(jw, "out", i->pkts_out);
+    floe_json_obj_end(jw);
+    if (i->has_counters)
+        counters_json(jw, &i->counters, i->counters_ms);
+    floe_json_obj_end(jw);
+}
+
