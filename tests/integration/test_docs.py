@@ -43,7 +43,7 @@ class Docs(unittest.TestCase):
                              "etc/floe.conf.lua is stale: regenerate it with floe config --example")
 
     def test_every_option_is_documented(self):
-        for cmd in (("run", "--help"), ("decode", "--help")):
+        for cmd in (("run", "--help"), ("decode", "--help"), ("replay", "--help")):
             for opt in set(re.findall(r"(--[a-z][a-z-]+)", floe(*cmd))):
                 self.assertIn(opt, self.man, "man page lacks %s" % opt)
                 self.assertIn(opt, self.readme, "README lacks %s" % opt)
