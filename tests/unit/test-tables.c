@@ -1,0 +1,435 @@
+/*
+ * Unit tests for the flow, host, interface and network tables, fed records
+ * built here, and for the nDPI labels they carry.
+ */
+#include "collector/collector.h"
+#include "tests/unit/runner.h"
+
+typedef struct fixture {
+    floe_config cfg;
+    floe_log log;
+    floe_tables t;
+    floe_exporter ex;
+    int events[FLOE_EV_COUNT];
+} fixture;
+
+static void count_event(void *ud, int ev, floe_flow *f)
+{
+    fixture *fx = ud;
+    (void)f;
+    fx->events[ev]++;
+}
+
+static void fx_init(fixture *fx, uint32_t max_flows, uint32_t max_hosts)
+{
+    char err[256];
+    memset(fx, 0, sizeof(*fx));
+    ASSERT_EQ(floe_config_defaults(&fx->cfg), 0);
+    fx->cfg.max_flows = max_flows;
+    fx->cfg.max_hosts = max_hosts;
+    fx->cfg.flow_idle_timeout = 60;
+    floe_log_init(&fx->log, -1, 0);
+    ASSERT_EQ(floe_tables_init(&fx->t, &fx->cfg, &fx->log, err, sizeof(err)), 0);
+    fx->t.hooks.event = count_event;
+    fx->t.hooks.ud = fx;
+    fx->ex.id = 7;
+    floe_addr_parse(&fx->ex.key.addr, "192.0.2.250");
+}
+
+static void fx_close(fixture *fx)
+{
+    floe_tables_close(&fx->t);
+    floe_config_free(&fx->cfg);
+}
+
+/* A TCP record src:sport -> dst:dport with bytes, packets and flags. */
+static floe_record rec(fixture *fx, const char *src, uint16_t sport, const char *dst,
+                       uint16_t dport, uint64_t bytes, uint64_t pkts, uint16_t flags)
+{
+    floe_record r;
+    memset(&r, 0, sizeof(r));
+    r.origin = &fx->ex;
+    r.exporter = fx->ex.key.addr;
+    r.sampling = 1;
+    floe_addr_parse(&r.src, src);
+    floe_addr_parse(&r.dst, dst);
+    r.sport = sport;
+    r.dport = dport;
+    r.ipproto = 6;
+    r.bytes = bytes;
+    r.packets = pkts;
+    r.tcp_flags = flags;
+    r.has = FLOE_F(SRC) | FLOE_F(DST) | FLOE_F(SPORT) | FLOE_F(DPORT) | FLOE_F(IPPROTO) |
+            FLOE_F(BYTES) | FLOE_F(PACKETS) | FLOE_F(TCP_FLAGS);
+    return r;
+}
+
+static floe_flow *only_flow(fixture *fx)
+{
+    ASSERT_EQ(fx->t.flows.count, 1);
+    for (size_t i = 0; i < floe_pool_slots(&fx->t.flow_pool); i++)
+        if (floe_pool_at(&fx->t.flow_pool, i))
+            return floe_pool_at(&fx->t.flow_pool, i);
+    return NULL;
+}
+
+static void assert_addr(const floe_addr *a, const char *text)
+{
+    char buf[FLOE_ADDR_STRLEN];
+    ASSERT_STR_EQ(floe_addr_format(a, buf), text);
+}
+
+TEST(both_directions_are_one_flow)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1000, 10, 0x1b);
+    floe_record b = rec(&fx, "192.0.2.9", 443, "10.0.0.1", 40000, 50000, 40, 0x1b);
+    floe_tables_record(&fx.t, &a, 1000);
+    floe_tables_record(&fx.t, &b, 2000);
+    floe_tables_record(&fx.t, &a, 3000);
+    floe_flow *f = only_flow(&fx);
+    uint16_t port;
+    assert_addr(floe_flow_client(f, &port), "10.0.0.1");
+    ASSERT_EQ(port, 40000);
+    assert_addr(floe_flow_server(f, &port), "192.0.2.9");
+    ASSERT_EQ(port, 443);
+    ASSERT_EQ(f->bytes[0], 2000);
+    ASSERT_EQ(f->bytes[1], 50000);
+    ASSERT_EQ(f->packets[0], 20);
+    ASSERT_EQ(f->packets[1], 40);
+    ASSERT_EQ(f->records, 3);
+    ASSERT_EQ(f->first_ms, 1000);
+    ASSERT_EQ(f->last_ms, 3000);
+    floe_host *cli = floe_tables_host(&fx.t, &a.src), *srv = floe_tables_host(&fx.t, &a.dst);
+    ASSERT(cli && srv);
+    ASSERT_EQ(cli->bytes_sent, 2000);
+    ASSERT_EQ(cli->bytes_rcvd, 50000);
+    ASSERT_EQ(srv->bytes_sent, 50000);
+    ASSERT_EQ(cli->flows_client, 1);
+    ASSERT_EQ(srv->flows_server, 1);
+    ASSERT_EQ(srv->active_server, 1);
+    ASSERT_EQ(fx.events[FLOE_EV_FLOW_NEW], 1);
+    fx_close(&fx);
+}
+
+TEST(well_known_port_decides_the_server)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    /* The first record seen is the server's answer. */
+    floe_record b = rec(&fx, "192.0.2.9", 22, "10.0.0.1", 51000, 800, 4, 0x18);
+    floe_tables_record(&fx.t, &b, 1000);
+    floe_flow *f = only_flow(&fx);
+    assert_addr(floe_flow_client(f, NULL), "10.0.0.1");
+    ASSERT_EQ(f->bytes[1], 800); /* server to client */
+    ASSERT_EQ(f->bytes[0], 0);
+    fx_close(&fx);
+}
+
+TEST(first_seen_then_a_syn_flips_roles)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    /* Both ports ephemeral: the first record's source is taken as client. */
+    floe_record x = rec(&fx, "10.0.0.5", 50000, "10.0.0.6", 40000, 100, 1, 0x10);
+    floe_tables_record(&fx.t, &x, 1000);
+    floe_flow *f = only_flow(&fx);
+    assert_addr(floe_flow_client(f, NULL), "10.0.0.5");
+    /* Then a lone SYN from the other side: it is the client. */
+    floe_record y = rec(&fx, "10.0.0.6", 40000, "10.0.0.5", 50000, 60, 1, 0x02);
+    floe_tables_record(&fx.t, &y, 2000);
+    f = only_flow(&fx);
+    assert_addr(floe_flow_client(f, NULL), "10.0.0.6");
+    ASSERT_EQ(f->bytes[0], 60);  /* client to server */
+    ASSERT_EQ(f->bytes[1], 100); /* the earlier record, now server to client */
+    floe_host *h5 = floe_tables_host(&fx.t, &x.src), *h6 = floe_tables_host(&fx.t, &y.src);
+    ASSERT_EQ(h6->flows_client, 1);
+    ASSERT_EQ(h6->flows_server, 0);
+    ASSERT_EQ(h5->flows_server, 1);
+    ASSERT_EQ(h5->flows_client, 0);
+    ASSERT_EQ(h6->active_client, 1);
+    fx_close(&fx);
+}
+
+TEST(counters_scale_by_sampling)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1500, 3, 0x18);
+    a.sampling = 512;
+    floe_tables_record(&fx.t, &a, 1000);
+    floe_flow *f = only_flow(&fx);
+    ASSERT_EQ(f->bytes[0], 1500 * 512);
+    ASSERT_EQ(f->packets[0], 3 * 512);
+    ASSERT_EQ(floe_tables_host(&fx.t, &a.dst)->bytes_rcvd, 1500 * 512);
+    fx_close(&fx);
+}
+
+TEST(idle_flows_end_and_release_hosts)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_record b = rec(&fx, "10.0.0.2", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_tables_record(&fx.t, &a, 1000);
+    floe_tables_record(&fx.t, &b, 30000);
+    ASSERT_EQ(floe_tables_expire(&fx.t, 60999), 0);
+    ASSERT_EQ(floe_tables_expire(&fx.t, 61000), 1); /* a: idle 60 s */
+    ASSERT_EQ(fx.t.flows.count, 1);
+    ASSERT_EQ(fx.events[FLOE_EV_FLOW_END], 1);
+    floe_host *srv = floe_tables_host(&fx.t, &a.dst);
+    ASSERT_EQ(srv->active_server, 1);
+    ASSERT_EQ(srv->flows_server, 2);
+    ASSERT_EQ(floe_tables_expire(&fx.t, 90000), 1);
+    ASSERT_EQ(srv->active_server, 0);
+    ASSERT_EQ(fx.t.st.flows_idle, 2);
+    fx_close(&fx);
+}
+
+TEST(exporter_end_reason_ends_the_flow)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1, 1, 0x19);
+    a.has |= FLOE_F(END_REASON);
+    a.end_reason = 2; /* active timeout: the conversation goes on */
+    floe_tables_record(&fx.t, &a, 1000);
+    ASSERT_EQ(fx.t.flows.count, 1);
+    a.end_reason = 3; /* end of flow detected */
+    floe_tables_record(&fx.t, &a, 2000);
+    ASSERT_EQ(fx.t.flows.count, 0);
+    ASSERT_EQ(fx.t.st.flows_exporter_end, 1);
+    fx_close(&fx);
+}
+
+TEST(flow_bound_evicts_oldest_and_never_grows)
+{
+    fixture fx;
+    fx_init(&fx, 10, 100000);
+    char src[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(src, sizeof(src), "10.0.%d.%d", i / 250, i % 250 + 1);
+        floe_record a = rec(&fx, src, 40000, "192.0.2.9", 443, 1, 1, 0x18);
+        floe_tables_record(&fx.t, &a, 1000 + (uint64_t)i);
+        ASSERT_LE(fx.t.flows.count, 10);
+        ASSERT_LE(fx.t.flow_pool.live, 10);
+    }
+    ASSERT_EQ(fx.t.st.flow_evictions, 990);
+    ASSERT_EQ(fx.t.st.flows_created, 1000);
+    /* The survivors are the newest ten. */
+    floe_record last = rec(&fx, "10.0.3.250", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_tables_record(&fx.t, &last, 5000);
+    ASSERT_EQ(fx.t.st.flows_created, 1000);
+    fx_close(&fx);
+}
+
+TEST(host_bound_spares_hosts_with_flows)
+{
+    fixture fx;
+    fx_init(&fx, 100, 4);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "10.0.0.2", 443, 1, 1, 0x18);
+    floe_record b = rec(&fx, "10.0.0.3", 40000, "10.0.0.4", 443, 1, 1, 0x18);
+    floe_record c = rec(&fx, "10.0.0.5", 40000, "10.0.0.6", 443, 1, 1, 0x18);
+    floe_tables_record(&fx.t, &a, 1000);
+    floe_tables_record(&fx.t, &b, 1000);
+    floe_tables_record(&fx.t, &c, 1000); /* every host is busy: c's hosts go untracked */
+    ASSERT_EQ(fx.t.hosts.count, 4);
+    ASSERT_EQ(fx.t.st.host_full, 2);
+    ASSERT_EQ(fx.t.flows.count, 3);
+    floe_tables_expire(&fx.t, 1000 + 60000); /* all idle now */
+    floe_tables_record(&fx.t, &c, 70000);
+    ASSERT_EQ(fx.t.hosts.count, 4);
+    ASSERT_EQ(fx.t.st.host_evictions, 2);
+    ASSERT(floe_tables_host(&fx.t, &c.src) != NULL);
+    ASSERT(floe_tables_host(&fx.t, &a.src) == NULL);
+    fx_close(&fx);
+}
+
+TEST(networks_count_in_out_inner)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record out = rec(&fx, "10.1.1.1", 40000, "198.51.100.1", 443, 100, 1, 0x18);
+    floe_record in = rec(&fx, "198.51.100.1", 443, "10.1.1.1", 40000, 700, 2, 0x18);
+    floe_record inner = rec(&fx, "10.1.1.1", 40001, "10.2.2.2", 22, 50, 1, 0x18);
+    floe_record v6 = rec(&fx, "fd00::1", 40000, "2001:db8::1", 443, 9, 1, 0x18);
+    floe_tables_record(&fx.t, &out, 1);
+    floe_tables_record(&fx.t, &in, 2);
+    floe_tables_record(&fx.t, &inner, 3);
+    floe_tables_record(&fx.t, &v6, 4);
+    const floe_net *n10 = &fx.t.nets[0], *ula = &fx.t.nets[3];
+    ASSERT_STR_EQ(n10->name, "10.0.0.0/8");
+    ASSERT_EQ(n10->bytes_out, 100);
+    ASSERT_EQ(n10->bytes_in, 700);
+    ASSERT_EQ(n10->bytes_inner, 50);
+    ASSERT_EQ(n10->hosts, 2);
+    ASSERT_EQ(ula->bytes_out, 9);
+    ASSERT(floe_tables_host(&fx.t, &out.dst)->net < 0);
+    fx_close(&fx);
+}
+
+TEST(interfaces_count_in_and_out)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 100, 1, 0x18);
+    a.has |= FLOE_F(IN_IF) | FLOE_F(OUT_IF);
+    a.in_if = 3;
+    a.out_if = 4;
+    floe_tables_record(&fx.t, &a, 1);
+    floe_tables_record(&fx.t, &a, 2);
+    ASSERT_EQ(fx.t.ifaces.count, 2);
+    for (size_t i = 0; i < floe_pool_slots(&fx.t.iface_pool); i++) {
+        const floe_iface *f = floe_pool_at(&fx.t.iface_pool, i);
+        if (!f)
+            continue;
+        ASSERT_EQ(f->exporter, 7);
+        ASSERT_EQ(f->ifindex == 3 ? f->bytes_in : f->bytes_out, 200);
+        ASSERT_EQ(f->ifindex == 3 ? f->bytes_out : f->bytes_in, 0);
+    }
+    fx_close(&fx);
+}
+
+static const char *label(fixture *fx, const floe_flow *f, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s", floe_dpi_app_name(fx->t.dpi, f->app.app),
+             floe_app_source_name(f->app_source));
+    return buf;
+}
+
+TEST(dpi_ip_list_labels_google)
+{
+    fixture fx;
+    char buf[64];
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "8.8.8.8", 443, 100, 1, 0x18);
+    floe_tables_record(&fx.t, &a, 1);
+    floe_flow *f = only_flow(&fx);
+    ASSERT_STR_EQ(label(&fx, f, buf, sizeof(buf)), "Google/guess");
+    ASSERT_STR_EQ(floe_dpi_app_name(fx.t.dpi, f->app.master), "TLS");
+    fx_close(&fx);
+}
+
+TEST(exporter_l7_proto_wins_over_the_port_guess)
+{
+    fixture fx;
+    char buf[64];
+    floe_app_label netflix;
+    fx_init(&fx, 100, 100);
+    ASSERT_EQ(floe_dpi_by_name(fx.t.dpi, "NetFlix", &netflix), 0);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 80, 100, 1, 0x18);
+    a.has |= FLOE_F(L7_PROTO);
+    a.l7_proto = netflix.app;
+    floe_tables_record(&fx.t, &a, 1);
+    ASSERT_STR_EQ(label(&fx, only_flow(&fx), buf, sizeof(buf)), "NetFlix/exporter");
+    fx_close(&fx);
+}
+
+TEST(ie95_ntop_selector_wins_over_the_port_guess)
+{
+    fixture fx;
+    char buf[64];
+    floe_app_label skype;
+    fx_init(&fx, 100, 100);
+    ASSERT_EQ(floe_dpi_by_name(fx.t.dpi, "Skype_Teams", &skype), 0);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 100, 1, 0x18);
+    a.has |= FLOE_F(APP);
+    a.app_id.engine = 20; /* PANA-L7-PEN: 4-byte PEN, then the id */
+    a.app_id.selector_len = 6;
+    a.app_id.selector = ((uint64_t)35632 << 16) | skype.app;
+    floe_tables_record(&fx.t, &a, 1);
+    ASSERT_STR_EQ(label(&fx, only_flow(&fx), buf, sizeof(buf)), "Skype_Teams/exporter");
+    fx_close(&fx);
+}
+
+/* An Ethernet + IPv4 + TCP header carrying an HTTP request to port 8080. */
+static size_t http_sample(uint8_t *p)
+{
+    static const char req[] = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n"
+                              "User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+    size_t plen = sizeof(req) - 1, ip_len = 20 + 20 + plen;
+    memset(p, 0, 14 + ip_len);
+    p[12] = 0x08;
+    uint8_t *ip = p + 14;
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)(ip_len >> 8);
+    ip[3] = (uint8_t)ip_len;
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, (uint8_t[]){10, 0, 0, 1}, 4);
+    memcpy(ip + 16, (uint8_t[]){192, 0, 2, 80}, 4);
+    uint8_t *tcp = ip + 20;
+    tcp[0] = 40000 >> 8, tcp[1] = 40000 & 255;
+    tcp[2] = 8080 >> 8, tcp[3] = 8080 & 255;
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18;
+    tcp[14] = 0xff;
+    memcpy(tcp + 20, req, plen);
+    return 14 + ip_len;
+}
+
+TEST(sflow_sampled_http_on_8080_is_labelled_from_payload)
+{
+    fixture fx;
+    char buf[64];
+    uint8_t pkt[256];
+    fx_init(&fx, 100, 100);
+    size_t n = http_sample(pkt);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.80", 8080, n, 1, 0x18);
+    a.proto = FLOE_PROTO_SFLOW;
+    a.sampling = 1000;
+    a.sampled = pkt;
+    a.sampled_len = (uint32_t)n;
+    a.sampled_proto = 1;
+    floe_tables_record(&fx.t, &a, 1);
+    ASSERT_STR_EQ(label(&fx, only_flow(&fx), buf, sizeof(buf)), "HTTP/dpi");
+    ASSERT_EQ(fx.t.st.dpi_detected, 1);
+    ASSERT_EQ(floe_dpi_states(fx.t.dpi), 0); /* released once detected */
+    fx_close(&fx);
+}
+
+TEST(host_top_apps_keep_the_largest)
+{
+    fixture fx;
+    fx_init(&fx, 1000, 1000);
+    char dst[32];
+    /* Ten destinations with ten different guessed apps (by port), one host. */
+    static const uint16_t ports[] = {22, 25, 53, 80, 110, 143, 443, 3306, 5432, 6379};
+    for (int i = 0; i < 10; i++) {
+        snprintf(dst, sizeof(dst), "192.0.2.%d", i + 1);
+        floe_record a = rec(&fx, "10.0.0.1", 40000, dst, ports[i], (uint64_t)(i + 1) * 1000, 1,
+                            0x18);
+        floe_tables_record(&fx.t, &a, 1);
+    }
+    floe_addr h;
+    floe_addr_parse(&h, "10.0.0.1");
+    const floe_host *host = floe_tables_host(&fx.t, &h);
+    /* Space-saving: the heaviest app (port 6379, 10000 bytes, seen last) is
+     * kept, with a count that overestimates by at most the smallest count. */
+    floe_app_label redis;
+    floe_dpi_guess(fx.t.dpi, 6, &h, 40000, &host->addr, 6379, &redis);
+    uint64_t got = 0, min = UINT64_MAX;
+    for (int i = 0; i < FLOE_HOST_TOP_APPS; i++) {
+        if (host->top[i].app == redis.app)
+            got = host->top[i].bytes;
+        else if (host->top[i].bytes < min)
+            min = host->top[i].bytes;
+    }
+    ASSERT_GE(got, 10000);
+    ASSERT_LE(got, 10000 + min);
+    ASSERT_EQ(host->bytes_sent, 55000);
+    fx_close(&fx);
+}
+
+TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_decides_the_server),
+          TEST_ENTRY(first_seen_then_a_syn_flips_roles), TEST_ENTRY(counters_scale_by_sampling),
+          TEST_ENTRY(idle_flows_end_and_release_hosts),
+          TEST_ENTRY(exporter_end_reason_ends_the_flow),
+          TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
+          TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
+          TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),
+          TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
+          TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
+          TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
+          TEST_ENTRY(host_top_apps_keep_the_largest))
