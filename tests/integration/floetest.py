@@ -188,3 +188,44 @@ def pcap_write(path, frames):
             f.write(struct.pack("<IIII", int(ts), int(round((ts % 1) * 1e6)) % 1000000,
                                 len(data), len(data)))
             f.write(data)
+
+
+# ---- IPFIX and sFlow datagrams, built from RFC 7011 and sFlow v5 ------------
+
+def ipfix_template_set(tid, fields):
+    """fields: (element id, length) or (element id, length, enterprise)."""
+    body = struct.pack("!HH", tid, len(fields))
+    for f in fields:
+        if len(f) == 3:
+            body += struct.pack("!HHI", f[0] | 0x8000, f[1], f[2])
+        else:
+            body += struct.pack("!HH", f[0], f[1])
+    return struct.pack("!HH", 2, 4 + len(body)) + body
+
+
+def ipfix_data_set(tid, records):
+    body = b"".join(records)
+    return struct.pack("!HH", tid, 4 + len(body)) + body
+
+
+def ipfix_message(sets, domain=1, seq=0, export_time=1700000000):
+    body = b"".join(sets)
+    return struct.pack("!HHIII", 10, 16 + len(body), export_time, seq, domain) + body
+
+
+def ipv4(text):
+    return socket.inet_aton(text)
+
+
+def sflow_flow_sample(header, frame_length, sampling_rate, seq=1, source=3, inp=3, out=4):
+    """One compact flow sample holding one raw packet header record (Ethernet)."""
+    pad = (4 - len(header) % 4) % 4
+    rec = struct.pack("!IIII", 1, frame_length, 4, len(header)) + header + b"\0" * pad
+    rec = struct.pack("!II", 1, len(rec)) + rec
+    body = struct.pack("!IIIIIIII", seq, source, sampling_rate, seq * sampling_rate, 0, inp, out, 1) + rec
+    return struct.pack("!II", 1, len(body)) + body
+
+
+def sflow_datagram(samples, agent="192.0.2.200", sub_agent=0, seq=1, uptime=100000):
+    hdr = struct.pack("!II4sIIII", 5, 1, socket.inet_aton(agent), sub_agent, seq, uptime, len(samples))
+    return hdr + b"".join(samples)
