@@ -190,10 +190,16 @@ static inline void nf_apply(nf_msg *m, const nf_step *s, const uint8_t *p, size_
     case NF_OP_DSCP:
         MEMBER(r, s, uint8_t) = (uint8_t)(nf_uint(p, len) << 2);
         break;
+    /* Templates often carry both IPv4 and IPv6 addresses, one of them
+     * zero: a zero address never replaces one already read. */
     case NF_OP_ADDR4:
+        if ((r->has & bit) && nf_zero(p, 4))
+            return;
         floe_addr_from_v4(&MEMBER(r, s, floe_addr), p);
         break;
     case NF_OP_ADDR6:
+        if ((r->has & bit) && nf_zero(p, 16))
+            return;
         floe_addr_from_v6(&MEMBER(r, s, floe_addr), p);
         break;
     case NF_OP_MAC:

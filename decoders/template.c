@@ -115,16 +115,18 @@ static void tmpl_refresh(floe_decoders *d, nf_template *t, uint64_t now_ms)
     floe_list_move_tail(&d->template_lru, &t->all_lru);
 }
 
-/* Evicts least recently refreshed templates until one more fits. */
-static void make_room(floe_decoders *d, nf_state *s)
+/* Evicts least recently refreshed templates until headroom more fit under
+ * both bounds (a zero limit counts as 1: a cache that may keep no template
+ * would decode nothing). */
+static void evict_to(floe_decoders *d, nf_state *s, uint32_t headroom)
 {
     uint32_t per = d->lim.max_templates_per_exporter ? d->lim.max_templates_per_exporter : 1;
     uint64_t all = d->lim.max_templates ? d->lim.max_templates : 1;
-    while (s->ex->templates >= per && !floe_list_empty(&s->lru)) {
+    while (s->ex->templates + headroom > per && !floe_list_empty(&s->lru)) {
         tmpl_drop(d, FLOE_CONTAINER_OF(s->lru.next, nf_template, ex_lru));
         d->template_evictions++;
     }
-    while (d->templates_live >= all && !floe_list_empty(&d->template_lru)) {
+    while (d->templates_live + headroom > all && !floe_list_empty(&d->template_lru)) {
         tmpl_drop(d, FLOE_CONTAINER_OF(d->template_lru.next, nf_template, all_lru));
         d->template_evictions++;
     }
@@ -283,7 +285,7 @@ int dec__tmpl_define(floe_decoders *d, nf_state *s, uint16_t id, int kind, const
     nf_template *t = tmpl_compile(s->proto, id, kind, f, n, n_scope, &reason);
     if (!t)
         return reason ? reason : -1;
-    make_room(d, s);
+    evict_to(d, s, 1); /* room for one more */
     tmpl_link(d, s, t, now_ms);
     return 0;
 }
@@ -346,6 +348,7 @@ void dec__nf_sweep(floe_decoders *d, floe_dec_exporter *ex, uint64_t now_ms)
             d->template_expired++;
         }
     }
+    evict_to(d, s, 0); /* a reloaded config may have lowered the bounds */
 }
 
 void dec__nf_state_free(floe_decoders *d, floe_dec_exporter *ex)

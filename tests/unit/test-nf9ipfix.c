@@ -272,6 +272,33 @@ TEST(ipfix_template_then_data)
     fx_close(&f);
 }
 
+TEST(zero_addresses_and_whole_seconds_yield)
+{
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 5};
+    fixture f;
+    fx_init(&f);
+    ipfix_begin(&P, 0, 0);
+    set_begin(&P, 2);
+    /* IPv4 and IPv6 sources, in both orders; seconds and milliseconds. */
+    tmpl(&P, 320, 4), fld(&P, 8, 4), fld(&P, 27, 16), fld(&P, 150, 4), fld(&P, 152, 8);
+    tmpl(&P, 321, 4), fld(&P, 27, 16), fld(&P, 8, 4), fld(&P, 152, 8), fld(&P, 150, 4);
+    set_end(&P);
+    set_begin(&P, 320);
+    v4(&P, 10, 1, 2, 3), zeros(&P, 16), u32(&P, 1699999990), u64(&P, 1699999990250ULL);
+    set_end(&P);
+    set_begin(&P, 321);
+    memcpy(P.b + P.n, v6, 16), P.n += 16;
+    zeros(&P, 4), u64(&P, 1699999990250ULL), u32(&P, 1699999990);
+    set_end(&P);
+    fx_feed(&f, &P);
+    ASSERT_EQ(f.n, 2);
+    ASSERT_STR_EQ(addr(&f.recs[0].src), "10.1.2.3");
+    ASSERT_STR_EQ(addr(&f.recs[1].src), "2001:db8::5");
+    ASSERT_U64_EQ(f.recs[0].first_ms, 1699999990250ULL);
+    ASSERT_U64_EQ(f.recs[1].first_ms, 1699999990250ULL);
+    fx_close(&f);
+}
+
 /* IPFIX template 256: sourceIPv4Address, octetDeltaCount (4 bytes). */
 static void ipfix_t256(pkt *p)
 {
@@ -864,6 +891,15 @@ TEST(template_bomb_stays_within_bounds)
     ASSERT_EQ(bomb_data(&f, 1, 256 + 4949), 0); /* evicted */
     ASSERT_EQ(bomb_data(&f, 1, 256 + 4950), 1);
     ASSERT_EQ(fx_c(&f, FLOE_PROTO_IPFIX)->malformed, 0);
+
+    /* A reload lowers the bounds: the next sweep evicts down to them. */
+    f.ing.dec.lim.max_templates_per_exporter = 80;
+    f.ing.dec.lim.max_templates = 120;
+    floe_ingest_sweep(&f.ing, NOW_MS);
+    ASSERT_EQ(fx_exporter(&f, FLOE_PROTO_IPFIX, 2)->dec.templates, 80);
+    ASSERT_EQ(fx_exporter(&f, FLOE_PROTO_IPFIX, 1)->dec.templates, 40);
+    ASSERT_EQ(f.ing.dec.templates_live, 120);
+    ASSERT_EQ(f.ing.dec.template_evictions, 4980);
     fx_close(&f);
 }
 
@@ -1160,6 +1196,7 @@ TEST(decode_rate_report)
 }
 
 TEST_MAIN(TEST_ENTRY(v9_template_then_data), TEST_ENTRY(ipfix_template_then_data),
+          TEST_ENTRY(zero_addresses_and_whole_seconds_yield),
           TEST_ENTRY(data_before_template_is_missing_not_malformed),
           TEST_ENTRY(v9_options_teach_sampling), TEST_ENTRY(ipfix_options_selector_rates),
           TEST_ENTRY(ipfix_withdrawal_and_withdraw_all),
