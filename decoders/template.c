@@ -212,51 +212,60 @@ static nf_step field_step(const nf_field *f, int proto, int v9_scope, uint32_t *
     return st;
 }
 
-/* Appends st to the steps, merging a fixed-length skip into the one before
+/* Appends st to steps[*n], merging a fixed-length skip into the one before
  * and dropping zero-length skips. */
-static void push_step(nf_template *t, nf_step st)
+static void push_step(nf_step *steps, uint16_t *n, nf_step st)
 {
     if (st.op == NF_OP_SKIP && st.len == 0)
         return;
-    nf_step *prev = t->n_steps ? &t->steps[t->n_steps - 1] : NULL;
+    nf_step *prev = *n ? &steps[*n - 1] : NULL;
     if (prev && st.op == NF_OP_SKIP && prev->op == NF_OP_SKIP && st.len != NF_VARLEN &&
         prev->len != NF_VARLEN && (uint32_t)prev->len + st.len < NF_VARLEN) {
         prev->len = (uint16_t)(prev->len + st.len);
         return;
     }
-    t->steps[t->n_steps++] = st;
+    steps[(*n)++] = st;
 }
 
-/* Compiles a template, or returns NULL with *reason set (0: no memory). */
+/*
+ * Compiles a template, or returns NULL with *reason set (0: no memory).
+ * The steps are built on the stack first so the template is allocated at
+ * its exact size: a 200-field template of fields floe skips is one step.
+ */
 static nf_template *tmpl_compile(int proto, uint16_t id, int kind, const nf_field *f, uint16_t n,
                                  uint16_t n_scope, int *reason)
 {
-    uint32_t min_len = 0;
+    nf_step steps[NF_MAX_FIELDS];
+    uint16_t n_steps = 0;
+    uint32_t min_len = 0, xmask = 0;
     int varlen = 0;
+    *reason = FLOE_R_BAD_TEMPLATE;
+    if (n == 0 || n > NF_MAX_FIELDS || n_scope > n)
+        return NULL;
     for (uint16_t i = 0; i < n; i++) {
+        int v9_scope = proto == FLOE_PROTO_V9 && i < n_scope;
         varlen |= f[i].len == NF_VARLEN;
         min_len += f[i].len == NF_VARLEN ? 1 : f[i].len;
+        push_step(steps, &n_steps, field_step(&f[i], proto, v9_scope, &xmask));
     }
-    *reason = FLOE_R_BAD_TEMPLATE;
-    if (n == 0 || n > NF_MAX_FIELDS || n_scope > n || min_len == 0 || min_len > NF_MAX_SET_BODY)
+    if (min_len == 0 || min_len > NF_MAX_SET_BODY)
         return NULL;
     *reason = 0;
-    nf_template *t = malloc(sizeof(*t) + n * sizeof(nf_step) + n * sizeof(nf_field));
+    nf_template *t = malloc(sizeof(*t) + n_steps * sizeof(nf_step) + n * sizeof(nf_field));
     if (!t)
         return NULL;
     memset(t, 0, sizeof(*t));
-    t->fields = (nf_field *)(void *)(t->steps + n);
+    memcpy(t->steps, steps, n_steps * sizeof(*steps));
+    t->fields = (nf_field *)(void *)(t->steps + n_steps);
     memcpy(t->fields, f, n * sizeof(*f));
     t->id = id;
     t->kind = (uint8_t)kind;
     t->varlen = (uint8_t)varlen;
     t->n_fields = n;
     t->n_scope = n_scope;
+    t->n_steps = n_steps;
     t->min_len = min_len;
-    for (uint16_t i = 0; i < n; i++) {
-        int v9_scope = proto == FLOE_PROTO_V9 && i < n_scope;
-        push_step(t, field_step(&f[i], proto, v9_scope, &t->xmask));
-    }
+    t->xmask = xmask;
     return t;
 }
 
