@@ -3,9 +3,9 @@
  * /networks, each with limit, offset, sort and filters.
  *
  * A top-N page over a million flows must not stall the loop, so a request
- * becomes a scan job: the pool is walked in slices of SCAN_SLICE slots from
- * a uv_idle callback, between which the loop goes back to receiving
- * datagrams. Matching entries go through a bounded min-heap of snapshots
+ * becomes a scan job: the pool is walked in slices of about a millisecond
+ * (SCAN_SLICE_NS) from a uv_idle callback, between which the loop goes back
+ * to receiving datagrams. Matching entries go through a bounded min-heap of snapshots
  * (copies, because an entry may be freed before the scan ends); when the walk
  * is done the heap is sorted and sent. Small tables finish in the handler.
  */
@@ -15,7 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SCAN_SLICE 16384
+#define SCAN_SLICE_NS 1000000 /* a slice ends after about 1 ms of work */
+#define SCAN_CLOCK_EVERY 256   /* slots between clock reads */
 #define MAX_WINDOW 10000 /* offset + limit */
 #define DEFAULT_LIMIT 50
 
@@ -223,20 +224,25 @@ static void heap_offer(scan_job *j, const void *item)
     heap_sift_down(j, 0);
 }
 
-/* Walks up to SCAN_SLICE slots; returns 1 when the pool is done. */
+/* Walks slots for about SCAN_SLICE_NS; returns 1 when the pool is done. */
 static int scan_slice(scan_job *j)
 {
     uint64_t t0 = uv_hrtime();
     floe_pool *pool = j->spec->pool(&j->d->tables);
-    size_t end = j->slot + SCAN_SLICE, slots = floe_pool_slots(pool);
-    if (end > slots)
-        end = slots;
-    for (; j->slot < end; j->slot++) {
-        const void *item = floe_pool_at(pool, j->slot);
-        if (item && j->spec->match(j, item)) {
-            j->matched++;
-            heap_offer(j, item);
+    size_t slots = floe_pool_slots(pool);
+    while (j->slot < slots) {
+        size_t end = j->slot + SCAN_CLOCK_EVERY;
+        if (end > slots)
+            end = slots;
+        for (; j->slot < end; j->slot++) {
+            const void *item = floe_pool_at(pool, j->slot);
+            if (item && j->spec->match(j, item)) {
+                j->matched++;
+                heap_offer(j, item);
+            }
         }
+        if (uv_hrtime() - t0 >= SCAN_SLICE_NS)
+            break;
     }
     double ms = (double)(uv_hrtime() - t0) / 1e6;
     if (ms > j->max_slice_ms)
