@@ -838,6 +838,92 @@ TEST(headers)
     fx_close(&f);
 }
 
+/* Builds one IPFIX message with data, options and variable-length templates
+ * and their records; mutations of it exercise every parsing path. */
+static size_t fuzz_seed_ipfix(pkt *p)
+{
+    ipfix_begin(p, 0, 0);
+    set_begin(p, 2);
+    tmpl(p, 256, 3), fld(p, 8, 4), fld(p, 1, 4), fld(p, 95, 65535);
+    tmpl(p, 257, 3), fld(p, 27, 16), fld_pen(p, 118, 2, 35632), fld(p, 152, 8);
+    set_end(p);
+    set_begin(p, 3);
+    tmpl(p, 258, 3), u16(p, 1), fld(p, 302, 4), fld(p, 305, 4), fld(p, 306, 4);
+    set_end(p);
+    set_begin(p, 256);
+    v4(p, 10, 0, 0, 1), u32(p, 10), u8(p, 2), u8(p, 3), u8(p, 4);
+    v4(p, 10, 0, 0, 2), u32(p, 20), u8(p, 255), u16(p, 1), u8(p, 9);
+    set_end(p);
+    set_begin(p, 257);
+    zeros(p, 16), u16(p, 7), u64(p, EXPORT_MS);
+    set_end(p);
+    set_begin(p, 258);
+    u32(p, 1), u32(p, 1), u32(p, 9);
+    set_end(p);
+    return pkt_end(p);
+}
+
+static size_t fuzz_seed_v9(pkt *p)
+{
+    v9_begin(p, 6, 0, 0);
+    set_begin(p, 0);
+    tmpl(p, 256, 3), fld(p, 8, 4), fld(p, 22, 4), fld(p, 82, 65535);
+    set_end(p);
+    set_begin(p, 1);
+    u16(p, 300), u16(p, 4), u16(p, 8), fld(p, 1, 4), fld(p, 48, 1), fld(p, 50, 4);
+    zeros(p, 2);
+    set_end(p);
+    set_begin(p, 300);
+    u32(p, 0), u8(p, 1), u32(p, 100), zeros(p, 3);
+    set_end(p);
+    set_begin(p, 256);
+    v4(p, 10, 0, 0, 1), u32(p, 5), u8(p, 1), u8(p, 'a');
+    set_end(p);
+    return p->n;
+}
+
+/*
+ * Random byte mutations and cuts of valid datagrams, under small bounds:
+ * nothing may crash (the sanitizer build watches every read), and the
+ * template counts must stay exact and within the bounds throughout.
+ */
+TEST(mutated_datagrams_do_no_harm)
+{
+    static pkt seeds[2];
+    size_t len[2] = {fuzz_seed_ipfix(&seeds[0]), fuzz_seed_v9(&seeds[1])};
+    fixture f;
+    fx_init(&f);
+    f.ing.dec.lim.max_templates_per_exporter = 4;
+    f.ing.dec.lim.max_templates = 10;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 20000; i++) {
+        const pkt *seed = &seeds[i & 1];
+        size_t n = len[i & 1];
+        uint8_t *b = malloc(n);
+        memcpy(b, seed->b, n);
+        int flips = 1 + (int)(x % 4);
+        for (int k = 0; k < flips; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+            b[2 + x % (n - 2)] = (uint8_t)(x >> 32); /* keep the version */
+        }
+        size_t cut = (x >> 40) % 4 == 0 ? (x >> 20) % n : n;
+        fx_feed_at(&f, b, cut, NOW_MS + (uint64_t)i);
+        free(b);
+        ASSERT_LE(f.ing.dec.templates_live, 10);
+    }
+    uint64_t held = 0;
+    floe_exporter *ex;
+    floe_exporters_foreach(&f.ing.exporters, ex)
+    {
+        ASSERT_LE(ex->dec.templates, 4);
+        held += ex->dec.templates;
+    }
+    ASSERT_EQ(held, f.ing.dec.templates_live);
+    ASSERT_GT(fx_c(&f, FLOE_PROTO_IPFIX)->records + fx_c(&f, FLOE_PROTO_V9)->records, 0);
+    ASSERT_GT(fx_c(&f, FLOE_PROTO_IPFIX)->malformed + fx_c(&f, FLOE_PROTO_V9)->malformed, 0);
+    fx_close(&f);
+}
+
 /* ---- bounds and expiry ------------------------------------------------------------------ */
 
 /* Sends ids [first, first + count) of 200 one-byte fields, 80 a message. */
@@ -1205,7 +1291,8 @@ TEST_MAIN(TEST_ENTRY(v9_template_then_data), TEST_ENTRY(ipfix_template_then_data
           TEST_ENTRY(every_truncation_is_rejected_without_partial_records),
           TEST_ENTRY(bad_set_lengths_and_reserved_set_ids),
           TEST_ENTRY(absurd_templates_are_rejected), TEST_ENTRY(v9_flowsets_beyond_the_header_count),
-          TEST_ENTRY(headers), TEST_ENTRY(template_bomb_stays_within_bounds),
+          TEST_ENTRY(headers), TEST_ENTRY(mutated_datagrams_do_no_harm),
+          TEST_ENTRY(template_bomb_stays_within_bounds),
           TEST_ENTRY(templates_expire_by_sweep_and_by_lookup),
           TEST_ENTRY(time_forms_give_absolute_times), TEST_ENTRY(nprobe_enterprise_fields),
           TEST_ENTRY(element_table_agrees_with_fixbuf),
