@@ -134,56 +134,48 @@ static void evict_to(floe_decoders *d, nf_state *s, uint32_t headroom)
 
 /* ---- compiling ----------------------------------------------------------- */
 
-static int uint_op(uint8_t width)
-{
-    switch (width) {
-    case 1:
-        return NF_OP_U8;
-    case 2:
-        return NF_OP_U16;
-    case 4:
-        return NF_OP_U32;
-    case 8:
-        return NF_OP_U64;
-    }
-    return NF_OP_SKIP;
-}
+/*
+ * What each kind of element becomes, and which lengths can carry it:
+ * LEN_NUM is an unsigned of any reduced size (1..8 bytes, RFC 7011 §6.2),
+ * LEN_ANY any length of at least 1 byte or a variable length, and any
+ * other value that exact length. Two kinds depend on more than the length:
+ * UINT takes the width of its record member, and SYSUP is v9's sysUptime
+ * in v9 and an extra slot (resolved against systemInitTime) in IPFIX.
+ */
+enum { LEN_NUM = 0, LEN_ANY = 0xffff };
 
-/* The op for an element of the given kind sent with length len, or SKIP
- * when that length cannot carry it (e.g. a 2-byte IPv4 address). */
+static const struct kind_desc {
+    uint8_t op;
+    uint16_t len;
+} kinds[] = {
+    [NF_KIND_SKIP] = {NF_OP_SKIP, LEN_ANY},     [NF_KIND_UINT] = {NF_OP_U64, LEN_NUM},
+    [NF_KIND_MS_US] = {NF_OP_MS_US, LEN_NUM},   [NF_KIND_DSCP] = {NF_OP_DSCP, LEN_NUM},
+    [NF_KIND_ADDR4] = {NF_OP_ADDR4, 4},         [NF_KIND_ADDR6] = {NF_OP_ADDR6, 16},
+    [NF_KIND_MAC] = {NF_OP_MAC, 6},             [NF_KIND_APP] = {NF_OP_APP, LEN_ANY},
+    [NF_KIND_T_SEC] = {NF_OP_T_SEC, LEN_NUM},   [NF_KIND_T_MS] = {NF_OP_T_MS, LEN_NUM},
+    [NF_KIND_T_NTP] = {NF_OP_T_NTP, 8},         [NF_KIND_T_DELTA] = {NF_OP_T_DELTA, LEN_NUM},
+    [NF_KIND_SYSUP] = {NF_OP_T_V9UP, LEN_NUM},  [NF_KIND_X] = {NF_OP_X, LEN_NUM},
+};
+
+/* The op for an element sent with length len, or SKIP when that length
+ * cannot carry it (e.g. a 2-byte IPv4 address). */
 static int kind_op(const nf_ie *ie, uint16_t len, int proto)
 {
-    int fixed = len != NF_VARLEN;
-    int num = fixed && len >= 1 && len <= 8; /* an unsigned of any reduced size */
-    switch (ie->kind) {
-    case NF_KIND_UINT:
-        return num ? uint_op(members[ie->target].width) : NF_OP_SKIP;
-    case NF_KIND_MS_US:
-        return num ? NF_OP_MS_US : NF_OP_SKIP;
-    case NF_KIND_DSCP:
-        return num ? NF_OP_DSCP : NF_OP_SKIP;
-    case NF_KIND_ADDR4:
-        return len == 4 ? NF_OP_ADDR4 : NF_OP_SKIP;
-    case NF_KIND_ADDR6:
-        return len == 16 ? NF_OP_ADDR6 : NF_OP_SKIP;
-    case NF_KIND_MAC:
-        return len == 6 ? NF_OP_MAC : NF_OP_SKIP;
-    case NF_KIND_APP:
-        return len >= 1 ? NF_OP_APP : NF_OP_SKIP;
-    case NF_KIND_T_SEC:
-        return num ? NF_OP_T_SEC : NF_OP_SKIP;
-    case NF_KIND_T_MS:
-        return num ? NF_OP_T_MS : NF_OP_SKIP;
-    case NF_KIND_T_NTP:
-        return len == 8 ? NF_OP_T_NTP : NF_OP_SKIP;
-    case NF_KIND_T_DELTA:
-        return num ? NF_OP_T_DELTA : NF_OP_SKIP;
-    case NF_KIND_SYSUP:
-        return num ? (proto == FLOE_PROTO_V9 ? NF_OP_T_V9UP : NF_OP_X) : NF_OP_SKIP;
-    case NF_KIND_X:
-        return num ? NF_OP_X : NF_OP_SKIP;
+    const struct kind_desc *k = &kinds[ie->kind];
+    int fits = k->len == LEN_NUM   ? len >= 1 && len <= 8
+               : k->len == LEN_ANY ? len >= 1
+                                   : len == k->len;
+    if (!fits)
+        return NF_OP_SKIP;
+    if (ie->kind == NF_KIND_UINT) {
+        static const uint8_t by_width[9] = {[1] = NF_OP_U8, [2] = NF_OP_U16, [4] = NF_OP_U32,
+                                            [8] = NF_OP_U64};
+        uint8_t w = members[ie->target].width;
+        return w <= 8 ? by_width[w] : NF_OP_SKIP;
     }
-    return NF_OP_SKIP;
+    if (ie->kind == NF_KIND_SYSUP && proto != FLOE_PROTO_V9)
+        return NF_OP_X;
+    return k->op;
 }
 
 /*
