@@ -303,7 +303,7 @@ void floe_log_init(floe_log *lg, int level, int use_syslog);
 int floe_log_level_parse(const char *name);
 const char *floe_log_level_name(int level);
 void floe_log_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINTF(3, 4);
-void floe_log_vwrite(floe_log *lg, int level, const char *fmt, va_list ap);
+void floe_log_vwrite(floe_log *lg, int level, const char *fmt, va_list ap) FLOE_PRINTF(3, 0);
 void floe_log_rl_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINTF(3, 4);
 
 #define log_error(lg, ...) floe_log_write((lg), FLOE_LOG_ERROR, __VA_ARGS__)

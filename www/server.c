@@ -85,6 +85,10 @@ static void www_run(floe_www *w)
         uv_timer_stop(&w->timer);
 }
 
+/* libmicrohttpd hands over its own format strings, so the format cannot be
+ * a literal here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     floe_www *w = cls;
@@ -95,6 +99,7 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
         line[--n] = '\0';
     log_warn_rl(w->log, "www: %s", line);
 }
+#pragma GCC diagnostic pop
 
 /* ---- requests ---------------------------------------------------------- */
 
