@@ -82,21 +82,25 @@ def expected_totals(pcap):
             recs = []
             walk_records(cf, recs)
             for r in recs:
-                has_counters = "cflow.octets" in r or "cflow.packets" in r
                 rate = option_rate(r)
                 sel = r.get("cflow.selector_id", r.get("cflow.sampler_id"))
-                if not has_counters:  # an options record
+                if not any(k in r for k in ("cflow.srcaddr", "cflow.srcaddrv6")):
+                    # no addresses: an options record (or one the tables skip)
+                    if "cflow.octets" in r or "cflow.packets" in r:
+                        return None
                     if rate:
                         if sel is not None:
                             by_selector[num(sel)] = rate
                         else:
                             default = rate
                     continue
-                if not any(k in r for k in ("cflow.srcaddr", "cflow.srcaddrv6")):
-                    return None
                 if rate is None:
                     rate = v5_rate or (by_selector.get(num(sel)) if sel is not None else None) or default or 1
-                total_b += num(r.get("cflow.octets", 0)) * rate
+                # Delta octets; NSEL records carry initiator and responder
+                # octets instead, which the tables count as the two directions.
+                octets = num(r["cflow.octets"]) if "cflow.octets" in r else (
+                    num(r.get("cflow.initiator_octets", 0)) + num(r.get("cflow.responder_octets", 0)))
+                total_b += octets * rate
                 total_p += num(r.get("cflow.packets", 0)) * rate
         for sf in as_list(layers.get("sflow", [])):
             if not isinstance(sf, dict):
