@@ -136,12 +136,64 @@ def cflow_record(fl):
     return rec
 
 
+def sflow_sample_record(sample):
+    """The compared fields of one sFlow flow sample as tshark dissects it:
+    sampling rate, frame length, and the sampled header's addresses, IP
+    protocol and TCP/UDP ports."""
+    rec = {"sampling": int(sample["sflow.flow_sample.sampling_rate"]) or 1}
+    raw = sample.get("Raw packet header")
+    if not isinstance(raw, dict):
+        return rec
+    rec["bytes"] = int(raw["sflow_245.header.frame_length"])
+    rec["packets"] = 1
+    tree = raw.get("sflow_245.header_tree", {})
+    ip = tree.get("ip") if isinstance(tree.get("ip"), dict) else tree.get("ipv6")
+    if isinstance(ip, dict):
+        rec["src"] = ip.get("ip.src", ip.get("ipv6.src"))
+        rec["dst"] = ip.get("ip.dst", ip.get("ipv6.dst"))
+        proto = ip.get("ip.proto")
+        if proto is None:  # IPv6: the last next-header, past any extension headers
+            nxt = []
+
+            def walk(o):
+                if isinstance(o, dict):
+                    for k, v in o.items():
+                        if k.endswith(".nxt") and not isinstance(v, (dict, list)):
+                            nxt.append(v)
+                        else:
+                            walk(v)
+            walk(ip)
+            proto = nxt[-1] if nxt else None
+        if proto is not None:
+            rec["ipproto"] = int(proto)
+    for l4 in ("tcp", "udp"):
+        if isinstance(tree.get(l4), dict):
+            rec["sport"] = int(tree[l4][l4 + ".srcport"])
+            rec["dport"] = int(tree[l4][l4 + ".dstport"])
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+def sflow_records(pkts):
+    out = []
+    for pk in pkts:
+        for sf in as_list(pk["_source"]["layers"].get("sflow", [])):
+            if not isinstance(sf, dict):
+                continue
+            for v in sf.values():
+                for sample in as_list(v):
+                    if isinstance(sample, dict) and "sflow.flow_sample.sampling_rate" in sample:
+                        out.append(sflow_sample_record(sample))
+    return out[:MAX_RECORDS]
+
+
 def tshark_records(pcap):
     ports = detect_ports(pcap)
     args = ["tshark", "-r", pcap, "-o", "cflow.max_template_fields:1000", "-T", "json", "--no-duplicate-keys"]
     for p, k in sorted(ports.items()):
         args += ["-d", "udp.port==%d,%s" % (p, k)]
     pkts = json.loads(subprocess.run(args, capture_output=True, text=True).stdout or "[]")
+    if any("sflow" in pk["_source"]["layers"] for pk in pkts):
+        return sflow_records(pkts)
     out = []
     options = set()
     for pk in pkts:
@@ -210,7 +262,7 @@ def main():
                                                     row["license"], row["vendor_or_device"], row["protocols"]))
             if dups:
                 f.write("identical to: %s\n" % ", ".join(dups))
-        if proto != "sflow":
+        if True:
             recs = tshark_records(src)
             if OVERRIDES.get(path, {}).get("malformed"):
                 recs = []  # tshark's records of a rejected datagram are garbage
