@@ -229,3 +229,40 @@ def sflow_flow_sample(header, frame_length, sampling_rate, seq=1, source=3, inp=
 def sflow_datagram(samples, agent="192.0.2.200", sub_agent=0, seq=1, uptime=100000):
     hdr = struct.pack("!II4sIIII", 5, 1, socket.inet_aton(agent), sub_agent, seq, uptime, len(samples))
     return hdr + b"".join(samples)
+
+
+def pcap_udp_payloads(path):
+    """UDP payloads of an Ethernet or Linux-cooked classic pcap, in order."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    endian = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    link = struct.unpack(endian + "I", data[20:24])[0]
+    l2 = {1: 14, 113: 16}.get(link)
+    off, out = 24, []
+    while l2 and off + 16 <= len(data):
+        caplen = struct.unpack(endian + "I", data[off + 8:off + 12])[0]
+        pkt = data[off + 16:off + 16 + caplen]
+        off += 16 + caplen
+        l3 = l2
+        etype = struct.unpack("!H", pkt[l3 - 2:l3])[0]
+        while etype == 0x8100:
+            l3 += 4
+            etype = struct.unpack("!H", pkt[l3 - 2:l3])[0]
+        if etype == 0x0800:
+            udp = l3 + (pkt[l3] & 15) * 4
+        elif etype == 0x86dd:
+            udp = l3 + 40
+        else:
+            continue
+        ulen = struct.unpack("!H", pkt[udp + 4:udp + 6])[0]
+        out.append(pkt[udp + 8:udp + ulen])
+    return out
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
