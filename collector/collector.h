@@ -334,10 +334,12 @@ typedef struct floe_tables_stats {
  *   - interfaces: least recently updated first.
  * All of it lives on the loop thread.
  */
+#define FLOE_APPNAMES_MAX 16384 /* exporter application names kept */
+
 typedef struct floe_tables {
-    floe_pool flow_pool, host_pool, iface_pool;
-    floe_hmap flows, hosts, ifaces;
-    floe_list flow_lru, host_idle, host_busy, iface_lru;
+    floe_pool flow_pool, host_pool, iface_pool, appname_pool;
+    floe_hmap flows, hosts, ifaces, appnames;
+    floe_list flow_lru, host_idle, host_busy, iface_lru, appname_lru;
     floe_net *nets;
     size_t n_nets;
     floe_dpi *dpi;
@@ -355,6 +357,10 @@ void floe_tables_close(floe_tables *t);
 void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now_ms);
 /* Applies an sFlow counter sample. */
 void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now_ms);
+/* Learns an exporter's name for an application id (IE 95 + 96 options), so
+ * its records label as the nDPI protocol of that name. Bounded by
+ * FLOE_APPNAMES_MAX, least recently learnt evicted. */
+void floe_tables_appname(floe_tables *t, const floe_appname *a);
 /* Ends flows idle past the timeout; returns how many ended. */
 size_t floe_tables_expire(floe_tables *t, uint64_t now_ms);
 /* Ends every flow (shutdown, end of a replay). */

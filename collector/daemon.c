@@ -185,6 +185,12 @@ static void on_ifcounters(void *ud, const floe_ifcounters *c)
     floe_tables_ifcounters(&d->tables, c, d->ing.now_ms);
 }
 
+static void on_appname(void *ud, const floe_appname *a)
+{
+    floe_daemon *d = ud;
+    floe_tables_appname(&d->tables, a);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     floe_daemon *d = t->data;
@@ -216,6 +222,7 @@ static int daemon_start(floe_daemon *d)
         d->tables_on = 1;
         d->ing.out.record = on_record;
         d->ing.out.ifcounters = on_ifcounters;
+        d->ing.out.appname = on_appname;
         d->ing.out.ud = d;
     }
     if (floe_listeners_apply(d) != 0)

@@ -11,6 +11,7 @@
 
 #include <ndpi/ndpi_api.h>
 #include <stdlib.h>
+#include <strings.h>
 
 struct floe_dpi {
     struct ndpi_detection_module_struct *mod;
@@ -160,9 +161,29 @@ int floe_dpi_by_id(floe_dpi *d, uint32_t id, floe_app_label *out)
     return 0;
 }
 
+/* Exporters' application names that differ from nDPI's (Cisco NBAR2 names
+ * first). nDPI matches its own names without regard to case. */
+static const struct {
+    const char *exporter;
+    const char *ndpi;
+} name_aliases[] = {
+    {"ssl", "TLS"},          {"secure-http", "TLS"},      {"https", "TLS"},
+    {"http-alt", "HTTP"},    {"www-http", "HTTP"},        {"domain", "DNS"},
+    {"google-services", "Google"}, {"google-accounts", "Google"}, {"youtube", "YouTube"},
+    {"facebook", "Facebook"}, {"netflix", "NetFlix"},     {"ms-office-365", "Microsoft365"},
+    {"ms-teams", "Skype_Teams"}, {"skype", "Skype_Teams"}, {"ms-update", "WindowsUpdate"},
+    {"secure-imap", "IMAPS"}, {"secure-pop3", "POP3S"},   {"secure-smtp", "SMTPS"},
+    {"icloud", "AppleiCloud"}, {"whatsapp", "WhatsApp"},  {"spotify", "Spotify"},
+    {"telegram", "Telegram"}, {"dropbox", "Dropbox"},     {"amazon-web-services", "AmazonAWS"},
+    {"ms-lync", "Skype_Teams"}, {"bittorrent", "BitTorrent"},
+};
+
 int floe_dpi_by_name(floe_dpi *d, const char *name, floe_app_label *out)
 {
     int id = ndpi_get_protocol_id(d->mod, (char *)name);
+    for (size_t i = 0; id <= 0 && i < FLOE_ARRAY_LEN(name_aliases); i++)
+        if (strcasecmp(name, name_aliases[i].exporter) == 0)
+            id = ndpi_get_protocol_id(d->mod, (char *)name_aliases[i].ndpi);
     if (id <= 0)
         return FLOE_ENOTFOUND;
     return floe_dpi_by_id(d, (uint32_t)id, out);

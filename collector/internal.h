@@ -13,7 +13,9 @@ void col__nets_account(floe_tables *t, const floe_host *from, const floe_host *t
                        uint64_t bytes, uint64_t pkts);
 void col__ifaces_account(floe_tables *t, const floe_record *r, const floe_exporter *ex, int c2s,
                          uint64_t now);
-int col__app_from_ie95(floe_tables *t, const floe_app *app, floe_app_label *out);
+int col__app_from_ie95(floe_tables *t, const floe_exporter *ex, const floe_app *app,
+                       floe_app_label *out);
+int col__appnames_init(floe_tables *t);
 
 /* decode.c: what `floe decode` and `floe replay` share. open and feed print
  * their own one-line errors and return an exit code (0 on success). */

@@ -167,10 +167,86 @@ void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t n
 
 /* ---- exporter application ids -------------------------------------------- */
 
-/* IE 95 (RFC 6759): with the PANA-L7-PEN engine and ntop's PEN the selector
- * is an nDPI protocol id, as nProbe exports it. Other engines need the
- * exporter's own name table (options records), which lands with it. */
-int col__app_from_ie95(floe_tables *t, const floe_app *app, floe_app_label *out)
+#define APPNAME_SEED 0x6170706eULL /* "appn" */
+
+/* An exporter's (engine, selector) and the nDPI label its name maps to. */
+typedef struct appname {
+    floe_hnode node;
+    floe_list lru;
+    uint64_t exporter;
+    uint64_t selector;
+    uint8_t engine;
+    uint8_t known; /* 0: the name matched no nDPI protocol */
+    floe_app_label label;
+} appname;
+
+int col__appnames_init(floe_tables *t)
+{
+    if (floe_pool_init(&t->appname_pool, sizeof(appname), 256, FLOE_APPNAMES_MAX) != 0)
+        return FLOE_EINVAL;
+    return floe_hmap_init(&t->appnames, 256, 0);
+}
+
+static uint64_t appname_hash(uint64_t exporter, uint8_t engine, uint64_t selector)
+{
+    uint64_t k[3] = {exporter, engine, selector};
+    return floe_hash(k, sizeof(k), APPNAME_SEED);
+}
+
+static appname *appname_find(floe_tables *t, uint64_t exporter, const floe_app *app)
+{
+    uint64_t h = appname_hash(exporter, app->engine, app->selector);
+    for (floe_hnode *n = floe_hmap_bucket(&t->appnames, h); n; n = n->next) {
+        appname *a = FLOE_CONTAINER_OF(n, appname, node);
+        if (n->hash == h && a->exporter == exporter && a->engine == app->engine &&
+            a->selector == app->selector)
+            return a;
+    }
+    return NULL;
+}
+
+void floe_tables_appname(floe_tables *t, const floe_appname *in)
+{
+    const floe_exporter *ex = in->origin;
+    uint64_t id = ex ? ex->id : 0;
+    char name[64];
+    if (!t->dpi || in->name_len == 0)
+        return;
+    /* Names are padded with NULs or spaces in fixed-length fields. */
+    size_t n = in->name_len < sizeof(name) - 1 ? in->name_len : sizeof(name) - 1;
+    memcpy(name, in->name, n);
+    name[n] = '\0';
+    n = strlen(name);
+    while (n && name[n - 1] == ' ')
+        name[--n] = '\0';
+    appname *a = appname_find(t, id, &in->app);
+    if (!a) {
+        a = floe_pool_alloc(&t->appname_pool);
+        if (!a && !floe_list_empty(&t->appname_lru)) {
+            appname *old = FLOE_CONTAINER_OF(t->appname_lru.next, appname, lru);
+            floe_hmap_remove(&t->appnames, &old->node);
+            floe_list_remove(&old->lru);
+            floe_pool_free(&t->appname_pool, old);
+            a = floe_pool_alloc(&t->appname_pool);
+        }
+        if (!a)
+            return;
+        a->exporter = id;
+        a->engine = in->app.engine;
+        a->selector = in->app.selector;
+        a->node.hash = appname_hash(id, a->engine, a->selector);
+        floe_hmap_insert(&t->appnames, &a->node);
+        floe_list_init(&a->lru);
+    }
+    floe_list_move_tail(&t->appname_lru, &a->lru);
+    a->known = floe_dpi_by_name(t->dpi, name, &a->label) == 0;
+}
+
+/* IE 95 (RFC 6759). With the PANA-L7-PEN engine and ntop's PEN the selector
+ * is an nDPI protocol id, as nProbe exports it. Any other engine's ids are
+ * named by the exporter's options records, learnt by floe_tables_appname. */
+int col__app_from_ie95(floe_tables *t, const floe_exporter *ex, const floe_app *app,
+                       floe_app_label *out)
 {
     if (app->engine == ENGINE_PANA_L7_PEN && app->selector_len > 4 && app->selector_len <= 8) {
         unsigned id_bytes = app->selector_len - 4u;
@@ -179,6 +255,11 @@ int col__app_from_ie95(floe_tables *t, const floe_app *app, floe_app_label *out)
                                     : app->selector & ((((uint64_t)1) << (8 * id_bytes)) - 1);
         if (pen == NTOP_PEN)
             return floe_dpi_by_id(t->dpi, (uint32_t)id, out);
+    }
+    const appname *a = appname_find(t, ex ? ex->id : 0, app);
+    if (a && a->known) {
+        *out = a->label;
+        return 0;
     }
     return FLOE_ENOTFOUND;
 }

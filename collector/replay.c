@@ -32,6 +32,12 @@ static void on_ifcounters(void *ud, const floe_ifcounters *c)
     floe_tables_ifcounters(&rp->t, c, rp->clock_ms);
 }
 
+static void on_appname(void *ud, const floe_appname *a)
+{
+    replay *rp = ud;
+    floe_tables_appname(&rp->t, a);
+}
+
 static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *p,
                         size_t n, uint64_t ts_ms)
 {
@@ -188,6 +194,7 @@ int floe_cmd_replay(int argc, char **argv)
     } else if (rc == 0) {
         rp->o.ing.out.record = on_record;
         rp->o.ing.out.ifcounters = on_ifcounters;
+        rp->o.ing.out.appname = on_appname;
         rp->o.ing.out.ud = rp;
         rc = col__offline_feed(&rp->o, "floe replay", argv + optind, argc - optind, on_datagram,
                                rp);

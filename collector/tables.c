@@ -266,7 +266,7 @@ static void flow_label(floe_tables *t, floe_flow *f, const floe_record *r)
     int src = FLOE_APP_NONE;
     if ((r->has & FLOE_F(L7_PROTO)) && floe_dpi_by_id(t->dpi, r->l7_proto, &l) == 0)
         src = FLOE_APP_EXPORTER;
-    else if ((r->has & FLOE_F(APP)) && col__app_from_ie95(t, &r->app_id, &l) == 0)
+    else if ((r->has & FLOE_F(APP)) && col__app_from_ie95(t, r->origin, &r->app_id, &l) == 0)
         src = FLOE_APP_EXPORTER;
     if (src == FLOE_APP_NONE) {
         uint16_t cport, sport;
@@ -479,9 +479,11 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
     floe_list_init(&t->host_idle);
     floe_list_init(&t->host_busy);
     floe_list_init(&t->iface_lru);
+    floe_list_init(&t->appname_lru);
     if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, cfg->max_flows) != 0 ||
         floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, cfg->max_hosts) != 0 ||
         floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, cfg->max_interfaces) != 0 ||
+        col__appnames_init(t) != 0 ||
         floe_hmap_init(&t->flows, cfg->max_flows, 1) != 0 ||
         floe_hmap_init(&t->hosts, cfg->max_hosts, 1) != 0 ||
         floe_hmap_init(&t->ifaces, 1024, 0) != 0)
@@ -511,6 +513,8 @@ void floe_tables_close(floe_tables *t)
     floe_pool_close(&t->flow_pool);
     floe_pool_close(&t->host_pool);
     floe_pool_close(&t->iface_pool);
+    floe_pool_close(&t->appname_pool);
+    floe_hmap_close(&t->appnames);
     floe_hmap_close(&t->flows);
     floe_hmap_close(&t->hosts);
     floe_hmap_close(&t->ifaces);

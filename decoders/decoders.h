@@ -89,11 +89,24 @@ typedef struct floe_ifcounters {
     uint32_t eth_alignment_errors, eth_fcs_errors, eth_frame_too_long, eth_symbol_errors;
 } floe_ifcounters;
 
-/* Where decoded output goes. Either callback may be NULL. */
+/* An exporter's name for one of its application ids (IPFIX/v9 options
+ * records with applicationId and applicationName). name is not
+ * NUL-terminated and is valid only during the sink call. */
+typedef struct floe_appname {
+    const void *origin;
+    floe_addr exporter;
+    uint32_t domain;
+    floe_app app;
+    const char *name;
+    size_t name_len;
+} floe_appname;
+
+/* Where decoded output goes. Any callback may be NULL. */
 typedef struct floe_sink {
     void (*record)(void *ud, const floe_record *r);
     void (*ifcounters)(void *ud, const floe_ifcounters *c);
     void *ud;
+    void (*appname)(void *ud, const floe_appname *a);
 } floe_sink;
 
 /* Writes r as one JSON object (the `floe decode --format ndjson` form). */

@@ -53,6 +53,8 @@ typedef struct nf_msg {
     int count_unknown;     /* a data set was skipped or abandoned */
     uint32_t xhas;         /* NF_XBIT()s set in x for this record */
     uint64_t x[NF_X_COUNT];
+    const uint8_t *name;   /* applicationName of this record, in the datagram */
+    size_t name_len;
     floe_record rec;
 } nf_msg;
 
@@ -229,6 +231,10 @@ static inline void nf_apply(nf_msg *m, const nf_step *s, const uint8_t *p, size_
         m->x[s->off] = nf_uint(p, len);
         m->xhas |= 1u << s->off;
         return;
+    case NF_OP_NAME:
+        m->name = p;
+        m->name_len = len;
+        return;
     }
     r->has |= bit;
 }
@@ -322,7 +328,8 @@ static void sampler_learn(nf_state *s, uint64_t id, uint32_t rate, uint64_t now_
     slot->learnt_ms = now_ms;
 }
 
-/* An options record: learn sampling and the system init time from it. */
+/* An options record: learn sampling and the system init time from it, and
+ * pass on an application id's name. */
 static void nf_learn(nf_msg *m)
 {
     nf_state *s = m->s;
@@ -336,6 +343,11 @@ static void nf_learn(nf_msg *m)
     }
     if (m->xhas & NF_XBIT(SYSINIT))
         s->sysinit_ms = m->x[NF_X_SYSINIT];
+    if (m->name && (m->rec.has & FLOE_F(APP)) && m->sink->appname) {
+        floe_appname a = {m->dg->origin, m->dg->src, m->h->domain, m->rec.app_id,
+                          (const char *)m->name, m->name_len};
+        m->sink->appname(m->sink->ud, &a);
+    }
 }
 
 /* A flow record's extras: IPFIX sysUpTime stamps, once systemInitTime is
@@ -400,6 +412,7 @@ static void nf_record_start(nf_msg *m)
     m->rec.has = 0;
     m->rec.sampling = m->sampling;
     m->xhas = 0;
+    m->name = NULL;
 }
 
 /*

@@ -47,6 +47,7 @@ enum nf_op {
     NF_OP_T_DELTA, /* microseconds before the export time (IE 158/159) */
     NF_OP_T_V9UP,  /* v9 sysUptime milliseconds (IE 21/22 in v9) */
     NF_OP_X,       /* into an extra slot */
+    NF_OP_NAME,    /* applicationName: kept for the record's options sink */
     NF_OP_COUNT
 };
 
@@ -68,6 +69,7 @@ enum nf_kind {
     NF_KIND_T_DELTA,
     NF_KIND_SYSUP,
     NF_KIND_X,
+    NF_KIND_NAME,
 };
 
 /* Extra per-record slots, resolved once the whole record is read. */

@@ -155,6 +155,7 @@ static const struct kind_desc {
     [NF_KIND_T_SEC] = {NF_OP_T_SEC, LEN_NUM},   [NF_KIND_T_MS] = {NF_OP_T_MS, LEN_NUM},
     [NF_KIND_T_NTP] = {NF_OP_T_NTP, 8},         [NF_KIND_T_DELTA] = {NF_OP_T_DELTA, LEN_NUM},
     [NF_KIND_SYSUP] = {NF_OP_T_V9UP, LEN_NUM},  [NF_KIND_X] = {NF_OP_X, LEN_NUM},
+    [NF_KIND_NAME] = {NF_OP_NAME, LEN_ANY},
 };
 
 /* The op for an element sent with length len, or SKIP when that length

@@ -63,6 +63,13 @@ static void on_ifcounters(void *ud, const floe_ifcounters *c)
         floe_tables_ifcounters(&h->tables, c, h->clock);
 }
 
+static void on_appname(void *ud, const floe_appname *a)
+{
+    harness *h = ud;
+    if (h->tables_ready)
+        floe_tables_appname(&h->tables, a);
+}
+
 int fuzz_feed(const uint8_t *data, size_t size, int tables)
 {
     harness *h = harness_get();
@@ -75,6 +82,7 @@ int fuzz_feed(const uint8_t *data, size_t size, int tables)
         return 0;
     ing->out.record = on_record;
     ing->out.ifcounters = tables ? on_ifcounters : NULL;
+    ing->out.appname = tables ? on_appname : NULL;
     ing->out.ud = h;
     int saved = h->tables_ready;
     if (!tables)

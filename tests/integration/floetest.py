@@ -203,6 +203,15 @@ def ipfix_template_set(tid, fields):
     return struct.pack("!HH", 2, 4 + len(body)) + body
 
 
+def ipfix_options_template_set(tid, scope_fields, fields):
+    """An IPFIX options template (set id 3); fields as (element id, length)."""
+    allf = scope_fields + fields
+    body = struct.pack("!HHH", tid, len(allf), len(scope_fields))
+    body += b"".join(struct.pack("!HH", f[0], f[1]) for f in allf)
+    body += b"\0" * ((4 - len(body) % 4) % 4)
+    return struct.pack("!HH", 3, 4 + len(body)) + body
+
+
 def ipfix_data_set(tid, records):
     body = b"".join(records)
     return struct.pack("!HH", tid, 4 + len(body)) + body

@@ -9,8 +9,8 @@ import unittest
 import urllib.error
 
 sys.path.insert(0, os.path.dirname(__file__))
-from floetest import (Daemon, ipfix_data_set, ipfix_message, ipfix_template_set, ipv4,  # noqa: E402
-                      sflow_datagram, sflow_flow_sample, tcp_frame)
+from floetest import (Daemon, ipfix_data_set, ipfix_message, ipfix_options_template_set,  # noqa: E402
+                      ipfix_template_set, ipv4, sflow_datagram, sflow_flow_sample, tcp_frame)
 import struct  # noqa: E402
 
 # sourceIPv4Address, destinationIPv4Address, sourceTransportPort,
@@ -75,6 +75,23 @@ class Tables(unittest.TestCase):
             d.wait_for(lambda s: s["flows"] >= 1)
             f = d.get("/api/v1/flows")["flows"][0]
             self.assertEqual(f["app"], "Google")
+            self.assertEqual(f["app_source"], "exporter")
+
+    def test_ie95_named_by_exporter_options(self):
+        with Daemon() as d:
+            # NBAR-style: an options record names application id 13:0x000050
+            # "http"; then a record on port 443 carries that id.
+            opts = ipfix_options_template_set(300, [(95, 4)], [(96, 24)])
+            app = struct.pack("!BBH", 13, 0, 0x50)
+            named = app + b"http".ljust(24, b"\0")
+            tmpl = ipfix_template_set(301, FIELDS + [(95, 4)])
+            rec = record("10.9.0.6", 40000, "192.0.2.45", 443, 900, 3) + app
+            d.send(ipfix_message([opts, ipfix_data_set(300, [named]), tmpl,
+                                  ipfix_data_set(301, [rec])]))
+            st = d.wait_for(lambda s: s["flows"] >= 1)
+            self.assertEqual(st["protocols"]["ipfix"]["options_records"], 1)
+            f = d.get("/api/v1/flows")["flows"][0]
+            self.assertEqual(f["app"], "HTTP")
             self.assertEqual(f["app_source"], "exporter")
 
     def test_sflow_http_on_8080_labelled_from_payload(self):

@@ -343,6 +343,34 @@ TEST(ie95_ntop_selector_wins_over_the_port_guess)
     fx_close(&fx);
 }
 
+TEST(ie95_named_by_the_exporter_maps_to_ndpi)
+{
+    fixture fx;
+    char buf[64];
+    fx_init(&fx, 100, 100);
+    floe_app nbar = {13, 3, 0x1c5}; /* Cisco NBAR2 engine, a 3-byte selector */
+    floe_appname name = {&fx.ex, fx.ex.key.addr, 0, nbar, "ssl\0\0\0\0\0", 8};
+    floe_tables_appname(&fx.t, &name);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 80, 100, 1, 0x18);
+    a.has |= FLOE_F(APP);
+    a.app_id = nbar;
+    floe_tables_record(&fx.t, &a, 1);
+    ASSERT_STR_EQ(label(&fx, only_flow(&fx), buf, sizeof(buf)), "TLS/exporter");
+    /* The same id from another exporter is unknown there: port guess. */
+    floe_exporter other = fx.ex;
+    other.id = 8;
+    floe_record b = rec(&fx, "10.0.0.2", 40000, "192.0.2.9", 80, 100, 1, 0x18);
+    b.origin = &other;
+    b.has |= FLOE_F(APP);
+    b.app_id = nbar;
+    floe_tables_record(&fx.t, &b, 2);
+    floe_host *h = floe_tables_host(&fx.t, &b.src);
+    ASSERT(h != NULL);
+    ASSERT_STR_EQ(floe_dpi_app_name(fx.t.dpi, h->top[0].bytes ? h->top[0].app : h->top[1].app),
+                  "HTTP");
+    fx_close(&fx);
+}
+
 /* An Ethernet + IPv4 + TCP header carrying an HTTP request to port 8080. */
 static size_t http_sample(uint8_t *p)
 {
@@ -431,5 +459,6 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),
           TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
           TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
+          TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
           TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
           TEST_ENTRY(host_top_apps_keep_the_largest))
