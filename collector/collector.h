@@ -376,6 +376,7 @@ size_t floe_tables_bytes(const floe_tables *t);
 void floe_flow_json(floe_json *j, floe_tables *t, floe_exporters *exps, const floe_flow *f);
 void floe_host_json(floe_json *j, floe_tables *t, const floe_host *h);
 void floe_iface_json(floe_json *j, const floe_iface *i);
+void floe_net_json(floe_json *j, const floe_net *n);
 /* Parses "10.0.0.0/8" or "fc00::/7" into a network; 0 or FLOE_EINVAL. */
 int floe_net_parse(floe_net *n, const char *text);
 int floe_net_contains(const floe_net *n, const floe_addr *a);

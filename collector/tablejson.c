@@ -7,13 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void two_way(floe_json *jw, const char *key, uint64_t c2s, uint64_t s2c)
+/* "key": {"<ka>": va, "<kb>": vb}: a counter each way. */
+static void pair_json(floe_json *jw, const char *key, const char *ka, uint64_t va,
+                      const char *kb, uint64_t vb)
 {
     floe_json_key(jw, key);
     floe_json_obj_begin(jw);
-    floe_json_ku64(jw, "c2s", c2s);
-    floe_json_ku64(jw, "s2c", s2c);
+    floe_json_ku64(jw, ka, va);
+    floe_json_ku64(jw, kb, vb);
     floe_json_obj_end(jw);
+}
+
+static void two_way(floe_json *jw, const char *key, uint64_t c2s, uint64_t s2c)
+{
+    pair_json(jw, key, "c2s", c2s, "s2c", s2c);
 }
 
 static void exporter_addr_json(floe_json *jw, floe_exporters *exps, uint64_t id)
@@ -116,16 +123,8 @@ void floe_host_json(floe_json *jw, floe_tables *t, const floe_host *h)
         floe_json_kstr(jw, "network", t->nets[h->net].name);
     floe_json_ku64(jw, "first_seen_ms", h->first_ms);
     floe_json_ku64(jw, "last_seen_ms", h->last_ms);
-    floe_json_key(jw, "bytes");
-    floe_json_obj_begin(jw);
-    floe_json_ku64(jw, "sent", h->bytes_sent);
-    floe_json_ku64(jw, "rcvd", h->bytes_rcvd);
-    floe_json_obj_end(jw);
-    floe_json_key(jw, "packets");
-    floe_json_obj_begin(jw);
-    floe_json_ku64(jw, "sent", h->pkts_sent);
-    floe_json_ku64(jw, "rcvd", h->pkts_rcvd);
-    floe_json_obj_end(jw);
+    pair_json(jw, "bytes", "sent", h->bytes_sent, "rcvd", h->bytes_rcvd);
+    pair_json(jw, "packets", "sent", h->pkts_sent, "rcvd", h->pkts_rcvd);
     floe_json_key(jw, "flows");
     floe_json_obj_begin(jw);
     floe_json_ku64(jw, "as_client", h->flows_client);
@@ -164,18 +163,30 @@ void floe_iface_json(floe_json *jw, const floe_iface *i)
     floe_json_ku64(jw, "exporter_id", i->exporter);
     floe_json_ku64(jw, "ifindex", i->ifindex);
     floe_json_ku64(jw, "last_seen_ms", i->last_ms);
-    floe_json_key(jw, "bytes");
-    floe_json_obj_begin(jw);
-    floe_json_ku64(jw, "in", i->bytes_in);
-    floe_json_ku64(jw, "out", i->bytes_out);
-    floe_json_obj_end(jw);
-    floe_json_key(jw, "packets");
-    floe_json_obj_begin(jw);
-    floe_json_ku64(jw, "in", i->pkts_in);
-    floe_json_ku64(jw, "out", i->pkts_out);
-    floe_json_obj_end(jw);
+    pair_json(jw, "bytes", "in", i->bytes_in, "out", i->bytes_out);
+    pair_json(jw, "packets", "in", i->pkts_in, "out", i->pkts_out);
     if (i->has_counters)
         counters_json(jw, &i->counters, i->counters_ms);
     floe_json_obj_end(jw);
 }
 
+
+static void three_way(floe_json *jw, const char *key, uint64_t in, uint64_t out, uint64_t inner)
+{
+    floe_json_key(jw, key);
+    floe_json_obj_begin(jw);
+    floe_json_ku64(jw, "in", in);
+    floe_json_ku64(jw, "out", out);
+    floe_json_ku64(jw, "inner", inner);
+    floe_json_obj_end(jw);
+}
+
+void floe_net_json(floe_json *jw, const floe_net *n)
+{
+    floe_json_obj_begin(jw);
+    floe_json_kstr(jw, "network", n->name);
+    floe_json_ku64(jw, "hosts", n->hosts);
+    three_way(jw, "bytes", n->bytes_in, n->bytes_out, n->bytes_inner);
+    three_way(jw, "packets", n->pkts_in, n->pkts_out, n->pkts_inner);
+    floe_json_obj_end(jw);
+}

@@ -504,25 +504,8 @@ static void on_networks(floe_www_req *req, void *ud)
     floe_json_obj_begin(&jw);
     floe_json_key(&jw, "networks");
     floe_json_arr_begin(&jw);
-    for (size_t i = 0; i < d->tables.n_nets; i++) {
-        const floe_net *n = &d->tables.nets[i];
-        floe_json_obj_begin(&jw);
-        floe_json_kstr(&jw, "network", n->name);
-        floe_json_ku64(&jw, "hosts", n->hosts);
-        floe_json_key(&jw, "bytes");
-        floe_json_obj_begin(&jw);
-        floe_json_ku64(&jw, "in", n->bytes_in);
-        floe_json_ku64(&jw, "out", n->bytes_out);
-        floe_json_ku64(&jw, "inner", n->bytes_inner);
-        floe_json_obj_end(&jw);
-        floe_json_key(&jw, "packets");
-        floe_json_obj_begin(&jw);
-        floe_json_ku64(&jw, "in", n->pkts_in);
-        floe_json_ku64(&jw, "out", n->pkts_out);
-        floe_json_ku64(&jw, "inner", n->pkts_inner);
-        floe_json_obj_end(&jw);
-        floe_json_obj_end(&jw);
-    }
+    for (size_t i = 0; i < d->tables.n_nets; i++)
+        floe_net_json(&jw, &d->tables.nets[i]);
     floe_json_arr_end(&jw);
     floe_json_obj_end(&jw);
     floe_www_reply_json(req, 200, &b);
