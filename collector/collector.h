@@ -242,10 +242,12 @@ struct floe_host;
 typedef struct floe_flow {
     floe_hnode node;
     floe_list lru;               /* least recently updated first */
+    floe_list dirty;             /* on the tables' dirty list while pend_* is not zero */
     floe_flow_key key;
     struct floe_host *host[2];   /* client, server; NULL if the host table was full */
     uint64_t first_ms, last_ms;  /* when floe saw the first and last record */
     uint64_t bytes[2], packets[2];  /* scaled by the sampling rate */
+    uint64_t pend_bytes[2], pend_pkts[2]; /* not yet added to the hosts and networks */
     uint32_t records;
     uint32_t in_if, out_if;      /* from the client-to-server records */
     uint16_t tcp_flags[2];
@@ -340,6 +342,8 @@ typedef struct floe_tables {
     floe_pool flow_pool, host_pool, iface_pool, appname_pool;
     floe_hmap flows, hosts, ifaces, appnames;
     floe_list flow_lru, host_idle, host_busy, iface_lru, appname_lru;
+    floe_list dirty;   /* flows whose counters the hosts and networks lack */
+    size_t n_dirty;
     floe_net *nets;
     size_t n_nets;
     floe_dpi *dpi;
@@ -361,6 +365,17 @@ void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t n
  * its records label as the nDPI protocol of that name. Bounded by
  * FLOE_APPNAMES_MAX, least recently learnt evicted. */
 void floe_tables_appname(floe_tables *t, const floe_appname *a);
+/*
+ * Adds what flows counted since the last flush to their hosts, top
+ * applications and networks. A record updates only its flow; hosts and
+ * networks catch up here, once a second from the daemon's tick, when a
+ * flow ends, and before any report of the tables, so host figures lag flows
+ * by at most a second while a record costs one flow update.
+ */
+void floe_tables_flush(floe_tables *t);
+/* The same, only if at most max flows wait (what an API request may afford
+ * on the loop); returns 1 if it flushed. */
+int floe_tables_flush_small(floe_tables *t, size_t max);
 /* Ends flows idle past the timeout; returns how many ended. */
 size_t floe_tables_expire(floe_tables *t, uint64_t now_ms);
 /* Ends every flow (shutdown, end of a replay). */

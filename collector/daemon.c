@@ -195,8 +195,10 @@ static void on_tick(uv_timer_t *t)
 {
     floe_daemon *d = t->data;
     d->ticks++;
-    if (d->tables_on)
+    if (d->tables_on) {
+        floe_tables_flush(&d->tables);
         floe_tables_expire(&d->tables, floe_time_ms());
+    }
     if (d->ticks % SWEEP_EVERY_TICKS == 0)
         floe_ingest_sweep(&d->ing, floe_time_ms());
 }

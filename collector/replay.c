@@ -45,6 +45,7 @@ static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const ui
     if (ts_ms > rp->clock_ms)
         rp->clock_ms = ts_ms;
     if (rp->clock_ms >= rp->last_expire_ms + 1000) {
+        floe_tables_flush(&rp->t);
         floe_tables_expire(&rp->t, rp->clock_ms);
         rp->last_expire_ms = rp->clock_ms;
     }
@@ -104,6 +105,7 @@ static void print_report(replay *rp, unsigned what)
     floe_buf b;
     floe_json j;
     floe_counters c;
+    floe_tables_flush(&rp->t);
     floe_ingest_totals(&rp->o.ing, &c);
     floe_buf_init(&b);
     floe_json_init(&j, &b);

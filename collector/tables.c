@@ -138,6 +138,10 @@ static void host_detach(floe_tables *t, floe_host *h, int server)
  * replaces the smallest, inheriting its count (an upper bound). */
 static void host_app_bytes(floe_host *h, uint16_t app, uint64_t bytes)
 {
+    if (h->top[0].app == app && h->top[0].bytes) { /* the usual case: its main app */
+        h->top[0].bytes += bytes;
+        return;
+    }
     int min = 0;
     for (int i = 0; i < FLOE_HOST_TOP_APPS; i++) {
         if (h->top[i].app == app && (h->top[i].bytes || app)) {
@@ -182,6 +186,31 @@ const floe_addr *floe_flow_server(const floe_flow *f, uint16_t *port)
     return f->cli_is_a ? &f->key.b : &f->key.a;
 }
 
+/* Adds a flow's pending counters to its hosts and networks. */
+static void flow_flush(floe_tables *t, floe_flow *f)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        uint64_t b = f->pend_bytes[dir], p = f->pend_pkts[dir];
+        if (!b && !p)
+            continue;
+        floe_host *from = f->host[dir], *to = f->host[!dir];
+        if (from) {
+            from->bytes_sent += b, from->pkts_sent += p, from->last_ms = f->last_ms;
+            host_app_bytes(from, f->app.app, b);
+        }
+        if (to) {
+            to->bytes_rcvd += b, to->pkts_rcvd += p, to->last_ms = f->last_ms;
+            host_app_bytes(to, f->app.app, b);
+        }
+        col__nets_account(t, from, to, b, p);
+        f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
+    }
+    if (!floe_list_empty(&f->dirty)) {
+        floe_list_remove(&f->dirty);
+        t->n_dirty--;
+    }
+}
+
 static void flow_end(floe_tables *t, floe_flow *f, int reason)
 {
     static const size_t counters[] = {
@@ -193,6 +222,7 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
     if (reason != FLOE_END_SHUTDOWN)
         (*(uint64_t *)(void *)((char *)&t->st + counters[reason]))++;
     t->st.flows_ended++;
+    flow_flush(t, f);
     fire(t, FLOE_EV_FLOW_END, f);
     if (f->dpi)
         floe_dpi_release(t->dpi, &f->dpi);
@@ -299,6 +329,7 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     f->node.hash = h;
     floe_hmap_insert(&t->flows, &f->node);
     floe_list_init(&f->lru);
+    floe_list_init(&f->dirty);
     floe_list_push_tail(&t->flow_lru, &f->lru);
     f->host[0] = host_get(t, floe_flow_client(f, NULL), now);
     f->host[1] = host_get(t, floe_flow_server(f, NULL), now);
@@ -335,6 +366,10 @@ static void flow_flip(floe_tables *t, floe_flow *f)
     uint16_t fl = f->tcp_flags[0];
     f->tcp_flags[0] = f->tcp_flags[1];
     f->tcp_flags[1] = fl;
+    /* Pending counters are per direction of the host pair: swap them too. */
+    b = f->pend_bytes[0], p = f->pend_pkts[0];
+    f->pend_bytes[0] = f->pend_bytes[1], f->pend_pkts[0] = f->pend_pkts[1];
+    f->pend_bytes[1] = b, f->pend_pkts[1] = p;
 }
 
 /* Feeds an sFlow sampled header to nDPI until it labels the flow. */
@@ -399,21 +434,27 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
         f->retrans[d] += r->retrans_in;
     if (r->has & FLOE_F(RETRANS_OUT))
         f->retrans[!d] += r->retrans_out;
-    for (int dir = 0; dir < 2; dir++) {
-        uint64_t b = bytes[dir], p = dir == d ? pkts : 0;
-        if (!b && !p)
-            continue;
-        floe_host *from = f->host[dir], *to = f->host[!dir];
-        if (from) {
-            from->bytes_sent += b, from->pkts_sent += p, from->last_ms = now;
-            host_app_bytes(from, f->app.app, b);
-        }
-        if (to) {
-            to->bytes_rcvd += b, to->pkts_rcvd += p, to->last_ms = now;
-            host_app_bytes(to, f->app.app, b);
-        }
-        col__nets_account(t, from, to, b, p);
+    f->pend_bytes[0] += bytes[0];
+    f->pend_bytes[1] += bytes[1];
+    f->pend_pkts[d] += pkts;
+    if (floe_list_empty(&f->dirty)) {
+        floe_list_push_tail(&t->dirty, &f->dirty);
+        t->n_dirty++;
     }
+}
+
+void floe_tables_flush(floe_tables *t)
+{
+    while (!floe_list_empty(&t->dirty))
+        flow_flush(t, FLOE_CONTAINER_OF(t->dirty.next, floe_flow, dirty));
+}
+
+int floe_tables_flush_small(floe_tables *t, size_t max)
+{
+    if (t->n_dirty > max)
+        return 0;
+    floe_tables_flush(t);
+    return 1;
 }
 
 void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
@@ -480,6 +521,7 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
     floe_list_init(&t->host_busy);
     floe_list_init(&t->iface_lru);
     floe_list_init(&t->appname_lru);
+    floe_list_init(&t->dirty);
     if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, cfg->max_flows) != 0 ||
         floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, cfg->max_hosts) != 0 ||
         floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, cfg->max_interfaces) != 0 ||

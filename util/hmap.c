@@ -1,46 +1,10 @@
 /*
- * floe_hash and floe_hmap. The hash folds 8 bytes at a time with a
- * multiply and an xor-shift; keys here are short (addresses, ports, ids), so
- * a simple word-at-a-time mix is both fast and spreads well enough for
- * power-of-two bucket arrays. The map is chained and intrusive: callers walk
- * a bucket themselves and compare keys inline.
+ * floe_hmap: a chained, intrusive hash map. Callers hash (floe_hash, in
+ * util.h), walk a bucket themselves and compare keys inline.
  */
 #include "util/util.h"
 
 #include <stdlib.h>
-
-#define MIX_K1 0x9e3779b97f4a7c15ULL
-#define MIX_K2 0xbf58476d1ce4e5b9ULL
-
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 31;
-    h *= MIX_K2;
-    h ^= h >> 29;
-    return h;
-}
-
-uint64_t floe_hash(const void *data, size_t n, uint64_t seed)
-{
-    const uint8_t *p = data;
-    uint64_t h = seed ^ (n * MIX_K1);
-
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * MIX_K1;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, p, n);
-        h = (h ^ w) * MIX_K1;
-        h ^= h >> 32;
-    }
-    return mix64(h);
-}
 
 static size_t pow2_at_least(size_t n)
 {

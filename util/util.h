@@ -114,8 +114,36 @@ static inline uint64_t floe_beN(const uint8_t *p, size_t n)
 
 /* ---- hashing ----------------------------------------------------------- */
 
-/* A 64-bit hash of n bytes, seeded. Not cryptographic. */
-uint64_t floe_hash(const void *data, size_t n, uint64_t seed);
+/*
+ * A 64-bit hash of n bytes, seeded. Not cryptographic. It folds 8 bytes at
+ * a time with a multiply and an xor-shift; keys here are short (addresses,
+ * flow keys), so a word-at-a-time mix is both fast and spreads well enough
+ * for power-of-two bucket arrays. Inline so that a constant n unrolls.
+ */
+static inline uint64_t floe_hash(const void *data, size_t n, uint64_t seed)
+{
+    const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2 = 0xbf58476d1ce4e5b9ULL;
+    const uint8_t *p = (const uint8_t *)data;
+    uint64_t h = seed ^ (n * k1);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * k1;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * k1;
+        h ^= h >> 32;
+    }
+    h ^= h >> 31;
+    h *= k2;
+    h ^= h >> 29;
+    return h;
+}
 
 /* ---- growable buffer --------------------------------------------------- */
 

@@ -316,12 +316,17 @@ static void on_cancel(void *ud)
     uv_close((uv_handle_t *)&j->idle, on_idle_closed);
 }
 
+/* Hosts and networks catch up with their flows once a second; a request
+ * brings them up to date first when that is cheap. */
+#define FLUSH_ON_REQUEST_MAX 20000
+
 static void table_request(floe_www_req *req, floe_daemon *d, const table_spec *spec)
 {
     if (!d->tables_on) {
         floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
         return;
     }
+    floe_tables_flush_small(&d->tables, FLUSH_ON_REQUEST_MAX);
     scan_job *j = calloc(1, sizeof(*j));
     if (!j) {
         floe_www_reply_error(req, 500, "out of memory");
@@ -476,6 +481,7 @@ static void on_host(floe_www_req *req, void *ud)
         floe_www_reply_error(req, 400, "expected /api/v1/hosts/{ip}");
         return;
     }
+    floe_tables_flush_small(&d->tables, FLUSH_ON_REQUEST_MAX);
     floe_host *h = floe_tables_host(&d->tables, &a);
     if (!h) {
         floe_www_reply_error(req, 404, "host not in the table");
@@ -499,6 +505,7 @@ static void on_networks(floe_www_req *req, void *ud)
         floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
         return;
     }
+    floe_tables_flush_small(&d->tables, FLUSH_ON_REQUEST_MAX);
     floe_buf_init(&b);
     floe_json_init(&jw, &b);
     floe_json_obj_begin(&jw);
