@@ -263,8 +263,10 @@ static int check_opts(gen_opts *o)
     }
     /* A paced run of fixed length is a fixed number of records: the stream
      * stays the same whatever the machine manages. */
-    if (o->rate && o->duration > 0 && !o->records)
+    if (o->rate && o->duration > 0 && !o->records) {
         o->records = (uint64_t)llround((double)o->rate * o->duration);
+        o->duration = 0; /* all of them, even when late */
+    }
     return 0;
 }
 
@@ -344,6 +346,7 @@ static void sums_add(gen_sums *to, const gen_sums *s)
     to->template_records += s->template_records;
     to->bytes += s->bytes;
     to->packets += s->packets;
+    to->wire_bytes += s->wire_bytes;
 }
 
 /* Encodes up to o.batch datagrams of ex holding at most left records, and
@@ -363,6 +366,7 @@ static unsigned build_batch(gen_run *g, gen_exporter *ex, uint64_t left, uint64_
         g->iov[n].iov_len = g->o.proto->datagram(ex, &g->o, s->vt_us / 1000,
                                                  max > UINT32_MAX ? UINT32_MAX : (uint32_t)max,
                                                  g->iov[n].iov_base, &s->sums);
+        s->sums.wire_bytes = g->iov[n].iov_len;
         recs += s->sums.records;
         n++;
     }
@@ -446,6 +450,7 @@ static void print_summary(const gen_run *g)
     floe_json_ku64(&j, "template_records", t->template_records);
     floe_json_ku64(&j, "bytes", t->bytes);
     floe_json_ku64(&j, "packets", t->packets);
+    floe_json_ku64(&j, "wire_bytes", t->wire_bytes);
     floe_json_ku64(&j, "send_errors", g->send_errors);
     floe_json_key(&j, "gso");
     floe_json_bool(&j, g->sender.gso);

@@ -130,6 +130,7 @@ typedef struct gen_opts {
 typedef struct gen_sums {
     uint64_t datagrams, records, options_records, template_records;
     uint64_t bytes, packets; /* sFlow: sum of frame lengths, and one per sample */
+    uint64_t wire_bytes;     /* UDP payload bytes of the datagrams */
 } gen_sums;
 
 /* One exporter: its identity, its sequence numbers and its socket. */
