@@ -48,6 +48,7 @@ typedef struct floe_config {
     int dpi_enabled;
     uint32_t dpi_max_states;
     uint32_t dpi_packets;   /* sampled packets per flow before nDPI gives up */
+    uint32_t dpi_max_rate;  /* sampled packets dissected per second, at most */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
@@ -190,7 +191,8 @@ void floe_dpi_guess(floe_dpi *d, uint8_t ipproto, const floe_addr *src, uint16_t
  * 11 IPv4, 12 IPv6) into the flow's detection state *state, created on first
  * use. Returns 1 (or 2 after give_up) when out was filled, 0 when not yet,
  * -1 when no state could be had (bound reached). With give_up, or once
- * detected by give-up, the state is released.
+ * detected by give-up, the state is released. -2: nothing to dissect (no
+ * payload, or not IP), and no state was made.
  */
 int floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n, uint32_t proto,
                     uint64_t ts_ms, int give_up, floe_app_label *out);
@@ -320,6 +322,8 @@ typedef struct floe_tables_stats {
     uint64_t host_evictions, host_full; /* host_full: no slot, every host had flows */
     uint64_t iface_evictions;
     uint64_t dpi_packets, dpi_detected;
+    uint64_t dpi_over_budget;  /* samples not dissected: past dpi.max_rate */
+    uint64_t dpi_no_payload;   /* samples with no payload to dissect */
     uint64_t labels[4];        /* flows labelled, by enum floe_app_source */
 } floe_tables_stats;
 
@@ -349,6 +353,10 @@ typedef struct floe_tables {
     floe_dpi *dpi;
     uint64_t idle_timeout_ms;
     uint32_t dpi_max_packets;
+    uint32_t dpi_max_rate;
+    uint32_t dpi_used;         /* dissections in the current second */
+    uint64_t dpi_second;       /* that second, ms / 1000 */
+    uint8_t well_known[8192];  /* a bit per port: a service port marks the server */
     floe_tables_stats st;
     floe_flow_hooks hooks;
     floe_log *log;

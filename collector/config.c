@@ -76,6 +76,8 @@ static const struct ckey {
      "flows dissected at once from sFlow sampled headers (about 700 bytes each)"},
     {"dpi.packets", C_UINT, offsetof(floe_config, dpi_packets), 0, 1, 255,
      "sampled packets per flow before nDPI gives up and guesses"},
+    {"dpi.max_rate", C_UINT, offsetof(floe_config, dpi_max_rate), 0, 1, 100000000,
+     "sampled packets dissected per second at most; past it flows keep their guess"},
 };
 
 static const char *const default_local_networks[] = {
@@ -152,6 +154,7 @@ int floe_config_defaults(floe_config *cfg)
     cfg->dpi_enabled = 1;
     cfg->dpi_max_states = 65536;
     cfg->dpi_packets = 8;
+    cfg->dpi_max_rate = 50000;
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
         floe_config_set_list(&cfg->local_networks, &cfg->n_local_networks,

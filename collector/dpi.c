@@ -94,15 +94,28 @@ static size_t l3_copy(const uint8_t *p, size_t n, uint32_t proto, uint8_t *out, 
     if (len > cap)
         len = cap;
     memcpy(out, p + off, len);
+    size_t l4 = 0;
+    uint8_t ipproto = 0;
     if (len >= 20 && (out[0] >> 4) == 4) {
         out[2] = (uint8_t)(len >> 8);
         out[3] = (uint8_t)len;
+        l4 = (size_t)(out[0] & 15) * 4;
+        ipproto = out[9];
     } else if (len >= 40 && (out[0] >> 4) == 6) {
         out[4] = (uint8_t)((len - 40) >> 8);
         out[5] = (uint8_t)(len - 40);
+        l4 = 40;
+        ipproto = out[6];
     } else {
         return 0;
     }
+    /* Headers alone give nDPI nothing its guess does not: a TCP or UDP
+     * segment with no payload bytes is not dissected. */
+    size_t l4_hdr = ipproto == 6 && l4 + 13 < len ? (size_t)(out[l4 + 12] >> 4) * 4
+                    : ipproto == 17                ? 8
+                                                   : 0;
+    if (l4_hdr && l4 + l4_hdr >= len)
+        return 0;
     return len;
 }
 
@@ -111,6 +124,8 @@ int floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n, uin
 {
     uint8_t l3[1600];
     size_t len = l3_copy(hdr, n, proto, l3, sizeof(l3));
+    if (!len && !give_up)
+        return -2;
     if (!*state) {
         if (d->states >= d->max_states) {
             d->state_refusals++;

@@ -233,23 +233,29 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
     floe_pool_free(&t->flow_pool, f);
 }
 
-/* Well-known service ports beyond 1..1023, for deciding the server side. */
-static int well_known(uint16_t port)
+/* Well-known service ports beyond 1..1023, for deciding the server side;
+ * floe_tables_init turns them into a bitmap. */
+static const uint16_t services[] = {1194, 1433, 1521, 1883, 2049, 3128, 3306, 3389,
+                                    5060, 5222, 5432, 5672, 5900, 6379, 6443, 8000,
+                                    8080, 8443, 8883, 9000, 9092, 9200, 11211, 27017};
+
+static void well_known_init(uint8_t *bits)
 {
-    static const uint16_t services[] = {1194, 1433, 1521, 1883, 2049, 3128, 3306, 3389, 5060,
-                                        5222, 5432, 5672, 5900, 6379, 6443, 8000, 8080, 8443,
-                                        8883, 9000, 9092, 9200, 11211, 27017};
-    if (port > 0 && port < 1024)
-        return 1;
+    memset(bits, 0, 8192);
+    for (unsigned p = 1; p < 1024; p++)
+        bits[p / 8] |= (uint8_t)(1u << (p % 8));
     for (size_t i = 0; i < FLOE_ARRAY_LEN(services); i++)
-        if (services[i] == port)
-            return 1;
-    return 0;
+        bits[services[i] / 8] |= (uint8_t)(1u << (services[i] % 8));
+}
+
+static inline int well_known(const floe_tables *t, uint16_t port)
+{
+    return (t->well_known[port / 8] >> (port % 8)) & 1;
 }
 
 /* Which side of a record is the client: 1 its source, 0 its destination,
  * -1 no evidence. *certain is set when a lone SYN or SYN-ACK decided it. */
-static int src_is_client(const floe_record *r, int *certain)
+static int src_is_client(const floe_tables *t, const floe_record *r, int *certain)
 {
     *certain = 0;
     if (r->ipproto == 6 && (r->has & FLOE_F(TCP_FLAGS)) && (r->tcp_flags & TCP_SYN)) {
@@ -263,7 +269,7 @@ static int src_is_client(const floe_record *r, int *certain)
             return 0;
         }
     }
-    int ws = well_known(r->sport), wd = well_known(r->dport);
+    int ws = well_known(t, r->sport), wd = well_known(t, r->dport);
     if (wd && !ws)
         return 1;
     if (ws && !wd)
@@ -322,7 +328,7 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     if (!f)
         return NULL;
     f->key = *k;
-    int certain, c = src_is_client(r, &certain);
+    int certain, c = src_is_client(t, r, &certain);
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
     f->first_ms = f->last_ms = now;
@@ -378,12 +384,27 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
     if (!t->dpi || !r->sampled || f->app_source == FLOE_APP_EXPORTER ||
         f->app_source == FLOE_APP_DPI || f->dpi_packets >= t->dpi_max_packets)
         return;
+    /* A budget per second keeps dissection from starving ingest at high
+     * sample rates; flows past it keep their guess. */
+    if (now / 1000 != t->dpi_second) {
+        t->dpi_second = now / 1000;
+        t->dpi_used = 0;
+    }
+    if (t->dpi_used >= t->dpi_max_rate) {
+        t->st.dpi_over_budget++;
+        return;
+    }
     floe_app_label l;
-    f->dpi_packets++;
-    t->st.dpi_packets++;
-    int give_up = f->dpi_packets >= t->dpi_max_packets;
+    int give_up = (uint32_t)f->dpi_packets + 1 >= t->dpi_max_packets;
     int rc = floe_dpi_packet(t->dpi, &f->dpi, r->sampled, r->sampled_len, r->sampled_proto, now,
                              give_up, &l);
+    if (rc == -2) {
+        t->st.dpi_no_payload++;
+        return;
+    }
+    t->dpi_used++;
+    f->dpi_packets++;
+    t->st.dpi_packets++;
     if (rc <= 0)
         return;
     if (rc == 1)
@@ -473,10 +494,13 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
     if (f) {
         if (t->flow_lru.prev != &f->lru)
             floe_list_move_tail(&t->flow_lru, &f->lru);
-        int certain, c = src_is_client(r, &certain);
-        int src_is_cli = src_is_a == f->cli_is_a;
-        if (certain && !f->dir_certain && c == !src_is_cli)
-            flow_flip(t, f);
+        /* Only a SYN can overturn roles taken from ports or first sight. */
+        if (!f->dir_certain && (r->tcp_flags & TCP_SYN) && (r->has & FLOE_F(TCP_FLAGS))) {
+            int certain, c = src_is_client(t, r, &certain);
+            int src_is_cli = src_is_a == f->cli_is_a;
+            if (certain && c == !src_is_cli)
+                flow_flip(t, f);
+        }
     } else if (!(f = flow_new(t, &k, h, src_is_a, r, now))) {
         return;
     }
@@ -516,6 +540,8 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
     t->log = log;
     t->idle_timeout_ms = (uint64_t)cfg->flow_idle_timeout * 1000;
     t->dpi_max_packets = cfg->dpi_packets;
+    t->dpi_max_rate = cfg->dpi_max_rate;
+    well_known_init(t->well_known);
     floe_list_init(&t->flow_lru);
     floe_list_init(&t->host_idle);
     floe_list_init(&t->host_busy);

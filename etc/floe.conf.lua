@@ -73,4 +73,6 @@ dpi = {
     max_states = 65536,
     -- sampled packets per flow before nDPI gives up and guesses
     packets = 8,
+    -- sampled packets dissected per second at most; past it flows keep their guess
+    max_rate = 50000,
 }

@@ -82,6 +82,7 @@ static void tables_json(floe_json *j, const floe_tables *t)
         TS(records),        TS(records_skipped), TS(flows_created),   TS(flows_ended),
         TS(flows_idle),     TS(flows_exporter_end), TS(flow_evictions), TS(host_evictions),
         TS(host_full),      TS(iface_evictions), TS(dpi_packets),     TS(dpi_detected),
+        TS(dpi_over_budget), TS(dpi_no_payload),
 #undef TS
     };
     floe_json_key(j, "tables");

@@ -234,7 +234,7 @@ static const floe_counters *sflow_counters(const fixture *f)
 static void decode_direct(const bld *b, floe_dec_exporter *ex, floe_dec_stats *st, sink_state *s)
 {
     const floe_dec_ops *ops = floe_dec_ops_for(FLOE_PROTO_SFLOW);
-    floe_sink sink = {collect, collect_ifc, s};
+    floe_sink sink = {.record = collect, .ifcounters = collect_ifc, .ud = s};
     floe_dgram dg;
     floe_hdr h;
     memset(&dg, 0, sizeof(dg));
