@@ -429,6 +429,39 @@ TEST(sflow_sampled_http_on_8080_is_labelled_from_payload)
     fx_close(&fx);
 }
 
+TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
+{
+    fixture fx;
+    uint8_t pkt[256];
+    fx_init(&fx, 100, 100);
+    fx.t.dpi_max_rate = 1;
+    size_t n = http_sample(pkt);
+    /* Headers only (cut right after TCP): nothing to dissect. */
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.80", 8080, n, 1, 0x18);
+    a.sampled = pkt;
+    a.sampled_len = 14 + 20 + 20;
+    a.sampled_proto = 1;
+    floe_tables_record(&fx.t, &a, 1000);
+    ASSERT_EQ(fx.t.st.dpi_no_payload, 1);
+    ASSERT_EQ(fx.t.st.dpi_packets, 0);
+    /* With payload: the one dissection this second's budget allows. */
+    a.sampled_len = (uint32_t)n;
+    floe_tables_record(&fx.t, &a, 1001);
+    ASSERT_EQ(fx.t.st.dpi_packets, 1);
+    /* Another flow in the same second is over budget and keeps its guess. */
+    floe_record b = rec(&fx, "10.0.0.2", 40000, "192.0.2.80", 8080, n, 1, 0x18);
+    b.sampled = pkt;
+    b.sampled_len = (uint32_t)n;
+    b.sampled_proto = 1;
+    floe_tables_record(&fx.t, &b, 1500);
+    ASSERT_EQ(fx.t.st.dpi_over_budget, 1);
+    ASSERT_EQ(fx.t.st.dpi_packets, 1);
+    /* The next second brings a new budget. */
+    floe_tables_record(&fx.t, &b, 2000);
+    ASSERT_EQ(fx.t.st.dpi_packets, 2);
+    fx_close(&fx);
+}
+
 TEST(host_top_apps_keep_the_largest)
 {
     fixture fx;
@@ -474,4 +507,5 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
           TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
           TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
+          TEST_ENTRY(dpi_skips_empty_payloads_and_keeps_to_its_budget),
           TEST_ENTRY(host_top_apps_keep_the_largest))
