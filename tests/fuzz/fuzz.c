@@ -75,7 +75,14 @@ int fuzz_feed(const uint8_t *data, size_t size, int tables)
     harness *h = harness_get();
     floe_ingest *ing = &h->ing;
     floe_addr src;
-    static const uint8_t v4[4] = {192, 0, 2, 1};
+    /* The input's last byte picks one of four exporter addresses (so the
+     * global template bound, below four exporters' worth, is reached) and
+     * whether datagrams are 1 ms or 1 s apart (same-second paths such as
+     * the nDPI budget, or idle expiry). It is still part of the last
+     * datagram too. */
+    uint8_t sel = size ? data[size - 1] : 0;
+    uint8_t v4[4] = {192, 0, 2, (uint8_t)(1 + (sel & 3))};
+    uint64_t step = (sel & 4) ? 1 : 1000;
     floe_addr_from_v4(&src, v4);
     floe_exporters_close(&ing->exporters);
     if (floe_exporters_init(&ing->exporters, h->cfg.max_exporters, &ing->dec) != 0)
@@ -92,7 +99,7 @@ int fuzz_feed(const uint8_t *data, size_t size, int tables)
         size_t n = (size_t)data[off] << 8 | data[off + 1];
         if (off + 2 + n > size)
             break;
-        h->clock += 1000;
+        h->clock += step;
         floe_ingest_datagram(ing, &src, 50000, data + off + 2, n, h->clock);
         off += 2 + n;
     }
