@@ -33,6 +33,7 @@ static harness *harness_get(void)
         h.cfg.max_templates_per_exporter = 64;
         h.cfg.max_templates = 128;
         h.cfg.dpi_max_states = 32;
+        h.cfg.dpi_max_rate = 64;
         floe_log_init(&h.log, -1, 0);
         if (floe_tables_init(&h.tables, &h.cfg, &h.log, err, sizeof(err)) == 0)
             h.tables_ready = 1;
