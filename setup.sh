@@ -4,8 +4,8 @@
 #
 #   ./setup.sh run     build, then `floe run` with the built-in defaults
 #   ./setup.sh test    build with -Werror, run `make check`, then again under
-#                      ASan+UBSan, then `make distcheck`, then the daemon
-#                      integration test under valgrind
+#                      ASan+UBSan, then the daemon integration test under
+#                      valgrind, then `make distcheck`
 #
 # Builds go to build/ and build-san/ beside this script. Run as root, or as
 # a user who may sudo.
