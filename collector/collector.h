@@ -183,9 +183,19 @@ typedef struct floe_app_label {
 /* One detection module; at most max_states flows dissected at once. */
 floe_dpi *floe_dpi_new(size_t max_states);
 void floe_dpi_free(floe_dpi *d);
-/* nDPI's guess from protocol, ports and its IP lists. */
+/* nDPI's guess from protocol, ports and its IP lists (about 250 ns). */
 void floe_dpi_guess(floe_dpi *d, uint8_t ipproto, const floe_addr *src, uint16_t sport,
                     const floe_addr *dst, uint16_t dport, floe_app_label *out);
+/*
+ * The same guess in two cached halves, as the tables use it: the service
+ * an address belongs to in nDPI's IP lists (0 if none; looked up once per
+ * host), and the protocol a server port suggests (computed once per
+ * protocol and port). floe_dpi_compose joins them as nDPI would: TLS.Google.
+ */
+uint16_t floe_dpi_ip_app(floe_dpi *d, const floe_addr *a);
+void floe_dpi_port_label(floe_dpi *d, uint8_t ipproto, uint16_t port, floe_app_label *out);
+void floe_dpi_compose(floe_dpi *d, const floe_app_label *port, uint16_t ip_app,
+                      floe_app_label *out);
 /*
  * Feeds one sampled packet header (sFlow header_protocol proto: 1 Ethernet,
  * 11 IPv4, 12 IPv6) into the flow's detection state *state, created on first
@@ -280,6 +290,7 @@ typedef struct floe_host {
     uint32_t active_client, active_server;
     uint32_t score;
     int32_t net;           /* index of its local network, -1 if not local */
+    uint16_t ip_app;       /* nDPI service of its address (IP lists), 0 if none */
     struct {
         uint16_t app;
         uint64_t bytes;

@@ -13,8 +13,15 @@
 #include <stdlib.h>
 #include <strings.h>
 
+/* nDPI's guess from a server port, computed once per (protocol, port). */
+typedef struct port_label {
+    uint16_t app, master, category;
+    uint16_t filled;
+} port_label;
+
 struct floe_dpi {
     struct ndpi_detection_module_struct *mod;
+    port_label *ports;  /* [0] TCP, [1] UDP: 65536 each; [2] other protocols by number */
     size_t states;      /* live ndpi_flow_struct objects */
     size_t max_states;
     uint64_t state_refusals;
@@ -38,6 +45,11 @@ floe_dpi *floe_dpi_new(size_t max_states)
     ndpi_finalize_initialization(d->mod);
     d->max_states = max_states;
     d->flow_size = ndpi_detection_get_sizeof_ndpi_flow_struct();
+    d->ports = calloc(2 * 65536 + 256, sizeof(*d->ports));
+    if (!d->ports) {
+        floe_dpi_free(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -46,6 +58,7 @@ void floe_dpi_free(floe_dpi *d)
     if (!d)
         return;
     ndpi_exit_detection_module(d->mod);
+    free(d->ports);
     free(d);
 }
 
@@ -68,6 +81,51 @@ void floe_dpi_guess(floe_dpi *d, uint8_t ipproto, const floe_addr *src, uint16_t
     uint32_t s = floe_addr_is_v4(src) ? floe_addr_v4(src) : 0;
     uint32_t t = floe_addr_is_v4(dst) ? floe_addr_v4(dst) : 0;
     ndpi_protocol p = ndpi_guess_undetected_protocol(d->mod, NULL, ipproto, s, sport, t, dport);
+    set_label(d, p, out);
+}
+
+uint16_t floe_dpi_ip_app(floe_dpi *d, const floe_addr *a)
+{
+    /* nDPI 4.2's IP lists are IPv4 only. */
+    if (!floe_addr_is_v4(a))
+        return 0;
+    struct in_addr in;
+    memcpy(&in.s_addr, a->b + 12, 4);
+    return ndpi_network_ptree_match(d->mod, &in);
+}
+
+void floe_dpi_port_label(floe_dpi *d, uint8_t ipproto, uint16_t port, floe_app_label *out)
+{
+    port_label *pl = ipproto == 6    ? &d->ports[port]
+                     : ipproto == 17 ? &d->ports[65536 + port]
+                                     : &d->ports[2 * 65536 + ipproto];
+    if (!pl->filled) {
+        floe_app_label l;
+        /* The port on both sides, so nDPI looks up only that port (it
+         * ignores zero ports). */
+        uint16_t pp = ipproto == 6 || ipproto == 17 ? port : 0;
+        ndpi_protocol p = ndpi_guess_undetected_protocol(d->mod, NULL, ipproto, 0, pp, 0, pp);
+        set_label(d, p, &l);
+        pl->app = l.app, pl->master = l.master, pl->category = l.category;
+        pl->filled = 1;
+    }
+    out->app = pl->app;
+    out->master = pl->master;
+    out->category = pl->category;
+}
+
+void floe_dpi_compose(floe_dpi *d, const floe_app_label *port, uint16_t ip_app,
+                      floe_app_label *out)
+{
+    if (!ip_app) {
+        *out = *port;
+        return;
+    }
+    /* As nDPI names it: the service from the IP list over the protocol the
+     * port gives, e.g. TLS.Google. */
+    ndpi_protocol p = {port->app, ip_app, NDPI_PROTOCOL_CATEGORY_UNSPECIFIED};
+    if (port->app == ip_app)
+        p.master_protocol = NDPI_PROTOCOL_UNKNOWN;
     set_label(d, p, out);
 }
 

@@ -96,6 +96,7 @@ static floe_host *host_get(floe_tables *t, const floe_addr *a, uint64_t now)
     h->addr = *a;
     h->first_ms = h->last_ms = now;
     h->net = find_net(t, a);
+    h->ip_app = t->dpi ? floe_dpi_ip_app(t->dpi, a) : 0;
     if (h->net >= 0)
         t->nets[h->net].hosts++;
     h->node.hash = host_hash(a);
@@ -305,9 +306,17 @@ static void flow_label(floe_tables *t, floe_flow *f, const floe_record *r)
     else if ((r->has & FLOE_F(APP)) && col__app_from_ie95(t, r->origin, &r->app_id, &l) == 0)
         src = FLOE_APP_EXPORTER;
     if (src == FLOE_APP_NONE) {
-        uint16_t cport, sport;
-        const floe_addr *cli = floe_flow_client(f, &cport), *srv = floe_flow_server(f, &sport);
-        floe_dpi_guess(t->dpi, f->key.ipproto, cli, cport, srv, sport, &l);
+        /* nDPI's guess, from its two cached halves: the server's port and
+         * the IP-list service of either host (the server's first). */
+        floe_app_label port;
+        uint16_t sport, ip_app = 0;
+        floe_flow_server(f, &sport);
+        floe_dpi_port_label(t->dpi, f->key.ipproto, sport, &port);
+        if (f->host[1] && f->host[1]->ip_app)
+            ip_app = f->host[1]->ip_app;
+        else if (f->host[0])
+            ip_app = f->host[0]->ip_app;
+        floe_dpi_compose(t->dpi, &port, ip_app, &l);
         src = l.app ? FLOE_APP_GUESS : FLOE_APP_NONE;
     }
     if (src == FLOE_APP_NONE)
