@@ -253,15 +253,16 @@ struct floe_host;
 
 typedef struct floe_flow {
     floe_hnode node;
-    floe_list lru;               /* least recently updated first */
+    floe_list lru;               /* by queued_ms, oldest first (see floe_tables) */
     floe_list dirty;             /* on the tables' dirty list while pend_* is not zero */
     floe_flow_key key;
     struct floe_host *host[2];   /* client, server; NULL if the host table was full */
     uint64_t first_ms, last_ms;  /* when floe saw the first and last record */
+    uint64_t queued_ms;          /* last_ms when the flow took its place in lru */
     uint64_t bytes[2], packets[2];  /* scaled by the sampling rate */
     uint64_t pend_bytes[2], pend_pkts[2]; /* not yet added to the hosts and networks */
     uint32_t records;
-    uint32_t in_if, out_if;      /* from the client-to-server records */
+    uint32_t ifs[2][2];          /* [direction][0 input, 1 output] ifIndex, 0 unknown */
     uint16_t tcp_flags[2];
     floe_app_label app;
     uint16_t score;              /* filled by plugins */
@@ -301,7 +302,6 @@ typedef struct floe_iface {
     floe_hnode node;
     floe_list lru;
     uint64_t exporter; /* floe_exporter.id */
-    floe_addr exporter_addr;
     uint32_t ifindex;
     uint64_t last_ms;
     uint64_t bytes_in, bytes_out, pkts_in, pkts_out; /* from flow records, scaled */
@@ -344,7 +344,10 @@ typedef struct floe_tables_stats {
  *   - flows: a flow ends after flows.idle_timeout s without records, or when
  *     a record's end reason says the exporter saw it end (3 end of flow
  *     detected, 4 forced end). A new flow at the bound evicts the least
- *     recently updated flow, which ends as "evicted".
+ *     recently updated flow, which ends as "evicted". The order is kept
+ *     lazily: a record does not move its flow in the list (that would touch
+ *     two neighbours' cache lines per record); a flow found at the head
+ *     with records newer than its place is moved to the tail then.
  *   - hosts: a host no flow refers to goes on an idle list; a new host at the
  *     bound evicts the least recently seen idle host. When every host has
  *     live flows the new host is not tracked (host_full counts it).
@@ -409,7 +412,7 @@ size_t floe_tables_bytes(const floe_tables *t);
  * flow's exporter id to its address. */
 void floe_flow_json(floe_json *j, floe_tables *t, floe_exporters *exps, const floe_flow *f);
 void floe_host_json(floe_json *j, floe_tables *t, const floe_host *h);
-void floe_iface_json(floe_json *j, const floe_iface *i);
+void floe_iface_json(floe_json *j, floe_exporters *exps, const floe_iface *i);
 void floe_net_json(floe_json *j, const floe_net *n);
 /* Parses "10.0.0.0/8" or "fc00::/7" into a network; 0 or FLOE_EINVAL. */
 int floe_net_parse(floe_net *n, const char *text);

@@ -11,8 +11,10 @@
 int col__nets_init(floe_tables *t, const floe_config *cfg, char *err, size_t errlen);
 void col__nets_account(floe_tables *t, const floe_host *from, const floe_host *to,
                        uint64_t bytes, uint64_t pkts);
-void col__ifaces_account(floe_tables *t, const floe_record *r, const floe_exporter *ex, int c2s,
-                         uint64_t now);
+/* Adds one direction's bytes and packets to its input and output
+ * interfaces (ifs[0], ifs[1]; 0 is unknown) of exporter id. */
+void col__ifaces_account(floe_tables *t, uint64_t exporter, const uint32_t ifs[2],
+                         uint64_t bytes, uint64_t pkts, uint64_t now);
 int col__app_from_ie95(floe_tables *t, const floe_exporter *ex, const floe_app *app,
                        floe_app_label *out);
 int col__appnames_init(floe_tables *t);

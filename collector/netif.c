@@ -95,8 +95,7 @@ typedef struct iface_key {
     uint32_t pad;
 } iface_key;
 
-static floe_iface *iface_get(floe_tables *t, const floe_addr *exp_addr, uint64_t exporter,
-                             uint32_t ifindex, uint64_t now)
+static floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex, uint64_t now)
 {
     iface_key k = {exporter, ifindex, 0};
     uint64_t h = floe_hash(&k, sizeof(k), IFACE_SEED);
@@ -121,7 +120,6 @@ static floe_iface *iface_get(floe_tables *t, const floe_addr *exp_addr, uint64_t
     if (!i)
         return NULL;
     i->exporter = exporter;
-    i->exporter_addr = *exp_addr;
     i->ifindex = ifindex;
     i->last_ms = now;
     i->node.hash = h;
@@ -131,32 +129,24 @@ static floe_iface *iface_get(floe_tables *t, const floe_addr *exp_addr, uint64_t
     return i;
 }
 
-void col__ifaces_account(floe_tables *t, const floe_record *r, const floe_exporter *ex, int c2s,
-                         uint64_t now)
+void col__ifaces_account(floe_tables *t, uint64_t exporter, const uint32_t ifs[2],
+                         uint64_t bytes, uint64_t pkts, uint64_t now)
 {
-    (void)c2s;
-    uint64_t s = r->sampling ? r->sampling : 1;
-    uint64_t b = (r->has & FLOE_F(BYTES)) ? r->bytes * s
-                                          : (r->initiator_bytes + r->responder_bytes) * s;
-    uint64_t p = (r->has & FLOE_F(PACKETS)) ? r->packets * s : 0;
-    uint64_t id = ex ? ex->id : 0;
     floe_iface *i;
-    if ((r->has & FLOE_F(IN_IF)) && r->in_if &&
-        (i = iface_get(t, &r->exporter, id, r->in_if, now))) {
-        i->bytes_in += b;
-        i->pkts_in += p;
+    if (ifs[0] && (i = iface_get(t, exporter, ifs[0], now))) {
+        i->bytes_in += bytes;
+        i->pkts_in += pkts;
     }
-    if ((r->has & FLOE_F(OUT_IF)) && r->out_if &&
-        (i = iface_get(t, &r->exporter, id, r->out_if, now))) {
-        i->bytes_out += b;
-        i->pkts_out += p;
+    if (ifs[1] && (i = iface_get(t, exporter, ifs[1], now))) {
+        i->bytes_out += bytes;
+        i->pkts_out += pkts;
     }
 }
 
 void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now)
 {
     const floe_exporter *ex = c->origin;
-    floe_iface *i = iface_get(t, &c->exporter, ex ? ex->id : 0, c->ifindex, now);
+    floe_iface *i = iface_get(t, ex ? ex->id : 0, c->ifindex, now);
     if (!i)
         return;
     i->has_counters = 1;

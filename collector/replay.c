@@ -95,7 +95,7 @@ static void dump(floe_json *j, replay *rp, unsigned what)
         floe_json_arr_begin(j);
         for (size_t i = 0; i < floe_pool_slots(&t->iface_pool); i++)
             if (floe_pool_at(&t->iface_pool, i))
-                floe_iface_json(j, floe_pool_at(&t->iface_pool, i));
+                floe_iface_json(j, &rp->o.ing.exporters, floe_pool_at(&t->iface_pool, i));
         floe_json_arr_end(j);
     }
 }

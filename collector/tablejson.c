@@ -75,8 +75,8 @@ void floe_flow_json(floe_json *jw, floe_tables *t, floe_exporters *exps, const f
     floe_json_ku64(jw, "server_latency_us", f->srv_latency_us);
     floe_json_ku64(jw, "records", f->records);
     floe_json_ku64(jw, "sampling", f->sampling);
-    floe_json_ku64(jw, "in_if", f->in_if);
-    floe_json_ku64(jw, "out_if", f->out_if);
+    floe_json_ku64(jw, "in_if", f->ifs[0][0]);
+    floe_json_ku64(jw, "out_if", f->ifs[0][1]);
     floe_json_ku64(jw, "tos", f->tos);
     if (t->dpi)
         app_json(jw, t->dpi, &f->app, f->app_source);
@@ -155,11 +155,10 @@ static void counters_json(floe_json *jw, const floe_ifcounters *c, uint64_t at_m
     floe_json_obj_end(jw);
 }
 
-void floe_iface_json(floe_json *jw, const floe_iface *i)
+void floe_iface_json(floe_json *jw, floe_exporters *exps, const floe_iface *i)
 {
     floe_json_obj_begin(jw);
-    floe_json_key(jw, "exporter");
-    floe_json_addr(jw, &i->exporter_addr);
+    exporter_addr_json(jw, exps, i->exporter);
     floe_json_ku64(jw, "exporter_id", i->exporter);
     floe_json_ku64(jw, "ifindex", i->ifindex);
     floe_json_ku64(jw, "last_seen_ms", i->last_ms);

@@ -204,6 +204,7 @@ static void flow_flush(floe_tables *t, floe_flow *f)
             host_app_bytes(to, f->app.app, b);
         }
         col__nets_account(t, from, to, b, p);
+        col__ifaces_account(t, f->key.exporter, f->ifs[dir], b, p, f->last_ms);
         f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
     }
     if (!floe_list_empty(&f->dirty)) {
@@ -326,12 +327,25 @@ static void flow_label(floe_tables *t, floe_flow *f, const floe_record *r)
     t->st.labels[src]++;
 }
 
+/* The head of the flow list after moving flows with newer records to the
+ * tail; gives up after a bounded number of moves, so eviction stays O(1). */
+static floe_flow *lru_oldest(floe_tables *t)
+{
+    floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
+    for (int moves = 0; f->last_ms > f->queued_ms && moves < 64; moves++) {
+        f->queued_ms = f->last_ms;
+        floe_list_move_tail(&t->flow_lru, &f->lru);
+        f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
+    }
+    return f;
+}
+
 static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, int src_is_a,
                            const floe_record *r, uint64_t now)
 {
     floe_flow *f = floe_pool_alloc(&t->flow_pool);
     if (!f && !floe_list_empty(&t->flow_lru)) {
-        flow_end(t, FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru), FLOE_END_EVICTED);
+        flow_end(t, lru_oldest(t), FLOE_END_EVICTED);
         f = floe_pool_alloc(&t->flow_pool);
     }
     if (!f)
@@ -340,7 +354,7 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     int certain, c = src_is_client(t, r, &certain);
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
-    f->first_ms = f->last_ms = now;
+    f->first_ms = f->last_ms = f->queued_ms = now;
     f->node.hash = h;
     floe_hmap_insert(&t->flows, &f->node);
     floe_list_init(&f->lru);
@@ -452,10 +466,16 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
         f->tcp_flags[d] |= r->tcp_flags;
     if (r->has & FLOE_F(TOS))
         f->tos = r->tos;
-    if (c2s && (r->has & FLOE_F(IN_IF)))
-        f->in_if = r->in_if;
-    if (c2s && (r->has & FLOE_F(OUT_IF)))
-        f->out_if = r->out_if;
+    if (r->has & (FLOE_F(IN_IF) | FLOE_F(OUT_IF))) {
+        if (r->has & FLOE_F(IN_IF))
+            f->ifs[d][0] = r->in_if;
+        if (r->has & FLOE_F(OUT_IF))
+            f->ifs[d][1] = r->out_if;
+        /* Until a record of the other direction says, assume the path back
+         * is the same (NSEL records carry both directions' bytes). */
+        if (!f->ifs[!d][0] && !f->ifs[!d][1])
+            f->ifs[!d][0] = f->ifs[d][1], f->ifs[!d][1] = f->ifs[d][0];
+    }
     if (r->has & FLOE_F(CLI_LATENCY))
         f->cli_latency_us = r->cli_latency_us;
     if (r->has & FLOE_F(SRV_LATENCY))
@@ -501,8 +521,6 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
     uint64_t h = flow_hash(&k);
     floe_flow *f = flow_find(t, &k, h);
     if (f) {
-        if (t->flow_lru.prev != &f->lru)
-            floe_list_move_tail(&t->flow_lru, &f->lru);
         /* Only a SYN can overturn roles taken from ports or first sight. */
         if (!f->dir_certain && (r->tcp_flags & TCP_SYN) && (r->has & FLOE_F(TCP_FLAGS))) {
             int certain, c = src_is_client(t, r, &certain);
@@ -515,7 +533,6 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
     }
     int c2s = src_is_a == f->cli_is_a;
     flow_account(t, f, c2s, r, now);
-    col__ifaces_account(t, r, ex, c2s, now);
     flow_dpi(t, f, r, now);
     if ((r->has & FLOE_F(END_REASON)) && (r->end_reason == 3 || r->end_reason == 4))
         flow_end(t, f, FLOE_END_EXPORTER);
@@ -524,10 +541,17 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
 size_t floe_tables_expire(floe_tables *t, uint64_t now)
 {
     size_t n = 0;
+    /* The list is ordered by queued_ms. Once the head was queued less than
+     * a timeout ago, every flow behind it was too: none can be idle. */
     while (!floe_list_empty(&t->flow_lru)) {
         floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
-        if (f->last_ms + t->idle_timeout_ms > now)
+        if (f->queued_ms + t->idle_timeout_ms > now)
             break;
+        if (f->last_ms + t->idle_timeout_ms > now) {
+            f->queued_ms = f->last_ms; /* active since: back of the line */
+            floe_list_move_tail(&t->flow_lru, &f->lru);
+            continue;
+        }
         flow_end(t, f, FLOE_END_IDLE);
         n++;
     }

@@ -453,8 +453,7 @@ static uint64_t iface_key(const void *item, int sort)
 
 static void iface_emit(floe_json *jw, const scan_job *j, const void *snap)
 {
-    (void)j;
-    floe_iface_json(jw, snap);
+    floe_iface_json(jw, &j->d->ing.exporters, snap);
 }
 
 static const table_spec flows_spec = {"flows", flow_pool, sizeof(floe_flow), flow_match,

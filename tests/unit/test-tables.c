@@ -234,6 +234,31 @@ TEST(flow_bound_evicts_oldest_and_never_grows)
     fx_close(&fx);
 }
 
+TEST(eviction_spares_flows_with_recent_records)
+{
+    fixture fx;
+    fx_init(&fx, 3, 100);
+    floe_record f1 = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_record f2 = rec(&fx, "10.0.0.2", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_record f3 = rec(&fx, "10.0.0.3", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_record f4 = rec(&fx, "10.0.0.4", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_tables_record(&fx.t, &f1, 1000);
+    floe_tables_record(&fx.t, &f2, 2000);
+    floe_tables_record(&fx.t, &f3, 3000);
+    floe_tables_record(&fx.t, &f1, 4000); /* f1 is now the most recent */
+    floe_tables_record(&fx.t, &f4, 5000); /* evicts f2, the least recently updated */
+    ASSERT_EQ(fx.t.st.flow_evictions, 1);
+    floe_tables_flush(&fx.t);
+    ASSERT_EQ(floe_tables_host(&fx.t, &f2.src)->active_client, 0);
+    ASSERT_EQ(floe_tables_host(&fx.t, &f1.src)->active_client, 1);
+    /* Idle expiry by the same order: at 63.5 s only f3 has been idle 60 s. */
+    ASSERT_EQ(floe_tables_expire(&fx.t, 63500), 1);
+    ASSERT_EQ(floe_tables_host(&fx.t, &f3.src)->active_client, 0);
+    ASSERT_EQ(floe_tables_host(&fx.t, &f1.src)->active_client, 1);
+    ASSERT_EQ(floe_tables_expire(&fx.t, 65000), 2);
+    fx_close(&fx);
+}
+
 TEST(host_bound_spares_hosts_with_flows)
 {
     fixture fx;
@@ -290,6 +315,13 @@ TEST(interfaces_count_in_and_out)
     a.out_if = 4;
     floe_tables_record(&fx.t, &a, 1);
     floe_tables_record(&fx.t, &a, 2);
+    /* The answer comes back in on 4 and out on 3, as its own record says. */
+    floe_record b = rec(&fx, "192.0.2.9", 443, "10.0.0.1", 40000, 1000, 1, 0x18);
+    b.has |= FLOE_F(IN_IF) | FLOE_F(OUT_IF);
+    b.in_if = 4;
+    b.out_if = 3;
+    floe_tables_record(&fx.t, &b, 3);
+    floe_tables_flush(&fx.t);
     ASSERT_EQ(fx.t.ifaces.count, 2);
     for (size_t i = 0; i < floe_pool_slots(&fx.t.iface_pool); i++) {
         const floe_iface *f = floe_pool_at(&fx.t.iface_pool, i);
@@ -297,7 +329,7 @@ TEST(interfaces_count_in_and_out)
             continue;
         ASSERT_EQ(f->exporter, 7);
         ASSERT_EQ(f->ifindex == 3 ? f->bytes_in : f->bytes_out, 200);
-        ASSERT_EQ(f->ifindex == 3 ? f->bytes_out : f->bytes_in, 0);
+        ASSERT_EQ(f->ifindex == 3 ? f->bytes_out : f->bytes_in, 1000);
     }
     fx_close(&fx);
 }
@@ -501,6 +533,7 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(idle_flows_end_and_release_hosts),
           TEST_ENTRY(exporter_end_reason_ends_the_flow),
           TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
+          TEST_ENTRY(eviction_spares_flows_with_recent_records),
           TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
           TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),
           TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
