@@ -259,6 +259,7 @@ typedef struct floe_flow {
     struct floe_host *host[2];   /* client, server; NULL if the host table was full */
     uint64_t first_ms, last_ms;  /* when floe saw the first and last record */
     uint64_t queued_ms;          /* last_ms when the flow took its place in lru */
+    uint64_t dirty_ms;           /* when it joined the dirty list */
     uint64_t bytes[2], packets[2];  /* scaled by the sampling rate */
     uint64_t pend_bytes[2], pend_pkts[2]; /* not yet added to the hosts and networks */
     uint32_t records;
@@ -388,17 +389,25 @@ void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t n
  * FLOE_APPNAMES_MAX, least recently learnt evicted. */
 void floe_tables_appname(floe_tables *t, const floe_appname *a);
 /*
- * Adds what flows counted since the last flush to their hosts, top
- * applications and networks. A record updates only its flow; hosts and
- * networks catch up here, once a second from the daemon's tick, when a
- * flow ends, and before any report of the tables, so host figures lag flows
- * by at most a second while a record costs one flow update.
+ * Adds what every flow counted since its last flush to its hosts, top
+ * applications, interfaces and networks. A record updates only its flow;
+ * the rest catch up here (all at once: reports, shutdown) or in
+ * floe_tables_housekeep (a second after, in slices, live).
  */
 void floe_tables_flush(floe_tables *t);
+/*
+ * The live table upkeep in a slice of at most budget steps: flushes flows
+ * that have waited FLOE_FLUSH_AGE_MS and ends idle flows. Returns the steps
+ * taken; budget means there is more to do now. The daemon calls it after
+ * each turn of its loop, so no upkeep holds the loop for long however many
+ * flows are due at once.
+ */
+#define FLOE_FLUSH_AGE_MS 1000
+size_t floe_tables_housekeep(floe_tables *t, uint64_t now_ms, size_t budget);
 /* The same, only if at most max flows wait (what an API request may afford
  * on the loop); returns 1 if it flushed. */
 int floe_tables_flush_small(floe_tables *t, size_t max);
-/* Ends flows idle past the timeout; returns how many ended. */
+/* Ends every flow idle past the timeout; returns how many ended. */
 size_t floe_tables_expire(floe_tables *t, uint64_t now_ms);
 /* Ends every flow (shutdown, end of a replay). */
 void floe_tables_end_all(floe_tables *t);
@@ -486,6 +495,8 @@ typedef struct floe_daemon {
     struct floe_www *www;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t tick, force_exit;
+    uv_check_t housekeep_check;
+    uv_idle_t housekeep_idle;
     uint64_t start_ms;
     uint64_t ticks;
     uint64_t reloads, reload_errors;

@@ -155,6 +155,8 @@ static void daemon_stop(floe_daemon *d, const char *why)
     d->www = NULL;
     uv_timer_stop(&d->tick);
     uv_close((uv_handle_t *)&d->tick, NULL);
+    uv_close((uv_handle_t *)&d->housekeep_check, NULL);
+    uv_close((uv_handle_t *)&d->housekeep_idle, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -191,14 +193,37 @@ static void on_appname(void *ud, const floe_appname *a)
     floe_tables_appname(&d->tables, a);
 }
 
+/* Table upkeep, a slice after every turn of the loop; while a slice uses its
+ * whole budget, an idle handle keeps the loop turning without waiting. */
+#define HOUSEKEEP_BUDGET 1024
+
+static void on_housekeep_idle(uv_idle_t *h);
+
+static void housekeep(floe_daemon *d)
+{
+    size_t n = floe_tables_housekeep(&d->tables, floe_time_ms(), HOUSEKEEP_BUDGET);
+    if (n >= HOUSEKEEP_BUDGET && !uv_is_active((uv_handle_t *)&d->housekeep_idle))
+        uv_idle_start(&d->housekeep_idle, on_housekeep_idle);
+    else if (n < HOUSEKEEP_BUDGET)
+        uv_idle_stop(&d->housekeep_idle);
+}
+
+static void on_housekeep_idle(uv_idle_t *h)
+{
+    housekeep(h->data);
+}
+
+static void on_housekeep_check(uv_check_t *h)
+{
+    housekeep(h->data);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     floe_daemon *d = t->data;
     d->ticks++;
-    if (d->tables_on) {
-        floe_tables_flush(&d->tables);
-        floe_tables_expire(&d->tables, floe_time_ms());
-    }
+    if (d->tables_on)
+        housekeep(d);
     if (d->ticks % SWEEP_EVERY_TICKS == 0)
         floe_ingest_sweep(&d->ing, floe_time_ms());
 }
@@ -231,16 +256,12 @@ static int daemon_start(floe_daemon *d)
         return FLOE_EIO;
     if (web_start(d) != 0)
         return FLOE_EIO;
-    uv_signal_init(&d->loop, &d->sigint);
-    uv_signal_init(&d->loop, &d->sigterm);
-    uv_signal_init(&d->loop, &d->sighup);
-    d->sigint.data = d->sigterm.data = d->sighup.data = d;
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sighup, on_signal, SIGHUP);
-    uv_timer_init(&d->loop, &d->tick);
-    d->tick.data = d;
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
+    if (d->tables_on)
+        uv_check_start(&d->housekeep_check, on_housekeep_check);
     return 0;
 }
 
@@ -270,8 +291,19 @@ int floe_cmd_run(const floe_run_opts *o)
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&d->loop);
     floe_list_init(&d->listeners);
+    /* Every handle is initialised here, before start-up can fail, so that
+     * daemon_stop can close them all whatever happened. */
     uv_timer_init(&d->loop, &d->force_exit);
     d->force_exit.data = d;
+    uv_timer_init(&d->loop, &d->tick);
+    d->tick.data = d;
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sighup);
+    d->sigint.data = d->sigterm.data = d->sighup.data = d;
+    uv_check_init(&d->loop, &d->housekeep_check);
+    uv_idle_init(&d->loop, &d->housekeep_idle);
+    d->housekeep_check.data = d->housekeep_idle.data = d;
     d->start_ms = floe_time_ms();
     log_info(&d->log, "floe %s starting (config %s, data %s)", PACKAGE_VERSION,
              o->config_path ? o->config_path : "built-in defaults", d->cfg.data_dir);

@@ -17,7 +17,6 @@ typedef struct replay {
     col__offline o;
     floe_tables t;
     uint64_t clock_ms;      /* the capture time now */
-    uint64_t last_expire_ms;
 } replay;
 
 static void on_record(void *ud, const floe_record *r)
@@ -44,11 +43,8 @@ static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const ui
     replay *rp = ud;
     if (ts_ms > rp->clock_ms)
         rp->clock_ms = ts_ms;
-    if (rp->clock_ms >= rp->last_expire_ms + 1000) {
-        floe_tables_flush(&rp->t);
-        floe_tables_expire(&rp->t, rp->clock_ms);
-        rp->last_expire_ms = rp->clock_ms;
-    }
+    /* The daemon's upkeep, on the capture's clock. */
+    floe_tables_housekeep(&rp->t, rp->clock_ms, 1024);
     floe_ingest_datagram(&rp->o.ing, src, sport, p, n, rp->clock_ms);
 }
 

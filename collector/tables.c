@@ -488,6 +488,7 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
     f->pend_bytes[1] += bytes[1];
     f->pend_pkts[d] += pkts;
     if (floe_list_empty(&f->dirty)) {
+        f->dirty_ms = now;
         floe_list_push_tail(&t->dirty, &f->dirty);
         t->n_dirty++;
     }
@@ -538,24 +539,46 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
         flow_end(t, f, FLOE_END_EXPORTER);
 }
 
-size_t floe_tables_expire(floe_tables *t, uint64_t now)
+/* Ends idle flows, at most budget steps; returns the steps taken. */
+static size_t expire_some(floe_tables *t, uint64_t now, size_t budget, size_t *ended)
 {
     size_t n = 0;
     /* The list is ordered by queued_ms. Once the head was queued less than
      * a timeout ago, every flow behind it was too: none can be idle. */
-    while (!floe_list_empty(&t->flow_lru)) {
+    while (n < budget && !floe_list_empty(&t->flow_lru)) {
         floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
         if (f->queued_ms + t->idle_timeout_ms > now)
             break;
+        n++;
         if (f->last_ms + t->idle_timeout_ms > now) {
             f->queued_ms = f->last_ms; /* active since: back of the line */
             floe_list_move_tail(&t->flow_lru, &f->lru);
             continue;
         }
         flow_end(t, f, FLOE_END_IDLE);
-        n++;
+        (*ended)++;
     }
     return n;
+}
+
+size_t floe_tables_expire(floe_tables *t, uint64_t now)
+{
+    size_t ended = 0;
+    expire_some(t, now, SIZE_MAX, &ended);
+    return ended;
+}
+
+size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
+{
+    size_t n = 0, ended = 0;
+    while (n < budget && !floe_list_empty(&t->dirty)) {
+        floe_flow *f = FLOE_CONTAINER_OF(t->dirty.next, floe_flow, dirty);
+        if (f->dirty_ms + FLOE_FLUSH_AGE_MS > now)
+            break;
+        flow_flush(t, f);
+        n++;
+    }
+    return n + expire_some(t, now, budget - n, &ended);
 }
 
 void floe_tables_end_all(floe_tables *t)

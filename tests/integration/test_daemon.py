@@ -197,7 +197,7 @@ class CommandLine(unittest.TestCase):
             r = subprocess.run([FLOE_BIN, "run", "--web", "", "--data", "/tmp/floe-test-inuse",
                                 "--listen", "127.0.0.1:%d" % port],
                                capture_output=True, text=True, timeout=10)
-            self.assertNotEqual(r.returncode, 0)
+            self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("address already in use", r.stderr)
         finally:
             s.close()

@@ -259,6 +259,37 @@ TEST(eviction_spares_flows_with_recent_records)
     fx_close(&fx);
 }
 
+TEST(housekeeping_works_in_bounded_slices)
+{
+    fixture fx;
+    char src[32];
+    fx_init(&fx, 1000, 2000);
+    for (int i = 0; i < 100; i++) {
+        snprintf(src, sizeof(src), "10.0.1.%d", i + 1);
+        floe_record a = rec(&fx, src, 40000, "192.0.2.9", 443, 10, 1, 0x18);
+        floe_tables_record(&fx.t, &a, 1000);
+    }
+    floe_addr srv;
+    floe_addr_parse(&srv, "192.0.2.9");
+    /* Under a second old: nothing is due yet. */
+    ASSERT_EQ(floe_tables_housekeep(&fx.t, 1999, 30), 0);
+    ASSERT_EQ(floe_tables_host(&fx.t, &srv)->bytes_rcvd, 0);
+    /* Due: the flushes come 30 at a time. */
+    ASSERT_EQ(floe_tables_housekeep(&fx.t, 2000, 30), 30);
+    ASSERT_EQ(floe_tables_host(&fx.t, &srv)->bytes_rcvd, 300);
+    while (floe_tables_housekeep(&fx.t, 2000, 30) == 30)
+        ;
+    ASSERT_EQ(floe_tables_host(&fx.t, &srv)->bytes_rcvd, 1000);
+    ASSERT_EQ(fx.t.flows.count, 100);
+    /* Idle past 60 s: the flows end in slices too. */
+    ASSERT_EQ(floe_tables_housekeep(&fx.t, 61000, 40), 40);
+    ASSERT_EQ(fx.t.flows.count, 60);
+    while (floe_tables_housekeep(&fx.t, 61000, 40) == 40)
+        ;
+    ASSERT_EQ(fx.t.flows.count, 0);
+    fx_close(&fx);
+}
+
 TEST(host_bound_spares_hosts_with_flows)
 {
     fixture fx;
@@ -534,6 +565,7 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(exporter_end_reason_ends_the_flow),
           TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
           TEST_ENTRY(eviction_spares_flows_with_recent_records),
+          TEST_ENTRY(housekeeping_works_in_bounded_slices),
           TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
           TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),
           TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
