@@ -154,6 +154,8 @@ typedef struct floe_ingest {
     floe_counters proto[FLOE_PROTO_COUNT];
     floe_counters unknown; /* datagrams no decoder recognised */
     floe_sink out;
+    /* Called after each datagram's records reached out (may be NULL). */
+    void (*datagram_done)(void *ud);
     floe_log *log;
     uint64_t now_ms;       /* receive time of the datagram being decoded */
 } floe_ingest;
@@ -382,6 +384,10 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
 void floe_tables_close(floe_tables *t);
 /* Applies one decoded record at time now_ms. */
 void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now_ms);
+/* Applies n records in order, faster than one by one: their flow lookups
+ * are prefetched together. The records' sampled headers must still be
+ * valid (the datagram they came from). */
+void floe_tables_batch(floe_tables *t, const floe_record *recs, size_t n, uint64_t now_ms);
 /* Applies an sFlow counter sample. */
 void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now_ms);
 /* Learns an exporter's name for an application id (IE 95 + 96 options), so
@@ -491,6 +497,9 @@ typedef struct floe_daemon {
     floe_ingest ing;
     floe_tables tables;
     int tables_on;
+#define FLOE_BATCH_MAX 64
+    floe_record batch[FLOE_BATCH_MAX]; /* records of the datagram being decoded */
+    size_t n_batch;
     floe_list listeners;
     struct floe_www *www;
     uv_signal_t sigint, sigterm, sighup;
