@@ -254,28 +254,33 @@ typedef struct floe_flow_key {
 struct floe_host;
 
 typedef struct floe_flow {
+    /* Laid out by use: the first 64 bytes are what a lookup reads, the next
+     * 128 what a record writes, the rest what flow creation, the end, the
+     * API and plugins read. */
     floe_hnode node;
-    floe_list lru;               /* by queued_ms, oldest first (see floe_tables) */
-    floe_list dirty;             /* on the tables' dirty list while pend_* is not zero */
     floe_flow_key key;
-    struct floe_host *host[2];   /* client, server; NULL if the host table was full */
-    uint64_t first_ms, last_ms;  /* when floe saw the first and last record */
-    uint64_t queued_ms;          /* last_ms when the flow took its place in lru */
-    uint64_t dirty_ms;           /* when it joined the dirty list */
+    uint64_t last_ms;            /* when floe saw the last record */
     uint64_t bytes[2], packets[2];  /* scaled by the sampling rate */
-    uint64_t pend_bytes[2], pend_pkts[2]; /* not yet added to the hosts and networks */
+    uint64_t pend_bytes[2];      /* not yet added to the hosts, interfaces, networks */
     uint32_t records;
-    uint32_t ifs[2][2];          /* [direction][0 input, 1 output] ifIndex, 0 unknown */
     uint16_t tcp_flags[2];
-    floe_app_label app;
-    uint16_t score;              /* filled by plugins */
-    uint8_t app_source;          /* enum floe_app_source */
-    uint8_t tos;
+    uint64_t pend_pkts[2];
+    floe_list dirty;             /* on the tables' dirty list while pend_* is not zero */
+    uint64_t dirty_ms;           /* when it joined the dirty list */
+    uint32_t ifs[2][2];          /* [direction][0 input, 1 output] ifIndex, 0 unknown */
+    uint32_t sampling;
     uint8_t cli_is_a;
     uint8_t dir_certain;         /* client decided by a SYN, not by ports */
+    uint8_t app_source;          /* enum floe_app_source */
+    uint8_t tos;
+    floe_list lru;               /* by queued_ms, oldest first (see floe_tables) */
+    uint64_t queued_ms;          /* last_ms when the flow took its place in lru */
+    struct floe_host *host[2];   /* client, server; NULL if the host table was full */
+    uint64_t first_ms;           /* when floe saw the first record */
+    floe_app_label app;
+    uint16_t score;              /* filled by plugins */
     uint8_t dpi_packets;
-    uint8_t pad;
-    uint32_t sampling;
+    uint8_t pad[3];
     uint32_t cli_latency_us, srv_latency_us;
     uint32_t retrans[2];
     void *dpi;                   /* nDPI state while dissecting sampled headers */

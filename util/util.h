@@ -255,6 +255,11 @@ static inline floe_hnode *floe_hmap_bucket(const floe_hmap *m, uint64_t hash)
 {
     return m->buckets[hash & m->mask];
 }
+/* Where a hash's bucket lives, for prefetching. */
+static inline floe_hnode *const *floe_hmap_slot(const floe_hmap *m, uint64_t hash)
+{
+    return &m->buckets[hash & m->mask];
+}
 /* Links n with n->hash already set. Grows unless fixed; growth failure is
  * harmless (chains get longer). */
 void floe_hmap_insert(floe_hmap *m, floe_hnode *n);
