@@ -163,7 +163,8 @@ static int nf_app(floe_app *a, const uint8_t *p, size_t len)
 #define MEMBER(r, s, type) (*(type *)(void *)((char *)(r) + (s)->off))
 
 /* Applies one step to len bytes at p. The switch is the dispatch table. */
-static inline void nf_apply(nf_msg *m, const nf_step *s, const uint8_t *p, size_t len)
+static inline __attribute__((always_inline)) void nf_apply(nf_msg *m, const nf_step *s,
+                                                            const uint8_t *p, size_t len)
 {
     floe_record *r = &m->rec;
     uint64_t bit = (uint64_t)1 << s->bit;
