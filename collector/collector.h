@@ -154,8 +154,6 @@ typedef struct floe_ingest {
     floe_counters proto[FLOE_PROTO_COUNT];
     floe_counters unknown; /* datagrams no decoder recognised */
     floe_sink out;
-    /* Called after each datagram's records reached out (may be NULL). */
-    void (*datagram_done)(void *ud);
     floe_log *log;
     uint64_t now_ms;       /* receive time of the datagram being decoded */
 } floe_ingest;
@@ -363,6 +361,8 @@ typedef struct floe_tables_stats {
  * All of it lives on the loop thread.
  */
 #define FLOE_APPNAMES_MAX 16384 /* exporter application names kept */
+#define FLOE_PIPE_LEN 32         /* records in the tables' pipeline, a power of two */
+struct pipe_entry;
 
 typedef struct floe_tables {
     floe_pool flow_pool, host_pool, iface_pool, appname_pool;
@@ -380,6 +380,8 @@ typedef struct floe_tables {
     uint64_t dpi_second;       /* that second, ms / 1000 */
     uint8_t well_known[8192];  /* a bit per port: a service port marks the server */
     floe_tables_stats st;
+    struct pipe_entry *pipe;  /* FLOE_PIPE_LEN entries */
+    size_t pipe_head, pipe_tail, pipe_len;
     floe_flow_hooks hooks;
     floe_log *log;
 } floe_tables;
@@ -389,10 +391,16 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
 void floe_tables_close(floe_tables *t);
 /* Applies one decoded record at time now_ms. */
 void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now_ms);
-/* Applies n records in order, faster than one by one: their flow lookups
- * are prefetched together. The records' sampled headers must still be
- * valid (the datagram they came from). */
-void floe_tables_batch(floe_tables *t, const floe_record *recs, size_t n, uint64_t now_ms);
+/*
+ * The same through a short pipeline that prefetches each record's flow and
+ * hosts before applying it, a few dozen records later: much faster on a busy
+ * table. A pushed record is copied; its sampled header is not, so it must
+ * stay valid until floe_tables_drain, which applies every record still in
+ * the pipeline (call it before the datagrams' buffer is reused, and before
+ * anything reads the tables).
+ */
+void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now_ms);
+void floe_tables_drain(floe_tables *t, uint64_t now_ms);
 /* Applies an sFlow counter sample. */
 void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now_ms);
 /* Learns an exporter's name for an application id (IE 95 + 96 options), so
@@ -502,9 +510,6 @@ typedef struct floe_daemon {
     floe_ingest ing;
     floe_tables tables;
     int tables_on;
-#define FLOE_BATCH_MAX 64
-    floe_record batch[FLOE_BATCH_MAX]; /* records of the datagram being decoded */
-    size_t n_batch;
     floe_list listeners;
     struct floe_www *www;
     uv_signal_t sigint, sigterm, sighup;
@@ -521,6 +526,9 @@ typedef struct floe_daemon {
  * configured. Returns 0, or a negative code after logging which failed. */
 int floe_listeners_apply(floe_daemon *d);
 void floe_listeners_close_all(floe_daemon *d);
+/* Applies the records still in the tables' pipeline; the listeners call it
+ * after each batch of datagrams, before their buffer is reused. */
+void floe_daemon_drain(floe_daemon *d);
 /* Datagrams the kernel dropped on this socket (SO_MEMINFO), or 0. */
 uint64_t floe_listener_drops(const floe_listener *l);
 

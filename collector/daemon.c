@@ -175,28 +175,19 @@ static void on_signal(uv_signal_t *s, int signum)
         daemon_stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* Records wait in a batch until their datagram is decoded (or the batch is
- * full), so that the tables can prefetch their flows together. The batch is
- * applied before the datagram's buffer is reused. */
-static void batch_apply(floe_daemon *d)
-{
-    if (d->n_batch) {
-        floe_tables_batch(&d->tables, d->batch, d->n_batch, d->ing.now_ms);
-        d->n_batch = 0;
-    }
-}
-
+/* Records go through the tables' prefetching pipeline; the listeners drain
+ * it when a batch of datagrams is done (floe_daemon_drain), before libuv
+ * reuses their buffer. */
 static void on_record(void *ud, const floe_record *r)
 {
     floe_daemon *d = ud;
-    d->batch[d->n_batch++] = *r;
-    if (d->n_batch == FLOE_BATCH_MAX)
-        batch_apply(d);
+    floe_tables_push(&d->tables, r, d->ing.now_ms);
 }
 
-static void on_datagram_done(void *ud)
+void floe_daemon_drain(floe_daemon *d)
 {
-    batch_apply(ud);
+    if (d->tables_on)
+        floe_tables_drain(&d->tables, d->ing.now_ms);
 }
 
 static void on_ifcounters(void *ud, const floe_ifcounters *c)
@@ -208,7 +199,7 @@ static void on_ifcounters(void *ud, const floe_ifcounters *c)
 static void on_appname(void *ud, const floe_appname *a)
 {
     floe_daemon *d = ud;
-    batch_apply(d); /* names apply to the records after them */
+    floe_daemon_drain(d); /* names apply to the records after them */
     floe_tables_appname(&d->tables, a);
 }
 
@@ -269,7 +260,6 @@ static int daemon_start(floe_daemon *d)
         d->ing.out.record = on_record;
         d->ing.out.ifcounters = on_ifcounters;
         d->ing.out.appname = on_appname;
-        d->ing.datagram_done = on_datagram_done;
         d->ing.out.ud = d;
     }
     if (floe_listeners_apply(d) != 0)

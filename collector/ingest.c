@@ -103,8 +103,6 @@ void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport
     floe_dec_stats st;
     memset(&st, 0, sizeof(st));
     ops->decode(&ing->dec, &ex->dec, &dg, &h, &st, &ing->out);
-    if (ing->datagram_done)
-        ing->datagram_done(ing->out.ud);
     floe_counters_add_stats(pc, &st);
     floe_exporter_account(ex, &h, &st, now_ms, pc);
     if (st.malformed)

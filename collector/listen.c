@@ -26,8 +26,12 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
                     unsigned flags)
 {
     floe_listener *l = h->data;
-    if (flags & UV_UDP_MMSG_FREE)
-        return; /* the batch is over; the buffer is ours to keep */
+    if (flags & UV_UDP_MMSG_FREE) {
+        /* The recvmmsg batch is over and libuv will reuse the buffer: the
+         * records still in the tables' pipeline point into it. */
+        floe_daemon_drain(l->d);
+        return;
+    }
     if (nread < 0) {
         log_warn_rl(&l->d->log, "listen %s: receive failed: %s", l->name,
                     uv_strerror((int)nread));
@@ -42,6 +46,8 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     l->datagrams++;
     floe_ingest_datagram(&l->d->ing, &src, port, (const uint8_t *)buf->base, (size_t)nread,
                          floe_time_ms());
+    if (!(flags & UV_UDP_MMSG_CHUNK))
+        floe_daemon_drain(l->d); /* read alone: its buffer is reused next */
 }
 
 uint64_t floe_listener_drops(const floe_listener *l)

@@ -548,6 +548,7 @@ typedef struct record_prep {
     floe_flow_key key;
     uint64_t hash;
     int src_is_a;
+    int chained; /* its bucket was not empty at the second stage */
 } record_prep;
 
 static int record_usable(floe_tables *t, const floe_record *r)
@@ -607,45 +608,76 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
 }
 
 /*
- * Records in a batch go through in three passes. The flow lookups of a
- * busy table miss the cache twice each (the bucket, then the flow), so the
- * first pass hashes every record and prefetches its bucket, the second
- * prefetches the flow each bucket leads to, and the third applies the
- * records in order, by then mostly from cache.
+ * The record pipeline. A flow lookup in a busy table misses the cache
+ * twice (the bucket, then the flow), and a new flow misses twice more on its
+ * hosts. So records wait in a short queue and are worked on in stages as
+ * they move through it: when a record enters, its bucket is fetched; 8
+ * records later, its first flow (or, if the bucket was empty and the flow
+ * is therefore new, its hosts); 8 later, with the flow in cache, the hosts
+ * of a new flow whose bucket was not empty; 8 later it is applied, from
+ * cache. Each stage reads only what the stage before fetched.
  */
-#define BATCH_MAX 64
+#define PIPE_STAGE 8
 
-void floe_tables_batch(floe_tables *t, const floe_record *recs, size_t n, uint64_t now)
+typedef struct pipe_entry {
+    floe_record rec;
+    record_prep prep;
+    int usable;
+} pipe_entry;
+
+static void prefetch_hosts(const floe_tables *t, const floe_record *r)
 {
-    record_prep prep[BATCH_MAX];
-    while (n > 0) {
-        size_t m = n < BATCH_MAX ? n : BATCH_MAX;
-        for (size_t i = 0; i < m; i++) {
-            if (!record_has_endpoints(&recs[i]))
-                continue;
-            record_prepare(&recs[i], &prep[i]);
-            __builtin_prefetch(floe_hmap_slot(&t->flows, prep[i].hash));
-        }
-        for (size_t i = 0; i < m; i++) {
-            if (!record_has_endpoints(&recs[i]))
-                continue;
-            const floe_hnode *node = floe_hmap_bucket(&t->flows, prep[i].hash);
-            if (node)
-                __builtin_prefetch(node);
-        }
-        /* A record whose flow is not there yet will look up both hosts. */
-        for (size_t i = 0; i < m; i++) {
-            if (!record_has_endpoints(&recs[i]) || flow_find(t, &prep[i].key, prep[i].hash))
-                continue;
-            __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&recs[i].src)));
-            __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&recs[i].dst)));
-        }
-        for (size_t i = 0; i < m; i++)
-            if (record_usable(t, &recs[i]))
-                record_apply(t, &recs[i], &prep[i], now);
-        recs += m;
-        n -= m;
+    __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&r->src)));
+    __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&r->dst)));
+}
+
+static pipe_entry *pipe_at(floe_tables *t, size_t back)
+{
+    return &t->pipe[(t->pipe_tail - 1 - back) & (FLOE_PIPE_LEN - 1)];
+}
+
+static void pipe_pop(floe_tables *t, uint64_t now)
+{
+    pipe_entry *e = &t->pipe[t->pipe_head++ & (FLOE_PIPE_LEN - 1)];
+    t->pipe_len--;
+    if (!e->usable)
+        t->st.records_skipped++;
+    else
+        record_apply(t, &e->rec, &e->prep, now);
+}
+
+void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
+{
+    pipe_entry *e = &t->pipe[t->pipe_tail++ & (FLOE_PIPE_LEN - 1)];
+    t->pipe_len++;
+    e->rec = *r;
+    e->usable = record_has_endpoints(r);
+    if (e->usable) {
+        record_prepare(r, &e->prep);
+        __builtin_prefetch(floe_hmap_slot(&t->flows, e->prep.hash));
     }
+    if (t->pipe_len > PIPE_STAGE) {
+        pipe_entry *s1 = pipe_at(t, PIPE_STAGE);
+        const floe_hnode *node = s1->usable ? floe_hmap_bucket(&t->flows, s1->prep.hash) : NULL;
+        s1->prep.chained = node != NULL;
+        if (node)
+            __builtin_prefetch(node);
+        else if (s1->usable)
+            prefetch_hosts(t, &s1->rec);
+    }
+    if (t->pipe_len > 2 * PIPE_STAGE) {
+        pipe_entry *s2 = pipe_at(t, 2 * PIPE_STAGE);
+        if (s2->usable && s2->prep.chained && !flow_find(t, &s2->prep.key, s2->prep.hash))
+            prefetch_hosts(t, &s2->rec);
+    }
+    if (t->pipe_len > 3 * PIPE_STAGE)
+        pipe_pop(t, now);
+}
+
+void floe_tables_drain(floe_tables *t, uint64_t now)
+{
+    while (t->pipe_len)
+        pipe_pop(t, now);
 }
 
 /* Ends idle flows, at most budget steps; returns the steps taken. */
@@ -717,7 +749,7 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
         floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, cfg->max_hosts) != 0 ||
         floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, cfg->max_interfaces) != 0 ||
         col__appnames_init(t) != 0 ||
-        floe_hmap_init(&t->flows, cfg->max_flows, 1) != 0 ||
+        floe_hmap_init(&t->flows, (size_t)cfg->max_flows * 2, 1) != 0 ||
         floe_hmap_init(&t->hosts, cfg->max_hosts, 1) != 0 ||
         floe_hmap_init(&t->ifaces, 1024, 0) != 0)
         goto nomem;
@@ -726,6 +758,8 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
         return FLOE_ECONFIG;
     }
     if (cfg->dpi_enabled && !(t->dpi = floe_dpi_new(cfg->dpi_max_states)))
+        goto nomem;
+    if (!(t->pipe = calloc(FLOE_PIPE_LEN, sizeof(*t->pipe))))
         goto nomem;
     return 0;
 nomem:
@@ -743,6 +777,7 @@ void floe_tables_close(floe_tables *t)
         floe_list_remove(&f->lru);
     }
     floe_dpi_free(t->dpi);
+    free(t->pipe);
     floe_pool_close(&t->flow_pool);
     floe_pool_close(&t->host_pool);
     floe_pool_close(&t->iface_pool);
