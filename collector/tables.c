@@ -158,6 +158,17 @@ static void host_app_bytes(floe_host *h, uint16_t app, uint64_t bytes)
 
 /* ---- flows --------------------------------------------------------------- */
 
+_Static_assert(sizeof(floe_flow_key) == 48, "flow_key_eq compares six words");
+
+static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
+{
+    uint64_t x[6], y[6];
+    memcpy(x, a, sizeof(x));
+    memcpy(y, b, sizeof(y));
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
+            (x[5] ^ y[5])) == 0;
+}
+
 static uint64_t flow_hash(const floe_flow_key *k)
 {
     return floe_hash(k, sizeof(*k), FLOW_SEED);
@@ -167,7 +178,7 @@ static inline floe_flow *flow_find(floe_tables *t, const floe_flow_key *k, uint6
 {
     for (floe_hnode *n = floe_hmap_bucket(&t->flows, h); n; n = n->next) {
         floe_flow *f = FLOE_CONTAINER_OF(n, floe_flow, node);
-        if (n->hash == h && memcmp(&f->key, k, sizeof(*k)) == 0)
+        if (n->hash == h && flow_key_eq(&f->key, k))
             return f;
     }
     return NULL;
@@ -283,7 +294,7 @@ static int src_is_client(const floe_tables *t, const floe_record *r, int *certai
 
 static void flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
 {
-    int c = memcmp(&r->src, &r->dst, sizeof(floe_addr));
+    int c = floe_addr_order(&r->src, &r->dst);
     *src_is_a = c < 0 || (c == 0 && r->sport <= r->dport);
     memset(k, 0, sizeof(*k));
     k->a = *src_is_a ? r->src : r->dst;

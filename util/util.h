@@ -71,7 +71,21 @@ int floe_addr_is_v4(const floe_addr *a);
 uint32_t floe_addr_v4(const floe_addr *a);
 static inline int floe_addr_eq(const floe_addr *a, const floe_addr *b)
 {
-    return memcmp(a->b, b->b, 16) == 0;
+    uint64_t x[2], y[2];
+    memcpy(x, a->b, 16);
+    memcpy(y, b->b, 16);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+/* A total order on addresses (not numeric: it compares native words), for
+ * putting two endpoints in a canonical order. */
+static inline int floe_addr_order(const floe_addr *a, const floe_addr *b)
+{
+    uint64_t x[2], y[2];
+    memcpy(x, a->b, 16);
+    memcpy(y, b->b, 16);
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 /* Writes the text form (dotted quad or RFC 5952) into out; returns out. */
 char *floe_addr_format(const floe_addr *a, char out[FLOE_ADDR_STRLEN]);
