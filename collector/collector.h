@@ -361,7 +361,7 @@ typedef struct floe_tables_stats {
  * All of it lives on the loop thread.
  */
 #define FLOE_APPNAMES_MAX 16384 /* exporter application names kept */
-#define FLOE_PIPE_LEN 32         /* records in the tables' pipeline, a power of two */
+#define FLOE_PIPE_LEN 64         /* room in the tables' record pipeline, a power of two */
 struct pipe_entry;
 
 typedef struct floe_tables {

@@ -620,13 +620,17 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
 
 /*
  * The record pipeline. A flow lookup in a busy table misses the cache
- * twice (the bucket, then the flow), and a new flow misses twice more on its
- * hosts. So records wait in a short queue and are worked on in stages as
- * they move through it: when a record enters, its bucket is fetched; 8
- * records later, its first flow (or, if the bucket was empty and the flow
- * is therefore new, its hosts); 8 later, with the flow in cache, the hosts
- * of a new flow whose bucket was not empty; 8 later it is applied, from
- * cache. Each stage reads only what the stage before fetched.
+ * twice (the bucket, then the flow), and a new flow misses twice more for
+ * each of its hosts. So records wait in a short queue and are worked on in
+ * stages, 8 records apart, as they move through it; each stage reads only
+ * what the stage before fetched:
+ *   0  the flow's bucket;
+ *   8  the bucket's first flow, or if the bucket is empty (a new flow for
+ *      sure) its hosts' buckets;
+ *   16 with the flow in cache, the hosts' buckets of a new flow found
+ *      behind a chained bucket; or the hosts themselves;
+ *   24 the hosts themselves, for those whose buckets came at 16;
+ *   32 the record is applied, from cache.
  */
 #define PIPE_STAGE 8
 
@@ -634,12 +638,23 @@ typedef struct pipe_entry {
     floe_record rec;
     record_prep prep;
     int usable;
+    int hosts;  /* 0: not wanted, 1: buckets fetched, 2: hosts fetched */
 } pipe_entry;
 
-static void prefetch_hosts(const floe_tables *t, const floe_record *r)
+static void prefetch_host_slots(const floe_tables *t, const floe_record *r)
 {
     __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&r->src)));
     __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&r->dst)));
+}
+
+static void prefetch_host_nodes(const floe_tables *t, const floe_record *r)
+{
+    const floe_hnode *a = floe_hmap_bucket(&t->hosts, host_hash(&r->src));
+    const floe_hnode *b = floe_hmap_bucket(&t->hosts, host_hash(&r->dst));
+    if (a)
+        __builtin_prefetch(a);
+    if (b)
+        __builtin_prefetch(b);
 }
 
 static pipe_entry *pipe_at(floe_tables *t, size_t back)
@@ -657,31 +672,43 @@ static void pipe_pop(floe_tables *t, uint64_t now)
         record_apply(t, &e->rec, &e->prep, now);
 }
 
+static void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
+{
+    if (!e->usable)
+        return;
+    if (stage == 1) {
+        const floe_hnode *node = floe_hmap_bucket(&t->flows, e->prep.hash);
+        e->prep.chained = node != NULL;
+        if (node) {
+            __builtin_prefetch(node);
+        } else {
+            prefetch_host_slots(t, &e->rec);
+            e->hosts = 1;
+        }
+    } else if (e->hosts == 1) {
+        prefetch_host_nodes(t, &e->rec);
+        e->hosts = 2;
+    } else if (stage == 2 && e->prep.chained && !flow_find(t, &e->prep.key, e->prep.hash)) {
+        prefetch_host_slots(t, &e->rec);
+        e->hosts = 1;
+    }
+}
+
 void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
 {
     pipe_entry *e = &t->pipe[t->pipe_tail++ & (FLOE_PIPE_LEN - 1)];
     t->pipe_len++;
     e->rec = *r;
     e->usable = record_has_endpoints(r);
+    e->hosts = 0;
     if (e->usable) {
         record_prepare(r, &e->prep);
         __builtin_prefetch(floe_hmap_slot(&t->flows, e->prep.hash));
     }
-    if (t->pipe_len > PIPE_STAGE) {
-        pipe_entry *s1 = pipe_at(t, PIPE_STAGE);
-        const floe_hnode *node = s1->usable ? floe_hmap_bucket(&t->flows, s1->prep.hash) : NULL;
-        s1->prep.chained = node != NULL;
-        if (node)
-            __builtin_prefetch(node);
-        else if (s1->usable)
-            prefetch_hosts(t, &s1->rec);
-    }
-    if (t->pipe_len > 2 * PIPE_STAGE) {
-        pipe_entry *s2 = pipe_at(t, 2 * PIPE_STAGE);
-        if (s2->usable && s2->prep.chained && !flow_find(t, &s2->prep.key, s2->prep.hash))
-            prefetch_hosts(t, &s2->rec);
-    }
-    if (t->pipe_len > 3 * PIPE_STAGE)
+    for (int stage = 1; stage <= 3; stage++)
+        if (t->pipe_len > (size_t)stage * PIPE_STAGE)
+            pipe_stage(t, pipe_at(t, (size_t)stage * PIPE_STAGE), stage);
+    if (t->pipe_len > 4 * PIPE_STAGE)
         pipe_pop(t, now);
 }
 
