@@ -88,6 +88,8 @@ typedef struct floe_counters {
 } floe_counters;
 
 void floe_counters_add_stats(floe_counters *c, const floe_dec_stats *st);
+/* Writes "malformed_reasons": {reason: count, ...} for the reasons seen. */
+void floe_counters_reasons_json(floe_json *j, const floe_counters *c);
 void floe_counters_add(floe_counters *dst, const floe_counters *src);
 
 /* ---- exporters --------------------------------------------------------- */

@@ -36,16 +36,6 @@ static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const ui
     floe_ingest_datagram(ud, src, sport, p, n, ts_ms);
 }
 
-static void summary_reasons(floe_json *j, const floe_counters *c)
-{
-    floe_json_key(j, "malformed_reasons");
-    floe_json_obj_begin(j);
-    for (int r = 1; r < FLOE_REASON_COUNT; r++)
-        if (c->reason[r])
-            floe_json_ku64(j, floe_reason_name(r), c->reason[r]);
-    floe_json_obj_end(j);
-}
-
 static void print_summary(const floe_ingest *ing, const floe_pcap_stats *ps)
 {
     floe_counters t;
@@ -69,7 +59,7 @@ static void print_summary(const floe_ingest *ing, const floe_pcap_stats *ps)
     floe_json_ku64(&j, "counter_samples", t.counter_samples);
     floe_json_ku64(&j, "discard_samples", t.sflow_discards);
     floe_json_ku64(&j, "malformed", t.malformed);
-    summary_reasons(&j, &t);
+    floe_counters_reasons_json(&j, &t);
     floe_json_key(&j, "by_proto");
     floe_json_obj_begin(&j);
     for (int p = 0; p < FLOE_PROTO_COUNT; p++) {

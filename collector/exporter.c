@@ -32,6 +32,16 @@ void floe_counters_add_stats(floe_counters *c, const floe_dec_stats *st)
     }
 }
 
+void floe_counters_reasons_json(floe_json *j, const floe_counters *c)
+{
+    floe_json_key(j, "malformed_reasons");
+    floe_json_obj_begin(j);
+    for (int r = 1; r < FLOE_REASON_COUNT; r++)
+        if (c->reason[r])
+            floe_json_ku64(j, floe_reason_name(r), c->reason[r]);
+    floe_json_obj_end(j);
+}
+
 void floe_counters_add(floe_counters *dst, const floe_counters *src)
 {
     /* Every member is a uint64_t, so the struct adds as an array. */

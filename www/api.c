@@ -45,12 +45,7 @@ static void counters_json(floe_json *j, const floe_counters *c)
     floe_json_obj_begin(j);
     for (size_t i = 0; i < FLOE_ARRAY_LEN(counter_fields); i++)
         floe_json_ku64(j, counter_fields[i].name, counter_get(c, &counter_fields[i]));
-    floe_json_key(j, "malformed_reasons");
-    floe_json_obj_begin(j);
-    for (int r = 1; r < FLOE_REASON_COUNT; r++)
-        if (c->reason[r])
-            floe_json_ku64(j, floe_reason_name(r), c->reason[r]);
-    floe_json_obj_end(j);
+    floe_counters_reasons_json(j, c);
     floe_json_obj_end(j);
 }
 
