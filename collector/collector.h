@@ -265,7 +265,7 @@ typedef struct floe_flow {
     uint32_t records;
     uint16_t tcp_flags[2];
     uint64_t pend_pkts[2];
-    floe_list dirty;             /* on the tables' dirty list while pend_* is not zero */
+    uint64_t dirty_pos;          /* in the tables' flush queue while pend_* is not zero; 0 not */
     uint64_t dirty_ms;           /* when it joined the dirty list */
     uint32_t ifs[2][2];          /* [direction][0 input, 1 output] ifIndex, 0 unknown */
     uint32_t sampling;
@@ -273,8 +273,8 @@ typedef struct floe_flow {
     uint8_t dir_certain;         /* client decided by a SYN, not by ports */
     uint8_t app_source;          /* enum floe_app_source */
     uint8_t tos;
-    floe_list lru;               /* by queued_ms, oldest first (see floe_tables) */
-    uint64_t queued_ms;          /* last_ms when the flow took its place in lru */
+    uint64_t lru_pos;            /* in the eviction order, by queued_ms (see floe_tables) */
+    uint64_t queued_ms;          /* last_ms when the flow took its place there */
     struct floe_host *host[2];   /* client, server; NULL if the host table was full */
     uint64_t first_ms;           /* when floe saw the first record */
     floe_app_label app;
@@ -353,9 +353,13 @@ typedef struct floe_tables_stats {
  *     a record's end reason says the exporter saw it end (3 end of flow
  *     detected, 4 forced end). A new flow at the bound evicts the least
  *     recently updated flow, which ends as "evicted". The order is kept
- *     lazily: a record does not move its flow in the list (that would touch
+ *     lazily: a record does not move its flow in the order (that would touch
  *     two neighbours' cache lines per record); a flow found at the head
- *     with records newer than its place is moved to the tail then.
+ *     with records newer than its place is moved to the tail then. The
+ *     order is a ring of twice flows.max places; flows that ended early
+ *     (by end reason) leave holes in it, and should holes ever fill it,
+ *     the flow at the head moves to the tail keeping its place in time,
+ *     so it is idle-checked one round later.
  *   - hosts: a host no flow refers to goes on an idle list; a new host at the
  *     bound evicts the least recently seen idle host. When every host has
  *     live flows the new host is not tracked (host_full counts it).
@@ -369,9 +373,13 @@ struct pipe_entry;
 typedef struct floe_tables {
     floe_pool flow_pool, host_pool, iface_pool, appname_pool;
     floe_hmap flows, hosts, ifaces, appnames;
-    floe_list flow_lru, host_idle, host_busy, iface_lru, appname_lru;
-    floe_list dirty;   /* flows whose counters the hosts and networks lack */
+    floe_fifo flow_lru;  /* flows, oldest queued_ms first */
+    floe_list host_idle, host_busy, iface_lru, appname_lru;
+    floe_fifo dirty;     /* flows whose counters the hosts and networks lack */
     size_t n_dirty;
+    uint64_t victim_ahead[3]; /* flow_lru positions prefetched, by step */
+    uint64_t now_ms;          /* the time of the latest eviction or expiry */
+    uint64_t dirty_ahead[2];  /* dirty positions prefetched, by step */
     floe_net *nets;
     size_t n_nets;
     floe_dpi *dpi;

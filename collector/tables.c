@@ -218,8 +218,9 @@ static void flow_flush(floe_tables *t, floe_flow *f)
         col__ifaces_account(t, f->key.exporter, f->ifs[dir], b, p, f->last_ms);
         f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
     }
-    if (!floe_list_empty(&f->dirty)) {
-        floe_list_remove(&f->dirty);
+    if (f->dirty_pos) {
+        floe_fifo_clear(&t->dirty, f->dirty_pos);
+        f->dirty_pos = 0;
         t->n_dirty--;
     }
 }
@@ -242,7 +243,7 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
     host_detach(t, f->host[0], 0);
     host_detach(t, f->host[1], 1);
     floe_hmap_remove(&t->flows, &f->node);
-    floe_list_remove(&f->lru);
+    floe_fifo_clear(&t->flow_lru, f->lru_pos);
     floe_pool_free(&t->flow_pool, f);
 }
 
@@ -339,48 +340,97 @@ static void flow_label(floe_tables *t, floe_flow *f, const floe_record *r)
 }
 
 /*
- * At the bound every new flow evicts the oldest, whose lines are long out
- * of cache, and evictions come about a microsecond apart. So fetch ahead in
- * three steps, each relying on the step before, done at the eviction
- * before: the third flow in line gets all its lines fetched; the second,
- * whose lines are in by now, its bucket slot and its hosts; the first,
- * whose slot is in by now, the first flow of its bucket's chain. When the
- * first comes to be evicted, nothing it touches is cold.
+ * Will the flow be evicted when it comes to the head of the order, or
+ * moved to the tail for its records since it took its place? Only records
+ * in the newer half of its time in line count: a flow whose records
+ * stopped soon after it was queued has been idle for at least half a round
+ * of the table, and moving it would only bring it back, cold, a round
+ * later. Most flows are short, so this spares most of them a second visit.
  */
-static const floe_flow *lru_next(const floe_tables *t, const floe_flow *f)
+static inline int flow_stale(const floe_flow *f, uint64_t now)
 {
-    return f->lru.next == &t->flow_lru ? NULL : FLOE_CONTAINER_OF(f->lru.next, floe_flow, lru);
+    uint64_t waited = now > f->queued_ms ? now - f->queued_ms : 0;
+    return f->last_ms <= f->queued_ms + waited / 2;
 }
 
-static void prefetch_victims(floe_tables *t)
+static void lru_queue(floe_tables *t, floe_flow *f)
 {
-    if (floe_list_empty(&t->flow_lru))
-        return;
-    const floe_flow *v1 = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
-    const floe_flow *v2 = lru_next(t, v1), *v3 = v2 ? lru_next(t, v2) : NULL;
-    const floe_hnode *first = *floe_hmap_slot(&t->flows, v1->node.hash);
-    if (first && first != &v1->node)
-        __builtin_prefetch(first, 1);
-    if (v2) {
-        __builtin_prefetch(floe_hmap_slot(&t->flows, v2->node.hash), 1);
-        for (int i = 0; i < 2; i++)
-            if (v2->host[i])
-                __builtin_prefetch(v2->host[i], 1);
+    f->queued_ms = f->last_ms;
+    f->lru_pos = floe_fifo_push(&t->flow_lru, f);
+}
+
+/* Before a push: a ring full of holes moves its head flow to the tail
+ * (keeping queued_ms) until skipping holes has made room. At most half the
+ * ring is live flows, so this ends after a few steps on average. */
+static void lru_make_room(floe_tables *t)
+{
+    floe_fifo *q = &t->flow_lru;
+    while (floe_fifo_full(q)) {
+        floe_flow *f = floe_fifo_head(q);
+        if (!f || !floe_fifo_full(q))
+            break;
+        floe_fifo_pop(q);
+        f->lru_pos = floe_fifo_push(q, f);
     }
-    if (v3)
-        for (size_t off = 0; off < sizeof(floe_flow); off += 64)
-            __builtin_prefetch((const char *)v3 + off, 1);
 }
 
-/* The head of the flow list after moving flows with newer records to the
- * tail; gives up after a bounded number of moves, so eviction stays O(1). */
-static floe_flow *lru_oldest(floe_tables *t)
+/*
+ * At the bound every new flow evicts the oldest, whose lines are long out
+ * of cache, and evictions come about a microsecond apart. The flows next in
+ * line are read from the ring by position, so they are fetched ahead in
+ * three steps, each relying on the one before: 16 places ahead, the flow's
+ * lines; 8 ahead, for a flow that will be evicted rather than moved back,
+ * its bucket slot and its hosts; 3 ahead, the first flow of that bucket's
+ * chain, which the unlinking walks. When a flow comes to be evicted,
+ * nothing it touches is cold.
+ */
+static const uint64_t victim_distance[3] = {16, 8, 3};
+
+FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, int step)
 {
-    floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
-    for (int moves = 0; f->last_ms > f->queued_ms && moves < 64; moves++) {
-        f->queued_ms = f->last_ms;
-        floe_list_move_tail(&t->flow_lru, &f->lru);
-        f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
+    if (step == 0) {
+        for (size_t off = 0; off < sizeof(floe_flow); off += 64)
+            FLOE_PREFETCH((const char *)f + off);
+        return;
+    }
+    if (!flow_stale(f, t->now_ms))
+        return;
+    if (step == 1) {
+        FLOE_PREFETCH(floe_hmap_slot(&t->flows, f->node.hash));
+        for (int i = 0; i < 2; i++)
+            if (f->host[i])
+                FLOE_PREFETCH(f->host[i]);
+    } else {
+        const floe_hnode *first = *floe_hmap_slot(&t->flows, f->node.hash);
+        if (first && first != &f->node)
+            FLOE_PREFETCH(first);
+    }
+}
+
+FLOE_PREFETCHER void prefetch_victims(floe_tables *t)
+{
+    const floe_fifo *q = &t->flow_lru;
+    for (int step = 0; step < 3; step++) {
+        uint64_t *pos = &t->victim_ahead[step];
+        if (*pos < q->head)
+            *pos = q->head;
+        for (; *pos < q->head + victim_distance[step] && *pos < q->tail; (*pos)++) {
+            const floe_flow *f = q->slot[*pos & q->mask];
+            if (f)
+                prefetch_victim(t, f, step);
+        }
+    }
+}
+
+/* The head of the order after moving flows with newer records to the
+ * tail; gives up after a bounded number of moves, so eviction stays O(1). */
+static floe_flow *lru_oldest(floe_tables *t, uint64_t now)
+{
+    floe_flow *f = floe_fifo_head(&t->flow_lru);
+    for (int moves = 0; f && !flow_stale(f, now) && moves < 64; moves++) {
+        floe_fifo_pop(&t->flow_lru);
+        lru_queue(t, f);
+        f = floe_fifo_head(&t->flow_lru);
     }
     return f;
 }
@@ -389,9 +439,11 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
                            const floe_record *r, uint64_t now)
 {
     floe_flow *f = floe_pool_alloc(&t->flow_pool);
-    if (!f && !floe_list_empty(&t->flow_lru)) {
-        flow_end(t, lru_oldest(t), FLOE_END_EVICTED);
+    floe_flow *victim;
+    if (!f && (victim = lru_oldest(t, now))) {
+        flow_end(t, victim, FLOE_END_EVICTED);
         f = floe_pool_alloc(&t->flow_pool);
+        t->now_ms = now;
         prefetch_victims(t);
     }
     if (!f)
@@ -400,12 +452,11 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     int certain, c = src_is_client(t, r, &certain);
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
-    f->first_ms = f->last_ms = f->queued_ms = now;
+    f->first_ms = f->last_ms = now;
     f->node.hash = h;
     floe_hmap_insert(&t->flows, &f->node);
-    floe_list_init(&f->lru);
-    floe_list_init(&f->dirty);
-    floe_list_push_tail(&t->flow_lru, &f->lru);
+    lru_make_room(t);
+    lru_queue(t, f);
     f->host[0] = host_get(t, floe_flow_client(f, NULL), now);
     f->host[1] = host_get(t, floe_flow_server(f, NULL), now);
     host_attach(t, f->host[0], 0, 1);
@@ -489,6 +540,46 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
     fire(t, FLOE_EV_PROTOCOL_DETECTED, f);
 }
 
+/* Joins the flush queue. Flows flushed out of turn leave holes; should
+ * they fill the ring, the oldest are flushed early to make room. */
+static void dirty_queue(floe_tables *t, floe_flow *f)
+{
+    while (floe_fifo_full(&t->dirty)) {
+        floe_flow *old = floe_fifo_head(&t->dirty);
+        if (!old || !floe_fifo_full(&t->dirty))
+            break;
+        flow_flush(t, old);
+    }
+    f->dirty_pos = floe_fifo_push(&t->dirty, f);
+    t->n_dirty++;
+}
+
+/* The flush reads a flow a second after its records, long out of cache:
+ * fetch the flows 16 places ahead, and the hosts of those 6 ahead. */
+FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
+{
+    const floe_fifo *q = &t->dirty;
+    for (int step = 0; step < 2; step++) {
+        uint64_t *pos = &t->dirty_ahead[step];
+        uint64_t dist = step == 0 ? 16 : 6;
+        if (*pos < q->head)
+            *pos = q->head;
+        for (; *pos < q->head + dist && *pos < q->tail; (*pos)++) {
+            const floe_flow *f = q->slot[*pos & q->mask];
+            if (!f)
+                continue;
+            if (step == 0) {
+                for (size_t off = 0; off < sizeof(floe_flow); off += 64)
+                    FLOE_PREFETCH((const char *)f + off);
+            } else {
+                for (int i = 0; i < 2; i++)
+                    if (f->host[i])
+                        FLOE_PREFETCH(f->host[i]);
+            }
+        }
+    }
+}
+
 /* Adds the record's counters to the flow, its hosts and networks. */
 static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_record *r,
                          uint64_t now)
@@ -533,17 +624,17 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
     f->pend_bytes[0] += bytes[0];
     f->pend_bytes[1] += bytes[1];
     f->pend_pkts[d] += pkts;
-    if (floe_list_empty(&f->dirty)) {
+    if (!f->dirty_pos) {
         f->dirty_ms = now;
-        floe_list_push_tail(&t->dirty, &f->dirty);
-        t->n_dirty++;
+        dirty_queue(t, f);
     }
 }
 
 void floe_tables_flush(floe_tables *t)
 {
-    while (!floe_list_empty(&t->dirty))
-        flow_flush(t, FLOE_CONTAINER_OF(t->dirty.next, floe_flow, dirty));
+    floe_flow *f;
+    while ((f = floe_fifo_head(&t->dirty)))
+        flow_flush(t, f);
 }
 
 int floe_tables_flush_small(floe_tables *t, size_t max)
@@ -641,20 +732,20 @@ typedef struct pipe_entry {
     int hosts;  /* 0: not wanted, 1: buckets fetched, 2: hosts fetched */
 } pipe_entry;
 
-static void prefetch_host_slots(const floe_tables *t, const floe_record *r)
+FLOE_PREFETCHER void prefetch_host_slots(const floe_tables *t, const floe_record *r)
 {
-    __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&r->src)));
-    __builtin_prefetch(floe_hmap_slot(&t->hosts, host_hash(&r->dst)));
+    FLOE_PREFETCH(floe_hmap_slot(&t->hosts, host_hash(&r->src)));
+    FLOE_PREFETCH(floe_hmap_slot(&t->hosts, host_hash(&r->dst)));
 }
 
-static void prefetch_host_nodes(const floe_tables *t, const floe_record *r)
+FLOE_PREFETCHER void prefetch_host_nodes(const floe_tables *t, const floe_record *r)
 {
     const floe_hnode *a = floe_hmap_bucket(&t->hosts, host_hash(&r->src));
     const floe_hnode *b = floe_hmap_bucket(&t->hosts, host_hash(&r->dst));
     if (a)
-        __builtin_prefetch(a);
+        FLOE_PREFETCH(a);
     if (b)
-        __builtin_prefetch(b);
+        FLOE_PREFETCH(b);
 }
 
 static pipe_entry *pipe_at(floe_tables *t, size_t back)
@@ -672,7 +763,7 @@ static void pipe_pop(floe_tables *t, uint64_t now)
         record_apply(t, &e->rec, &e->prep, now);
 }
 
-static void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
+FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
 {
     if (!e->usable)
         return;
@@ -680,7 +771,7 @@ static void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
         const floe_hnode *node = floe_hmap_bucket(&t->flows, e->prep.hash);
         e->prep.chained = node != NULL;
         if (node) {
-            __builtin_prefetch(node);
+            FLOE_PREFETCH(node);
         } else {
             prefetch_host_slots(t, &e->rec);
             e->hosts = 1;
@@ -703,7 +794,7 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
     e->hosts = 0;
     if (e->usable) {
         record_prepare(r, &e->prep);
-        __builtin_prefetch(floe_hmap_slot(&t->flows, e->prep.hash));
+        FLOE_PREFETCH(floe_hmap_slot(&t->flows, e->prep.hash));
     }
     for (int stage = 1; stage <= 3; stage++)
         if (t->pipe_len > (size_t)stage * PIPE_STAGE)
@@ -724,14 +815,16 @@ static size_t expire_some(floe_tables *t, uint64_t now, size_t budget, size_t *e
     size_t n = 0;
     /* The list is ordered by queued_ms. Once the head was queued less than
      * a timeout ago, every flow behind it was too: none can be idle. */
-    while (n < budget && !floe_list_empty(&t->flow_lru)) {
-        floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
+    floe_flow *f;
+    t->now_ms = now;
+    while (n < budget && (f = floe_fifo_head(&t->flow_lru))) {
         if (f->queued_ms + t->idle_timeout_ms > now)
             break;
         n++;
+        prefetch_victims(t);
         if (f->last_ms + t->idle_timeout_ms > now) {
-            f->queued_ms = f->last_ms; /* active since: back of the line */
-            floe_list_move_tail(&t->flow_lru, &f->lru);
+            floe_fifo_pop(&t->flow_lru); /* active since: back of the line */
+            lru_queue(t, f);
             continue;
         }
         flow_end(t, f, FLOE_END_IDLE);
@@ -750,10 +843,11 @@ size_t floe_tables_expire(floe_tables *t, uint64_t now)
 size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
 {
     size_t n = 0, ended = 0;
-    while (n < budget && !floe_list_empty(&t->dirty)) {
-        floe_flow *f = FLOE_CONTAINER_OF(t->dirty.next, floe_flow, dirty);
+    floe_flow *f;
+    while (n < budget && (f = floe_fifo_head(&t->dirty))) {
         if (f->dirty_ms + FLOE_FLUSH_AGE_MS > now)
             break;
+        prefetch_dirty(t);
         flow_flush(t, f);
         n++;
     }
@@ -762,8 +856,9 @@ size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
 
 void floe_tables_end_all(floe_tables *t)
 {
-    while (!floe_list_empty(&t->flow_lru))
-        flow_end(t, FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru), FLOE_END_SHUTDOWN);
+    floe_flow *f;
+    while ((f = floe_fifo_head(&t->flow_lru)))
+        flow_end(t, f, FLOE_END_SHUTDOWN);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -777,17 +872,17 @@ int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char
     t->dpi_max_packets = cfg->dpi_packets;
     t->dpi_max_rate = cfg->dpi_max_rate;
     well_known_init(t->well_known);
-    floe_list_init(&t->flow_lru);
     floe_list_init(&t->host_idle);
     floe_list_init(&t->host_busy);
     floe_list_init(&t->iface_lru);
     floe_list_init(&t->appname_lru);
-    floe_list_init(&t->dirty);
     if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, cfg->max_flows) != 0 ||
         floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, cfg->max_hosts) != 0 ||
         floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, cfg->max_interfaces) != 0 ||
         col__appnames_init(t) != 0 ||
         floe_hmap_init(&t->flows, (size_t)cfg->max_flows * 2, 1) != 0 ||
+        floe_fifo_init(&t->flow_lru, (size_t)cfg->max_flows * 2) != 0 ||
+        floe_fifo_init(&t->dirty, cfg->max_flows) != 0 ||
         floe_hmap_init(&t->hosts, cfg->max_hosts, 1) != 0 ||
         floe_hmap_init(&t->ifaces, 1024, 0) != 0)
         goto nomem;
@@ -808,12 +903,13 @@ nomem:
 
 void floe_tables_close(floe_tables *t)
 {
-    while (!floe_list_empty(&t->flow_lru)) {
-        floe_flow *f = FLOE_CONTAINER_OF(t->flow_lru.next, floe_flow, lru);
-        if (f->dpi)
+    for (uint64_t pos = t->flow_lru.head; t->flow_lru.slot && pos < t->flow_lru.tail; pos++) {
+        floe_flow *f = floe_fifo_at(&t->flow_lru, pos);
+        if (f && f->dpi)
             floe_dpi_release(t->dpi, &f->dpi);
-        floe_list_remove(&f->lru);
     }
+    floe_fifo_close(&t->flow_lru);
+    floe_fifo_close(&t->dirty);
     floe_dpi_free(t->dpi);
     free(t->pipe);
     floe_pool_close(&t->flow_pool);
@@ -833,5 +929,6 @@ size_t floe_tables_bytes(const floe_tables *t)
     return floe_pool_bytes(&t->flow_pool) + floe_pool_bytes(&t->host_pool) +
            floe_pool_bytes(&t->iface_pool) +
            (t->flows.mask + 1 + t->hosts.mask + 1 + t->ifaces.mask + 1) * sizeof(floe_hnode *) +
+           (t->flow_lru.mask + 1 + t->dirty.mask + 1) * sizeof(void *) +
            (t->dpi ? floe_dpi_states(t->dpi) * floe_dpi_state_size(t->dpi) : 0);
 }

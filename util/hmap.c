@@ -10,16 +10,18 @@
 #define HUGE_PAGE (2u << 20)
 
 /*
- * A bucket array of 2 MiB or more is aligned to 2 MiB, marked for
- * transparent huge pages and touched at once: lookups land anywhere in it,
+ * An array of 2 MiB or more is aligned to 2 MiB, marked for transparent
+ * huge pages and touched at once: lookups land anywhere in a bucket array,
  * and with 4 KiB pages nearly every one missed the TLB as well as the
  * cache. It is allocated when the table is made, before any traffic.
  */
-static floe_hnode **buckets_alloc(size_t n)
+void *floe_table_calloc(size_t n, size_t size)
 {
-    size_t bytes = n * sizeof(floe_hnode *);
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    size_t bytes = n * size;
     if (bytes < HUGE_PAGE)
-        return calloc(n, sizeof(floe_hnode *));
+        return calloc(n, size);
     void *p = NULL;
     if (posix_memalign(&p, HUGE_PAGE, (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1)) != 0)
         return NULL;
@@ -39,7 +41,7 @@ static size_t pow2_at_least(size_t n)
 int floe_hmap_init(floe_hmap *m, size_t n, int fixed)
 {
     size_t size = pow2_at_least(n);
-    m->buckets = buckets_alloc(size);
+    m->buckets = floe_table_calloc(size, sizeof(floe_hnode *));
     if (!m->buckets)
         return FLOE_ENOMEM;
     m->mask = size - 1;
@@ -59,7 +61,7 @@ void floe_hmap_close(floe_hmap *m)
 static void hmap_grow(floe_hmap *m)
 {
     size_t size = (m->mask + 1) * 2;
-    floe_hnode **nb = buckets_alloc(size);
+    floe_hnode **nb = floe_table_calloc(size, sizeof(floe_hnode *));
     if (!nb)
         return; /* keep the old array: longer chains, still correct */
     for (size_t i = 0; i <= m->mask; i++) {

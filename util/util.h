@@ -20,6 +20,14 @@ struct sockaddr_storage;
 #define FLOE_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define FLOE_CONTAINER_OF(p, type, member) \
     ((type *)(void *)((char *)(p) - offsetof(type, member)))
+/* Fetches the line at p into cache ahead of use. Always a read prefetch:
+ * GCC drops a write-intent one (rw 1) on baseline x86-64, which lacks
+ * PREFETCHW, without a word; a read prefetch still saves the miss. */
+#define FLOE_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+/* For a function that only prefetches: GCC counts a prefetch as no side
+ * effect, finds such a function pure, and drops every call to it unless it
+ * is inlined. */
+#define FLOE_PREFETCHER static inline __attribute__((always_inline))
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -279,6 +287,52 @@ static inline floe_hnode *const *floe_hmap_slot(const floe_hmap *m, uint64_t has
 void floe_hmap_insert(floe_hmap *m, floe_hnode *n);
 /* Unlinks n, which must be in the map. */
 void floe_hmap_remove(floe_hmap *m, floe_hnode *n);
+
+/* Zeroed memory for a table's big array: 2 MiB and more goes on
+ * transparent huge pages, touched at once. Freed with free(). */
+void *floe_table_calloc(size_t n, size_t size);
+
+/* ---- queue of pointers with holes -------------------------------------- */
+
+/*
+ * A FIFO of pointers in a ring whose positions only grow. An item remembers
+ * the position it was pushed at, so it can leave from anywhere by clearing
+ * its slot (a hole, skipped at the head) without touching any neighbour;
+ * and the items next in line can be read ahead, for prefetching, by
+ * position. Positions start at 1, so 0 can mean "not queued".
+ */
+typedef struct floe_fifo {
+    void **slot;
+    uint64_t head, tail; /* live positions are head..tail-1 */
+    uint64_t mask;       /* slots - 1 (a power of two) */
+} floe_fifo;
+
+/* Room for at least n pointers. Returns 0 or FLOE_ENOMEM. */
+int floe_fifo_init(floe_fifo *q, size_t n);
+void floe_fifo_close(floe_fifo *q);
+static inline int floe_fifo_full(const floe_fifo *q) { return q->tail - q->head > q->mask; }
+/* Appends p (the queue must not be full) and returns its position. */
+static inline uint64_t floe_fifo_push(floe_fifo *q, void *p)
+{
+    q->slot[q->tail & q->mask] = p;
+    return q->tail++;
+}
+/* Makes a hole of the item pushed at pos. */
+static inline void floe_fifo_clear(floe_fifo *q, uint64_t pos) { q->slot[pos & q->mask] = NULL; }
+/* The item at pos, NULL for a hole or a position outside the queue. */
+static inline void *floe_fifo_at(const floe_fifo *q, uint64_t pos)
+{
+    return pos >= q->head && pos < q->tail ? q->slot[pos & q->mask] : NULL;
+}
+/* The oldest item, after dropping the holes before it; NULL when empty. */
+static inline void *floe_fifo_head(floe_fifo *q)
+{
+    while (q->head < q->tail && !q->slot[q->head & q->mask])
+        q->head++;
+    return q->head < q->tail ? q->slot[q->head & q->mask] : NULL;
+}
+/* Removes the head item (after floe_fifo_head). */
+static inline void floe_fifo_pop(floe_fifo *q) { q->slot[q->head++ & q->mask] = NULL; }
 
 /* ---- fixed-size object pool -------------------------------------------- */
 

@@ -259,6 +259,48 @@ TEST(eviction_spares_flows_with_recent_records)
     fx_close(&fx);
 }
 
+TEST(eviction_takes_flows_idle_for_half_their_wait)
+{
+    fixture fx;
+    fx_init(&fx, 2, 100);
+    floe_record f1 = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_record f2 = rec(&fx, "10.0.0.2", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_record f3 = rec(&fx, "10.0.0.3", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_tables_record(&fx.t, &f1, 1000);
+    floe_tables_record(&fx.t, &f1, 1100); /* newer than its place, but long ago */
+    floe_tables_record(&fx.t, &f2, 2000);
+    floe_tables_record(&fx.t, &f3, 10000); /* f1 waited 9 s, idle for 8.9 of them */
+    ASSERT_EQ(fx.t.st.flow_evictions, 1);
+    ASSERT(floe_tables_host(&fx.t, &f1.src)->active_client == 0);
+    ASSERT(floe_tables_host(&fx.t, &f2.src)->active_client == 1);
+    fx_close(&fx);
+}
+
+TEST(exporter_ended_flows_cannot_fill_the_order_ring)
+{
+    fixture fx;
+    fx_init(&fx, 4, 1000); /* an order ring of 16 places */
+    floe_record lasting = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_tables_record(&fx.t, &lasting, 1000);
+    char src[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(src, sizeof(src), "10.1.%d.%d", i / 200, i % 200 + 1);
+        floe_record a = rec(&fx, src, 40000, "192.0.2.9", 443, 1, 1, 0x18);
+        a.has |= FLOE_F(END_REASON);
+        a.end_reason = 3;
+        floe_tables_record(&fx.t, &a, 1001 + (uint64_t)i);
+        ASSERT_LE(fx.t.flow_lru.tail - fx.t.flow_lru.head, fx.t.flow_lru.mask + 1);
+    }
+    ASSERT_EQ(fx.t.st.flows_exporter_end, 200);
+    ASSERT_EQ(fx.t.st.flow_evictions, 0);
+    ASSERT_EQ(fx.t.flows.count, 1);
+    floe_tables_record(&fx.t, &lasting, 2000); /* still the same flow */
+    ASSERT_EQ(fx.t.st.flows_created, 201);
+    ASSERT_EQ(only_flow(&fx)->records, 2);
+    ASSERT_EQ(floe_tables_expire(&fx.t, 2000 + 61000), 1); /* and it still idles out */
+    fx_close(&fx);
+}
+
 TEST(housekeeping_works_in_bounded_slices)
 {
     fixture fx;
@@ -565,6 +607,8 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(exporter_end_reason_ends_the_flow),
           TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
           TEST_ENTRY(eviction_spares_flows_with_recent_records),
+          TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
+          TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
           TEST_ENTRY(housekeeping_works_in_bounded_slices),
           TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
           TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),

@@ -132,7 +132,49 @@ TEST(strerror_names_codes)
     ASSERT_STR_EQ(floe_strerror(-9999), "unknown error");
 }
 
+TEST(fifo_holes_order_and_room)
+{
+    floe_fifo q;
+    int items[40];
+    ASSERT_EQ(floe_fifo_init(&q, 20), 0);
+    ASSERT_EQ(q.mask, 31); /* rounded up to a power of two */
+    ASSERT(floe_fifo_head(&q) == NULL);
+    uint64_t pos[40];
+    for (int i = 0; i < 32; i++)
+        pos[i] = floe_fifo_push(&q, &items[i]);
+    ASSERT_EQ(pos[0], 1); /* 0 stays free to mean "not queued" */
+    ASSERT(floe_fifo_full(&q));
+    /* Holes anywhere; the head skips them, and only that makes room. */
+    floe_fifo_clear(&q, pos[0]);
+    floe_fifo_clear(&q, pos[1]);
+    floe_fifo_clear(&q, pos[5]);
+    ASSERT(floe_fifo_full(&q));
+    ASSERT(floe_fifo_at(&q, pos[5]) == NULL);
+    ASSERT(floe_fifo_at(&q, pos[6]) == &items[6]);
+    ASSERT(floe_fifo_head(&q) == &items[2]);
+    ASSERT(!floe_fifo_full(&q));
+    floe_fifo_pop(&q);
+    ASSERT(floe_fifo_at(&q, pos[2]) == NULL); /* behind the head now */
+    /* Wrapping round the ring keeps the order. */
+    pos[32] = floe_fifo_push(&q, &items[32]);
+    pos[33] = floe_fifo_push(&q, &items[33]);
+    pos[34] = floe_fifo_push(&q, &items[34]);
+    ASSERT(floe_fifo_full(&q));
+    int seen = 0, last = 2;
+    void *p;
+    while ((p = floe_fifo_head(&q))) {
+        int k = (int)((int *)p - items);
+        ASSERT(k > last);
+        ASSERT(k != 5);
+        last = k;
+        floe_fifo_pop(&q);
+        seen++;
+    }
+    ASSERT_EQ(seen, 31); /* 3..34 without 5 */
+    floe_fifo_close(&q);
+}
+
 TEST_MAIN(TEST_ENTRY(json_commas_and_nesting), TEST_ENTRY(json_escapes_control_and_high_bytes),
           TEST_ENTRY(addr_v4_roundtrip), TEST_ENTRY(addr_v6_roundtrip), TEST_ENTRY(endpoint_parse),
           TEST_ENTRY(hmap_insert_find_remove_grow), TEST_ENTRY(log_rate_limit_counts_suppressed),
-          TEST_ENTRY(strerror_names_codes))
+          TEST_ENTRY(strerror_names_codes), TEST_ENTRY(fifo_holes_order_and_room))
