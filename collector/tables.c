@@ -716,7 +716,7 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
  * stages, 8 records apart, as they move through it; each stage reads only
  * what the stage before fetched:
  *   0  the flow's bucket;
- *   8  the bucket's first flow, or if the bucket is empty (a new flow for
+ *   8  the bucket's first flow, all its lines, or if the bucket is empty (a new flow for
  *      sure) its hosts' buckets;
  *   16 with the flow in cache, the hosts' buckets of a new flow found
  *      behind a chained bucket; or the hosts themselves;
@@ -763,15 +763,24 @@ static void pipe_pop(floe_tables *t, uint64_t now)
         record_apply(t, &e->rec, &e->prep, now);
 }
 
+/* All of a flow's lines: a record reads the first and writes the rest. */
+FLOE_PREFETCHER void prefetch_flow(const void *f)
+{
+    for (size_t off = 0; off < sizeof(floe_flow); off += 64)
+        FLOE_PREFETCH((const char *)f + off);
+}
+
 FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
 {
     if (!e->usable)
         return;
     if (stage == 1) {
+        /* The bucket's first flow is most often the record's own: a busy
+         * flow is young, and new flows go first in their chain. */
         const floe_hnode *node = floe_hmap_bucket(&t->flows, e->prep.hash);
         e->prep.chained = node != NULL;
         if (node) {
-            FLOE_PREFETCH(node);
+            prefetch_flow(FLOE_CONTAINER_OF(node, floe_flow, node));
         } else {
             prefetch_host_slots(t, &e->rec);
             e->hosts = 1;
@@ -779,9 +788,14 @@ FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
     } else if (e->hosts == 1) {
         prefetch_host_nodes(t, &e->rec);
         e->hosts = 2;
-    } else if (stage == 2 && e->prep.chained && !flow_find(t, &e->prep.key, e->prep.hash)) {
-        prefetch_host_slots(t, &e->rec);
-        e->hosts = 1;
+    } else if (stage == 2 && e->prep.chained) {
+        const floe_flow *f = flow_find(t, &e->prep.key, e->prep.hash);
+        if (!f) {
+            prefetch_host_slots(t, &e->rec);
+            e->hosts = 1;
+        } else if (&f->node != floe_hmap_bucket(&t->flows, e->prep.hash)) {
+            prefetch_flow(f);
+        }
     }
 }
 
