@@ -38,8 +38,23 @@ typedef struct nf_proto {
 static const nf_proto v9_proto = {FLOE_PROTO_V9, V9_HDR_LEN, 0, 1};
 static const nf_proto ipfix_proto = {FLOE_PROTO_IPFIX, IPFIX_HDR_LEN, 2, 3};
 
-/* One message being decoded. The record and its extra slots are reused for
- * every data record, so decoding allocates nothing. */
+/* One record being decoded, with what goes with it until it is emitted. */
+typedef struct nf_one {
+    uint32_t xhas;         /* NF_XBIT()s set in x */
+    uint64_t x[NF_X_COUNT];
+    const uint8_t *name;   /* applicationName, in the datagram */
+    size_t name_len;
+    floe_record rec;
+} nf_one;
+
+/* Records of one flow data set decoded together, a step at a time across
+ * all of them: the step interpreter's dispatch then runs once per field of
+ * the template, not once per field of every record. */
+#define NF_BATCH 32
+
+/* One message being decoded. The records and their extra slots (on the
+ * decoder's stack) are reused for every data record, so decoding allocates
+ * nothing. */
 typedef struct nf_msg {
     floe_decoders *d;
     nf_state *s;
@@ -51,11 +66,9 @@ typedef struct nf_msg {
     uint32_t sampling;     /* the rate for records that name none */
     uint32_t data_records; /* flow and options records, the IPFIX sequence unit */
     int count_unknown;     /* a data set was skipped or abandoned */
-    uint32_t xhas;         /* NF_XBIT()s set in x for this record */
-    uint64_t x[NF_X_COUNT];
-    const uint8_t *name;   /* applicationName of this record, in the datagram */
-    size_t name_len;
-    floe_record rec;
+    nf_one *batch;         /* NF_BATCH records */
+    size_t batch_ready;    /* how many of them carry this datagram's origin */
+    nf_one *one;           /* the record being emitted */
 } nf_msg;
 
 /* ---- headers ------------------------------------------------------------- */
@@ -162,90 +175,121 @@ static int nf_app(floe_app *a, const uint8_t *p, size_t len)
 
 #define MEMBER(r, s, type) (*(type *)(void *)((char *)(r) + (s)->off))
 
-/* Applies one step to len bytes at p. The switch is the dispatch table. */
-static inline __attribute__((always_inline)) void nf_apply(nf_msg *m, const nf_step *s,
-                                                            const uint8_t *p, size_t len)
+/*
+ * Applies one step to nb records: the first one's field is at p, each next
+ * one's stride bytes further, every one len bytes long. The switch is the
+ * dispatch table, and each case loops over the records.
+ */
+#define NF_EACH(...)                                                          \
+    for (size_t i_ = 0; i_ < nb; i_++) {                                      \
+        nf_one *one = &o[i_];                                                 \
+        floe_record *r = &one->rec;                                           \
+        const uint8_t *q = p + i_ * stride;                                   \
+        (void)one, (void)q;                                                   \
+        if (weak && (r->has & bit))                                           \
+            continue;                                                         \
+        __VA_ARGS__                                                           \
+    }
+#define NF_SET(...) NF_EACH(__VA_ARGS__ r->has |= bit;)
+/* An unsigned field as v, with the length's dispatch outside the loop. */
+#define NF_UINTS(...)                                                         \
+    switch (len) {                                                            \
+    case 1:                                                                   \
+        NF_SET(uint64_t v = q[0]; __VA_ARGS__)                                \
+        break;                                                                \
+    case 2:                                                                   \
+        NF_SET(uint64_t v = floe_be16(q); __VA_ARGS__)                        \
+        break;                                                                \
+    case 4:                                                                   \
+        NF_SET(uint64_t v = floe_be32(q); __VA_ARGS__)                        \
+        break;                                                                \
+    case 8:                                                                   \
+        NF_SET(uint64_t v = floe_be64(q); __VA_ARGS__)                        \
+        break;                                                                \
+    default:                                                                  \
+        NF_SET(uint64_t v = floe_beN(q, len); __VA_ARGS__)                    \
+    }
+
+static inline __attribute__((always_inline)) void nf_apply(const nf_msg *m, nf_one *o,
+                                                            size_t nb, const nf_step *s,
+                                                            const uint8_t *p, size_t stride,
+                                                            size_t len)
 {
-    floe_record *r = &m->rec;
     uint64_t bit = (uint64_t)1 << s->bit;
-    uint64_t v;
-    if (s->weak && (r->has & bit))
-        return;
+    int weak = s->weak;
     switch (s->op) {
     case NF_OP_SKIP:
         return;
     case NF_OP_U8:
-        MEMBER(r, s, uint8_t) = (uint8_t)nf_uint(p, len);
-        break;
+        NF_UINTS(MEMBER(r, s, uint8_t) = (uint8_t)v;)
+        return;
     case NF_OP_U16:
-        MEMBER(r, s, uint16_t) = (uint16_t)nf_uint(p, len);
-        break;
+        NF_UINTS(MEMBER(r, s, uint16_t) = (uint16_t)v;)
+        return;
     case NF_OP_U32:
-        MEMBER(r, s, uint32_t) = (uint32_t)nf_uint(p, len);
-        break;
+        NF_UINTS(MEMBER(r, s, uint32_t) = (uint32_t)v;)
+        return;
     case NF_OP_U64:
-        MEMBER(r, s, uint64_t) = nf_uint(p, len);
-        break;
+        NF_UINTS(MEMBER(r, s, uint64_t) = v;)
+        return;
     case NF_OP_MS_US:
-        v = nf_uint(p, len);
-        MEMBER(r, s, uint32_t) = v > UINT32_MAX / 1000 ? UINT32_MAX : (uint32_t)(v * 1000);
-        break;
+        NF_SET(uint64_t v = nf_uint(q, len);
+               MEMBER(r, s, uint32_t) = v > UINT32_MAX / 1000 ? UINT32_MAX : (uint32_t)(v * 1000);)
+        return;
     case NF_OP_DSCP:
-        MEMBER(r, s, uint8_t) = (uint8_t)(nf_uint(p, len) << 2);
-        break;
+        NF_SET(MEMBER(r, s, uint8_t) = (uint8_t)(nf_uint(q, len) << 2);)
+        return;
     /* Templates often carry both IPv4 and IPv6 addresses, one of them
      * zero: a zero address never replaces one already read. */
     case NF_OP_ADDR4:
-        if ((r->has & bit) && nf_zero(p, 4))
-            return;
-        floe_addr_from_v4(&MEMBER(r, s, floe_addr), p);
-        break;
+        NF_SET(if ((r->has & bit) && nf_zero(q, 4)) continue;
+               floe_addr_from_v4(&MEMBER(r, s, floe_addr), q);)
+        return;
     case NF_OP_ADDR6:
-        if ((r->has & bit) && nf_zero(p, 16))
-            return;
-        floe_addr_from_v6(&MEMBER(r, s, floe_addr), p);
-        break;
+        NF_SET(if ((r->has & bit) && nf_zero(q, 16)) continue;
+               floe_addr_from_v6(&MEMBER(r, s, floe_addr), q);)
+        return;
     case NF_OP_MAC:
-        memcpy(&MEMBER(r, s, uint8_t), p, 6);
-        break;
+        NF_SET(memcpy(&MEMBER(r, s, uint8_t), q, 6);)
+        return;
     case NF_OP_APP:
-        if (!nf_app(&MEMBER(r, s, floe_app), p, len))
-            return;
-        break;
+        NF_SET(if (!nf_app(&MEMBER(r, s, floe_app), q, len)) continue;)
+        return;
     case NF_OP_T_SEC:
-        MEMBER(r, s, uint64_t) = nf_uint(p, len) * 1000;
-        break;
+        NF_UINTS(MEMBER(r, s, uint64_t) = v * 1000;)
+        return;
     case NF_OP_T_MS:
-        MEMBER(r, s, uint64_t) = nf_uint(p, len);
-        break;
+        NF_UINTS(MEMBER(r, s, uint64_t) = v;)
+        return;
     case NF_OP_T_NTP:
-        MEMBER(r, s, uint64_t) = nf_ntp_ms(p);
-        break;
+        NF_SET(MEMBER(r, s, uint64_t) = nf_ntp_ms(q);)
+        return;
     case NF_OP_T_DELTA:
-        MEMBER(r, s, uint64_t) = nf_delta_ms(m->h->export_ms, nf_uint(p, len));
-        break;
+        NF_SET(MEMBER(r, s, uint64_t) = nf_delta_ms(m->h->export_ms, nf_uint(q, len));)
+        return;
     case NF_OP_T_V9UP:
-        MEMBER(r, s, uint64_t) =
-            dec__uptime_to_ms(m->h->export_ms, m->h->uptime_ms, (uint32_t)nf_uint(p, len));
-        break;
+        NF_SET(MEMBER(r, s, uint64_t) = dec__uptime_to_ms(m->h->export_ms, m->h->uptime_ms,
+                                                         (uint32_t)nf_uint(q, len));)
+        return;
     case NF_OP_X:
-        m->x[s->off] = nf_uint(p, len);
-        m->xhas |= 1u << s->off;
+        NF_EACH(one->x[s->off] = nf_uint(q, len); one->xhas |= 1u << s->off;)
         return;
     case NF_OP_NAME:
-        m->name = p;
-        m->name_len = len;
+        NF_EACH(one->name = q; one->name_len = len;)
         return;
     }
-    r->has |= bit;
 }
 
-/* A record of a template without variable-length fields: the caller has
- * checked that t->min_len bytes are there, so no step checks again. */
-static void nf_run_fixed(nf_msg *m, const nf_template *t, const uint8_t *p)
+#undef NF_UINTS
+#undef NF_SET
+#undef NF_EACH
+
+/* Records of a template without variable-length fields: the caller has
+ * checked that nb * t->min_len bytes are there, so no step checks again. */
+static void nf_run_fixed(nf_msg *m, const nf_template *t, const uint8_t *p, size_t nb)
 {
     for (const nf_step *s = t->steps, *e = s + t->n_steps; s < e; s++) {
-        nf_apply(m, s, p, s->len);
+        nf_apply(m, m->batch, nb, s, p, t->min_len, s->len);
         p += s->len;
     }
 }
@@ -270,7 +314,7 @@ static size_t nf_run_var(nf_msg *m, const nf_template *t, const uint8_t *p, size
         }
         if ((size_t)(end - q) < len)
             return 0;
-        nf_apply(m, s, q, len);
+        nf_apply(m, m->batch, 1, s, q, 0, len);
         q += len;
     }
     return (size_t)(q - p);
@@ -284,10 +328,10 @@ static uint32_t clamp32(uint64_t v)
 }
 
 /* The sampling rate the record itself states, or 0. */
-static uint32_t nf_rate(const nf_msg *m)
+static uint32_t nf_rate(const nf_one *o)
 {
-    const uint64_t *x = m->x;
-    uint32_t has = m->xhas;
+    const uint64_t *x = o->x;
+    uint32_t has = o->xhas;
     if ((has & NF_XBIT(SAMPLING_INTERVAL)) && x[NF_X_SAMPLING_INTERVAL])
         return clamp32(x[NF_X_SAMPLING_INTERVAL]);
     if ((has & NF_XBIT(SAMPLER_RANDOM)) && x[NF_X_SAMPLER_RANDOM])
@@ -334,19 +378,20 @@ static void sampler_learn(nf_state *s, uint64_t id, uint32_t rate, uint64_t now_
 static void nf_learn(nf_msg *m)
 {
     nf_state *s = m->s;
-    uint32_t rate = nf_rate(m);
-    if (rate && (m->xhas & NF_XBIT(SAMPLER_ID))) {
-        sampler_learn(s, m->x[NF_X_SAMPLER_ID], rate, m->dg->now_ms);
+    const nf_one *o = m->one;
+    uint32_t rate = nf_rate(o);
+    if (rate && (o->xhas & NF_XBIT(SAMPLER_ID))) {
+        sampler_learn(s, o->x[NF_X_SAMPLER_ID], rate, m->dg->now_ms);
     } else if (rate) {
         s->default_rate = rate;
         s->ex->sampling = rate;
         m->sampling = rate;
     }
-    if (m->xhas & NF_XBIT(SYSINIT))
-        s->sysinit_ms = m->x[NF_X_SYSINIT];
-    if (m->name && (m->rec.has & FLOE_F(APP)) && m->sink->appname) {
-        floe_appname a = {m->dg->origin, m->dg->src, m->h->domain, m->rec.app_id,
-                          (const char *)m->name, m->name_len};
+    if (o->xhas & NF_XBIT(SYSINIT))
+        s->sysinit_ms = o->x[NF_X_SYSINIT];
+    if (o->name && (o->rec.has & FLOE_F(APP)) && m->sink->appname) {
+        floe_appname a = {m->dg->origin, m->dg->src, m->h->domain, o->rec.app_id,
+                          (const char *)o->name, o->name_len};
         m->sink->appname(m->sink->ud, &a);
     }
 }
@@ -355,22 +400,23 @@ static void nf_learn(nf_msg *m)
  * known, and the sampling rate (its own, its sampler's, or the default). */
 static void nf_resolve(nf_msg *m)
 {
-    floe_record *r = &m->rec;
-    uint32_t has = m->xhas;
+    const nf_one *o = m->one;
+    floe_record *r = &m->one->rec;
+    uint32_t has = o->xhas;
     if (has & (NF_XBIT(UP_FIRST) | NF_XBIT(UP_LAST))) {
-        uint64_t init = (has & NF_XBIT(SYSINIT)) ? m->x[NF_X_SYSINIT] : m->s->sysinit_ms;
+        uint64_t init = (has & NF_XBIT(SYSINIT)) ? o->x[NF_X_SYSINIT] : m->s->sysinit_ms;
         if (init && (has & NF_XBIT(UP_FIRST)) && !(r->has & FLOE_F(FIRST))) {
-            r->first_ms = init + m->x[NF_X_UP_FIRST];
+            r->first_ms = init + o->x[NF_X_UP_FIRST];
             r->has |= FLOE_F(FIRST);
         }
         if (init && (has & NF_XBIT(UP_LAST)) && !(r->has & FLOE_F(LAST))) {
-            r->last_ms = init + m->x[NF_X_UP_LAST];
+            r->last_ms = init + o->x[NF_X_UP_LAST];
             r->has |= FLOE_F(LAST);
         }
     }
-    uint32_t rate = nf_rate(m);
+    uint32_t rate = nf_rate(o);
     if (!rate && (has & NF_XBIT(SAMPLER_ID)))
-        rate = sampler_rate(m->s, m->x[NF_X_SAMPLER_ID]);
+        rate = sampler_rate(m->s, o->x[NF_X_SAMPLER_ID]);
     if (rate)
         r->sampling = rate;
 }
@@ -386,7 +432,7 @@ static void nf_reject(nf_msg *m, int reason)
 static void nf_emit(nf_msg *m, const nf_template *t)
 {
     floe_dec_stats *st = m->st;
-    const floe_record *r = &m->rec;
+    const floe_record *r = &m->one->rec;
     m->data_records++;
     if (t->kind == NF_TMPL_OPTIONS) {
         nf_learn(m);
@@ -408,12 +454,18 @@ static void nf_emit(nf_msg *m, const nf_template *t)
         m->sink->record(m->sink->ud, r);
 }
 
-static void nf_record_start(nf_msg *m)
+/* Readies the first nb records of the batch. */
+static void nf_records_start(nf_msg *m, size_t nb)
 {
-    m->rec.has = 0;
-    m->rec.sampling = m->sampling;
-    m->xhas = 0;
-    m->name = NULL;
+    for (; m->batch_ready < nb; m->batch_ready++)
+        dec__record_init(&m->batch[m->batch_ready].rec, m->dg, m->pp->proto, m->h->domain);
+    for (size_t i = 0; i < nb; i++) {
+        nf_one *o = &m->batch[i];
+        o->rec.has = 0;
+        o->rec.sampling = m->sampling;
+        o->xhas = 0;
+        o->name = NULL;
+    }
 }
 
 /*
@@ -431,10 +483,26 @@ static void nf_data_set(nf_msg *m, uint16_t id, const uint8_t *p, size_t n)
         return;
     }
     size_t off = 0;
+    /* Options records go one by one: one may set the sampling rate for the
+     * next. */
+    int batched = !t->varlen && t->kind != NF_TMPL_OPTIONS;
     while (n - off >= t->min_len) {
-        nf_record_start(m);
+        if (batched) {
+            size_t nb = (n - off) / t->min_len;
+            nb = nb < NF_BATCH ? nb : NF_BATCH;
+            nf_records_start(m, nb);
+            nf_run_fixed(m, t, p + off, nb);
+            off += nb * t->min_len;
+            for (size_t i = 0; i < nb; i++) {
+                m->one = &m->batch[i];
+                nf_emit(m, t);
+            }
+            continue;
+        }
+        nf_records_start(m, 1);
+        m->one = &m->batch[0];
         if (!t->varlen) {
-            nf_run_fixed(m, t, p + off);
+            nf_run_fixed(m, t, p + off, 1);
             off += t->min_len;
         } else {
             size_t used = nf_run_var(m, t, p + off, n - off);
@@ -636,8 +704,10 @@ static void nf_decode(const nf_proto *pp, floe_decoders *d, floe_dec_exporter *e
     m.sampling = s->default_rate ? s->default_rate : 1;
     m.data_records = 0;
     m.count_unknown = 0;
-    m.xhas = 0;
-    dec__record_init(&m.rec, dg, pp->proto, h->domain);
+    nf_one batch[NF_BATCH];
+    m.batch = batch;
+    m.batch_ready = 0;
+    m.one = batch;
     /* header() checked the IPFIX length against the datagram. */
     size_t end = pp->proto == FLOE_PROTO_IPFIX ? floe_be16(dg->data + 2) : dg->len;
     nf_sets(&m, dg->data + pp->hdr_len, end - pp->hdr_len, dg->len - pp->hdr_len);

@@ -12,16 +12,6 @@
 
 static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-void floe_addr_from_v4(floe_addr *a, const uint8_t v4[4])
-{
-    memcpy(a->b, v4_prefix, 12);
-    memcpy(a->b + 12, v4, 4);
-}
-
-void floe_addr_from_v6(floe_addr *a, const uint8_t v6[16])
-{
-    memcpy(a->b, v6, 16);
-}
 
 int floe_addr_is_v4(const floe_addr *a)
 {

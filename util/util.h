@@ -72,8 +72,17 @@ typedef struct floe_addr {
 
 #define FLOE_ADDR_STRLEN 46
 
-void floe_addr_from_v4(floe_addr *a, const uint8_t v4[4]);
-void floe_addr_from_v6(floe_addr *a, const uint8_t v6[16]);
+/* Inline: decoders call them for every address of every record. */
+static inline void floe_addr_from_v4(floe_addr *a, const uint8_t v4[4])
+{
+    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(a->b, v4_mapped, 12);
+    memcpy(a->b + 12, v4, 4);
+}
+static inline void floe_addr_from_v6(floe_addr *a, const uint8_t v6[16])
+{
+    memcpy(a->b, v6, 16);
+}
 int floe_addr_is_v4(const floe_addr *a);
 /* Host-order IPv4 value; only meaningful when floe_addr_is_v4(). */
 uint32_t floe_addr_v4(const floe_addr *a);
