@@ -169,10 +169,6 @@ static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
             (x[5] ^ y[5])) == 0;
 }
 
-static uint64_t flow_hash(const floe_flow_key *k)
-{
-    return floe_hash(k, sizeof(*k), FLOW_SEED);
-}
 
 static inline floe_flow *flow_find(floe_tables *t, const floe_flow_key *k, uint64_t h)
 {
@@ -293,18 +289,44 @@ static int src_is_client(const floe_tables *t, const floe_record *r, int *certai
     return -1;
 }
 
-static void flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
+/*
+ * A record's flow key, and its hash. The hash is taken from the words as
+ * they are built, in registers: reading the key back from memory right
+ * after writing it in 1-, 2- and 16-byte pieces stalls on store
+ * forwarding. It is floe_hash's mix over the same six words.
+ */
+static uint64_t flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
 {
-    int c = floe_addr_order(&r->src, &r->dst);
-    *src_is_a = c < 0 || (c == 0 && r->sport <= r->dport);
-    memset(k, 0, sizeof(*k));
-    k->a = *src_is_a ? r->src : r->dst;
-    k->b = *src_is_a ? r->dst : r->src;
-    k->port_a = *src_is_a ? r->sport : r->dport;
-    k->port_b = *src_is_a ? r->dport : r->sport;
-    k->vlan = (r->has & FLOE_F(VLAN)) ? r->vlan : 0;
+    uint64_t s[2], d[2];
+    memcpy(s, r->src.b, 16);
+    memcpy(d, r->dst.b, 16);
+    int c = s[0] != d[0] ? (s[0] < d[0] ? -1 : 1) : (s[1] < d[1] ? -1 : s[1] > d[1]);
+    int sa = c < 0 || (c == 0 && r->sport <= r->dport);
+    *src_is_a = sa;
+    uint16_t vlan = (r->has & FLOE_F(VLAN)) ? r->vlan : 0;
+    uint16_t pa = sa ? r->sport : r->dport, pb = sa ? r->dport : r->sport;
+    uint64_t w[6] = {sa ? s[0] : d[0], sa ? s[1] : d[1], sa ? d[0] : s[0], sa ? d[1] : s[1],
+                     (uint64_t)pa | (uint64_t)pb << 16 | (uint64_t)vlan << 32 |
+                         (uint64_t)r->ipproto << 48,
+                     exporter};
+    k->a = sa ? r->src : r->dst;
+    k->b = sa ? r->dst : r->src;
+    k->port_a = pa;
+    k->port_b = pb;
+    k->vlan = vlan;
     k->ipproto = r->ipproto;
+    k->pad = 0;
     k->exporter = exporter;
+    const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2 = 0xbf58476d1ce4e5b9ULL;
+    uint64_t h = FLOW_SEED ^ (sizeof(w) * k1);
+    for (int i = 0; i < 6; i++) {
+        h = (h ^ w[i]) * k1;
+        h ^= h >> 32;
+    }
+    h ^= h >> 31;
+    h *= k2;
+    h ^= h >> 29;
+    return h;
 }
 
 /* Labels a new flow from the exporter's word, else nDPI's guess. */
@@ -670,8 +692,7 @@ static inline int record_has_endpoints(const floe_record *r)
 static void record_prepare(const floe_record *r, record_prep *p)
 {
     const floe_exporter *ex = r->origin;
-    flow_key(r, ex ? ex->id : 0, &p->key, &p->src_is_a);
-    p->hash = flow_hash(&p->key);
+    p->hash = flow_key(r, ex ? ex->id : 0, &p->key, &p->src_is_a);
 }
 
 static void record_apply(floe_tables *t, const floe_record *r, const record_prep *p,
