@@ -316,6 +316,47 @@ static void ipfix_d256(pkt *p, int records)
     set_end(p);
 }
 
+/* Fixed-length data sets are decoded up to 32 records at a time, a step
+ * at a time across them: 70 records cross two batch boundaries, and each
+ * record keeps its own values and its own "zero address" rule. */
+TEST(long_sets_decode_every_record_as_its_own)
+{
+    fixture f;
+    fx_init(&f);
+    ipfix_begin(&P, 0, 1);
+    set_begin(&P, 2);
+    tmpl(&P, 330, 6), fld(&P, 8, 4), fld(&P, 27, 16), fld(&P, 7, 2), fld(&P, 1, 4);
+    fld(&P, 152, 8), fld(&P, 6, 1);
+    set_end(&P);
+    set_begin(&P, 330);
+    for (int i = 0; i < 70; i++) {
+        uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = (uint8_t)i};
+        if (i % 5 == 0)
+            zeros(&P, 20); /* both zero: 0.0.0.0, whatever came before */
+        else if (i % 2 == 0)
+            v4(&P, 10, 0, 0, (uint8_t)i), zeros(&P, 16);
+        else
+            zeros(&P, 4), memcpy(P.b + P.n, v6, 16), P.n += 16;
+        u16(&P, (uint16_t)(1000 + i)), u32(&P, 100u * (uint32_t)i);
+        u64(&P, 1700000000000ULL + (uint64_t)i), u8(&P, (uint8_t)(i & 0x3f));
+    }
+    set_end(&P);
+    fx_feed(&f, &P);
+    ASSERT_EQ(f.n, 70);
+    for (int i = 0; i < 70; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), i % 5 == 0 ? "0.0.0.0" : i % 2 == 0 ? "10.0.0.%d" : "2001:db8::%x", i);
+        ASSERT_STR_EQ(addr(&f.recs[i].src), want);
+        ASSERT_EQ(f.recs[i].sport, 1000 + i);
+        ASSERT_U64_EQ(f.recs[i].bytes, 100u * (uint64_t)i);
+        ASSERT_U64_EQ(f.recs[i].first_ms, 1700000000000ULL + (uint64_t)i);
+        ASSERT_EQ(f.recs[i].tcp_flags, i & 0x3f);
+        ASSERT(f.recs[i].has & FLOE_F(SRC));
+    }
+    ASSERT_EQ(fx_c(&f, FLOE_PROTO_IPFIX)->records, 70);
+    fx_close(&f);
+}
+
 TEST(data_before_template_is_missing_not_malformed)
 {
     fixture f;
@@ -1283,6 +1324,7 @@ TEST(decode_rate_report)
 
 TEST_MAIN(TEST_ENTRY(v9_template_then_data), TEST_ENTRY(ipfix_template_then_data),
           TEST_ENTRY(zero_addresses_and_whole_seconds_yield),
+          TEST_ENTRY(long_sets_decode_every_record_as_its_own),
           TEST_ENTRY(data_before_template_is_missing_not_malformed),
           TEST_ENTRY(v9_options_teach_sampling), TEST_ENTRY(ipfix_options_selector_rates),
           TEST_ENTRY(ipfix_withdrawal_and_withdraw_all),
