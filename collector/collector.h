@@ -378,7 +378,6 @@ typedef struct floe_tables {
     floe_fifo dirty;     /* flows whose counters the hosts and networks lack */
     size_t n_dirty;
     uint64_t victim_ahead[3]; /* flow_lru positions prefetched, by step */
-    uint64_t now_ms;          /* the time of the latest eviction or expiry */
     uint64_t dirty_ahead[2];  /* dirty positions prefetched, by step */
     floe_net *nets;
     size_t n_nets;

@@ -169,7 +169,6 @@ static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
             (x[5] ^ y[5])) == 0;
 }
 
-
 static inline floe_flow *flow_find(floe_tables *t, const floe_flow_key *k, uint64_t h)
 {
     for (floe_hnode *n = floe_hmap_bucket(&t->flows, h); n; n = n->next) {
@@ -387,13 +386,25 @@ static void lru_queue(floe_tables *t, floe_flow *f)
 static void lru_make_room(floe_tables *t)
 {
     floe_fifo *q = &t->flow_lru;
-    while (floe_fifo_full(q)) {
-        floe_flow *f = floe_fifo_head(q);
-        if (!f || !floe_fifo_full(q))
-            break;
+    floe_flow *f;
+    while ((f = floe_fifo_blocking(q))) {
         floe_fifo_pop(q);
         f->lru_pos = floe_fifo_push(q, f);
     }
+}
+
+/* All of a flow's lines: a record reads the first and writes the rest. */
+FLOE_PREFETCHER void prefetch_flow(const void *f)
+{
+    for (size_t off = 0; off < sizeof(floe_flow); off += 64)
+        FLOE_PREFETCH((const char *)f + off);
+}
+
+FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f)
+{
+    for (int i = 0; i < 2; i++)
+        if (f->host[i])
+            FLOE_PREFETCH(f->host[i]);
 }
 
 /*
@@ -408,20 +419,18 @@ static void lru_make_room(floe_tables *t)
  */
 static const uint64_t victim_distance[3] = {16, 8, 3};
 
-FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, int step)
+FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, int step,
+                                     uint64_t now)
 {
     if (step == 0) {
-        for (size_t off = 0; off < sizeof(floe_flow); off += 64)
-            FLOE_PREFETCH((const char *)f + off);
+        prefetch_flow(f);
         return;
     }
-    if (!flow_stale(f, t->now_ms))
+    if (!flow_stale(f, now))
         return;
     if (step == 1) {
         FLOE_PREFETCH(floe_hmap_slot(&t->flows, f->node.hash));
-        for (int i = 0; i < 2; i++)
-            if (f->host[i])
-                FLOE_PREFETCH(f->host[i]);
+        prefetch_hosts(f);
     } else {
         const floe_hnode *first = *floe_hmap_slot(&t->flows, f->node.hash);
         if (first && first != &f->node)
@@ -429,19 +438,12 @@ FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, i
     }
 }
 
-FLOE_PREFETCHER void prefetch_victims(floe_tables *t)
+FLOE_PREFETCHER void prefetch_victims(floe_tables *t, uint64_t now)
 {
-    const floe_fifo *q = &t->flow_lru;
-    for (int step = 0; step < 3; step++) {
-        uint64_t *pos = &t->victim_ahead[step];
-        if (*pos < q->head)
-            *pos = q->head;
-        for (; *pos < q->head + victim_distance[step] && *pos < q->tail; (*pos)++) {
-            const floe_flow *f = q->slot[*pos & q->mask];
-            if (f)
-                prefetch_victim(t, f, step);
-        }
-    }
+    const floe_flow *f;
+    for (int step = 0; step < 3; step++)
+        while ((f = floe_fifo_ahead(&t->flow_lru, &t->victim_ahead[step], victim_distance[step])))
+            prefetch_victim(t, f, step, now);
 }
 
 /* The head of the order after moving flows with newer records to the
@@ -465,8 +467,7 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     if (!f && (victim = lru_oldest(t, now))) {
         flow_end(t, victim, FLOE_END_EVICTED);
         f = floe_pool_alloc(&t->flow_pool);
-        t->now_ms = now;
-        prefetch_victims(t);
+        prefetch_victims(t, now);
     }
     if (!f)
         return NULL;
@@ -566,12 +567,9 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
  * they fill the ring, the oldest are flushed early to make room. */
 static void dirty_queue(floe_tables *t, floe_flow *f)
 {
-    while (floe_fifo_full(&t->dirty)) {
-        floe_flow *old = floe_fifo_head(&t->dirty);
-        if (!old || !floe_fifo_full(&t->dirty))
-            break;
+    floe_flow *old;
+    while ((old = floe_fifo_blocking(&t->dirty)))
         flow_flush(t, old);
-    }
     f->dirty_pos = floe_fifo_push(&t->dirty, f);
     t->n_dirty++;
 }
@@ -580,26 +578,11 @@ static void dirty_queue(floe_tables *t, floe_flow *f)
  * fetch the flows 16 places ahead, and the hosts of those 6 ahead. */
 FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
 {
-    const floe_fifo *q = &t->dirty;
-    for (int step = 0; step < 2; step++) {
-        uint64_t *pos = &t->dirty_ahead[step];
-        uint64_t dist = step == 0 ? 16 : 6;
-        if (*pos < q->head)
-            *pos = q->head;
-        for (; *pos < q->head + dist && *pos < q->tail; (*pos)++) {
-            const floe_flow *f = q->slot[*pos & q->mask];
-            if (!f)
-                continue;
-            if (step == 0) {
-                for (size_t off = 0; off < sizeof(floe_flow); off += 64)
-                    FLOE_PREFETCH((const char *)f + off);
-            } else {
-                for (int i = 0; i < 2; i++)
-                    if (f->host[i])
-                        FLOE_PREFETCH(f->host[i]);
-            }
-        }
-    }
+    const floe_flow *f;
+    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[0], 16)))
+        prefetch_flow(f);
+    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 6)))
+        prefetch_hosts(f);
 }
 
 /* Adds the record's counters to the flow, its hosts and networks. */
@@ -675,15 +658,6 @@ typedef struct record_prep {
     int chained; /* its bucket was not empty at the second stage */
 } record_prep;
 
-static int record_usable(floe_tables *t, const floe_record *r)
-{
-    if ((r->has & (FLOE_F(SRC) | FLOE_F(DST))) != (FLOE_F(SRC) | FLOE_F(DST))) {
-        t->st.records_skipped++;
-        return 0;
-    }
-    return 1;
-}
-
 static inline int record_has_endpoints(const floe_record *r)
 {
     return (r->has & (FLOE_F(SRC) | FLOE_F(DST))) == (FLOE_F(SRC) | FLOE_F(DST));
@@ -724,8 +698,10 @@ static void record_apply(floe_tables *t, const floe_record *r, const record_prep
 void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
 {
     record_prep p;
-    if (!record_usable(t, r))
+    if (!record_has_endpoints(r)) {
+        t->st.records_skipped++;
         return;
+    }
     record_prepare(r, &p);
     record_apply(t, r, &p, now);
 }
@@ -782,13 +758,6 @@ static void pipe_pop(floe_tables *t, uint64_t now)
         t->st.records_skipped++;
     else
         record_apply(t, &e->rec, &e->prep, now);
-}
-
-/* All of a flow's lines: a record reads the first and writes the rest. */
-FLOE_PREFETCHER void prefetch_flow(const void *f)
-{
-    for (size_t off = 0; off < sizeof(floe_flow); off += 64)
-        FLOE_PREFETCH((const char *)f + off);
 }
 
 FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
@@ -851,12 +820,11 @@ static size_t expire_some(floe_tables *t, uint64_t now, size_t budget, size_t *e
     /* The list is ordered by queued_ms. Once the head was queued less than
      * a timeout ago, every flow behind it was too: none can be idle. */
     floe_flow *f;
-    t->now_ms = now;
     while (n < budget && (f = floe_fifo_head(&t->flow_lru))) {
         if (f->queued_ms + t->idle_timeout_ms > now)
             break;
         n++;
-        prefetch_victims(t);
+        prefetch_victims(t, now);
         if (f->last_ms + t->idle_timeout_ms > now) {
             floe_fifo_pop(&t->flow_lru); /* active since: back of the line */
             lru_queue(t, f);

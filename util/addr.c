@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
+const uint8_t floe_v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 int floe_addr_is_v4(const floe_addr *a)
 {
-    return memcmp(a->b, v4_prefix, 12) == 0;
+    return memcmp(a->b, floe_v4_mapped, 12) == 0;
 }
 
 uint32_t floe_addr_v4(const floe_addr *a)

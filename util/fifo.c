@@ -9,9 +9,7 @@
 
 int floe_fifo_init(floe_fifo *q, size_t n)
 {
-    size_t size = 16;
-    while (size < n && size < ((size_t)1 << 40))
-        size <<= 1;
+    size_t size = floe_pow2_at_least(n);
     q->slot = floe_table_calloc(size, sizeof(void *));
     if (!q->slot)
         return FLOE_ENOMEM;

@@ -30,17 +30,9 @@ void *floe_table_calloc(size_t n, size_t size)
     return p;
 }
 
-static size_t pow2_at_least(size_t n)
-{
-    size_t s = 16;
-    while (s < n && s < ((size_t)1 << 40))
-        s <<= 1;
-    return s;
-}
-
 int floe_hmap_init(floe_hmap *m, size_t n, int fixed)
 {
-    size_t size = pow2_at_least(n);
+    size_t size = floe_pow2_at_least(n);
     m->buckets = floe_table_calloc(size, sizeof(floe_hnode *));
     if (!m->buckets)
         return FLOE_ENOMEM;

@@ -72,11 +72,12 @@ typedef struct floe_addr {
 
 #define FLOE_ADDR_STRLEN 46
 
+/* ::ffff:0:0/96, the prefix of an IPv4 address held as IPv6. */
+extern const uint8_t floe_v4_mapped[12];
 /* Inline: decoders call them for every address of every record. */
 static inline void floe_addr_from_v4(floe_addr *a, const uint8_t v4[4])
 {
-    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    memcpy(a->b, v4_mapped, 12);
+    memcpy(a->b, floe_v4_mapped, 12);
     memcpy(a->b + 12, v4, 4);
 }
 static inline void floe_addr_from_v6(floe_addr *a, const uint8_t v6[16])
@@ -300,6 +301,14 @@ void floe_hmap_remove(floe_hmap *m, floe_hnode *n);
 /* Zeroed memory for a table's big array: 2 MiB and more goes on
  * transparent huge pages, touched at once. Freed with free(). */
 void *floe_table_calloc(size_t n, size_t size);
+/* The table size for n entries: a power of two, at least 16. */
+static inline size_t floe_pow2_at_least(size_t n)
+{
+    size_t s = 16;
+    while (s < n && s < ((size_t)1 << 40))
+        s <<= 1;
+    return s;
+}
 
 /* ---- queue of pointers with holes -------------------------------------- */
 
@@ -342,6 +351,28 @@ static inline void *floe_fifo_head(floe_fifo *q)
 }
 /* Removes the head item (after floe_fifo_head). */
 static inline void floe_fifo_pop(floe_fifo *q) { q->slot[q->head++ & q->mask] = NULL; }
+/* When the queue is full even after dropping the holes at its head, the
+ * head item, which the caller must move out of the way; else NULL. */
+static inline void *floe_fifo_blocking(floe_fifo *q)
+{
+    if (!floe_fifo_full(q))
+        return NULL;
+    void *p = floe_fifo_head(q);
+    return floe_fifo_full(q) ? p : NULL;
+}
+/* For prefetching: the next item at *pos, moving *pos on, while *pos is
+ * less than dist places past the head; NULL when there is none. */
+static inline void *floe_fifo_ahead(const floe_fifo *q, uint64_t *pos, uint64_t dist)
+{
+    if (*pos < q->head)
+        *pos = q->head;
+    while (*pos < q->head + dist && *pos < q->tail) {
+        void *p = q->slot[(*pos)++ & q->mask];
+        if (p)
+            return p;
+    }
+    return NULL;
+}
 
 /* ---- fixed-size object pool -------------------------------------------- */
 
