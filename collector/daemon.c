@@ -177,7 +177,7 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* Records go through the tables' prefetching pipeline; the listeners drain
  * it when a batch of datagrams is done (floe_daemon_drain), before libuv
- * reuses their buffer. */
+ * reuses their buffer, into which an sFlow record's sampled header points. */
 static void on_record(void *ud, const floe_record *r)
 {
     floe_daemon *d = ud;
@@ -231,9 +231,7 @@ static void on_housekeep_check(uv_check_t *h)
 static void on_tick(uv_timer_t *t)
 {
     floe_daemon *d = t->data;
-    d->ticks++;
-    if (d->tables_on)
-        housekeep(d);
+    d->ticks++; /* table upkeep runs after every turn of the loop (on_housekeep_check) */
     if (d->ticks % SWEEP_EVERY_TICKS == 0)
         floe_ingest_sweep(&d->ing, floe_time_ms());
 }

@@ -27,8 +27,9 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 {
     floe_listener *l = h->data;
     if (flags & UV_UDP_MMSG_FREE) {
-        /* The recvmmsg batch is over and libuv will reuse the buffer: the
-         * records still in the tables' pipeline point into it. */
+        /* The recvmmsg batch is over and libuv will reuse the buffer:
+         * records still in the tables' pipeline may point into it (sFlow
+         * sampled headers). */
         floe_daemon_drain(l->d);
         return;
     }
