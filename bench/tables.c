@@ -10,7 +10,7 @@
  * of a full pool walk (what one top-N API page costs in total, before it is
  * cut into slices). Records are built in memory: no decoding, no sockets.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +44,7 @@ static void make_record(floe_record *r, const floe_exporter *ex, uint32_t i, uin
     uint8_t src[4] = {10, (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
     uint8_t dst[4] = {192, 168, (uint8_t)(s >> 8), (uint8_t)s};
     memset(r, 0, sizeof(*r));
-    r->origin = ex;
+    r->exporter_id = ex->id;
     r->sampling = 1;
     floe_addr_from_v4(&r->src, src);
     floe_addr_from_v4(&r->dst, dst);
@@ -67,14 +67,14 @@ static void run(uint32_t flows, uint32_t hosts, int dpi, int report)
     floe_record r;
 
     floe_config_defaults(&cfg);
-    cfg.max_flows = flows;
-    cfg.max_hosts = hosts + 4096;
-    cfg.dpi_enabled = dpi;
+    cfg.tables.max_flows = flows;
+    cfg.tables.max_hosts = hosts + 4096;
+    cfg.tables.dpi_enabled = dpi;
     floe_log_init(&lg, -1, 0);
     memset(&ex, 0, sizeof(ex));
     ex.id = 1;
     long rss0 = rss_kib();
-    if (floe_tables_init(&t, &cfg, &lg, err, sizeof(err)) != 0) {
+    if (floe_tables_init(&t, &cfg.tables, &lg, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         exit(1);
     }

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 
 #define TICK_MS 1000
-#define SWEEP_EVERY_TICKS 10
 #define SHUTDOWN_DEADLINE_MS 5000
 
 /* Loads the file (if any) over the defaults and applies the command line. */
@@ -90,7 +89,7 @@ static int web_start(floe_daemon *d)
         log_error(&d->log, "%s", err);
         return FLOE_EIO;
     }
-    if (floe_api_register(d->www, d) != 0) {
+    if (floe_api_register(d->www, &d->engine) != 0) {
         log_error(&d->log, "www: out of memory registering routes");
         return FLOE_ENOMEM;
     }
@@ -111,7 +110,7 @@ static void daemon_reload(floe_daemon *d)
     floe_config next;
     char err[512] = "";
     if (daemon_load_config(&d->opts, &next, err, sizeof(err)) != 0) {
-        d->reload_errors++;
+        d->engine.reload_errors++;
         log_error(&d->log, "reload: %s; keeping the running config", err);
         return;
     }
@@ -121,7 +120,7 @@ static void daemon_reload(floe_daemon *d)
     if (d->cfg.log_syslog != d->log.use_syslog)
         floe_log_init(&d->log, d->cfg.log_level, d->cfg.log_syslog);
     apply_log(d);
-    floe_ingest_reconfigure(&d->ing, &d->cfg);
+    floe_engine_reconfigure(&d->engine);
     if (floe_listeners_apply(d) != 0)
         log_error(&d->log, "reload: some listen addresses failed; see above");
     if (web_changed) {
@@ -129,7 +128,7 @@ static void daemon_reload(floe_daemon *d)
         d->www = NULL;
         web_start(d);
     }
-    d->reloads++;
+    d->engine.reloads++;
     log_info(&d->log, "reload: config applied (%zu listeners, web %s)", d->cfg.n_listen,
              d->cfg.web[0] ? d->cfg.web : "off");
 }
@@ -175,34 +174,6 @@ static void on_signal(uv_signal_t *s, int signum)
         daemon_stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* Records go through the tables' prefetching pipeline; the listeners drain
- * it when a batch of datagrams is done (floe_daemon_drain), before libuv
- * reuses their buffer, into which an sFlow record's sampled header points. */
-static void on_record(void *ud, const floe_record *r)
-{
-    floe_daemon *d = ud;
-    floe_tables_push(&d->tables, r, d->ing.now_ms);
-}
-
-void floe_daemon_drain(floe_daemon *d)
-{
-    if (d->tables_on)
-        floe_tables_drain(&d->tables, d->ing.now_ms);
-}
-
-static void on_ifcounters(void *ud, const floe_ifcounters *c)
-{
-    floe_daemon *d = ud;
-    floe_tables_ifcounters(&d->tables, c, d->ing.now_ms);
-}
-
-static void on_appname(void *ud, const floe_appname *a)
-{
-    floe_daemon *d = ud;
-    floe_daemon_drain(d); /* names apply to the records after them */
-    floe_tables_appname(&d->tables, a);
-}
-
 /* Table upkeep, a slice after every turn of the loop; while a slice uses its
  * whole budget, an idle handle keeps the loop turning without waiting. */
 #define HOUSEKEEP_BUDGET 1024
@@ -211,7 +182,7 @@ static void on_housekeep_idle(uv_idle_t *h);
 
 static void housekeep(floe_daemon *d)
 {
-    size_t n = floe_tables_housekeep(&d->tables, floe_time_ms(), HOUSEKEEP_BUDGET);
+    size_t n = floe_engine_housekeep(&d->engine, floe_time_ms(), HOUSEKEEP_BUDGET);
     if (n >= HOUSEKEEP_BUDGET && !uv_is_active((uv_handle_t *)&d->housekeep_idle))
         uv_idle_start(&d->housekeep_idle, on_housekeep_idle);
     else if (n < HOUSEKEEP_BUDGET)
@@ -231,9 +202,9 @@ static void on_housekeep_check(uv_check_t *h)
 static void on_tick(uv_timer_t *t)
 {
     floe_daemon *d = t->data;
-    d->ticks++; /* table upkeep runs after every turn of the loop (on_housekeep_check) */
-    if (d->ticks % SWEEP_EVERY_TICKS == 0)
-        floe_ingest_sweep(&d->ing, floe_time_ms());
+    /* The scheduler and template expiry; table upkeep runs after every turn
+     * of the loop (on_housekeep_check). */
+    floe_engine_advance(&d->engine, floe_time_ms());
 }
 
 /* ---- run --------------------------------------------------------------- */
@@ -245,30 +216,24 @@ static int daemon_start(floe_daemon *d)
         log_error(&d->log, "%s", err);
         return FLOE_EIO;
     }
-    if (floe_ingest_init(&d->ing, &d->cfg, &d->log) != 0) {
-        log_error(&d->log, "out of memory");
+    if (floe_engine_init(&d->engine, &d->cfg, &d->log, &d->loop, FLOE_ENGINE_LIVE,
+                         floe_time_ms(), err, sizeof(err)) != 0) {
+        log_error(&d->log, "%s", err);
         return FLOE_ENOMEM;
     }
-    if (d->cfg.tables_enabled) {
-        if (floe_tables_init(&d->tables, &d->cfg, &d->log, err, sizeof(err)) != 0) {
-            log_error(&d->log, "%s", err);
-            return FLOE_ENOMEM;
-        }
-        d->tables_on = 1;
-        d->ing.out.record = on_record;
-        d->ing.out.ifcounters = on_ifcounters;
-        d->ing.out.appname = on_appname;
-        d->ing.out.ud = d;
-    }
+    d->engine_ready = 1;
     if (floe_listeners_apply(d) != 0)
         return FLOE_EIO;
     if (web_start(d) != 0)
         return FLOE_EIO;
-    uv_signal_start(&d->sigint, on_signal, SIGINT);
-    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&d->sighup, on_signal, SIGHUP);
+    if (uv_signal_start(&d->sigint, on_signal, SIGINT) != 0 ||
+        uv_signal_start(&d->sigterm, on_signal, SIGTERM) != 0 ||
+        uv_signal_start(&d->sighup, on_signal, SIGHUP) != 0) {
+        log_error(&d->log, "cannot watch for signals");
+        return FLOE_EIO;
+    }
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
-    if (d->tables_on)
+    if (d->engine.tables_on)
         uv_check_start(&d->housekeep_check, on_housekeep_check);
     return 0;
 }
@@ -297,7 +262,13 @@ int floe_cmd_run(const floe_run_opts *o)
     floe_log_init(&d->log, d->cfg.log_level, d->cfg.log_syslog);
     apply_log(d);
     signal(SIGPIPE, SIG_IGN);
-    uv_loop_init(&d->loop);
+    int rc = uv_loop_init(&d->loop);
+    if (rc != 0) {
+        log_error(&d->log, "cannot start the event loop: %s", uv_strerror(rc));
+        floe_config_free(&d->cfg);
+        free(d);
+        return 1;
+    }
     floe_list_init(&d->listeners);
     /* Every handle is initialised here, before start-up can fail, so that
      * daemon_stop can close them all whatever happened. */
@@ -312,11 +283,10 @@ int floe_cmd_run(const floe_run_opts *o)
     uv_check_init(&d->loop, &d->housekeep_check);
     uv_idle_init(&d->loop, &d->housekeep_idle);
     d->housekeep_check.data = d->housekeep_idle.data = d;
-    d->start_ms = floe_time_ms();
     log_info(&d->log, "floe %s starting (config %s, data %s)", PACKAGE_VERSION,
              o->config_path ? o->config_path : "built-in defaults", d->cfg.data_dir);
 
-    int rc = daemon_start(d);
+    rc = daemon_start(d);
     if (rc != 0)
         daemon_stop(d, "start-up failed");
     uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -326,16 +296,12 @@ int floe_cmd_run(const floe_run_opts *o)
     uv_loop_close(&d->loop);
     if (rc == 0) {
         floe_counters t;
-        floe_ingest_totals(&d->ing, &t);
+        floe_ingest_totals(&d->engine.ing, &t);
         log_info(&d->log, "shutdown: done after %llu datagrams, %llu records",
                  (unsigned long long)t.datagrams, (unsigned long long)t.records);
     }
-    if (d->tables_on) {
-        floe_tables_end_all(&d->tables);
-        floe_tables_close(&d->tables);
-    }
-    if (d->ing.exporters.map.buckets)
-        floe_ingest_close(&d->ing);
+    if (d->engine_ready)
+        floe_engine_close(&d->engine);
     floe_config_free(&d->cfg);
     free(d);
     return rc == 0 ? 0 : 1;

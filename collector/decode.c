@@ -46,20 +46,7 @@ static void print_summary(const floe_ingest *ing, const floe_pcap_stats *ps)
     floe_buf_init(&b);
     floe_json_init(&j, &b);
     floe_json_obj_begin(&j);
-    floe_json_ku64(&j, "datagrams", t.datagrams);
-    floe_json_ku64(&j, "records", t.records);
-    floe_json_ku64(&j, "options_records", t.options_records);
-    floe_json_ku64(&j, "bytes", t.bytes);
-    floe_json_ku64(&j, "packets", t.packets);
-    floe_json_ku64(&j, "bytes_total", t.bytes_total);
-    floe_json_ku64(&j, "packets_total", t.packets_total);
-    floe_json_ku64(&j, "templates", t.templates);
-    floe_json_ku64(&j, "options_templates", t.options_templates);
-    floe_json_ku64(&j, "missing_template", t.missing_template);
-    floe_json_ku64(&j, "counter_samples", t.counter_samples);
-    floe_json_ku64(&j, "discard_samples", t.sflow_discards);
-    floe_json_ku64(&j, "malformed", t.malformed);
-    floe_counters_reasons_json(&j, &t);
+    floe_counters_summary_json(&j, &t);
     floe_json_key(&j, "by_proto");
     floe_json_obj_begin(&j);
     for (int p = 0; p < FLOE_PROTO_COUNT; p++) {
@@ -130,20 +117,27 @@ int floe_cmd_decode(int argc, char **argv)
     }
 
     col__offline o;
+    floe_ingest ing;
     int rc = col__offline_open(&o, "floe decode", config_path);
     if (rc != 0)
         return rc;
+    if (floe_ingest_init(&ing, &o.cfg, &o.log) != 0) {
+        fprintf(stderr, "floe decode: out of memory\n");
+        col__offline_close(&o);
+        return 1;
+    }
     decode_out out;
     floe_buf_init(&out.buf);
     if (!summary) {
-        o.ing.out.record = print_record;
-        o.ing.out.ud = &out;
+        ing.out.record = print_record;
+        ing.out.ud = &out;
     }
-    rc = col__offline_feed(&o, "floe decode", argv + optind, argc - optind, on_datagram, &o.ing);
+    rc = col__offline_feed(&o, "floe decode", argv + optind, argc - optind, on_datagram, &ing);
     flush_out(&out);
     if (rc == 0 && summary)
-        print_summary(&o.ing, &o.ps);
+        print_summary(&ing, &o.ps);
     floe_buf_close(&out.buf);
+    floe_ingest_close(&ing);
     col__offline_close(&o);
     return rc;
 }
@@ -164,11 +158,6 @@ int col__offline_open(col__offline *o, const char *prog, const char *config_path
         return 2;
     }
     floe_log_init(&o->log, FLOE_LOG_ERROR, 0);
-    if (floe_ingest_init(&o->ing, &o->cfg, &o->log) != 0) {
-        fprintf(stderr, "%s: out of memory\n", prog);
-        floe_config_free(&o->cfg);
-        return 1;
-    }
     return 0;
 }
 
@@ -187,6 +176,5 @@ int col__offline_feed(col__offline *o, const char *prog, char **files, int n, fl
 
 void col__offline_close(col__offline *o)
 {
-    floe_ingest_close(&o->ing);
     floe_config_free(&o->cfg);
 }

@@ -30,7 +30,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
         /* The recvmmsg batch is over and libuv will reuse the buffer:
          * records still in the tables' pipeline may point into it (sFlow
          * sampled headers). */
-        floe_daemon_drain(l->d);
+        floe_engine_batch_end(&l->d->engine);
         return;
     }
     if (nread < 0) {
@@ -44,15 +44,17 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     uint16_t port;
     if (floe_addr_from_sockaddr(&src, &port, addr) != 0)
         return;
-    l->datagrams++;
-    floe_ingest_datagram(&l->d->ing, &src, port, (const uint8_t *)buf->base, (size_t)nread,
+    l->source.datagrams++;
+    floe_engine_datagram(&l->d->engine, &src, port, (const uint8_t *)buf->base, (size_t)nread,
                          floe_time_ms());
     if (!(flags & UV_UDP_MMSG_CHUNK))
-        floe_daemon_drain(l->d); /* read alone: its buffer is reused next */
+        floe_engine_batch_end(&l->d->engine); /* read alone: its buffer is reused next */
 }
 
-uint64_t floe_listener_drops(const floe_listener *l)
+/* Datagrams the kernel dropped on this socket (SO_MEMINFO), or 0. */
+static uint64_t listener_drops(const floe_source *s)
 {
+    const floe_listener *l = FLOE_CONTAINER_OF(s, floe_listener, source);
     uv_os_fd_t fd;
     uint32_t mem[SK_MEMINFO_VARS];
     socklen_t len = sizeof(mem);
@@ -75,6 +77,7 @@ static void on_closed(uv_handle_t *h)
 static void listener_close(floe_listener *l)
 {
     floe_list_remove(&l->link);
+    floe_engine_remove_source(&l->d->engine, &l->source);
     uv_udp_recv_stop(&l->udp);
     uv_close((uv_handle_t *)&l->udp, on_closed);
 }
@@ -90,7 +93,7 @@ static void set_rcvbuf(floe_listener *l, uint32_t want)
         uv_recv_buffer_size((uv_handle_t *)&l->udp, &value);
     value = 0;
     uv_recv_buffer_size((uv_handle_t *)&l->udp, &value);
-    l->rcvbuf = value;
+    l->source.rcvbuf = value;
     /* Linux reports twice what it grants per request; compare halves. */
     if ((uint32_t)value / 2 < want)
         log_warn(&l->d->log,
@@ -132,6 +135,9 @@ static int listener_open(floe_daemon *d, const char *name)
     }
     set_rcvbuf(l, d->cfg.rcvbuf);
     floe_list_push_tail(&d->listeners, &l->link);
+    l->source.name = l->name;
+    l->source.drops = listener_drops;
+    floe_engine_add_source(&d->engine, &l->source);
     log_info(&d->log, "listen %s: receiving (recvmmsg %s)", name,
              uv_udp_using_recvmmsg(&l->udp) ? "on" : "off");
     return 0;

@@ -15,48 +15,32 @@ enum { DUMP_FLOWS = 1, DUMP_HOSTS = 2, DUMP_INTERFACES = 4 };
 
 typedef struct replay {
     col__offline o;
-    floe_tables t;
-    uint64_t clock_ms;      /* the capture time now */
+    uv_loop_t loop;
+    floe_engine e;
 } replay;
 
-static void on_record(void *ud, const floe_record *r)
-{
-    replay *rp = ud;
-    floe_tables_record(&rp->t, r, rp->clock_ms);
-}
-
-static void on_ifcounters(void *ud, const floe_ifcounters *c)
-{
-    replay *rp = ud;
-    floe_tables_ifcounters(&rp->t, c, rp->clock_ms);
-}
-
-static void on_appname(void *ud, const floe_appname *a)
-{
-    replay *rp = ud;
-    floe_tables_appname(&rp->t, a);
-}
+/* The daemon's upkeep budget per slice, here per datagram. */
+#define REPLAY_HOUSEKEEP_BUDGET 1024
 
 static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *p,
                         size_t n, uint64_t ts_ms)
 {
     replay *rp = ud;
-    if (ts_ms > rp->clock_ms)
-        rp->clock_ms = ts_ms;
-    /* The daemon's upkeep, on the capture's clock. */
-    floe_tables_housekeep(&rp->t, rp->clock_ms, 1024);
-    floe_ingest_datagram(&rp->o.ing, src, sport, p, n, rp->clock_ms);
+    uint64_t now = ts_ms > rp->e.now_ms ? ts_ms : rp->e.now_ms;
+    /* What the daemon does between datagrams, on the capture's clock. */
+    floe_engine_advance(&rp->e, now);
+    floe_engine_housekeep(&rp->e, now, REPLAY_HOUSEKEEP_BUDGET);
+    floe_engine_datagram(&rp->e, src, sport, p, n, now);
+    floe_engine_batch_end(&rp->e); /* libpcap reuses p for the next frame */
+    uv_run(&rp->loop, UV_RUN_NOWAIT);
 }
 
 static void host_sums(floe_json *j, floe_tables *t)
 {
     uint64_t s[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < floe_pool_slots(&t->host_pool); i++) {
-        const floe_host *h = floe_pool_at(&t->host_pool, i);
-        if (!h)
-            continue;
-        s[0] += h->bytes_sent, s[1] += h->bytes_rcvd, s[2] += h->pkts_sent, s[3] += h->pkts_rcvd;
-    }
+    const floe_host *h;
+    FLOE_HOSTS_FOREACH(t, h)
+    s[0] += h->bytes_sent, s[1] += h->bytes_rcvd, s[2] += h->pkts_sent, s[3] += h->pkts_rcvd;
     floe_json_key(j, "host_totals");
     floe_json_obj_begin(j);
     floe_json_ku64(j, "hosts", t->hosts.count);
@@ -67,31 +51,30 @@ static void host_sums(floe_json *j, floe_tables *t)
     floe_json_obj_end(j);
 }
 
-static void dump(floe_json *j, replay *rp, unsigned what)
+static void dump(floe_json *j, floe_tables *t, unsigned what)
 {
-    floe_tables *t = &rp->t;
+    const floe_flow *f;
+    const floe_host *h;
+    const floe_iface *i;
     if (what & DUMP_FLOWS) {
         floe_json_key(j, "flows");
         floe_json_arr_begin(j);
-        for (size_t i = 0; i < floe_pool_slots(&t->flow_pool); i++)
-            if (floe_pool_at(&t->flow_pool, i))
-                floe_flow_json(j, t, &rp->o.ing.exporters, floe_pool_at(&t->flow_pool, i));
+        FLOE_FLOWS_FOREACH(t, f)
+        floe_flow_json(j, t, f);
         floe_json_arr_end(j);
     }
     if (what & DUMP_HOSTS) {
         floe_json_key(j, "hosts");
         floe_json_arr_begin(j);
-        for (size_t i = 0; i < floe_pool_slots(&t->host_pool); i++)
-            if (floe_pool_at(&t->host_pool, i))
-                floe_host_json(j, t, floe_pool_at(&t->host_pool, i));
+        FLOE_HOSTS_FOREACH(t, h)
+        floe_host_json(j, t, h);
         floe_json_arr_end(j);
     }
     if (what & DUMP_INTERFACES) {
         floe_json_key(j, "interfaces");
         floe_json_arr_begin(j);
-        for (size_t i = 0; i < floe_pool_slots(&t->iface_pool); i++)
-            if (floe_pool_at(&t->iface_pool, i))
-                floe_iface_json(j, &rp->o.ing.exporters, floe_pool_at(&t->iface_pool, i));
+        FLOE_IFACES_FOREACH(t, i)
+        floe_iface_json(j, t, i);
         floe_json_arr_end(j);
     }
 }
@@ -101,8 +84,9 @@ static void print_report(replay *rp, unsigned what)
     floe_buf b;
     floe_json j;
     floe_counters c;
-    floe_tables_flush(&rp->t);
-    floe_ingest_totals(&rp->o.ing, &c);
+    floe_tables *t = &rp->e.tables;
+    floe_tables_flush(t);
+    floe_ingest_totals(&rp->e.ing, &c);
     floe_buf_init(&b);
     floe_json_init(&j, &b);
     floe_json_obj_begin(&j);
@@ -112,12 +96,17 @@ static void print_report(replay *rp, unsigned what)
     floe_json_ku64(&j, "datagrams", c.datagrams);
     floe_json_ku64(&j, "records", c.records);
     floe_json_ku64(&j, "malformed", c.malformed);
-    floe_json_ku64(&j, "flows", rp->t.flows.count);
-    floe_json_ku64(&j, "flows_created", rp->t.st.flows_created);
-    floe_json_ku64(&j, "flows_ended", rp->t.st.flows_ended);
-    floe_json_ku64(&j, "interfaces", rp->t.ifaces.count);
-    host_sums(&j, &rp->t);
-    dump(&j, rp, what);
+    floe_json_ku64(&j, "flows", t->flows.count);
+    floe_json_ku64(&j, "flows_created", t->st.flows_created);
+    floe_json_ku64(&j, "flows_ended", t->st.flows_ended);
+    floe_json_ku64(&j, "interfaces", t->ifaces.count);
+    host_sums(&j, t);
+    dump(&j, t, what);
+    floe_json_key(&j, "scheduler");
+    floe_json_obj_begin(&j);
+    for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
+        floe_json_ku64(&j, floe_period_name(p), rp->e.sched.ticks[p]);
+    floe_json_obj_end(&j);
     floe_json_obj_end(&j);
     floe_buf_putc(&b, '\n');
     fwrite(b.data, 1, b.len, stdout);
@@ -185,23 +174,31 @@ int floe_cmd_replay(int argc, char **argv)
     if (!rp)
         return 1;
     int rc = col__offline_open(&rp->o, "floe replay", config_path);
-    if (rc == 0 && floe_tables_init(&rp->t, &rp->o.cfg, &rp->o.log, err, sizeof(err)) != 0) {
-        fprintf(stderr, "floe replay: %s\n", err);
-        col__offline_close(&rp->o);
-        rc = 1;
-    } else if (rc == 0) {
-        rp->o.ing.out.record = on_record;
-        rp->o.ing.out.ifcounters = on_ifcounters;
-        rp->o.ing.out.appname = on_appname;
-        rp->o.ing.out.ud = rp;
-        rc = col__offline_feed(&rp->o, "floe replay", argv + optind, argc - optind, on_datagram,
-                               rp);
-        if (rc == 0)
-            print_report(rp, what);
-        floe_tables_end_all(&rp->t);
-        floe_tables_close(&rp->t);
-        col__offline_close(&rp->o);
+    if (rc != 0) {
+        free(rp);
+        return rc;
     }
+    rp->o.cfg.tables_enabled = 1; /* a replay is for what the tables make of it */
+    if (uv_loop_init(&rp->loop) != 0) {
+        fprintf(stderr, "floe replay: cannot start an event loop\n");
+        rc = 1;
+    } else {
+        if (floe_engine_init(&rp->e, &rp->o.cfg, &rp->o.log, &rp->loop, FLOE_ENGINE_OFFLINE, 0,
+                             err, sizeof(err)) != 0) {
+            fprintf(stderr, "floe replay: %s\n", err);
+            rc = 1;
+        } else {
+            rc = col__offline_feed(&rp->o, "floe replay", argv + optind, argc - optind,
+                                   on_datagram, rp);
+            if (rc == 0)
+                print_report(rp, what);
+        }
+        floe_engine_close(&rp->e);
+        /* Work handed to other threads comes back through the loop. */
+        uv_run(&rp->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&rp->loop);
+    }
+    col__offline_close(&rp->o);
     free(rp);
     return rc;
 }

@@ -54,7 +54,7 @@ typedef struct floe_app {
  */
 typedef struct floe_record {
     uint64_t has;
-    const void *origin; /* copied from floe_dgram.origin */
+    uint64_t exporter_id; /* copied from floe_dgram.exporter_id */
     floe_addr exporter; /* the datagram's source address */
     uint32_t domain;    /* observation domain, source id or sub-agent */
     uint32_t sampling;
@@ -78,7 +78,7 @@ typedef struct floe_record {
 
 /* Interface counters from an sFlow counter sample. */
 typedef struct floe_ifcounters {
-    const void *origin;
+    uint64_t exporter_id;
     floe_addr exporter;
     uint32_t domain;
     uint32_t ifindex, iftype, direction, status;
@@ -93,7 +93,7 @@ typedef struct floe_ifcounters {
  * records with applicationId and applicationName). name is not
  * NUL-terminated and is valid only during the sink call. */
 typedef struct floe_appname {
-    const void *origin;
+    uint64_t exporter_id;
     floe_addr exporter;
     uint32_t domain;
     floe_app app;
@@ -134,7 +134,9 @@ typedef struct floe_dgram {
     floe_addr src;
     uint16_t sport;
     uint64_t now_ms;    /* receive time (the capture time offline) */
-    const void *origin; /* opaque, copied into every record */
+    uint64_t exporter_id; /* the caller's name for the exporter, copied into every
+                           * record: an id, never a pointer, because records can
+                           * outlive their exporter in the tables' pipeline */
 } floe_dgram;
 
 /* What a protocol header says, read before the exporter is looked up. */

@@ -17,7 +17,7 @@ static inline void dec__record_init(floe_record *r, const floe_dgram *dg, int pr
                                     uint32_t domain)
 {
     r->has = 0;
-    r->origin = dg->origin;
+    r->exporter_id = dg->exporter_id;
     r->exporter = dg->src;
     r->domain = domain;
     r->proto = (uint8_t)proto;

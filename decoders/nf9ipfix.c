@@ -67,7 +67,7 @@ typedef struct nf_msg {
     uint32_t data_records; /* flow and options records, the IPFIX sequence unit */
     int count_unknown;     /* a data set was skipped or abandoned */
     nf_one *batch;         /* NF_BATCH records */
-    size_t batch_ready;    /* how many of them carry this datagram's origin */
+    size_t batch_ready;    /* how many of them carry this datagram's exporter id */
     nf_one *one;           /* the record being emitted */
 } nf_msg;
 
@@ -390,7 +390,7 @@ static void nf_learn(nf_msg *m)
     if (o->xhas & NF_XBIT(SYSINIT))
         s->sysinit_ms = o->x[NF_X_SYSINIT];
     if (o->name && (o->rec.has & FLOE_F(APP)) && m->sink->appname) {
-        floe_appname a = {m->dg->origin, m->dg->src, m->h->domain, o->rec.app_id,
+        floe_appname a = {m->dg->exporter_id, m->dg->src, m->h->domain, o->rec.app_id,
                           (const char *)o->name, o->name_len};
         m->sink->appname(m->sink->ud, &a);
     }

@@ -680,7 +680,7 @@ static int counter_sample(sf_ctx *x, const uint8_t *recs, size_t n)
 {
     sf_counters k;
     memset(&k, 0, sizeof(k));
-    k.c.origin = x->dg->origin;
+    k.c.exporter_id = x->dg->exporter_id;
     k.c.exporter = x->dg->src;
     k.c.domain = x->h->domain;
     int reason = walk_records(recs, n, counter_kinds, FLOE_ARRAY_LEN(counter_kinds), &k);

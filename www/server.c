@@ -365,6 +365,12 @@ floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, cha
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     const union MHD_DaemonInfo *port = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    if (!info) {
+        snprintf(err, errlen, "HTTP on %s: libmicrohttpd gave no epoll descriptor", endpoint);
+        MHD_stop_daemon(w->mhd);
+        free(w);
+        return NULL;
+    }
     floe_addr a;
     char text[FLOE_ADDR_STRLEN];
     floe_addr_from_sockaddr(&a, NULL, (struct sockaddr *)&ss);

@@ -20,7 +20,7 @@
 
 typedef struct floe_www floe_www;
 typedef struct floe_www_req floe_www_req;
-struct floe_daemon;
+struct floe_engine;
 
 /* A handler must call one floe_www_reply* before it returns. */
 typedef void (*floe_www_handler)(floe_www_req *req, void *ud);
@@ -80,8 +80,9 @@ void floe_www_reply_json(floe_www_req *r, unsigned status, floe_buf *b);
 /* Sends {"error": message}. */
 void floe_www_reply_error(floe_www_req *r, unsigned status, const char *message);
 
-/* The JSON API of the collector (www/api.c) and of its tables (www/tables.c). */
-int floe_api_register(floe_www *w, struct floe_daemon *d);
-int floe_api_tables_register(floe_www *w, struct floe_daemon *d);
+/* The JSON API of the engine (www/api.c) and of its tables (www/api_tables.c).
+ * The engine must outlive the server. */
+int floe_api_register(floe_www *w, struct floe_engine *e);
+int floe_api_tables_register(floe_www *w, struct floe_engine *e);
 
 #endif /* FLOE_WWW_H */

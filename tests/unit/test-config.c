@@ -1,5 +1,5 @@
 /* Unit tests for the Lua config loader: keys, types, the sandbox, limits. */
-#include "collector/collector.h"
+#include "engine/engine.h"
 #include "tests/unit/runner.h"
 
 static int load(floe_config *cfg, const char *text, char *err, size_t errlen)

@@ -1,5 +1,5 @@
 /* Unit tests for the exporter table: keys, the bound, LRU eviction. */
-#include "collector/collector.h"
+#include "engine/engine.h"
 #include "tests/unit/runner.h"
 
 static floe_exporter_key key_for(int i, uint32_t domain)

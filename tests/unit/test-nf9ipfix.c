@@ -10,7 +10,7 @@
 #include <fixbuf/public.h>
 #include <time.h>
 
-#include "collector/collector.h"
+#include "engine/engine.h"
 #include "decoders/nf9ipfix.h"
 #include "tests/unit/runner.h"
 
@@ -954,7 +954,7 @@ TEST(mutated_datagrams_do_no_harm)
     }
     uint64_t held = 0;
     floe_exporter *ex;
-    floe_exporters_foreach(&f.ing.exporters, ex)
+    FLOE_EXPORTERS_FOREACH(&f.ing.exporters, ex)
     {
         ASSERT_LE(ex->dec.templates, 4);
         held += ex->dec.templates;

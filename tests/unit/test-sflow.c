@@ -4,7 +4,7 @@
  * is built here, word by word, from the layouts in sflow_version_5.txt and
  * sflow_drops.txt; expected values come from those bytes.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 #include "tests/unit/runner.h"
 
 /* ---- what the sinks saw ------------------------------------------------ */

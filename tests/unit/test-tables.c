@@ -2,7 +2,7 @@
  * Unit tests for the flow, host, interface and network tables, fed records
  * built here, and for the nDPI labels they carry.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 #include "tests/unit/runner.h"
 
 typedef struct fixture {
@@ -25,11 +25,11 @@ static void fx_init(fixture *fx, uint32_t max_flows, uint32_t max_hosts)
     char err[256];
     memset(fx, 0, sizeof(*fx));
     ASSERT_EQ(floe_config_defaults(&fx->cfg), 0);
-    fx->cfg.max_flows = max_flows;
-    fx->cfg.max_hosts = max_hosts;
-    fx->cfg.flow_idle_timeout = 60;
+    fx->cfg.tables.max_flows = max_flows;
+    fx->cfg.tables.max_hosts = max_hosts;
+    fx->cfg.tables.flow_idle_timeout = 60;
     floe_log_init(&fx->log, -1, 0);
-    ASSERT_EQ(floe_tables_init(&fx->t, &fx->cfg, &fx->log, err, sizeof(err)), 0);
+    ASSERT_EQ(floe_tables_init(&fx->t, &fx->cfg.tables, &fx->log, err, sizeof(err)), 0);
     fx->t.hooks.event = count_event;
     fx->t.hooks.ud = fx;
     fx->ex.id = 7;
@@ -48,7 +48,7 @@ static floe_record rec(fixture *fx, const char *src, uint16_t sport, const char 
 {
     floe_record r;
     memset(&r, 0, sizeof(r));
-    r.origin = &fx->ex;
+    r.exporter_id = fx->ex.id;
     r.exporter = fx->ex.key.addr;
     r.sampling = 1;
     floe_addr_parse(&r.src, src);
@@ -465,7 +465,7 @@ TEST(ie95_named_by_the_exporter_maps_to_ndpi)
     char buf[64];
     fx_init(&fx, 100, 100);
     floe_app nbar = {13, 3, 0x1c5}; /* Cisco NBAR2 engine, a 3-byte selector */
-    floe_appname name = {&fx.ex, fx.ex.key.addr, 0, nbar, "ssl\0\0\0\0\0", 8};
+    floe_appname name = {fx.ex.id, fx.ex.key.addr, 0, nbar, "ssl\0\0\0\0\0", 8};
     floe_tables_appname(&fx.t, &name);
     floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 80, 100, 1, 0x18);
     a.has |= FLOE_F(APP);
@@ -476,7 +476,7 @@ TEST(ie95_named_by_the_exporter_maps_to_ndpi)
     floe_exporter other = fx.ex;
     other.id = 8;
     floe_record b = rec(&fx, "10.0.0.2", 40000, "192.0.2.9", 80, 100, 1, 0x18);
-    b.origin = &other;
+    b.exporter_id = other.id;
     b.has |= FLOE_F(APP);
     b.app_id = nbar;
     floe_tables_record(&fx.t, &b, 2);

@@ -3,7 +3,7 @@
  * from the v5 layout (header 24 bytes, records 48), including truncated and
  * impossible ones.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 #include "tests/unit/runner.h"
 
 typedef struct sink_state {

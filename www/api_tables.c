@@ -9,7 +9,7 @@
  * (copies, because an entry may be freed before the scan ends); when the walk
  * is done the heap is sorted and sent. Small tables finish in the handler.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 #include "www/www.h"
 
 #include <stdio.h>
@@ -38,7 +38,7 @@ typedef struct query {
 typedef struct table_spec table_spec;
 
 typedef struct scan_job {
-    floe_daemon *d;
+    floe_engine *e;
     floe_www_req *req;
     const table_spec *spec;
     query q;
@@ -46,7 +46,7 @@ typedef struct scan_job {
     uint64_t matched;
     uint64_t *keys;   /* key of heap entry i */
     size_t *heap;     /* heap of entry indexes, smallest key at the root */
-    char *snaps;      /* entry i's snapshot at snaps + i * spec->snap_size */
+    char *snaps;      /* entry i's snapshot at snaps + i * floe_tables_entry_size(spec->kind) */
     uint32_t slices;
     double max_slice_ms;
     uv_idle_t idle;
@@ -54,8 +54,7 @@ typedef struct scan_job {
 
 struct table_spec {
     const char *name;
-    floe_pool *(*pool)(floe_tables *t);
-    size_t snap_size;
+    enum floe_table_kind kind;
     int (*match)(const scan_job *j, const void *item);
     uint64_t (*key)(const void *item, int sort);
     void (*emit)(floe_json *jw, const scan_job *j, const void *snap);
@@ -78,14 +77,14 @@ static int parse_size(const char *s, size_t max, size_t *out)
     return 0;
 }
 
-static int parse_exporter(floe_daemon *d, const char *text, query *q)
+static int parse_exporter(floe_engine *e, const char *text, query *q)
 {
     floe_addr a;
     floe_exporter *ex;
     if (floe_addr_parse(&a, text) != 0)
         return -1;
     q->has_exporter = 1;
-    floe_exporters_foreach(&d->ing.exporters, ex)
+    FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex)
     {
         if (floe_addr_eq(&ex->key.addr, &a) && q->n_exporter_ids < FLOE_ARRAY_LEN(q->exporter_ids))
             q->exporter_ids[q->n_exporter_ids++] = ex->id;
@@ -94,7 +93,7 @@ static int parse_exporter(floe_daemon *d, const char *text, query *q)
 }
 
 /* Fills q from the query string; on error replies 400 and returns -1. */
-static int parse_query(floe_www_req *req, floe_daemon *d, unsigned filters, query *q)
+static int parse_query(floe_www_req *req, floe_engine *e, unsigned filters, query *q)
 {
     const char *v;
     char msg[160];
@@ -142,9 +141,9 @@ static int parse_query(floe_www_req *req, floe_daemon *d, unsigned filters, quer
             bad = floe_net_parse(&q->host, cidr) != 0;
             q->has_host = 1;
         } else if (names[i].bit == FILTER_EXPORTER) {
-            bad = parse_exporter(d, v, q) != 0;
+            bad = parse_exporter(e, v, q) != 0;
         } else {
-            bad = !d->tables.dpi || floe_dpi_by_name(d->tables.dpi, v, &l) != 0;
+            bad = !e->tables.dpi || floe_dpi_by_name(e->tables.dpi, v, &l) != 0;
             q->has_app = 1;
             q->app = l.app;
         }
@@ -212,7 +211,7 @@ static void heap_offer(scan_job *j, const void *item)
         e = j->n;
         j->heap[j->n] = e;
         j->keys[e] = key;
-        memcpy(j->snaps + e * j->spec->snap_size, item, j->spec->snap_size);
+        memcpy(j->snaps + e * floe_tables_entry_size(j->spec->kind), item, floe_tables_entry_size(j->spec->kind));
         heap_sift_up(j, j->n++);
         return;
     }
@@ -220,7 +219,7 @@ static void heap_offer(scan_job *j, const void *item)
         return;
     e = j->heap[0];
     j->keys[e] = key;
-    memcpy(j->snaps + e * j->spec->snap_size, item, j->spec->snap_size);
+    memcpy(j->snaps + e * floe_tables_entry_size(j->spec->kind), item, floe_tables_entry_size(j->spec->kind));
     heap_sift_down(j, 0);
 }
 
@@ -228,14 +227,14 @@ static void heap_offer(scan_job *j, const void *item)
 static int scan_slice(scan_job *j)
 {
     uint64_t t0 = uv_hrtime();
-    floe_pool *pool = j->spec->pool(&j->d->tables);
-    size_t slots = floe_pool_slots(pool);
+    const floe_tables *t = &j->e->tables;
+    size_t slots = floe_tables_slots(t, j->spec->kind);
     while (j->slot < slots) {
         size_t end = j->slot + SCAN_CLOCK_EVERY;
         if (end > slots)
             end = slots;
         for (; j->slot < end; j->slot++) {
-            const void *item = floe_pool_at(pool, j->slot);
+            const void *item = floe_tables_at(t, j->spec->kind, j->slot);
             if (item && j->spec->match(j, item)) {
                 j->matched++;
                 heap_offer(j, item);
@@ -279,7 +278,7 @@ static void scan_reply(scan_job *j)
     floe_json_key(&jw, j->spec->name);
     floe_json_arr_begin(&jw);
     for (size_t i = j->q.offset; i < j->n; i++)
-        j->spec->emit(&jw, j, j->snaps + j->heap[i] * j->spec->snap_size);
+        j->spec->emit(&jw, j, j->snaps + j->heap[i] * floe_tables_entry_size(j->spec->kind));
     floe_json_arr_end(&jw);
     floe_json_obj_end(&jw);
     floe_www_reply_json(j->req, 200, &b);
@@ -320,29 +319,29 @@ static void on_cancel(void *ud)
  * brings them up to date first when that is cheap. */
 #define FLUSH_ON_REQUEST_MAX 20000
 
-static void table_request(floe_www_req *req, floe_daemon *d, const table_spec *spec)
+static void table_request(floe_www_req *req, floe_engine *e, const table_spec *spec)
 {
-    if (!d->tables_on) {
+    if (!e->tables_on) {
         floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
         return;
     }
-    floe_tables_flush_small(&d->tables, FLUSH_ON_REQUEST_MAX);
+    floe_tables_flush_small(&e->tables, FLUSH_ON_REQUEST_MAX);
     scan_job *j = calloc(1, sizeof(*j));
     if (!j) {
         floe_www_reply_error(req, 500, "out of memory");
         return;
     }
-    j->d = d;
+    j->e = e;
     j->req = req;
     j->spec = spec;
-    if (parse_query(req, d, spec->filters, &j->q) != 0) {
+    if (parse_query(req, e, spec->filters, &j->q) != 0) {
         free(j);
         return;
     }
     j->k = j->q.offset + j->q.limit;
     j->keys = calloc(j->k ? j->k : 1, sizeof(*j->keys));
     j->heap = calloc(j->k ? j->k : 1, sizeof(*j->heap));
-    j->snaps = calloc(j->k ? j->k : 1, spec->snap_size);
+    j->snaps = calloc(j->k ? j->k : 1, floe_tables_entry_size(spec->kind));
     if (!j->keys || !j->heap || !j->snaps) {
         job_free(j);
         floe_www_reply_error(req, 500, "out of memory");
@@ -354,14 +353,12 @@ static void table_request(floe_www_req *req, floe_daemon *d, const table_spec *s
         return;
     }
     floe_www_suspend(req, on_cancel, j);
-    uv_idle_init(&d->loop, &j->idle);
+    uv_idle_init(e->loop, &j->idle);
     j->idle.data = j;
     uv_idle_start(&j->idle, on_idle);
 }
 
 /* ---- flows ------------------------------------------------------------- */
-
-static floe_pool *flow_pool(floe_tables *t) { return &t->flow_pool; }
 
 static int flow_match(const scan_job *j, const void *item)
 {
@@ -391,12 +388,10 @@ static uint64_t flow_key(const void *item, int sort)
 
 static void flow_emit(floe_json *jw, const scan_job *j, const void *snap)
 {
-    floe_flow_json(jw, &j->d->tables, &j->d->ing.exporters, snap);
+    floe_flow_json(jw, &j->e->tables, snap);
 }
 
 /* ---- hosts ------------------------------------------------------------- */
-
-static floe_pool *host_pool(floe_tables *t) { return &t->host_pool; }
 
 static int host_match(const scan_job *j, const void *item)
 {
@@ -426,12 +421,10 @@ static uint64_t host_key(const void *item, int sort)
 
 static void host_emit(floe_json *jw, const scan_job *j, const void *snap)
 {
-    floe_host_json(jw, &j->d->tables, snap);
+    floe_host_json(jw, &j->e->tables, snap);
 }
 
 /* ---- interfaces -------------------------------------------------------- */
-
-static floe_pool *iface_pool(floe_tables *t) { return &t->iface_pool; }
 
 static int iface_match(const scan_job *j, const void *item)
 {
@@ -453,16 +446,15 @@ static uint64_t iface_key(const void *item, int sort)
 
 static void iface_emit(floe_json *jw, const scan_job *j, const void *snap)
 {
-    floe_iface_json(jw, &j->d->ing.exporters, snap);
+    floe_iface_json(jw, &j->e->tables, snap);
 }
 
-static const table_spec flows_spec = {"flows", flow_pool, sizeof(floe_flow), flow_match,
-                                      flow_key, flow_emit,
-                                      FILTER_HOST | FILTER_EXPORTER | FILTER_APP};
-static const table_spec hosts_spec = {"hosts", host_pool, sizeof(floe_host), host_match,
-                                      host_key, host_emit, FILTER_HOST | FILTER_APP};
-static const table_spec ifaces_spec = {"interfaces", iface_pool, sizeof(floe_iface),
-                                       iface_match, iface_key, iface_emit, FILTER_EXPORTER};
+static const table_spec flows_spec = {"flows", FLOE_TABLE_FLOWS, flow_match, flow_key,
+                                      flow_emit, FILTER_HOST | FILTER_EXPORTER | FILTER_APP};
+static const table_spec hosts_spec = {"hosts", FLOE_TABLE_HOSTS, host_match, host_key, host_emit,
+                                      FILTER_HOST | FILTER_APP};
+static const table_spec ifaces_spec = {"interfaces", FLOE_TABLE_IFACES, iface_match, iface_key,
+                                       iface_emit, FILTER_EXPORTER};
 
 static void on_flows(floe_www_req *req, void *ud) { table_request(req, ud, &flows_spec); }
 static void on_hosts(floe_www_req *req, void *ud) { table_request(req, ud, &hosts_spec); }
@@ -470,9 +462,9 @@ static void on_ifaces(floe_www_req *req, void *ud) { table_request(req, ud, &ifa
 
 static void on_host(floe_www_req *req, void *ud)
 {
-    floe_daemon *d = ud;
+    floe_engine *e = ud;
     floe_addr a;
-    if (!d->tables_on) {
+    if (!e->tables_on) {
         floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
         return;
     }
@@ -480,8 +472,8 @@ static void on_host(floe_www_req *req, void *ud)
         floe_www_reply_error(req, 400, "expected /api/v1/hosts/{ip}");
         return;
     }
-    floe_tables_flush_small(&d->tables, FLUSH_ON_REQUEST_MAX);
-    floe_host *h = floe_tables_host(&d->tables, &a);
+    floe_tables_flush_small(&e->tables, FLUSH_ON_REQUEST_MAX);
+    floe_host *h = floe_tables_host(&e->tables, &a);
     if (!h) {
         floe_www_reply_error(req, 404, "host not in the table");
         return;
@@ -490,28 +482,29 @@ static void on_host(floe_www_req *req, void *ud)
     floe_json jw;
     floe_buf_init(&b);
     floe_json_init(&jw, &b);
-    floe_host_json(&jw, &d->tables, h);
+    floe_host_json(&jw, &e->tables, h);
     floe_www_reply_json(req, 200, &b);
     floe_buf_close(&b);
 }
 
 static void on_networks(floe_www_req *req, void *ud)
 {
-    floe_daemon *d = ud;
+    floe_engine *e = ud;
     floe_buf b;
     floe_json jw;
-    if (!d->tables_on) {
+    if (!e->tables_on) {
         floe_www_reply_error(req, 503, "tables are turned off (tables.enabled = false)");
         return;
     }
-    floe_tables_flush_small(&d->tables, FLUSH_ON_REQUEST_MAX);
+    floe_tables_flush_small(&e->tables, FLUSH_ON_REQUEST_MAX);
     floe_buf_init(&b);
     floe_json_init(&jw, &b);
     floe_json_obj_begin(&jw);
     floe_json_key(&jw, "networks");
     floe_json_arr_begin(&jw);
-    for (size_t i = 0; i < d->tables.n_nets; i++)
-        floe_net_json(&jw, &d->tables.nets[i]);
+    const floe_net *n;
+    FLOE_NETS_FOREACH(&e->tables, n)
+    floe_net_json(&jw, n);
     floe_json_arr_end(&jw);
     floe_json_obj_end(&jw);
     floe_www_reply_json(req, 200, &b);
@@ -531,11 +524,11 @@ static const struct {
     {"/api/v1/networks", 0, on_networks},
 };
 
-int floe_api_tables_register(floe_www *w, floe_daemon *d)
+int floe_api_tables_register(floe_www *w, floe_engine *e)
 {
     for (size_t i = 0; i < FLOE_ARRAY_LEN(table_routes); i++) {
         int rc = floe_www_route(w, "GET", table_routes[i].path, table_routes[i].flags,
-                                table_routes[i].handler, d);
+                                table_routes[i].handler, e);
         if (rc != 0)
             return rc;
     }

@@ -7,9 +7,10 @@
  *     state kept across samples, bounded by max_states;
  *   - floe_dpi_by_name: an exporter's application name to an nDPI id.
  */
-#include "collector/collector.h"
+#include "tables/tables.h"
 
 #include <ndpi/ndpi_api.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -177,21 +178,22 @@ static size_t l3_copy(const uint8_t *p, size_t n, uint32_t proto, uint8_t *out, 
     return len;
 }
 
-int floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n, uint32_t proto,
-                    uint64_t ts_ms, int give_up, floe_app_label *out)
+enum floe_dpi_result floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n,
+                                     uint32_t proto, uint64_t ts_ms, int give_up,
+                                     floe_app_label *out)
 {
     uint8_t l3[1600];
     size_t len = l3_copy(hdr, n, proto, l3, sizeof(l3));
     if (!len && !give_up)
-        return -2;
+        return FLOE_DPI_NO_PAYLOAD;
     if (!*state) {
         if (d->states >= d->max_states) {
             d->state_refusals++;
-            return -1;
+            return FLOE_DPI_NO_STATE;
         }
         *state = calloc(1, d->flow_size);
         if (!*state)
-            return -1;
+            return FLOE_DPI_NO_STATE;
         d->states++;
     }
     struct ndpi_flow_struct *f = *state;
@@ -207,11 +209,12 @@ int floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n, uin
         if (done)
             set_label(d, p, out);
         floe_dpi_release(d, state);
-        return done ? 2 : 0;
+        return done ? FLOE_DPI_GAVE_UP : FLOE_DPI_PENDING;
     }
-    if (done)
-        set_label(d, p, out);
-    return done;
+    if (!done)
+        return FLOE_DPI_PENDING;
+    set_label(d, p, out);
+    return FLOE_DPI_DETECTED;
 }
 
 void floe_dpi_release(floe_dpi *d, void **state)
@@ -272,6 +275,16 @@ const char *floe_dpi_category_name(floe_dpi *d, uint16_t category)
 {
     const char *name = ndpi_category_get_name(d->mod, (ndpi_protocol_category_t)category);
     return name ? name : "Unspecified";
+}
+
+char *floe_dpi_label_name(floe_dpi *d, const floe_app_label *l, char *out, size_t outlen)
+{
+    if (l->master && l->master != l->app)
+        snprintf(out, outlen, "%s.%s", floe_dpi_app_name(d, l->master),
+                 floe_dpi_app_name(d, l->app));
+    else
+        snprintf(out, outlen, "%s", floe_dpi_app_name(d, l->app));
+    return out;
 }
 
 size_t floe_dpi_states(const floe_dpi *d) { return d->states; }

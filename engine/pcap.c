@@ -5,7 +5,7 @@
  * counted and skipped: exporters keep datagrams under the path MTU, and no
  * capture in the test set is fragmented.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 
 #include <pcap/pcap.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * pcap file to records. Protocol detection is the decoder table's, so any
  * port accepts any protocol.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 
 static void limits_from_config(floe_dec_limits *lim, const floe_config *cfg)
 {
@@ -98,7 +98,7 @@ void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport
         pc->dropped++;
         return;
     }
-    floe_dgram dg = {p, n, *src, sport, now_ms, ex};
+    floe_dgram dg = {p, n, *src, sport, now_ms, ex->id};
     ing->now_ms = now_ms;
     floe_dec_stats st;
     memset(&st, 0, sizeof(st));
@@ -112,7 +112,7 @@ void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport
 void floe_ingest_sweep(floe_ingest *ing, uint64_t now_ms)
 {
     floe_exporter *ex;
-    floe_exporters_foreach(&ing->exporters, ex)
+    FLOE_EXPORTERS_FOREACH(&ing->exporters, ex)
     {
         const floe_dec_ops *ops = floe_dec_ops_for((int)ex->key.proto);
         if (ops && ops->sweep)

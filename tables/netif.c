@@ -4,7 +4,7 @@
  * sFlow, from the agent's own counter samples. A network is one of the
  * configured local networks, counted in, out and inner.
  */
-#include "collector/internal.h"
+#include "tables/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +50,7 @@ int floe_net_contains(const floe_net *n, const floe_addr *a)
     return (a->b[full] & mask) == n->prefix.b[full];
 }
 
-int col__nets_init(floe_tables *t, const floe_config *cfg, char *err, size_t errlen)
+int tables__nets_init(floe_tables *t, const floe_tables_opts *cfg, char *err, size_t errlen)
 {
     t->nets = calloc(cfg->n_local_networks ? cfg->n_local_networks : 1, sizeof(*t->nets));
     if (!t->nets) {
@@ -68,7 +68,7 @@ int col__nets_init(floe_tables *t, const floe_config *cfg, char *err, size_t err
     return 0;
 }
 
-void col__nets_account(floe_tables *t, const floe_host *from, const floe_host *to,
+void tables__nets_account(floe_tables *t, const floe_host *from, const floe_host *to,
                        uint64_t bytes, uint64_t pkts)
 {
     int nf = from ? from->net : -1, nt = to ? to->net : -1;
@@ -129,7 +129,7 @@ static floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex
     return i;
 }
 
-void col__ifaces_account(floe_tables *t, uint64_t exporter, const uint32_t ifs[2],
+void tables__ifaces_account(floe_tables *t, uint64_t exporter, const uint32_t ifs[2],
                          uint64_t bytes, uint64_t pkts, uint64_t now)
 {
     floe_iface *i;
@@ -145,14 +145,12 @@ void col__ifaces_account(floe_tables *t, uint64_t exporter, const uint32_t ifs[2
 
 void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now)
 {
-    const floe_exporter *ex = c->origin;
-    floe_iface *i = iface_get(t, ex ? ex->id : 0, c->ifindex, now);
+    floe_iface *i = iface_get(t, c->exporter_id, c->ifindex, now);
     if (!i)
         return;
     i->has_counters = 1;
     i->counters_ms = now;
     i->counters = *c;
-    i->counters.origin = NULL;
 }
 
 /* ---- exporter application ids -------------------------------------------- */
@@ -170,7 +168,7 @@ typedef struct appname {
     floe_app_label label;
 } appname;
 
-int col__appnames_init(floe_tables *t)
+int tables__appnames_init(floe_tables *t)
 {
     if (floe_pool_init(&t->appname_pool, sizeof(appname), 256, FLOE_APPNAMES_MAX) != 0)
         return FLOE_EINVAL;
@@ -197,8 +195,7 @@ static appname *appname_find(floe_tables *t, uint64_t exporter, const floe_app *
 
 void floe_tables_appname(floe_tables *t, const floe_appname *in)
 {
-    const floe_exporter *ex = in->origin;
-    uint64_t id = ex ? ex->id : 0;
+    uint64_t id = in->exporter_id;
     char name[64];
     if (!t->dpi || in->name_len == 0)
         return;
@@ -235,8 +232,8 @@ void floe_tables_appname(floe_tables *t, const floe_appname *in)
 /* IE 95 (RFC 6759). With the PANA-L7-PEN engine and ntop's PEN the selector
  * is an nDPI protocol id, as nProbe exports it. Any other engine's ids are
  * named by the exporter's options records, learnt by floe_tables_appname. */
-int col__app_from_ie95(floe_tables *t, const floe_exporter *ex, const floe_app *app,
-                       floe_app_label *out)
+int tables__app_from_ie95(floe_tables *t, uint64_t exporter, const floe_app *app,
+                          floe_app_label *out)
 {
     if (app->engine == ENGINE_PANA_L7_PEN && app->selector_len > 4 && app->selector_len <= 8) {
         unsigned id_bytes = app->selector_len - 4u;
@@ -246,7 +243,7 @@ int col__app_from_ie95(floe_tables *t, const floe_exporter *ex, const floe_app *
         if (pen == NTOP_PEN)
             return floe_dpi_by_id(t->dpi, (uint32_t)id, out);
     }
-    const appname *a = appname_find(t, ex ? ex->id : 0, app);
+    const appname *a = appname_find(t, exporter, app);
     if (a && a->known) {
         *out = a->label;
         return 0;

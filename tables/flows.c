@@ -5,7 +5,7 @@
  * for the flow, and host counters are updated through those pointers.
  * Memory is bounded by pools; the eviction policy is in collector.h.
  */
-#include "collector/internal.h"
+#include "tables/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 
 static const char *const event_names[FLOE_EV_COUNT] = {
 #define HOOK(id, name) name,
-#include "collector/hooks.def"
+#include "tables/hooks.def"
 #undef HOOK
 };
 
@@ -209,8 +209,8 @@ static void flow_flush(floe_tables *t, floe_flow *f)
             to->bytes_rcvd += b, to->pkts_rcvd += p, to->last_ms = f->last_ms;
             host_app_bytes(to, f->app.app, b);
         }
-        col__nets_account(t, from, to, b, p);
-        col__ifaces_account(t, f->key.exporter, f->ifs[dir], b, p, f->last_ms);
+        tables__nets_account(t, from, to, b, p);
+        tables__ifaces_account(t, f->key.exporter, f->ifs[dir], b, p, f->last_ms);
         f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
     }
     if (f->dirty_pos) {
@@ -239,6 +239,8 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
     host_detach(t, f->host[1], 1);
     floe_hmap_remove(&t->flows, &f->node);
     floe_fifo_clear(&t->flow_lru, f->lru_pos);
+    if (f->periodic_pos)
+        floe_fifo_clear(&t->periodic, f->periodic_pos);
     floe_pool_free(&t->flow_pool, f);
 }
 
@@ -337,7 +339,7 @@ static void flow_label(floe_tables *t, floe_flow *f, const floe_record *r)
     int src = FLOE_APP_NONE;
     if ((r->has & FLOE_F(L7_PROTO)) && floe_dpi_by_id(t->dpi, r->l7_proto, &l) == 0)
         src = FLOE_APP_EXPORTER;
-    else if ((r->has & FLOE_F(APP)) && col__app_from_ie95(t, r->origin, &r->app_id, &l) == 0)
+    else if ((r->has & FLOE_F(APP)) && tables__app_from_ie95(t, r->exporter_id, &r->app_id, &l) == 0)
         src = FLOE_APP_EXPORTER;
     if (src == FLOE_APP_NONE) {
         /* nDPI's guess, from its two cached halves: the server's port and
@@ -391,6 +393,58 @@ static void lru_make_room(floe_tables *t)
         floe_fifo_pop(q);
         f->lru_pos = floe_fifo_push(q, f);
     }
+}
+
+/* Joins the periodic-update queue, due periodic_ms after since. A ring
+ * full of holes (flows that ended) moves its head to the tail, due as it
+ * was: it fires a little late rather than the queue growing. */
+static void periodic_queue(floe_tables *t, floe_flow *f, uint64_t since)
+{
+    floe_fifo *q = &t->periodic;
+    floe_flow *old;
+    while ((old = floe_fifo_blocking(q))) {
+        floe_fifo_pop(q);
+        old->periodic_pos = floe_fifo_push(q, old);
+    }
+    f->periodic_ms = since;
+    f->periodic_pos = floe_fifo_push(q, f);
+}
+
+/* Fires the periodic updates that are due, at most budget; a flow with no
+ * record since its last update is idle and is only queued again. */
+static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
+{
+    size_t n = 0;
+    floe_flow *f;
+    while (n < budget && t->periodic.slot && (f = floe_fifo_head(&t->periodic))) {
+        uint64_t due = f->periodic_ms + t->periodic_ms;
+        if (due > now)
+            break;
+        floe_fifo_pop(&t->periodic);
+        f->periodic_pos = 0;
+        if (f->last_ms > f->periodic_ms) {
+            t->st.periodic_updates++;
+            fire(t, FLOE_EV_PERIODIC_UPDATE, f);
+        }
+        periodic_queue(t, f, due);
+        n++;
+    }
+    return n;
+}
+
+int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
+{
+    floe_flow *f;
+    if (interval_ms && !t->periodic.slot &&
+        floe_fifo_init(&t->periodic, t->flow_pool.max * 2) != 0)
+        return FLOE_ENOMEM;
+    if (interval_ms == 0 && t->periodic.slot)
+        while ((f = floe_fifo_head(&t->periodic))) {
+            floe_fifo_pop(&t->periodic);
+            f->periodic_pos = 0;
+        }
+    t->periodic_ms = interval_ms;
+    return 0;
 }
 
 /* All of a flow's lines: a record reads the first and writes the rest. */
@@ -485,6 +539,8 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     host_attach(t, f->host[0], 0, 1);
     host_attach(t, f->host[1], 1, 1);
     t->st.flows_created++;
+    if (t->periodic_ms)
+        periodic_queue(t, f, now);
     flow_label(t, f, r);
     fire(t, FLOE_EV_FLOW_NEW, f);
     if (f->app_source != FLOE_APP_NONE)
@@ -539,27 +595,27 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
     }
     floe_app_label l;
     int give_up = (uint32_t)f->dpi_packets + 1 >= t->dpi_max_packets;
-    int rc = floe_dpi_packet(t->dpi, &f->dpi, r->sampled, r->sampled_len, r->sampled_proto, now,
-                             give_up, &l);
-    if (rc == -2) {
+    enum floe_dpi_result rc = floe_dpi_packet(t->dpi, &f->dpi, r->sampled, r->sampled_len,
+                                              r->sampled_proto, now, give_up, &l);
+    if (rc == FLOE_DPI_NO_PAYLOAD) {
         t->st.dpi_no_payload++;
         return;
     }
     t->dpi_used++;
     f->dpi_packets++;
     t->st.dpi_packets++;
-    if (rc <= 0)
+    if (rc == FLOE_DPI_NO_STATE || rc == FLOE_DPI_PENDING)
         return;
-    if (rc == 1)
+    if (rc == FLOE_DPI_DETECTED)
         floe_dpi_release(t->dpi, &f->dpi);
-    if (rc == 2 && f->app_source == FLOE_APP_GUESS)
+    if (rc == FLOE_DPI_GAVE_UP && f->app_source == FLOE_APP_GUESS)
         return; /* nDPI's give-up is only a guess too: keep the first one */
     if (f->app_source != FLOE_APP_NONE)
         t->st.labels[f->app_source]--;
     f->app = l;
-    f->app_source = rc == 1 ? FLOE_APP_DPI : FLOE_APP_GUESS;
+    f->app_source = rc == FLOE_DPI_DETECTED ? FLOE_APP_DPI : FLOE_APP_GUESS;
     t->st.labels[f->app_source]++;
-    t->st.dpi_detected += rc == 1;
+    t->st.dpi_detected += rc == FLOE_DPI_DETECTED;
     fire(t, FLOE_EV_PROTOCOL_DETECTED, f);
 }
 
@@ -665,8 +721,7 @@ static inline int record_has_endpoints(const floe_record *r)
 
 static void record_prepare(const floe_record *r, record_prep *p)
 {
-    const floe_exporter *ex = r->origin;
-    p->hash = flow_key(r, ex ? ex->id : 0, &p->key, &p->src_is_a);
+    p->hash = flow_key(r, r->exporter_id, &p->key, &p->src_is_a);
 }
 
 static void record_apply(floe_tables *t, const floe_record *r, const record_prep *p,
@@ -722,7 +777,7 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
  */
 #define PIPE_STAGE 8
 
-typedef struct pipe_entry {
+typedef struct tables__pipe_entry {
     floe_record rec;
     record_prep prep;
     int usable;
@@ -854,6 +909,7 @@ size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
         flow_flush(t, f);
         n++;
     }
+    n += periodic_some(t, now, budget - n);
     return n + expire_some(t, now, budget - n, &ended);
 }
 
@@ -866,34 +922,47 @@ void floe_tables_end_all(floe_tables *t)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-int floe_tables_init(floe_tables *t, const floe_config *cfg, floe_log *log, char *err,
+void floe_tables_opts_defaults(floe_tables_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_flows = 1000000;
+    o->flow_idle_timeout = 120;
+    o->max_hosts = 200000;
+    o->max_interfaces = 65536;
+    o->dpi_enabled = 1;
+    o->dpi_max_states = 65536;
+    o->dpi_packets = 8;
+    o->dpi_max_rate = 50000;
+}
+
+int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, char *err,
                      size_t errlen)
 {
     memset(t, 0, sizeof(*t));
     t->log = log;
-    t->idle_timeout_ms = (uint64_t)cfg->flow_idle_timeout * 1000;
-    t->dpi_max_packets = cfg->dpi_packets;
-    t->dpi_max_rate = cfg->dpi_max_rate;
+    t->idle_timeout_ms = (uint64_t)o->flow_idle_timeout * 1000;
+    t->dpi_max_packets = o->dpi_packets;
+    t->dpi_max_rate = o->dpi_max_rate;
     well_known_init(t->well_known);
     floe_list_init(&t->host_idle);
     floe_list_init(&t->host_busy);
     floe_list_init(&t->iface_lru);
     floe_list_init(&t->appname_lru);
-    if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, cfg->max_flows) != 0 ||
-        floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, cfg->max_hosts) != 0 ||
-        floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, cfg->max_interfaces) != 0 ||
-        col__appnames_init(t) != 0 ||
-        floe_hmap_init(&t->flows, (size_t)cfg->max_flows * 2, 1) != 0 ||
-        floe_fifo_init(&t->flow_lru, (size_t)cfg->max_flows * 2) != 0 ||
-        floe_fifo_init(&t->dirty, cfg->max_flows) != 0 ||
-        floe_hmap_init(&t->hosts, cfg->max_hosts, 1) != 0 ||
+    if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, o->max_flows) != 0 ||
+        floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, o->max_hosts) != 0 ||
+        floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, o->max_interfaces) != 0 ||
+        tables__appnames_init(t) != 0 ||
+        floe_hmap_init(&t->flows, (size_t)o->max_flows * 2, 1) != 0 ||
+        floe_fifo_init(&t->flow_lru, (size_t)o->max_flows * 2) != 0 ||
+        floe_fifo_init(&t->dirty, o->max_flows) != 0 ||
+        floe_hmap_init(&t->hosts, o->max_hosts, 1) != 0 ||
         floe_hmap_init(&t->ifaces, 1024, 0) != 0)
         goto nomem;
-    if (col__nets_init(t, cfg, err, errlen) != 0) {
+    if (tables__nets_init(t, o, err, errlen) != 0) {
         floe_tables_close(t);
         return FLOE_ECONFIG;
     }
-    if (cfg->dpi_enabled && !(t->dpi = floe_dpi_new(cfg->dpi_max_states)))
+    if (o->dpi_enabled && !(t->dpi = floe_dpi_new(o->dpi_max_states)))
         goto nomem;
     if (!(t->pipe = calloc(FLOE_PIPE_LEN, sizeof(*t->pipe))))
         goto nomem;
@@ -913,6 +982,7 @@ void floe_tables_close(floe_tables *t)
     }
     floe_fifo_close(&t->flow_lru);
     floe_fifo_close(&t->dirty);
+    floe_fifo_close(&t->periodic);
     floe_dpi_free(t->dpi);
     free(t->pipe);
     floe_pool_close(&t->flow_pool);
@@ -927,11 +997,36 @@ void floe_tables_close(floe_tables *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* ---- walking ------------------------------------------------------------- */
+
+static const floe_pool *kind_pool(const floe_tables *t, enum floe_table_kind kind)
+{
+    const floe_pool *pools[] = {&t->flow_pool, &t->host_pool, &t->iface_pool};
+    return pools[kind];
+}
+
+size_t floe_tables_slots(const floe_tables *t, enum floe_table_kind kind)
+{
+    return floe_pool_slots(kind_pool(t, kind));
+}
+
+void *floe_tables_at(const floe_tables *t, enum floe_table_kind kind, size_t slot)
+{
+    return floe_pool_at(kind_pool(t, kind), slot);
+}
+
+size_t floe_tables_entry_size(enum floe_table_kind kind)
+{
+    static const size_t sizes[] = {sizeof(floe_flow), sizeof(floe_host), sizeof(floe_iface)};
+    return sizes[kind];
+}
+
 size_t floe_tables_bytes(const floe_tables *t)
 {
     return floe_pool_bytes(&t->flow_pool) + floe_pool_bytes(&t->host_pool) +
            floe_pool_bytes(&t->iface_pool) +
            (t->flows.mask + 1 + t->hosts.mask + 1 + t->ifaces.mask + 1) * sizeof(floe_hnode *) +
-           (t->flow_lru.mask + 1 + t->dirty.mask + 1) * sizeof(void *) +
+           (t->flow_lru.mask + 1 + t->dirty.mask + 1 + (t->periodic.slot ? t->periodic.mask + 1 : 0)) *
+               sizeof(void *) +
            (t->dpi ? floe_dpi_states(t->dpi) * floe_dpi_state_size(t->dpi) : 0);
 }

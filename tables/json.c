@@ -2,7 +2,7 @@
  * The JSON form of table entries: flows, hosts and interfaces, shared by the
  * HTTP API and `floe replay`.
  */
-#include "collector/collector.h"
+#include "tables/tables.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,34 +23,25 @@ static void two_way(floe_json *jw, const char *key, uint64_t c2s, uint64_t s2c)
     pair_json(jw, key, "c2s", c2s, "s2c", s2c);
 }
 
-static void exporter_addr_json(floe_json *jw, floe_exporters *exps, uint64_t id)
+static void exporter_addr_json(floe_json *jw, const floe_tables *t, uint64_t id)
 {
-    floe_exporter *ex;
-    floe_exporters_foreach(exps, ex)
-    {
-        if (ex->id == id) {
-            floe_json_key(jw, "exporter");
-            floe_json_addr(jw, &ex->key.addr);
-            return;
-        }
+    floe_addr a;
+    if (t->names.addr && t->names.addr(t->names.ud, id, &a) == 0) {
+        floe_json_key(jw, "exporter");
+        floe_json_addr(jw, &a);
     }
 }
 
 static void app_json(floe_json *jw, floe_dpi *dpi, const floe_app_label *l, int source)
 {
     char name[96];
-    if (l->master && l->master != l->app)
-        snprintf(name, sizeof(name), "%s.%s", floe_dpi_app_name(dpi, l->master),
-                 floe_dpi_app_name(dpi, l->app));
-    else
-        snprintf(name, sizeof(name), "%s", floe_dpi_app_name(dpi, l->app));
-    floe_json_kstr(jw, "app", name);
+    floe_json_kstr(jw, "app", floe_dpi_label_name(dpi, l, name, sizeof(name)));
     floe_json_ku64(jw, "app_id", l->app);
     floe_json_kstr(jw, "category", floe_dpi_category_name(dpi, l->category));
     floe_json_kstr(jw, "app_source", floe_app_source_name(source));
 }
 
-void floe_flow_json(floe_json *jw, floe_tables *t, floe_exporters *exps, const floe_flow *f)
+void floe_flow_json(floe_json *jw, floe_tables *t, const floe_flow *f)
 {
     uint16_t cport, sport;
     const floe_addr *cli = floe_flow_client(f, &cport), *srv = floe_flow_server(f, &sport);
@@ -63,7 +54,7 @@ void floe_flow_json(floe_json *jw, floe_tables *t, floe_exporters *exps, const f
     floe_json_ku64(jw, "server_port", sport);
     floe_json_ku64(jw, "ipproto", f->key.ipproto);
     floe_json_ku64(jw, "vlan", f->key.vlan);
-    exporter_addr_json(jw, exps, f->key.exporter);
+    exporter_addr_json(jw, t, f->key.exporter);
     floe_json_ku64(jw, "exporter_id", f->key.exporter);
     floe_json_ku64(jw, "first_seen_ms", f->first_ms);
     floe_json_ku64(jw, "last_seen_ms", f->last_ms);
@@ -155,10 +146,10 @@ static void counters_json(floe_json *jw, const floe_ifcounters *c, uint64_t at_m
     floe_json_obj_end(jw);
 }
 
-void floe_iface_json(floe_json *jw, floe_exporters *exps, const floe_iface *i)
+void floe_iface_json(floe_json *jw, floe_tables *t, const floe_iface *i)
 {
     floe_json_obj_begin(jw);
-    exporter_addr_json(jw, exps, i->exporter);
+    exporter_addr_json(jw, t, i->exporter);
     floe_json_ku64(jw, "exporter_id", i->exporter);
     floe_json_ku64(jw, "ifindex", i->ifindex);
     floe_json_ku64(jw, "last_seen_ms", i->last_ms);
@@ -168,7 +159,6 @@ void floe_iface_json(floe_json *jw, floe_exporters *exps, const floe_iface *i)
         counters_json(jw, &i->counters, i->counters_ms);
     floe_json_obj_end(jw);
 }
-
 
 static void three_way(floe_json *jw, const char *key, uint64_t in, uint64_t out, uint64_t inner)
 {
@@ -188,4 +178,48 @@ void floe_net_json(floe_json *jw, const floe_net *n)
     three_way(jw, "bytes", n->bytes_in, n->bytes_out, n->bytes_inner);
     three_way(jw, "packets", n->pkts_in, n->pkts_out, n->pkts_inner);
     floe_json_obj_end(jw);
+}
+
+/* ---- the tables' counters ------------------------------------------------ */
+
+static const struct tstat_field {
+    const char *name;
+    size_t off;
+    const char *help;
+} tstat_fields[] = {
+#define TSTAT(name, help) {#name, offsetof(floe_tables_stats, name), help},
+#include "tables/stats.def"
+#undef TSTAT
+};
+
+static uint64_t tstat_get(const floe_tables_stats *st, const struct tstat_field *f)
+{
+    return *(const uint64_t *)(const void *)((const char *)st + f->off);
+}
+
+void floe_tables_stats_json(floe_json *j, const floe_tables_stats *st)
+{
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(tstat_fields); i++)
+        floe_json_ku64(j, tstat_fields[i].name, tstat_get(st, &tstat_fields[i]));
+    floe_json_key(j, "labels");
+    floe_json_obj_begin(j);
+    for (int s = FLOE_APP_GUESS; s <= FLOE_APP_EXPORTER; s++)
+        floe_json_ku64(j, floe_app_source_name(s), st->labels[s]);
+    floe_json_obj_end(j);
+}
+
+void floe_tables_stats_metrics(floe_buf *b, const floe_tables_stats *st)
+{
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(tstat_fields); i++) {
+        const struct tstat_field *f = &tstat_fields[i];
+        floe_buf_printf(b, "# HELP floe_tables_%s_total %s\n# TYPE floe_tables_%s_total counter\n",
+                        f->name, f->help, f->name);
+        floe_buf_printf(b, "floe_tables_%s_total %llu\n", f->name,
+                        (unsigned long long)tstat_get(st, f));
+    }
+    floe_buf_printf(b, "# HELP floe_tables_labels_total Flows labelled, by source.\n"
+                       "# TYPE floe_tables_labels_total counter\n");
+    for (int s = FLOE_APP_GUESS; s <= FLOE_APP_EXPORTER; s++)
+        floe_buf_printf(b, "floe_tables_labels_total{source=\"%s\"} %llu\n",
+                        floe_app_source_name(s), (unsigned long long)st->labels[s]);
 }

@@ -3,52 +3,15 @@
  * domain, protocol), with its counters, sequence tracking and decoder state.
  * Bounded: at the bound, the least recently seen exporter is evicted.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
 
 #include <stdlib.h>
 
 #define HASH_SEED 0x666c6f65ULL /* "floe" */
 
-void floe_counters_add_stats(floe_counters *c, const floe_dec_stats *st)
+static uint64_t id_hash(uint64_t id)
 {
-    c->datagrams++;
-    c->records += st->records;
-    c->options_records += st->options_records;
-    c->bytes += st->bytes;
-    c->packets += st->packets;
-    c->bytes_total += st->bytes_total;
-    c->packets_total += st->packets_total;
-    c->templates += st->templates;
-    c->options_templates += st->options_templates;
-    c->withdrawals += st->withdrawals;
-    c->missing_template += st->missing_template;
-    c->counter_samples += st->counter_samples;
-    c->sflow_drops += st->sflow_drops;
-    c->sflow_discards += st->sflow_discards;
-    if (st->malformed) {
-        c->malformed += st->malformed;
-        for (int i = 0; i < FLOE_REASON_COUNT; i++)
-            c->reason[i] += st->reason[i];
-    }
-}
-
-void floe_counters_reasons_json(floe_json *j, const floe_counters *c)
-{
-    floe_json_key(j, "malformed_reasons");
-    floe_json_obj_begin(j);
-    for (int r = 1; r < FLOE_REASON_COUNT; r++)
-        if (c->reason[r])
-            floe_json_ku64(j, floe_reason_name(r), c->reason[r]);
-    floe_json_obj_end(j);
-}
-
-void floe_counters_add(floe_counters *dst, const floe_counters *src)
-{
-    /* Every member is a uint64_t, so the struct adds as an array. */
-    uint64_t *d = (uint64_t *)(void *)dst;
-    const uint64_t *s = (const uint64_t *)(const void *)src;
-    for (size_t i = 0; i < sizeof(*dst) / sizeof(uint64_t); i++)
-        d[i] += s[i];
+    return floe_hash(&id, sizeof(id), HASH_SEED);
 }
 
 static uint64_t key_hash(const floe_exporter_key *k)
@@ -66,6 +29,10 @@ int floe_exporters_init(floe_exporters *t, size_t max, floe_decoders *dec)
     memset(t, 0, sizeof(*t));
     if (floe_hmap_init(&t->map, 64, 0) != 0)
         return FLOE_ENOMEM;
+    if (floe_hmap_init(&t->by_id, 64, 0) != 0) {
+        floe_hmap_close(&t->map);
+        return FLOE_ENOMEM;
+    }
     floe_list_init(&t->lru);
     t->max = max ? max : 1;
     t->dec = dec;
@@ -79,6 +46,7 @@ static void exporter_free(floe_exporters *t, floe_exporter *ex)
     if (ops && ops->state_free)
         ops->state_free(t->dec, &ex->dec);
     floe_hmap_remove(&t->map, &ex->node);
+    floe_hmap_remove(&t->by_id, &ex->id_node);
     floe_list_remove(&ex->lru);
     free(ex);
 }
@@ -88,6 +56,7 @@ void floe_exporters_close(floe_exporters *t)
     while (!floe_list_empty(&t->lru))
         exporter_free(t, FLOE_CONTAINER_OF(t->lru.next, floe_exporter, lru));
     floe_hmap_close(&t->map);
+    floe_hmap_close(&t->by_id);
 }
 
 void floe_exporters_set_max(floe_exporters *t, size_t max)
@@ -132,8 +101,21 @@ floe_exporter *floe_exporters_get(floe_exporters *t, const floe_exporter_key *k,
     ex->first_seen_ms = ex->last_seen_ms = now_ms;
     ex->node.hash = key_hash(k);
     floe_hmap_insert(&t->map, &ex->node);
+    ex->id_node.hash = id_hash(ex->id);
+    floe_hmap_insert(&t->by_id, &ex->id_node);
     floe_list_push_tail(&t->lru, &ex->lru);
     return ex;
+}
+
+floe_exporter *floe_exporters_by_id(floe_exporters *t, uint64_t id)
+{
+    uint64_t h = id_hash(id);
+    for (floe_hnode *n = floe_hmap_bucket(&t->by_id, h); n; n = n->next) {
+        floe_exporter *ex = FLOE_CONTAINER_OF(n, floe_exporter, id_node);
+        if (ex->id == id)
+            return ex;
+    }
+    return NULL;
 }
 
 void floe_exporter_account(floe_exporter *ex, const floe_hdr *h, const floe_dec_stats *st,

@@ -4,12 +4,11 @@
  * is a row in the schema below, which also drives validation, defaults and
  * the commented example that `floe config` prints.
  */
-#include "collector/collector.h"
+#include "engine/engine.h"
+#include "plugins/plugins.h"
 
 #include <errno.h>
 #include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -59,24 +58,24 @@ static const struct ckey {
      "templates kept over all exporters"},
     {"tables.enabled", C_BOOL, offsetof(floe_config, tables_enabled), 0, 0, 0,
      "keep flow, host, interface and network tables; false decodes and counts only"},
-    {"flows.max", C_UINT, offsetof(floe_config, max_flows), 0, 1, 100000000,
+    {"flows.max", C_UINT, offsetof(floe_config, tables.max_flows), 0, 1, 100000000,
      "flows kept; at the bound the least recently updated flow is evicted"},
-    {"flows.idle_timeout", C_UINT, offsetof(floe_config, flow_idle_timeout), 0, 1, 86400,
+    {"flows.idle_timeout", C_UINT, offsetof(floe_config, tables.flow_idle_timeout), 0, 1, 86400,
      "seconds without a record after which a flow ends"},
-    {"hosts.max", C_UINT, offsetof(floe_config, max_hosts), 0, 1, 100000000,
+    {"hosts.max", C_UINT, offsetof(floe_config, tables.max_hosts), 0, 1, 100000000,
      "hosts kept; at the bound the least recently seen host without flows is evicted"},
-    {"interfaces.max", C_UINT, offsetof(floe_config, max_interfaces), 0, 1, 10000000,
+    {"interfaces.max", C_UINT, offsetof(floe_config, tables.max_interfaces), 0, 1, 10000000,
      "exporter interfaces kept; the least recently updated is evicted"},
-    {"local_networks", C_LIST, offsetof(floe_config, local_networks),
-     offsetof(floe_config, n_local_networks), 0, 0,
+    {"local_networks", C_LIST, offsetof(floe_config, tables.local_networks),
+     offsetof(floe_config, tables.n_local_networks), 0, 0,
      "networks whose hosts are local (they get timeseries); default RFC 1918 and ULA"},
-    {"dpi.enabled", C_BOOL, offsetof(floe_config, dpi_enabled), 0, 0, 0,
+    {"dpi.enabled", C_BOOL, offsetof(floe_config, tables.dpi_enabled), 0, 0, 0,
      "label flows with nDPI (exporter ids, sampled packets, port and IP-list guesses)"},
-    {"dpi.max_states", C_UINT, offsetof(floe_config, dpi_max_states), 0, 1, 10000000,
+    {"dpi.max_states", C_UINT, offsetof(floe_config, tables.dpi_max_states), 0, 1, 10000000,
      "flows dissected at once from sFlow sampled headers (about 700 bytes each)"},
-    {"dpi.packets", C_UINT, offsetof(floe_config, dpi_packets), 0, 1, 255,
+    {"dpi.packets", C_UINT, offsetof(floe_config, tables.dpi_packets), 0, 1, 255,
      "sampled packets per flow before nDPI gives up and guesses"},
-    {"dpi.max_rate", C_UINT, offsetof(floe_config, dpi_max_rate), 0, 1, 100000000,
+    {"dpi.max_rate", C_UINT, offsetof(floe_config, tables.dpi_max_rate), 0, 1, 100000000,
      "sampled packets dissected per second at most; past it flows keep their guess"},
 };
 
@@ -147,17 +146,10 @@ int floe_config_defaults(floe_config *cfg)
     cfg->max_templates_per_exporter = 1024;
     cfg->max_templates = 65536;
     cfg->tables_enabled = 1;
-    cfg->max_flows = 1000000;
-    cfg->flow_idle_timeout = 120;
-    cfg->max_hosts = 200000;
-    cfg->max_interfaces = 65536;
-    cfg->dpi_enabled = 1;
-    cfg->dpi_max_states = 65536;
-    cfg->dpi_packets = 8;
-    cfg->dpi_max_rate = 50000;
+    floe_tables_opts_defaults(&cfg->tables);
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
-        floe_config_set_list(&cfg->local_networks, &cfg->n_local_networks,
+        floe_config_set_list(&cfg->tables.local_networks, &cfg->tables.n_local_networks,
                              (char *const *)default_local_networks,
                              FLOE_ARRAY_LEN(default_local_networks)) != 0 ||
         floe_config_set_list(&cfg->plugin_dirs, &cfg->n_plugin_dirs, NULL, 0) != 0 ||
@@ -173,7 +165,7 @@ void floe_config_free(floe_config *cfg)
 {
     list_free(cfg->listen, cfg->n_listen);
     list_free(cfg->plugin_dirs, cfg->n_plugin_dirs);
-    list_free(cfg->local_networks, cfg->n_local_networks);
+    list_free(cfg->tables.local_networks, cfg->tables.n_local_networks);
     free(cfg->web);
     free(cfg->data_dir);
     memset(cfg, 0, sizeof(*cfg));
@@ -181,65 +173,20 @@ void floe_config_free(floe_config *cfg)
 
 /* ---- the sandbox ------------------------------------------------------- */
 
-typedef struct sandbox {
-    size_t used;
-    int insn_exceeded;
-} sandbox;
-
-static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/*
+ * The environment a config runs in: an empty table reading through to the
+ * sandbox's safe globals, so what the file assigns is exactly what it
+ * configures. Leaves the environment at index 1.
+ */
+static void config_env(floe_sandbox *sb)
 {
-    sandbox *sb = ud;
-    size_t old = ptr ? osize : 0;
-    if (nsize == 0) {
-        sb->used -= old;
-        free(ptr);
-        return NULL;
-    }
-    if (nsize > old && sb->used + (nsize - old) > CONFIG_MEM_LIMIT)
-        return NULL;
-    void *p = realloc(ptr, nsize);
-    if (p)
-        sb->used = sb->used - old + nsize;
-    return p;
-}
-
-static void insn_hook(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    luaL_error(L, "the config ran too long (more than %d instructions)", CONFIG_INSN_LIMIT);
-}
-
-/* Globals a config may read: pure functions and the string, table and math
- * libraries. Everything else (io, os, require, load, dofile) is absent. */
-static const char *const safe_globals[] = {
-    "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
-    "type", "string", "table", "math", "utf8",
-};
-
-static lua_State *sandbox_open(sandbox *sb)
-{
-    lua_State *L = lua_newstate(capped_alloc, sb);
-    if (!L)
-        return NULL;
-    luaL_requiref(L, "_G", luaopen_base, 1);
-    luaL_requiref(L, "string", luaopen_string, 1);
-    luaL_requiref(L, "table", luaopen_table, 1);
-    luaL_requiref(L, "math", luaopen_math, 1);
-    luaL_requiref(L, "utf8", luaopen_utf8, 1);
+    lua_State *L = sb->L;
     lua_settop(L, 0);
-    /* The environment: an empty table reading through to a copy of the safe
-     * globals, so what the file assigns is exactly what it configures. */
-    lua_newtable(L); /* 1: env */
-    lua_newtable(L); /* 2: metatable */
-    lua_newtable(L); /* 3: safe globals */
-    for (size_t i = 0; i < FLOE_ARRAY_LEN(safe_globals); i++) {
-        lua_getglobal(L, safe_globals[i]);
-        lua_setfield(L, 3, safe_globals[i]);
-    }
+    lua_newtable(L);          /* 1: env */
+    lua_newtable(L);          /* 2: its metatable */
+    floe_sandbox_push_env(sb); /* 3: the safe globals */
     lua_setfield(L, 2, "__index");
     lua_setmetatable(L, 1);
-    lua_sethook(L, insn_hook, LUA_MASKCOUNT, CONFIG_INSN_LIMIT);
-    return L;
 }
 
 /* ---- applying values --------------------------------------------------- */
@@ -404,28 +351,23 @@ static int apply_table(floe_config *cfg, lua_State *L, int idx, const char *pref
 int floe_config_load_string(floe_config *cfg, const char *text, const char *name, char *err,
                             size_t errlen)
 {
-    sandbox sb = {0, 0};
-    lua_State *L = sandbox_open(&sb);
-    if (!L) {
-        snprintf(err, errlen, "out of memory");
-        return FLOE_ENOMEM;
-    }
-    char chunkname[256];
-    snprintf(chunkname, sizeof(chunkname), "@%s", name);
-    int rc = luaL_loadbufferx(L, text, strlen(text), chunkname, "t");
-    if (rc == LUA_OK) {
-        lua_pushvalue(L, 1);
-        lua_setupvalue(L, -2, 1); /* the chunk's _ENV */
-        rc = lua_pcall(L, 0, 0, 0);
-    }
-    if (rc != LUA_OK) {
-        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
-        lua_close(L);
+    floe_sandbox sb;
+    int rc = floe_sandbox_open(&sb, CONFIG_MEM_LIMIT, err, errlen);
+    if (rc != 0)
+        return rc;
+    config_env(&sb);
+    rc = floe_sandbox_load(&sb, text, strlen(text), name, 1, err, errlen);
+    if (rc == 0)
+        rc = floe_sandbox_call(&sb, 0, 0, CONFIG_INSN_LIMIT, err, errlen);
+    if (rc == FLOE_ELIMIT)
+        snprintf(err, errlen, "the config ran too long (more than %d instructions)",
+                 CONFIG_INSN_LIMIT);
+    if (rc != 0) {
+        floe_sandbox_close(&sb);
         return FLOE_ECONFIG;
     }
-    lua_sethook(L, NULL, 0, 0);
-    rc = apply_table(cfg, L, 1, "", err, errlen);
-    lua_close(L);
+    rc = apply_table(cfg, sb.L, 1, "", err, errlen);
+    floe_sandbox_close(&sb);
     if (rc == 0)
         rc = floe_config_validate(cfg, err, errlen);
     return rc;
@@ -483,11 +425,11 @@ int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "key 'data_dir' must not be empty");
         return FLOE_ECONFIG;
     }
-    for (size_t i = 0; i < cfg->n_local_networks; i++) {
+    for (size_t i = 0; i < cfg->tables.n_local_networks; i++) {
         floe_net n;
-        if (floe_net_parse(&n, cfg->local_networks[i]) != 0) {
+        if (floe_net_parse(&n, cfg->tables.local_networks[i]) != 0) {
             snprintf(err, errlen, "key 'local_networks' item %zu '%s': expected ADDR/BITS",
-                     i + 1, cfg->local_networks[i]);
+                     i + 1, cfg->tables.local_networks[i]);
             return FLOE_ECONFIG;
         }
     }

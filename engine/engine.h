@@ -1,0 +1,312 @@
+/*
+ * engine: everything floe does with export datagrams, whoever delivers
+ * them. The config, the exporter table, the ingest pipeline (detect,
+ * decode, count), the tables, the scheduler that drives periodic work, and
+ * the one engine object that owns and wires them: `floe run` feeds it from
+ * UDP sockets on wall time, `floe replay` and the fuzz harness from
+ * captures on the capture's time, and all of them get the same pipeline.
+ *
+ * Everything here runs on one thread (the loop's, in the daemon); nothing
+ * locks. The engine depends on decoders/, tables/, plugins/ and util/, and
+ * nothing here knows about sockets, HTTP or the command line.
+ */
+#ifndef FLOE_ENGINE_H
+#define FLOE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "decoders/decoders.h"
+#include "tables/tables.h"
+#include "util/util.h"
+
+/* ---- config ------------------------------------------------------------ */
+
+/*
+ * The whole configuration. Every member has a key in the schema in
+ * config.c, a default, and a line in etc/floe.conf.lua. Strings are owned
+ * by the struct and released by floe_config_free.
+ */
+typedef struct floe_config {
+    char **listen;          /* "ADDR:PORT" */
+    size_t n_listen;
+    char *web;              /* "ADDR:PORT", or "" for no web server */
+    char *data_dir;
+    char **plugin_dirs;
+    size_t n_plugin_dirs;
+    int log_level;          /* enum floe_log_level */
+    int log_syslog;         /* 0: stderr, 1: syslog */
+    uint32_t log_burst;     /* messages per call site per minute, for packet-driven logs */
+    uint32_t rcvbuf;        /* SO_RCVBUF request, bytes */
+    uint32_t max_exporters;
+    uint32_t template_timeout;          /* s */
+    uint32_t max_templates_per_exporter;
+    uint32_t max_templates;
+    int tables_enabled;     /* 0: decode and count only */
+    floe_tables_opts tables; /* flows, hosts, interfaces, local_networks, dpi */
+} floe_config;
+
+/* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
+int floe_config_defaults(floe_config *cfg);
+/*
+ * Loads a Lua config file over the defaults. The file runs in the sandbox
+ * (plugins.h): no io, os or require; it sets globals, which must all be
+ * known keys of the right type. Returns 0, or a negative code with a
+ * one-line reason in err.
+ */
+int floe_config_load(floe_config *cfg, const char *path, char *err, size_t errlen);
+/* The same, from a string (tests). name is used in messages. */
+int floe_config_load_string(floe_config *cfg, const char *text, const char *name, char *err,
+                            size_t errlen);
+void floe_config_free(floe_config *cfg);
+/* Checks cross-key rules (endpoint syntax, limits). 0 or FLOE_ECONFIG + err. */
+int floe_config_validate(const floe_config *cfg, char *err, size_t errlen);
+/* Replaces the list in (*list, *n) with a copy of items. */
+int floe_config_set_list(char ***list, size_t *n, char *const *items, size_t n_items);
+int floe_config_add_list(char ***list, size_t *n, const char *item);
+int floe_config_set_str(char **dst, const char *src);
+/* Writes every key, its type, default and doc as commented Lua (the example
+ * config is checked against this in the tests). */
+void floe_config_describe(floe_buf *out);
+
+/* ---- counters ---------------------------------------------------------- */
+
+/* What every protocol, exporter and total counts: the members come from
+ * counters.def, then one counter per reject reason. */
+typedef struct floe_counters {
+#define COUNTER(name, from, summary, help) uint64_t name;
+#include "engine/counters.def"
+#undef COUNTER
+    uint64_t reason[FLOE_REASON_COUNT];
+} floe_counters;
+
+/* Adds one datagram's results (a datagram, and each STATS counter). */
+void floe_counters_add_stats(floe_counters *c, const floe_dec_stats *st);
+void floe_counters_add(floe_counters *dst, const floe_counters *src);
+/* Writes every counter as "name": value, then "malformed_reasons": {...}
+ * with the reasons seen, into the open object. */
+void floe_counters_json(floe_json *j, const floe_counters *c);
+/* The same with the summary's names, for the keys that have one. */
+void floe_counters_summary_json(floe_json *j, const floe_counters *c);
+/* Writes "malformed_reasons": {reason: count, ...} for the reasons seen. */
+void floe_counters_reasons_json(floe_json *j, const floe_counters *c);
+/* Prometheus: for each counter, floe_<name>_total with the HELP and TYPE
+ * lines once and one sample per (label text, counters) pair given. */
+void floe_counters_metrics(floe_buf *b, const char *const *labels, const floe_counters *const *cs,
+                           size_t n);
+/* The counter named name in c, or NULL. */
+const uint64_t *floe_counters_find(const floe_counters *c, const char *name);
+
+/* ---- exporters --------------------------------------------------------- */
+
+typedef struct floe_exporter_key {
+    floe_addr addr;  /* datagram source address */
+    floe_addr agent; /* sFlow agent address; zero for the others */
+    uint32_t domain; /* v5 engine, v9 source id, IPFIX domain, sFlow sub-agent */
+    uint32_t proto;
+} floe_exporter_key;
+
+typedef struct floe_exporter {
+    floe_hnode node;    /* by key */
+    floe_hnode id_node; /* by id */
+    floe_list lru;      /* least recently seen first */
+    floe_exporter_key key;
+    uint64_t id;        /* unique for the life of the table; what records carry */
+    uint64_t first_seen_ms, last_seen_ms;
+    uint32_t next_seq;
+    int seq_known;
+    floe_counters c;
+    floe_dec_exporter dec;
+} floe_exporter;
+
+/*
+ * The exporter table. Bounded by max: when a new exporter arrives at the
+ * bound, the least recently seen one is evicted with its templates, and
+ * evictions counts it. Ids are never reused by one table, so a record or
+ * flow that names an evicted exporter's id finds nothing, never another.
+ */
+typedef struct floe_exporters {
+    floe_hmap map, by_id;
+    floe_list lru;
+    size_t max;
+    uint64_t next_id;
+    uint64_t evictions;
+    floe_decoders *dec;
+} floe_exporters;
+
+int floe_exporters_init(floe_exporters *t, size_t max, floe_decoders *dec);
+void floe_exporters_close(floe_exporters *t);
+/* Finds or creates the exporter; NULL only on allocation failure. */
+floe_exporter *floe_exporters_get(floe_exporters *t, const floe_exporter_key *k, uint64_t now_ms);
+floe_exporter *floe_exporters_find(floe_exporters *t, const floe_exporter_key *k);
+/* The exporter with that id, or NULL if it is gone. */
+floe_exporter *floe_exporters_by_id(floe_exporters *t, uint64_t id);
+/* Lowers or raises the bound, evicting down to it. */
+void floe_exporters_set_max(floe_exporters *t, size_t max);
+/*
+ * Applies one datagram's results: counters, last seen and the sequence. A
+ * forward jump counts a gap and the units lost; a backward jump resyncs.
+ */
+void floe_exporter_account(floe_exporter *ex, const floe_hdr *h, const floe_dec_stats *st,
+                           uint64_t now_ms, floe_counters *gaps_out);
+/* Walks the exporters, least recently seen first. */
+#define FLOE_EXPORTERS_FOREACH(t, ex) \
+    for (floe_list *it_ = (t)->lru.next; \
+         it_ != &(t)->lru && ((ex) = FLOE_CONTAINER_OF(it_, floe_exporter, lru)); it_ = it_->next)
+
+/* ---- ingest ------------------------------------------------------------ */
+
+/*
+ * Detect the protocol, parse the header, find the exporter, decode, count.
+ * Records go to out, each naming its exporter by id.
+ */
+typedef struct floe_ingest {
+    floe_decoders dec;
+    floe_exporters exporters;
+    floe_counters proto[FLOE_PROTO_COUNT];
+    floe_counters unknown; /* datagrams no decoder recognised */
+    floe_sink out;
+    floe_log *log;
+    uint64_t now_ms;       /* receive time of the datagram being decoded */
+} floe_ingest;
+
+int floe_ingest_init(floe_ingest *ing, const floe_config *cfg, floe_log *log);
+void floe_ingest_close(floe_ingest *ing);
+/* Applies the limits of a reloaded config. */
+void floe_ingest_reconfigure(floe_ingest *ing, const floe_config *cfg);
+void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport,
+                          const uint8_t *p, size_t n, uint64_t now_ms);
+/* Expires idle templates. */
+void floe_ingest_sweep(floe_ingest *ing, uint64_t now_ms);
+/* Sum over all protocols and the unknown bucket. */
+void floe_ingest_totals(const floe_ingest *ing, floe_counters *out);
+
+/* ---- pcap files -------------------------------------------------------- */
+
+typedef struct floe_pcap_stats {
+    uint64_t frames;
+    uint64_t udp;
+    uint64_t skipped;   /* not UDP over IPv4/IPv6 */
+    uint64_t fragments; /* IP fragments, which floe does not reassemble */
+} floe_pcap_stats;
+
+/* payload is valid only during the call (libpcap reuses its buffer). */
+typedef void (*floe_pcap_cb)(void *ud, const floe_addr *src, uint16_t sport,
+                             const uint8_t *payload, size_t len, uint64_t ts_ms);
+/*
+ * Calls cb for every UDP payload in a pcap or pcapng file. Handles Ethernet
+ * (with VLAN tags), Linux cooked v1 and v2, raw IP, and BSD loopback.
+ * Returns 0, or a negative code with a one-line reason in err.
+ */
+int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats *st, char *err,
+                   size_t errlen);
+
+/* ---- the scheduler ----------------------------------------------------- */
+
+/* Periodic ticks (periods.def): FLOE_PERIOD_MIN, _5MINS, _HOUR, _DAY. */
+enum floe_period {
+#define PERIOD(id, name, seconds) FLOE_PERIOD_##id,
+#include "engine/periods.def"
+#undef PERIOD
+    FLOE_PERIOD_COUNT
+};
+/* "min", "5mins", "hour", "day" (the ntopng hook names), or "?". */
+const char *floe_period_name(int period);
+uint64_t floe_period_ms(int period);
+/* The period of that name, or -1. */
+int floe_period_parse(const char *name);
+
+/* Called once per period boundary crossed: boundary_ms is the end of the
+ * period that just ran (a multiple of its length, in UTC). */
+typedef void (*floe_sched_fn)(void *ud, int period, uint64_t boundary_ms);
+
+/*
+ * Fires each period's tick when the clock crosses one of its boundaries.
+ * The clock is whatever the caller advances it with: wall time live,
+ * capture time in a replay, so a replay ticks as the daemon would have.
+ * The first advance only sets the clock. A jump over many boundaries (a
+ * gap in a capture, a suspended machine) fires at most FLOE_SCHED_CATCHUP
+ * ticks per period, the latest ones, and counts the rest as skipped.
+ */
+#define FLOE_SCHED_CATCHUP 5
+typedef struct floe_sched {
+    uint64_t now_ms;                     /* 0 until the first advance */
+    uint64_t ticks[FLOE_PERIOD_COUNT];   /* fired */
+    uint64_t skipped[FLOE_PERIOD_COUNT]; /* jumped over */
+    floe_sched_fn fn;
+    void *ud;
+} floe_sched;
+
+void floe_sched_init(floe_sched *s, floe_sched_fn fn, void *ud);
+/* Moves the clock to now_ms (never backwards) and fires what is due. */
+void floe_sched_advance(floe_sched *s, uint64_t now_ms);
+
+/* ---- the engine -------------------------------------------------------- */
+
+/*
+ * Something that delivers datagrams and reports on itself: a UDP listener
+ * in the daemon. The engine keeps a list of them for the status API.
+ */
+typedef struct floe_source {
+    floe_list link;
+    const char *name;  /* "[::]:2055" */
+    uint64_t datagrams;
+    int rcvbuf;        /* bytes granted, as the kernel reports it (twice the request) */
+    /* Datagrams the kernel dropped on it, or 0 if unknown. */
+    uint64_t (*drops)(const struct floe_source *s);
+} floe_source;
+
+enum floe_engine_mode {
+    FLOE_ENGINE_LIVE,    /* the daemon: wall clock */
+    FLOE_ENGINE_OFFLINE, /* a replay or a test: the capture's clock */
+};
+
+typedef struct floe_engine {
+    const floe_config *cfg; /* borrowed: the caller keeps it alive and calls
+                             * floe_engine_reconfigure when it changes */
+    floe_log *log;
+    uv_loop_t *loop;        /* for work that reports back; may be NULL offline */
+    int mode;               /* enum floe_engine_mode */
+    floe_ingest ing;
+    floe_tables tables;
+    int tables_on;
+    floe_sched sched;
+    uint64_t now_ms;        /* the engine's clock: latest advance */
+    uint64_t start_ms;
+    floe_list sources;      /* floe_source, by link */
+    uint64_t reloads, reload_errors;
+} floe_engine;
+
+/*
+ * Builds the engine from cfg: ingest, and the tables unless
+ * tables.enabled is false. Returns 0, or a negative code with a one-line
+ * reason in err (after which floe_engine_close is still safe).
+ */
+int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_loop_t *loop,
+                     int mode, uint64_t now_ms, char *err, size_t errlen);
+/* Ends every flow, then frees everything. */
+void floe_engine_close(floe_engine *e);
+/* Applies a reloaded config (the same struct, changed in place). */
+void floe_engine_reconfigure(floe_engine *e);
+/*
+ * One datagram received at now_ms. Its records enter the tables' pipeline;
+ * p must stay valid until floe_engine_batch_end (sFlow records point into
+ * it), which the caller calls before the buffer is reused.
+ */
+void floe_engine_datagram(floe_engine *e, const floe_addr *src, uint16_t sport,
+                          const uint8_t *p, size_t n, uint64_t now_ms);
+void floe_engine_batch_end(floe_engine *e);
+/* Moves the engine's clock on: scheduler ticks, template expiry. */
+void floe_engine_advance(floe_engine *e, uint64_t now_ms);
+/* The tables' upkeep in a slice of at most budget steps at now_ms (see
+ * floe_tables_housekeep); returns the steps taken. */
+size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget);
+/* The end of the input (a replay's last capture, a shutdown): catches the
+ * hosts up and ends every flow, so hooks see every flow end. */
+void floe_engine_finish(floe_engine *e);
+void floe_engine_add_source(floe_engine *e, floe_source *s);
+void floe_engine_remove_source(floe_engine *e, floe_source *s);
+
+#endif /* FLOE_ENGINE_H */
