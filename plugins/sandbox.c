@@ -53,17 +53,21 @@ static floe_sandbox *sandbox_of(lua_State *L)
 
 /*
  * Counts instructions against the budget of the running call. Once it is
- * spent the hook raises an error every time it runs, so a script that
- * catches the error with pcall is stopped again at its next instructions.
+ * spent, the hook runs after every instruction and raises an error each
+ * time, so a script that catches the error with pcall is stopped again at
+ * its very next instruction, outside the pcall, and so on outwards.
  */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     floe_sandbox *sb = sandbox_of(L);
+    if (sb->insn_exceeded)
+        luaL_error(L, "instruction budget exceeded (%I)", (lua_Integer)sb->insn_budget);
     sb->insn_used += HOOK_EVERY;
     if (sb->insn_budget && sb->insn_used > sb->insn_budget) {
         sb->insn_exceeded = 1;
-        luaL_error(L, "instruction budget exceeded (%llu)", (unsigned long long)sb->insn_budget);
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "instruction budget exceeded (%I)", (lua_Integer)sb->insn_budget);
     }
 }
 
@@ -184,6 +188,8 @@ int floe_sandbox_call(floe_sandbox *sb, int nargs, int nresults, uint64_t insn_b
     sb->insn_exceeded = 0;
     int rc = lua_pcall(L, nargs, nresults, base);
     sb->insn_budget = 0;
+    if (sb->insn_exceeded)
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     lua_remove(L, base);
     if (rc == LUA_OK)
         return 0;

@@ -72,7 +72,7 @@ void test__fail(const char *file, int line, const char *expr, const char *detail
         const char *h_ = (hay), *n_ = (needle);                                  \
         if (!h_ || !strstr(h_, n_)) {                                            \
             char d_[1024];                                                       \
-            snprintf(d_, sizeof(d_), "\"%s\" does not contain \"%s\"",           \
+            snprintf(d_, sizeof(d_), "\"%.700s\" does not contain \"%.200s\"",     \
                      h_ ? h_ : "(null)", n_);                                    \
             test__fail(__FILE__, __LINE__, #hay " contains " #needle, d_);       \
         }                                                                        \

@@ -82,4 +82,145 @@ TEST(exporter_evicted_while_its_records_wait_in_the_pipeline)
     floe_config_free(&cfg);
 }
 
-TEST_MAIN(TEST_ENTRY(exporter_evicted_while_its_records_wait_in_the_pipeline))
+typedef struct ticks {
+    int n;
+    int period[64];
+    uint64_t at[64];
+} ticks;
+
+static void record_tick(void *ud, int period, uint64_t boundary_ms)
+{
+    ticks *t = ud;
+    if (t->n < 64) {
+        t->period[t->n] = period;
+        t->at[t->n] = boundary_ms;
+    }
+    t->n++;
+}
+
+TEST(scheduler_ticks_at_wall_boundaries)
+{
+    floe_sched s;
+    ticks t = {0};
+    floe_sched_init(&s, record_tick, &t);
+    /* 2023-11-14 22:13:20 UTC: the first advance only sets the clock. */
+    const uint64_t t0 = 1700000000000ULL;
+    floe_sched_advance(&s, t0);
+    ASSERT_EQ(t.n, 0);
+    floe_sched_advance(&s, t0 + 39999); /* 22:13:59.999 */
+    ASSERT_EQ(t.n, 0);
+    floe_sched_advance(&s, t0 + 40000); /* 22:14:00: a minute */
+    ASSERT_EQ(t.n, 1);
+    ASSERT_EQ(t.period[0], FLOE_PERIOD_MIN);
+    ASSERT_U64_EQ(t.at[0], t0 + 40000);
+    floe_sched_advance(&s, t0 + 40000); /* the same time again: nothing */
+    floe_sched_advance(&s, t0 + 10000); /* backwards: nothing */
+    ASSERT_EQ(t.n, 1);
+    /* On to 22:15:00: a minute and a 5-minute boundary, in that order. */
+    floe_sched_advance(&s, t0 + 100000);
+    ASSERT_EQ(t.n, 3);
+    ASSERT_EQ(t.period[1], FLOE_PERIOD_MIN);
+    ASSERT_EQ(t.period[2], FLOE_PERIOD_5MINS);
+    ASSERT_U64_EQ(t.at[2], t0 + 100000);
+    ASSERT_EQ(s.ticks[FLOE_PERIOD_MIN], 2);
+    ASSERT_EQ(s.ticks[FLOE_PERIOD_HOUR], 0);
+}
+
+TEST(scheduler_jump_fires_the_latest_and_counts_the_rest)
+{
+    floe_sched s;
+    ticks t = {0};
+    floe_sched_init(&s, record_tick, &t);
+    const uint64_t day = 86400000ULL, t0 = 19000 * day; /* a midnight */
+    floe_sched_advance(&s, t0 + 1);
+    /* Three hours later in one step (a gap in a capture). */
+    floe_sched_advance(&s, t0 + 3 * 3600000ULL + 1);
+    ASSERT_EQ(s.ticks[FLOE_PERIOD_MIN], FLOE_SCHED_CATCHUP);
+    ASSERT_EQ(s.skipped[FLOE_PERIOD_MIN], 180 - FLOE_SCHED_CATCHUP);
+    ASSERT_EQ(s.ticks[FLOE_PERIOD_5MINS], FLOE_SCHED_CATCHUP);
+    ASSERT_EQ(s.skipped[FLOE_PERIOD_5MINS], 36 - FLOE_SCHED_CATCHUP);
+    ASSERT_EQ(s.ticks[FLOE_PERIOD_HOUR], 3);
+    ASSERT_EQ(s.skipped[FLOE_PERIOD_HOUR], 0);
+    ASSERT_EQ(s.ticks[FLOE_PERIOD_DAY], 0);
+    /* The minute ticks fired are the latest five, oldest first. */
+    ASSERT_U64_EQ(t.at[0], t0 + 176 * 60000ULL);
+    ASSERT_U64_EQ(t.at[4], t0 + 180 * 60000ULL);
+}
+
+TEST(period_names_round_trip)
+{
+    for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
+        ASSERT_EQ(floe_period_parse(floe_period_name(p)), p);
+    ASSERT_STR_EQ(floe_period_name(FLOE_PERIOD_5MINS), "5mins");
+    ASSERT_U64_EQ(floe_period_ms(FLOE_PERIOD_DAY), 86400000ULL);
+    ASSERT_EQ(floe_period_parse("week"), -1);
+}
+
+/* The engine's clock drives its scheduler: a replay at capture time. */
+TEST(engine_clock_drives_the_scheduler)
+{
+    floe_config cfg;
+    floe_log log;
+    floe_engine e;
+    char err[256];
+    ASSERT_EQ(floe_config_defaults(&cfg), 0);
+    cfg.tables_enabled = 0;
+    floe_log_init(&log, -1, 0);
+    ASSERT_EQ(floe_engine_init(&e, &cfg, &log, NULL, FLOE_ENGINE_OFFLINE, 0, err, sizeof(err)),
+              0);
+    const uint64_t t0 = 1700000000000ULL; /* 40 s before a minute */
+    for (uint64_t ms = 0; ms <= 10 * 60000; ms += 1000)
+        floe_engine_advance(&e, t0 + ms);
+    ASSERT_EQ(e.sched.ticks[FLOE_PERIOD_MIN], 10);
+    ASSERT_EQ(e.sched.ticks[FLOE_PERIOD_5MINS], 2);
+    ASSERT_U64_EQ(e.now_ms, t0 + 600000);
+    floe_engine_close(&e);
+    floe_config_free(&cfg);
+}
+
+/* Every counter of counters.def reaches the API's JSON, the summary where
+ * it has a summary name, and /metrics. */
+TEST(counters_reach_every_form)
+{
+    floe_counters c;
+    memset(&c, 0, sizeof(c));
+    c.bytes_total = 7001;
+    c.packets_total = 7002;
+    c.sflow_discards = 7003;
+    c.withdrawals = 7004;
+    floe_buf b;
+    floe_json j;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_json_obj_begin(&j);
+    floe_counters_json(&j, &c);
+    floe_json_obj_end(&j);
+    ASSERT_CONTAINS(b.data, "\"bytes_total\":7001");
+    ASSERT_CONTAINS(b.data, "\"packets_total\":7002");
+    ASSERT_CONTAINS(b.data, "\"sflow_discards\":7003");
+    ASSERT_CONTAINS(b.data, "\"withdrawals\":7004");
+    floe_buf_reset(&b);
+    floe_json_init(&j, &b);
+    floe_json_obj_begin(&j);
+    floe_counters_summary_json(&j, &c);
+    floe_json_obj_end(&j);
+    ASSERT_CONTAINS(b.data, "\"bytes_total\":7001");
+    ASSERT_CONTAINS(b.data, "\"discard_samples\":7003");
+    ASSERT(strstr(b.data, "withdrawals") == NULL); /* not a summary key */
+    floe_buf_reset(&b);
+    const char *labels[] = {"proto=\"v5\""};
+    const floe_counters *cs[] = {&c};
+    floe_counters_metrics(&b, labels, cs, 1);
+    ASSERT_CONTAINS(b.data, "floe_bytes_total_total{proto=\"v5\"} 7001");
+    ASSERT_CONTAINS(b.data, "# TYPE floe_packets_total_total counter");
+    ASSERT(floe_counters_find(&c, "packets_total") != NULL);
+    ASSERT_U64_EQ(*floe_counters_find(&c, "packets_total"), 7002);
+    ASSERT(floe_counters_find(&c, "nonsense") == NULL);
+    floe_buf_close(&b);
+}
+
+TEST_MAIN(TEST_ENTRY(exporter_evicted_while_its_records_wait_in_the_pipeline),
+          TEST_ENTRY(scheduler_ticks_at_wall_boundaries),
+          TEST_ENTRY(scheduler_jump_fires_the_latest_and_counts_the_rest),
+          TEST_ENTRY(period_names_round_trip), TEST_ENTRY(engine_clock_drives_the_scheduler),
+          TEST_ENTRY(counters_reach_every_form))

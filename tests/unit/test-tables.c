@@ -332,6 +332,41 @@ TEST(housekeeping_works_in_bounded_slices)
     fx_close(&fx);
 }
 
+/* Periodic updates fire every interval from a flow's first record while it
+ * gets records; an idle flow gets none, and an ended flow leaves the queue. */
+TEST(periodic_updates_fire_for_active_flows)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    ASSERT_EQ(floe_tables_set_periodic(&fx.t, 10000), 0);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_record b = rec(&fx, "10.0.0.2", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    floe_tables_record(&fx.t, &a, 1000);
+    floe_tables_record(&fx.t, &b, 1000);
+    floe_tables_record(&fx.t, &a, 5000); /* a is active in its first interval */
+    floe_tables_housekeep(&fx.t, 10999, 100);
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 0);
+    floe_tables_housekeep(&fx.t, 11000, 100); /* due for both; b had no record since */
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 1);
+    floe_tables_record(&fx.t, &a, 15000);
+    floe_tables_record(&fx.t, &b, 16000);
+    floe_tables_housekeep(&fx.t, 21000, 100);
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 3);
+    ASSERT_EQ(fx.t.st.periodic_updates, 3);
+    /* a ends by its exporter's word: it must not be fired again. */
+    a.has |= FLOE_F(END_REASON);
+    a.end_reason = 3;
+    floe_tables_record(&fx.t, &a, 25000);
+    floe_tables_record(&fx.t, &b, 26000);
+    floe_tables_housekeep(&fx.t, 31000, 100);
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 4);
+    ASSERT_EQ(floe_tables_set_periodic(&fx.t, 0), 0);
+    floe_tables_record(&fx.t, &b, 36000);
+    floe_tables_housekeep(&fx.t, 41000, 100);
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 4);
+    fx_close(&fx);
+}
+
 TEST(host_bound_spares_hosts_with_flows)
 {
     fixture fx;
@@ -610,7 +645,7 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
           TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
           TEST_ENTRY(housekeeping_works_in_bounded_slices),
-          TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
+          TEST_ENTRY(periodic_updates_fire_for_active_flows), TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
           TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),
           TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
           TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
