@@ -3,7 +3,7 @@
 # then either runs floe with its defaults or runs every test.
 #
 #   ./setup.sh run     build, then `floe run` with the built-in defaults
-#   ./setup.sh test    build with -Werror, run `make check`, then again under
+#   ./setup.sh test    check the formatting, build with -Werror, run `make check`, then again under
 #                      ASan+UBSan, then the daemon integration test under
 #                      valgrind, then `make distcheck`
 #
@@ -16,7 +16,7 @@ TOP=$(pwd)
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config
  libfixbuf-dev libndpi-dev liblua5.4-dev librrd-dev libuv1-dev libsqlite3-dev
  libmicrohttpd-dev libpcap-dev"
-TEST_DEPS="python3 tshark softflowd valgrind clang libclang-rt-14-dev curl"
+TEST_DEPS="python3 tshark softflowd valgrind clang libclang-rt-14-dev clang-format curl git"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -54,6 +54,14 @@ run)
     ;;
 test)
     apt_install $BUILD_DEPS $TEST_DEPS
+    if [ -d "$TOP/.git" ]; then
+        say "formatting (clang-format, .clang-format)"
+        (cd "$TOP" && git ls-files '*.c' '*.h' | grep -v '^tests/golden/' |
+            xargs clang-format --dry-run --Werror) || {
+            echo "run: git ls-files '*.c' '*.h' | xargs clang-format -i" >&2
+            exit 1
+        }
+    fi
     (cd "$TOP" && autoreconf -fi)
     build build --enable-werror
     say "make check"

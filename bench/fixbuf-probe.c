@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SESSIONS 1000
+#define SESSIONS       1000
 #define BOMB_TEMPLATES 5000
-#define BOMB_FIELDS 200
-#define BOMB_PEN 99999u
+#define BOMB_FIELDS    200
+#define BOMB_PEN       99999u
 
 static unsigned log_count;
 static char log_last[256];
@@ -185,9 +185,10 @@ static void probe_missing(fbInfoModel_t *model)
     printf("3. data set without template: %d records, fBufNext error %d (%s);"
            " glib log messages: %u (last, at %s: \"%s\"); no counter or callback reports it\n",
            recs, code, text, log_count,
-           log_level == G_LOG_LEVEL_WARNING ? "g_warning"
-           : log_level == G_LOG_LEVEL_DEBUG ? "g_debug"
-           : log_level == G_LOG_LEVEL_MESSAGE ? "g_message" : "another level",
+           log_level == G_LOG_LEVEL_WARNING   ? "g_warning"
+           : log_level == G_LOG_LEVEL_DEBUG   ? "g_debug"
+           : log_level == G_LOG_LEVEL_MESSAGE ? "g_message"
+                                              : "another level",
            log_last);
     fBufFree(fbuf);
 }
@@ -197,8 +198,7 @@ int main(void)
     g_log_set_default_handler(count_log, NULL);
     fbInfoModel_t *model = fbInfoModelAlloc();
     printf("libfixbuf %d.%d.%d, glib %u.%u\n", FIXBUF_VERSION_MAJOR, FIXBUF_VERSION_MINOR,
-           FIXBUF_VERSION_RELEASE, glib_major_version,
-           glib_minor_version);
+           FIXBUF_VERSION_RELEASE, glib_major_version, glib_minor_version);
     probe_sessions(model);
     probe_bomb(model);
     probe_missing(model);

@@ -89,7 +89,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal; /* no SA_RESTART: a signal ends recvmmsg */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    char (*bufs)[SINK_DGRAM] = malloc(SINK_BATCH * SINK_DGRAM);
+    char(*bufs)[SINK_DGRAM] = malloc(SINK_BATCH * SINK_DGRAM);
     if (!bufs)
         return 1;
     struct mmsghdr msgs[SINK_BATCH];

@@ -110,13 +110,13 @@ static void run(uint32_t flows, uint32_t hosts, int dpi, int report)
                "(sizeof %zu + bucket + pool), %.0f per host (sizeof %zu + bucket); "
                "floe_tables_bytes says %.1f MiB\n\n",
                flows, t.hosts.count, total / 1048576.0,
-               (total - (double)t.hosts.count * host_entry) / flows, sizeof(floe_flow),
-               host_entry, sizeof(floe_host), floe_tables_bytes(&t) / 1048576.0);
+               (total - (double)t.hosts.count * host_entry) / flows, sizeof(floe_flow), host_entry,
+               sizeof(floe_host), floe_tables_bytes(&t) / 1048576.0);
         printf("| nDPI | flows | hosts | new flows/s | updates/s | ns per new flow | "
                "full walk ms |\n|---|---|---|---|---|---|---|\n");
     } else {
-        printf("| %s | %u | %zu | %.2f M | %.2f M | %.0f | %.1f |\n", dpi ? "on" : "off",
-               flows, t.hosts.count, flows / (t1 - t0) / 1e6, flows / (t2 - t1) / 1e6,
+        printf("| %s | %u | %zu | %.2f M | %.2f M | %.0f | %.1f |\n", dpi ? "on" : "off", flows,
+               t.hosts.count, flows / (t1 - t0) / 1e6, flows / (t2 - t1) / 1e6,
                (t1 - t0) / flows * 1e9, (t3 - t2) * 1e3);
     }
     (void)rss_init;
@@ -146,7 +146,8 @@ static void guess_cost(void)
     }
     double t1 = now_s();
     printf("\nnDPI guess on random public addresses, TCP 443: %.0f ns per call (%llu of %u "
-           "labelled)\n", (t1 - t0) / n * 1e9, (unsigned long long)labelled, n);
+           "labelled)\n",
+           (t1 - t0) / n * 1e9, (unsigned long long)labelled, n);
     floe_dpi_free(d);
 }
 

@@ -48,10 +48,10 @@ typedef struct floe_listener {
     floe_list link;
     floe_source source; /* its name, datagrams and drops, for the engine */
     struct floe_daemon *d;
-    char *name;       /* as configured, e.g. "[::]:2055" */
+    char *name; /* as configured, e.g. "[::]:2055" */
     char *buf;
     size_t buflen;
-    int seen;         /* mark for the reload diff */
+    int seen; /* mark for the reload diff */
 } floe_listener;
 
 typedef struct floe_daemon {

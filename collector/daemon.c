@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#define TICK_MS 1000
+#define TICK_MS              1000
 #define SHUTDOWN_DEADLINE_MS 5000
 
 /* Loads the file (if any) over the defaults and applies the command line. */
@@ -40,8 +40,7 @@ static int daemon_load_config(const floe_run_opts *o, floe_config *cfg, char *er
     if (o->log_level) {
         int level = floe_log_level_parse(o->log_level);
         if (level < 0) {
-            snprintf(err, errlen, "--log-level '%s': use error, warn, info or debug",
-                     o->log_level);
+            snprintf(err, errlen, "--log-level '%s': use error, warn, info or debug", o->log_level);
             rc = FLOE_ECONFIG;
             goto fail;
         }
@@ -216,8 +215,8 @@ static int daemon_start(floe_daemon *d)
         log_error(&d->log, "%s", err);
         return FLOE_EIO;
     }
-    if (floe_engine_init(&d->engine, &d->cfg, &d->log, &d->loop, FLOE_ENGINE_LIVE,
-                         floe_time_ms(), err, sizeof(err)) != 0) {
+    if (floe_engine_init(&d->engine, &d->cfg, &d->log, &d->loop, FLOE_ENGINE_LIVE, floe_time_ms(),
+                         err, sizeof(err)) != 0) {
         log_error(&d->log, "%s", err);
         return FLOE_ENOMEM;
     }

@@ -30,8 +30,8 @@ static void print_record(void *ud, const floe_record *r)
         flush_out(o);
 }
 
-static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *p,
-                        size_t n, uint64_t ts_ms)
+static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *p, size_t n,
+                        uint64_t ts_ms)
 {
     floe_ingest_datagram(ud, src, sport, p, n, ts_ms);
 }

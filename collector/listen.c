@@ -34,8 +34,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
         return;
     }
     if (nread < 0) {
-        log_warn_rl(&l->d->log, "listen %s: receive failed: %s", l->name,
-                    uv_strerror((int)nread));
+        log_warn_rl(&l->d->log, "listen %s: receive failed: %s", l->name, uv_strerror((int)nread));
         return;
     }
     if (!addr)

@@ -10,36 +10,34 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: floe COMMAND [OPTIONS]\n"
-            "\n"
-            "A flow collector for NetFlow v5/v9, IPFIX and sFlow v5.\n"
-            "\n"
-            "commands:\n"
-            "  run      run the collector (see floe run --help)\n"
-            "  decode   decode flow exports in pcap files to NDJSON or a summary\n"
-            "  replay   feed captures through the whole pipeline, print alerts and totals\n"
-            "  config   print the configuration in effect, with every key documented\n"
-            "\n"
-            "  floe --version    print the version\n"
-            "  floe --help       print this help\n");
+    fprintf(f, "usage: floe COMMAND [OPTIONS]\n"
+               "\n"
+               "A flow collector for NetFlow v5/v9, IPFIX and sFlow v5.\n"
+               "\n"
+               "commands:\n"
+               "  run      run the collector (see floe run --help)\n"
+               "  decode   decode flow exports in pcap files to NDJSON or a summary\n"
+               "  replay   feed captures through the whole pipeline, print alerts and totals\n"
+               "  config   print the configuration in effect, with every key documented\n"
+               "\n"
+               "  floe --version    print the version\n"
+               "  floe --help       print this help\n");
 }
 
 static void run_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: floe run [-c FILE] [--listen ADDR:PORT]... [--web ADDR:PORT]\n"
-            "                [--data DIR] [--plugins DIR]... [--log-level LEVEL]\n"
-            "\n"
-            "  -c, --config FILE      Lua config file (default: built-in defaults)\n"
-            "  -l, --listen ADDR:PORT UDP address to receive on; repeat for more; replaces\n"
-            "                         the configured list. IPv6 as [::1]:2055\n"
-            "  -w, --web ADDR:PORT    HTTP address (\"\" for none; default 127.0.0.1:3000)\n"
-            "  -d, --data DIR         data directory (default ./floe-data)\n"
-            "  -p, --plugins DIR      add a plugin directory; repeatable\n"
-            "      --log-level LEVEL  error, warn, info or debug\n"
-            "\n"
-            "Signals: SIGHUP reloads the config; SIGINT and SIGTERM stop cleanly.\n");
+    fprintf(f, "usage: floe run [-c FILE] [--listen ADDR:PORT]... [--web ADDR:PORT]\n"
+               "                [--data DIR] [--plugins DIR]... [--log-level LEVEL]\n"
+               "\n"
+               "  -c, --config FILE      Lua config file (default: built-in defaults)\n"
+               "  -l, --listen ADDR:PORT UDP address to receive on; repeat for more; replaces\n"
+               "                         the configured list. IPv6 as [::1]:2055\n"
+               "  -w, --web ADDR:PORT    HTTP address (\"\" for none; default 127.0.0.1:3000)\n"
+               "  -d, --data DIR         data directory (default ./floe-data)\n"
+               "  -p, --plugins DIR      add a plugin directory; repeatable\n"
+               "      --log-level LEVEL  error, warn, info or debug\n"
+               "\n"
+               "Signals: SIGHUP reloads the config; SIGINT and SIGTERM stop cleanly.\n");
 }
 
 static int push_arg(char ***list, size_t *n, char *arg)
@@ -56,10 +54,14 @@ static int cmd_run(int argc, char **argv)
 {
     enum { OPT_LOG_LEVEL = 1000 };
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
-        {"web", required_argument, NULL, 'w'},     {"data", required_argument, NULL, 'd'},
-        {"plugins", required_argument, NULL, 'p'}, {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"web", required_argument, NULL, 'w'},
+        {"data", required_argument, NULL, 'd'},
+        {"plugins", required_argument, NULL, 'p'},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     floe_run_opts o;
     int c, bad = 0;
@@ -67,18 +69,31 @@ static int cmd_run(int argc, char **argv)
     optind = 1;
     while (!bad && (c = getopt_long(argc, argv, "c:l:w:d:p:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': o.config_path = optarg; break;
-        case 'l': bad = push_arg(&o.listen, &o.n_listen, optarg); break;
-        case 'w': o.web = optarg; break;
-        case 'd': o.data_dir = optarg; break;
-        case 'p': bad = push_arg(&o.plugin_dirs, &o.n_plugin_dirs, optarg); break;
-        case OPT_LOG_LEVEL: o.log_level = optarg; break;
+        case 'c':
+            o.config_path = optarg;
+            break;
+        case 'l':
+            bad = push_arg(&o.listen, &o.n_listen, optarg);
+            break;
+        case 'w':
+            o.web = optarg;
+            break;
+        case 'd':
+            o.data_dir = optarg;
+            break;
+        case 'p':
+            bad = push_arg(&o.plugin_dirs, &o.n_plugin_dirs, optarg);
+            break;
+        case OPT_LOG_LEVEL:
+            o.log_level = optarg;
+            break;
         case 'h':
             run_usage(stdout);
             free(o.listen);
             free(o.plugin_dirs);
             return 0;
-        default: bad = 1;
+        default:
+            bad = 1;
         }
     }
     if (!bad && optind < argc) {

@@ -22,8 +22,8 @@ typedef struct replay {
 /* The daemon's upkeep budget per slice, here per datagram. */
 #define REPLAY_HOUSEKEEP_BUDGET 1024
 
-static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *p,
-                        size_t n, uint64_t ts_ms)
+static void on_datagram(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *p, size_t n,
+                        uint64_t ts_ms)
 {
     replay *rp = ud;
     uint64_t now = ts_ms > rp->e.now_ms ? ts_ms : rp->e.now_ms;
@@ -40,7 +40,7 @@ static void host_sums(floe_json *j, floe_tables *t)
     uint64_t s[4] = {0, 0, 0, 0};
     const floe_host *h;
     FLOE_HOSTS_FOREACH(t, h)
-    s[0] += h->bytes_sent, s[1] += h->bytes_rcvd, s[2] += h->pkts_sent, s[3] += h->pkts_rcvd;
+        s[0] += h->bytes_sent, s[1] += h->bytes_rcvd, s[2] += h->pkts_sent, s[3] += h->pkts_rcvd;
     floe_json_key(j, "host_totals");
     floe_json_obj_begin(j);
     floe_json_ku64(j, "hosts", t->hosts.count);
@@ -60,21 +60,21 @@ static void dump(floe_json *j, floe_tables *t, unsigned what)
         floe_json_key(j, "flows");
         floe_json_arr_begin(j);
         FLOE_FLOWS_FOREACH(t, f)
-        floe_flow_json(j, t, f);
+            floe_flow_json(j, t, f);
         floe_json_arr_end(j);
     }
     if (what & DUMP_HOSTS) {
         floe_json_key(j, "hosts");
         floe_json_arr_begin(j);
         FLOE_HOSTS_FOREACH(t, h)
-        floe_host_json(j, t, h);
+            floe_host_json(j, t, h);
         floe_json_arr_end(j);
     }
     if (what & DUMP_INTERFACES) {
         floe_json_key(j, "interfaces");
         floe_json_arr_begin(j);
         FLOE_IFACES_FOREACH(t, i)
-        floe_iface_json(j, t, i);
+            floe_iface_json(j, t, i);
         floe_json_arr_end(j);
     }
 }
@@ -183,13 +183,13 @@ int floe_cmd_replay(int argc, char **argv)
         fprintf(stderr, "floe replay: cannot start an event loop\n");
         rc = 1;
     } else {
-        if (floe_engine_init(&rp->e, &rp->o.cfg, &rp->o.log, &rp->loop, FLOE_ENGINE_OFFLINE, 0,
-                             err, sizeof(err)) != 0) {
+        if (floe_engine_init(&rp->e, &rp->o.cfg, &rp->o.log, &rp->loop, FLOE_ENGINE_OFFLINE, 0, err,
+                             sizeof(err)) != 0) {
             fprintf(stderr, "floe replay: %s\n", err);
             rc = 1;
         } else {
-            rc = col__offline_feed(&rp->o, "floe replay", argv + optind, argc - optind,
-                                   on_datagram, rp);
+            rc = col__offline_feed(&rp->o, "floe replay", argv + optind, argc - optind, on_datagram,
+                                   rp);
             if (rc == 0)
                 print_report(rp, what);
         }

@@ -55,10 +55,10 @@ typedef struct floe_app {
 typedef struct floe_record {
     uint64_t has;
     uint64_t exporter_id; /* copied from floe_dgram.exporter_id */
-    floe_addr exporter; /* the datagram's source address */
-    uint32_t domain;    /* observation domain, source id or sub-agent */
+    floe_addr exporter;   /* the datagram's source address */
+    uint32_t domain;      /* observation domain, source id or sub-agent */
     uint32_t sampling;
-    uint8_t proto;      /* enum floe_proto */
+    uint8_t proto; /* enum floe_proto */
     uint8_t ipproto, tos, direction, end_reason;
     uint16_t sport, dport, tcp_flags, vlan;
     floe_addr src, dst, next_hop;
@@ -133,7 +133,7 @@ typedef struct floe_dgram {
     size_t len;
     floe_addr src;
     uint16_t sport;
-    uint64_t now_ms;    /* receive time (the capture time offline) */
+    uint64_t now_ms;      /* receive time (the capture time offline) */
     uint64_t exporter_id; /* the caller's name for the exporter, copied into every
                            * record: an id, never a pointer, because records can
                            * outlive their exporter in the tables' pipeline */
@@ -154,20 +154,20 @@ typedef struct floe_hdr {
 
 /* What one datagram produced; the caller adds it to its counters. */
 typedef struct floe_dec_stats {
-    uint32_t records;         /* flow records (sFlow: flow samples) */
+    uint32_t records; /* flow records (sFlow: flow samples) */
     uint32_t options_records;
-    uint32_t templates;       /* template records accepted */
+    uint32_t templates; /* template records accepted */
     uint32_t options_templates;
     uint32_t withdrawals;
     uint32_t missing_template; /* data sets whose template is unknown */
     uint32_t counter_samples;
     uint64_t bytes, packets;             /* delta counters */
     uint64_t bytes_total, packets_total; /* total counters (IE 85/86) */
-    uint32_t seq_advance; /* how far this datagram moves the sequence */
-    int seq_valid;        /* 0: the advance is unknown (missing templates) */
-    uint64_t sflow_drops; /* sFlow samples dropped at the agent, as reported */
-    uint32_t sflow_discards; /* sFlow discarded-packet samples (format 5) seen */
-    uint32_t malformed;   /* datagrams, sets or samples rejected */
+    uint32_t seq_advance;                /* how far this datagram moves the sequence */
+    int seq_valid;                       /* 0: the advance is unknown (missing templates) */
+    uint64_t sflow_drops;                /* sFlow samples dropped at the agent, as reported */
+    uint32_t sflow_discards;             /* sFlow discarded-packet samples (format 5) seen */
+    uint32_t malformed;                  /* datagrams, sets or samples rejected */
     uint16_t reason[FLOE_REASON_COUNT];
 } floe_dec_stats;
 
@@ -211,8 +211,8 @@ typedef struct floe_dec_ops {
     /* Reads the header into h. Returns 0 or a FLOE_R_* reason. */
     int (*header)(const uint8_t *p, size_t n, floe_hdr *h);
     /* Decodes the whole datagram, whose header parsed. */
-    void (*decode)(floe_decoders *d, floe_dec_exporter *ex, const floe_dgram *dg,
-                   const floe_hdr *h, floe_dec_stats *st, const floe_sink *sink);
+    void (*decode)(floe_decoders *d, floe_dec_exporter *ex, const floe_dgram *dg, const floe_hdr *h,
+                   floe_dec_stats *st, const floe_sink *sink);
     /* Frees ex->state and its templates; may be NULL. */
     void (*state_free)(floe_decoders *d, floe_dec_exporter *ex);
     /* Drops templates idle past the timeout; may be NULL. */

@@ -10,11 +10,11 @@
 
 #define FI(x) FLOE_FI_##x
 #define XS(x) NF_X_##x
-#define NONE 0
-#define WEAK NF_IE_WEAK
+#define NONE  0
+#define WEAK  NF_IE_WEAK
 
 static const nf_ie ie_table[] = {
-#define IE(pen, id, name, type, len, kind, target, flags) \
+#define IE(pen, id, name, type, len, kind, target, flags)                                          \
     {pen, id, len, name, FB_##type, NF_KIND_##kind, target, flags},
 #include "decoders/ie.def"
 #undef IE

@@ -23,8 +23,8 @@
  */
 #include "decoders/nf9ipfix.h"
 
-#define V9_HDR_LEN 20
-#define IPFIX_HDR_LEN 16
+#define V9_HDR_LEN      20
+#define IPFIX_HDR_LEN   16
 #define NTP_UNIX_OFFSET 2208988800ULL /* seconds from 1900 to 1970 */
 
 /* What differs between the two protocols, as data. */
@@ -40,9 +40,9 @@ static const nf_proto ipfix_proto = {FLOE_PROTO_IPFIX, IPFIX_HDR_LEN, 2, 3};
 
 /* One record being decoded, with what goes with it until it is emitted. */
 typedef struct nf_one {
-    uint32_t xhas;         /* NF_XBIT()s set in x */
+    uint32_t xhas; /* NF_XBIT()s set in x */
     uint64_t x[NF_X_COUNT];
-    const uint8_t *name;   /* applicationName, in the datagram */
+    const uint8_t *name; /* applicationName, in the datagram */
     size_t name_len;
     floe_record rec;
 } nf_one;
@@ -180,40 +180,39 @@ static int nf_app(floe_app *a, const uint8_t *p, size_t len)
  * one's stride bytes further, every one len bytes long. The switch is the
  * dispatch table, and each case loops over the records.
  */
-#define NF_EACH(...)                                                          \
-    for (size_t i_ = 0; i_ < nb; i_++) {                                      \
-        nf_one *one = &o[i_];                                                 \
-        floe_record *r = &one->rec;                                           \
-        const uint8_t *q = p + i_ * stride;                                   \
-        (void)one, (void)q;                                                   \
-        if (weak && (r->has & bit))                                           \
-            continue;                                                         \
-        __VA_ARGS__                                                           \
+#define NF_EACH(...)                                                                               \
+    for (size_t i_ = 0; i_ < nb; i_++) {                                                           \
+        nf_one *one = &o[i_];                                                                      \
+        floe_record *r = &one->rec;                                                                \
+        const uint8_t *q = p + i_ * stride;                                                        \
+        (void)one, (void)q;                                                                        \
+        if (weak && (r->has & bit))                                                                \
+            continue;                                                                              \
+        __VA_ARGS__                                                                                \
     }
 #define NF_SET(...) NF_EACH(__VA_ARGS__ r->has |= bit;)
 /* An unsigned field as v, with the length's dispatch outside the loop. */
-#define NF_UINTS(...)                                                         \
-    switch (len) {                                                            \
-    case 1:                                                                   \
-        NF_SET(uint64_t v = q[0]; __VA_ARGS__)                                \
-        break;                                                                \
-    case 2:                                                                   \
-        NF_SET(uint64_t v = floe_be16(q); __VA_ARGS__)                        \
-        break;                                                                \
-    case 4:                                                                   \
-        NF_SET(uint64_t v = floe_be32(q); __VA_ARGS__)                        \
-        break;                                                                \
-    case 8:                                                                   \
-        NF_SET(uint64_t v = floe_be64(q); __VA_ARGS__)                        \
-        break;                                                                \
-    default:                                                                  \
-        NF_SET(uint64_t v = floe_beN(q, len); __VA_ARGS__)                    \
+#define NF_UINTS(...)                                                                              \
+    switch (len) {                                                                                 \
+    case 1:                                                                                        \
+        NF_SET(uint64_t v = q[0]; __VA_ARGS__)                                                     \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        NF_SET(uint64_t v = floe_be16(q); __VA_ARGS__)                                             \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        NF_SET(uint64_t v = floe_be32(q); __VA_ARGS__)                                             \
+        break;                                                                                     \
+    case 8:                                                                                        \
+        NF_SET(uint64_t v = floe_be64(q); __VA_ARGS__)                                             \
+        break;                                                                                     \
+    default:                                                                                       \
+        NF_SET(uint64_t v = floe_beN(q, len); __VA_ARGS__)                                         \
     }
 
-static inline __attribute__((always_inline)) void nf_apply(const nf_msg *m, nf_one *o,
-                                                            size_t nb, const nf_step *s,
-                                                            const uint8_t *p, size_t stride,
-                                                            size_t len)
+static inline __attribute__((always_inline)) void nf_apply(const nf_msg *m, nf_one *o, size_t nb,
+                                                           const nf_step *s, const uint8_t *p,
+                                                           size_t stride, size_t len)
 {
     uint64_t bit = (uint64_t)1 << s->bit;
     int weak = s->weak;
@@ -268,8 +267,8 @@ static inline __attribute__((always_inline)) void nf_apply(const nf_msg *m, nf_o
         NF_SET(MEMBER(r, s, uint64_t) = nf_delta_ms(m->h->export_ms, nf_uint(q, len));)
         return;
     case NF_OP_T_V9UP:
-        NF_SET(MEMBER(r, s, uint64_t) = dec__uptime_to_ms(m->h->export_ms, m->h->uptime_ms,
-                                                         (uint32_t)nf_uint(q, len));)
+        NF_SET(MEMBER(r, s, uint64_t) =
+                   dec__uptime_to_ms(m->h->export_ms, m->h->uptime_ms, (uint32_t)nf_uint(q, len));)
         return;
     case NF_OP_X:
         NF_EACH(one->x[s->off] = nf_uint(q, len); one->xhas |= 1u << s->off;)
@@ -390,7 +389,7 @@ static void nf_learn(nf_msg *m)
     if (o->xhas & NF_XBIT(SYSINIT))
         s->sysinit_ms = o->x[NF_X_SYSINIT];
     if (o->name && (o->rec.has & FLOE_F(APP)) && m->sink->appname) {
-        floe_appname a = {m->dg->exporter_id, m->dg->src, m->h->domain, o->rec.app_id,
+        floe_appname a = {m->dg->exporter_id,    m->dg->src, m->h->domain, o->rec.app_id,
                           (const char *)o->name, o->name_len};
         m->sink->appname(m->sink->ud, &a);
     }
@@ -623,8 +622,7 @@ static void nf_template_set(nf_msg *m, const uint8_t *p, size_t n, int kind)
             return;
         }
         off += (size_t)head + used;
-        int rc = dec__tmpl_define(m->d, m->s, th.id, kind, f, th.count, th.n_scope,
-                                  m->dg->now_ms);
+        int rc = dec__tmpl_define(m->d, m->s, th.id, kind, f, th.count, th.n_scope, m->dg->now_ms);
         if (rc == 0 && kind == NF_TMPL_DATA)
             m->st->templates++;
         else if (rc == 0)

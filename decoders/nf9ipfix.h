@@ -15,11 +15,11 @@
 
 #include "decoders/internal.h"
 
-#define NF_VARLEN 0xffffu     /* RFC 7011 §7: the field length is in the record */
-#define NF_MAX_FIELDS 1024u   /* fields in one template; more is rejected as absurd */
-#define NF_MAX_SAMPLERS 16u   /* sampler id -> rate entries kept per exporter */
-#define NF_NTOP_PEN 35632u    /* ntop's enterprise number (nProbe) */
-#define NF_NTOP_V9_BASE 57472u /* nProbe sends PEN 35632 element n as v9 type 57472 + n */
+#define NF_VARLEN       0xffffu /* RFC 7011 §7: the field length is in the record */
+#define NF_MAX_FIELDS   1024u   /* fields in one template; more is rejected as absurd */
+#define NF_MAX_SAMPLERS 16u     /* sampler id -> rate entries kept per exporter */
+#define NF_NTOP_PEN     35632u  /* ntop's enterprise number (nProbe) */
+#define NF_NTOP_V9_BASE 57472u  /* nProbe sends PEN 35632 element n as v9 type 57472 + n */
 
 /* ---- the information-element table (ie.def) ---------------------------- */
 
@@ -35,8 +35,8 @@ enum nf_op {
     NF_OP_U16,
     NF_OP_U32,
     NF_OP_U64,
-    NF_OP_MS_US,   /* milliseconds into a microseconds member (u32) */
-    NF_OP_DSCP,    /* ipDiffServCodePoint into tos (dscp << 2) */
+    NF_OP_MS_US, /* milliseconds into a microseconds member (u32) */
+    NF_OP_DSCP,  /* ipDiffServCodePoint into tos (dscp << 2) */
     NF_OP_ADDR4,
     NF_OP_ADDR6,
     NF_OP_MAC,
@@ -93,12 +93,12 @@ enum nf_xslot {
 typedef struct nf_ie {
     uint32_t pen;
     uint16_t id;
-    uint16_t len;      /* the element's nominal length (65535: variable) */
+    uint16_t len; /* the element's nominal length (65535: variable) */
     const char *name;
-    uint8_t type;      /* fixbuf's fbInfoElementDataType_t */
-    uint8_t kind;      /* enum nf_kind */
-    uint8_t target;    /* FLOE_FI_* member, or enum nf_xslot for NF_KIND_X */
-    uint8_t flags;     /* NF_IE_* */
+    uint8_t type;   /* fixbuf's fbInfoElementDataType_t */
+    uint8_t kind;   /* enum nf_kind */
+    uint8_t target; /* FLOE_FI_* member, or enum nf_xslot for NF_KIND_X */
+    uint8_t flags;  /* NF_IE_* */
 } nf_ie;
 
 /* The element for (pen, id), or NULL if floe does not decode it. */
@@ -112,11 +112,11 @@ const char *dec__ie_name(void *model, uint32_t pen, uint16_t id);
 /* ---- compiled templates -------------------------------------------------- */
 
 typedef struct nf_step {
-    uint16_t len;   /* bytes, or NF_VARLEN */
-    uint8_t op;     /* enum nf_op */
-    uint8_t weak;   /* 1: skip if bit is already set in has */
-    uint16_t off;   /* offset of the record member, or the extra slot */
-    uint8_t bit;    /* FLOE_FI_* presence bit of the member */
+    uint16_t len; /* bytes, or NF_VARLEN */
+    uint8_t op;   /* enum nf_op */
+    uint8_t weak; /* 1: skip if bit is already set in has */
+    uint16_t off; /* offset of the record member, or the extra slot */
+    uint8_t bit;  /* FLOE_FI_* presence bit of the member */
     uint8_t pad_;
 } nf_step;
 
@@ -132,19 +132,19 @@ enum { NF_TMPL_DATA, NF_TMPL_OPTIONS };
 struct nf_state;
 
 typedef struct nf_template {
-    floe_hnode node;     /* in the exporter's map, keyed by id */
-    floe_list ex_lru;    /* the exporter's templates, least recently refreshed first */
-    floe_list all_lru;   /* every exporter's templates, in the same order */
+    floe_hnode node;   /* in the exporter's map, keyed by id */
+    floe_list ex_lru;  /* the exporter's templates, least recently refreshed first */
+    floe_list all_lru; /* every exporter's templates, in the same order */
     struct nf_state *owner;
     uint64_t created_ms, refreshed_ms;
     uint16_t id;
-    uint8_t kind;        /* NF_TMPL_* */
-    uint8_t varlen;      /* 1 if any field is variable-length */
+    uint8_t kind;   /* NF_TMPL_* */
+    uint8_t varlen; /* 1 if any field is variable-length */
     uint16_t n_fields, n_scope, n_steps;
-    uint32_t min_len;    /* the record length; with varlen fields, its minimum */
-    uint32_t xmask;      /* NF_XBIT()s that the steps write */
-    nf_field *fields;    /* n_fields, in the same allocation */
-    nf_step steps[];     /* n_steps */
+    uint32_t min_len; /* the record length; with varlen fields, its minimum */
+    uint32_t xmask;   /* NF_XBIT()s that the steps write */
+    nf_field *fields; /* n_fields, in the same allocation */
+    nf_step steps[];  /* n_steps */
 } nf_template;
 
 typedef struct nf_sampler {
@@ -163,7 +163,7 @@ typedef struct nf_state {
     uint32_t default_rate; /* exporter-wide sampling rate from options, 0 = none */
     uint32_t n_samplers;
     nf_sampler samplers[NF_MAX_SAMPLERS];
-    uint64_t sysinit_ms;   /* systemInitTimeMilliseconds from options, 0 = unknown */
+    uint64_t sysinit_ms; /* systemInitTimeMilliseconds from options, 0 = unknown */
 } nf_state;
 
 /* The exporter's state, created on first use; NULL on allocation failure. */

@@ -42,8 +42,8 @@ static void json_field(floe_json *j, const struct field_desc *f, const floe_reco
         break;
     case K_MAC: {
         const uint8_t *m = (const uint8_t *)base;
-        snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
-                 m[4], m[5]);
+        snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                 m[5]);
         floe_json_str(j, text);
         break;
     }

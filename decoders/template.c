@@ -148,13 +148,20 @@ static const struct kind_desc {
     uint8_t op;
     uint16_t len;
 } kinds[] = {
-    [NF_KIND_SKIP] = {NF_OP_SKIP, LEN_ANY},     [NF_KIND_UINT] = {NF_OP_U64, LEN_NUM},
-    [NF_KIND_MS_US] = {NF_OP_MS_US, LEN_NUM},   [NF_KIND_DSCP] = {NF_OP_DSCP, LEN_NUM},
-    [NF_KIND_ADDR4] = {NF_OP_ADDR4, 4},         [NF_KIND_ADDR6] = {NF_OP_ADDR6, 16},
-    [NF_KIND_MAC] = {NF_OP_MAC, 6},             [NF_KIND_APP] = {NF_OP_APP, LEN_ANY},
-    [NF_KIND_T_SEC] = {NF_OP_T_SEC, LEN_NUM},   [NF_KIND_T_MS] = {NF_OP_T_MS, LEN_NUM},
-    [NF_KIND_T_NTP] = {NF_OP_T_NTP, 8},         [NF_KIND_T_DELTA] = {NF_OP_T_DELTA, LEN_NUM},
-    [NF_KIND_SYSUP] = {NF_OP_T_V9UP, LEN_NUM},  [NF_KIND_X] = {NF_OP_X, LEN_NUM},
+    [NF_KIND_SKIP] = {NF_OP_SKIP, LEN_ANY},
+    [NF_KIND_UINT] = {NF_OP_U64, LEN_NUM},
+    [NF_KIND_MS_US] = {NF_OP_MS_US, LEN_NUM},
+    [NF_KIND_DSCP] = {NF_OP_DSCP, LEN_NUM},
+    [NF_KIND_ADDR4] = {NF_OP_ADDR4, 4},
+    [NF_KIND_ADDR6] = {NF_OP_ADDR6, 16},
+    [NF_KIND_MAC] = {NF_OP_MAC, 6},
+    [NF_KIND_APP] = {NF_OP_APP, LEN_ANY},
+    [NF_KIND_T_SEC] = {NF_OP_T_SEC, LEN_NUM},
+    [NF_KIND_T_MS] = {NF_OP_T_MS, LEN_NUM},
+    [NF_KIND_T_NTP] = {NF_OP_T_NTP, 8},
+    [NF_KIND_T_DELTA] = {NF_OP_T_DELTA, LEN_NUM},
+    [NF_KIND_SYSUP] = {NF_OP_T_V9UP, LEN_NUM},
+    [NF_KIND_X] = {NF_OP_X, LEN_NUM},
     [NF_KIND_NAME] = {NF_OP_NAME, LEN_ANY},
 };
 
@@ -169,8 +176,8 @@ static int kind_op(const nf_ie *ie, uint16_t len, int proto)
     if (!fits)
         return NF_OP_SKIP;
     if (ie->kind == NF_KIND_UINT) {
-        static const uint8_t by_width[9] = {[1] = NF_OP_U8, [2] = NF_OP_U16, [4] = NF_OP_U32,
-                                            [8] = NF_OP_U64};
+        static const uint8_t by_width[9] = {
+            [1] = NF_OP_U8, [2] = NF_OP_U16, [4] = NF_OP_U32, [8] = NF_OP_U64};
         uint8_t w = members[ie->target].width;
         return w <= 8 ? by_width[w] : NF_OP_SKIP;
     }
@@ -371,8 +378,8 @@ void dec__nf_state_free(floe_decoders *d, floe_dec_exporter *ex)
 static void field_name_json(const floe_decoders *d, const nf_state *s, const nf_template *t,
                             uint16_t i, floe_json *j)
 {
-    static const char *const v9_scopes[] = {NULL, "scopeSystem", "scopeInterface",
-                                            "scopeLineCard", "scopeCache", "scopeTemplate"};
+    static const char *const v9_scopes[] = {
+        NULL, "scopeSystem", "scopeInterface", "scopeLineCard", "scopeCache", "scopeTemplate"};
     const nf_field *f = &t->fields[i];
     const char *name = NULL;
     char text[32];

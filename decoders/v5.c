@@ -5,8 +5,8 @@
  */
 #include "decoders/internal.h"
 
-#define V5_HDR_LEN 24
-#define V5_REC_LEN 48
+#define V5_HDR_LEN   24
+#define V5_REC_LEN   48
 #define V5_MAX_COUNT 30
 
 static int v5_detect(const uint8_t *p, size_t n)

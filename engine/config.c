@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#define CONFIG_MEM_LIMIT (16u << 20)
+#define CONFIG_MEM_LIMIT  (16u << 20)
 #define CONFIG_INSN_LIMIT 10000000
 
 enum ctype { C_STR, C_LIST, C_UINT, C_BOOL, C_LEVEL, C_TARGET };
@@ -38,8 +38,8 @@ static const struct ckey {
      "HTTP address for the API and web pages; \"\" turns the server off"},
     {"data_dir", C_STR, offsetof(floe_config, data_dir), 0, 0, 0,
      "where floe keeps its state: alerts, timeseries, the admin password"},
-    {"plugins", C_LIST, offsetof(floe_config, plugin_dirs), offsetof(floe_config, n_plugin_dirs),
-     0, 0, "extra plugin directories, loaded after the built-in plugins"},
+    {"plugins", C_LIST, offsetof(floe_config, plugin_dirs), offsetof(floe_config, n_plugin_dirs), 0,
+     0, "extra plugin directories, loaded after the built-in plugins"},
     {"log.level", C_LEVEL, offsetof(floe_config, log_level), 0, 0, 0,
      "\"error\", \"warn\", \"info\" or \"debug\""},
     {"log.target", C_TARGET, offsetof(floe_config, log_syslog), 0, 0, 0,
@@ -52,8 +52,8 @@ static const struct ckey {
      "exporters (address + observation domain) tracked; the least recently seen is evicted"},
     {"templates.timeout", C_UINT, offsetof(floe_config, template_timeout), 0, 1, 604800,
      "seconds a v9/IPFIX template lives without being refreshed"},
-    {"templates.max_per_exporter", C_UINT, offsetof(floe_config, max_templates_per_exporter), 0,
-     1, 65536, "templates kept per exporter; the least recently refreshed is evicted"},
+    {"templates.max_per_exporter", C_UINT, offsetof(floe_config, max_templates_per_exporter), 0, 1,
+     65536, "templates kept per exporter; the least recently refreshed is evicted"},
     {"templates.max", C_UINT, offsetof(floe_config, max_templates), 0, 1, 100000000,
      "templates kept over all exporters"},
     {"tables.enabled", C_BOOL, offsetof(floe_config, tables_enabled), 0, 0, 0,
@@ -80,7 +80,10 @@ static const struct ckey {
 };
 
 static const char *const default_local_networks[] = {
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
 };
 
 static const char *const default_listen[] = {
@@ -182,8 +185,8 @@ static void config_env(floe_sandbox *sb)
 {
     lua_State *L = sb->L;
     lua_settop(L, 0);
-    lua_newtable(L);          /* 1: env */
-    lua_newtable(L);          /* 2: its metatable */
+    lua_newtable(L);           /* 1: env */
+    lua_newtable(L);           /* 2: its metatable */
     floe_sandbox_push_env(sb); /* 3: the safe globals */
     lua_setfield(L, 2, "__index");
     lua_setmetatable(L, 1);
@@ -428,8 +431,8 @@ int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->tables.n_local_networks; i++) {
         floe_net n;
         if (floe_net_parse(&n, cfg->tables.local_networks[i]) != 0) {
-            snprintf(err, errlen, "key 'local_networks' item %zu '%s': expected ADDR/BITS",
-                     i + 1, cfg->tables.local_networks[i]);
+            snprintf(err, errlen, "key 'local_networks' item %zu '%s': expected ADDR/BITS", i + 1,
+                     cfg->tables.local_networks[i]);
             return FLOE_ECONFIG;
         }
     }

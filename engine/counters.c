@@ -8,7 +8,8 @@
 #include <stdio.h>
 
 #define COUNTER(name, from, summary, help) +1
-enum { N_COUNTERS = 0
+enum {
+    N_COUNTERS = 0
 #include "engine/counters.def"
 };
 #undef COUNTER

@@ -95,8 +95,8 @@ void floe_engine_reconfigure(floe_engine *e)
     floe_ingest_reconfigure(&e->ing, e->cfg);
 }
 
-void floe_engine_datagram(floe_engine *e, const floe_addr *src, uint16_t sport,
-                          const uint8_t *p, size_t n, uint64_t now_ms)
+void floe_engine_datagram(floe_engine *e, const floe_addr *src, uint16_t sport, const uint8_t *p,
+                          size_t n, uint64_t now_ms)
 {
     floe_ingest_datagram(&e->ing, src, sport, p, n, now_ms);
 }

@@ -30,21 +30,21 @@
  * by the struct and released by floe_config_free.
  */
 typedef struct floe_config {
-    char **listen;          /* "ADDR:PORT" */
+    char **listen; /* "ADDR:PORT" */
     size_t n_listen;
-    char *web;              /* "ADDR:PORT", or "" for no web server */
+    char *web; /* "ADDR:PORT", or "" for no web server */
     char *data_dir;
     char **plugin_dirs;
     size_t n_plugin_dirs;
-    int log_level;          /* enum floe_log_level */
-    int log_syslog;         /* 0: stderr, 1: syslog */
-    uint32_t log_burst;     /* messages per call site per minute, for packet-driven logs */
-    uint32_t rcvbuf;        /* SO_RCVBUF request, bytes */
+    int log_level;      /* enum floe_log_level */
+    int log_syslog;     /* 0: stderr, 1: syslog */
+    uint32_t log_burst; /* messages per call site per minute, for packet-driven logs */
+    uint32_t rcvbuf;    /* SO_RCVBUF request, bytes */
     uint32_t max_exporters;
-    uint32_t template_timeout;          /* s */
+    uint32_t template_timeout; /* s */
     uint32_t max_templates_per_exporter;
     uint32_t max_templates;
-    int tables_enabled;     /* 0: decode and count only */
+    int tables_enabled;      /* 0: decode and count only */
     floe_tables_opts tables; /* flows, hosts, interfaces, local_networks, dpi */
 } floe_config;
 
@@ -113,7 +113,7 @@ typedef struct floe_exporter {
     floe_hnode id_node; /* by id */
     floe_list lru;      /* least recently seen first */
     floe_exporter_key key;
-    uint64_t id;        /* unique for the life of the table; what records carry */
+    uint64_t id; /* unique for the life of the table; what records carry */
     uint64_t first_seen_ms, last_seen_ms;
     uint32_t next_seq;
     int seq_known;
@@ -152,8 +152,8 @@ void floe_exporters_set_max(floe_exporters *t, size_t max);
 void floe_exporter_account(floe_exporter *ex, const floe_hdr *h, const floe_dec_stats *st,
                            uint64_t now_ms, floe_counters *gaps_out);
 /* Walks the exporters, least recently seen first. */
-#define FLOE_EXPORTERS_FOREACH(t, ex) \
-    for (floe_list *it_ = (t)->lru.next; \
+#define FLOE_EXPORTERS_FOREACH(t, ex)                                                              \
+    for (floe_list *it_ = (t)->lru.next;                                                           \
          it_ != &(t)->lru && ((ex) = FLOE_CONTAINER_OF(it_, floe_exporter, lru)); it_ = it_->next)
 
 /* ---- ingest ------------------------------------------------------------ */
@@ -169,15 +169,15 @@ typedef struct floe_ingest {
     floe_counters unknown; /* datagrams no decoder recognised */
     floe_sink out;
     floe_log *log;
-    uint64_t now_ms;       /* receive time of the datagram being decoded */
+    uint64_t now_ms; /* receive time of the datagram being decoded */
 } floe_ingest;
 
 int floe_ingest_init(floe_ingest *ing, const floe_config *cfg, floe_log *log);
 void floe_ingest_close(floe_ingest *ing);
 /* Applies the limits of a reloaded config. */
 void floe_ingest_reconfigure(floe_ingest *ing, const floe_config *cfg);
-void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport,
-                          const uint8_t *p, size_t n, uint64_t now_ms);
+void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport, const uint8_t *p,
+                          size_t n, uint64_t now_ms);
 /* Expires idle templates. */
 void floe_ingest_sweep(floe_ingest *ing, uint64_t now_ms);
 /* Sum over all protocols and the unknown bucket. */
@@ -193,8 +193,8 @@ typedef struct floe_pcap_stats {
 } floe_pcap_stats;
 
 /* payload is valid only during the call (libpcap reuses its buffer). */
-typedef void (*floe_pcap_cb)(void *ud, const floe_addr *src, uint16_t sport,
-                             const uint8_t *payload, size_t len, uint64_t ts_ms);
+typedef void (*floe_pcap_cb)(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *payload,
+                             size_t len, uint64_t ts_ms);
 /*
  * Calls cb for every UDP payload in a pcap or pcapng file. Handles Ethernet
  * (with VLAN tags), Linux cooked v1 and v2, raw IP, and BSD loopback.
@@ -251,9 +251,9 @@ void floe_sched_advance(floe_sched *s, uint64_t now_ms);
  */
 typedef struct floe_source {
     floe_list link;
-    const char *name;  /* "[::]:2055" */
+    const char *name; /* "[::]:2055" */
     uint64_t datagrams;
-    int rcvbuf;        /* bytes granted, as the kernel reports it (twice the request) */
+    int rcvbuf; /* bytes granted, as the kernel reports it (twice the request) */
     /* Datagrams the kernel dropped on it, or 0 if unknown. */
     uint64_t (*drops)(const struct floe_source *s);
 } floe_source;
@@ -267,15 +267,15 @@ typedef struct floe_engine {
     const floe_config *cfg; /* borrowed: the caller keeps it alive and calls
                              * floe_engine_reconfigure when it changes */
     floe_log *log;
-    uv_loop_t *loop;        /* for work that reports back; may be NULL offline */
-    int mode;               /* enum floe_engine_mode */
+    uv_loop_t *loop; /* for work that reports back; may be NULL offline */
+    int mode;        /* enum floe_engine_mode */
     floe_ingest ing;
     floe_tables tables;
     int tables_on;
     floe_sched sched;
-    uint64_t now_ms;        /* the engine's clock: latest advance */
+    uint64_t now_ms; /* the engine's clock: latest advance */
     uint64_t start_ms;
-    floe_list sources;      /* floe_source, by link */
+    floe_list sources; /* floe_source, by link */
     uint64_t reloads, reload_errors;
 } floe_engine;
 
@@ -295,8 +295,8 @@ void floe_engine_reconfigure(floe_engine *e);
  * p must stay valid until floe_engine_batch_end (sFlow records point into
  * it), which the caller calls before the buffer is reused.
  */
-void floe_engine_datagram(floe_engine *e, const floe_addr *src, uint16_t sport,
-                          const uint8_t *p, size_t n, uint64_t now_ms);
+void floe_engine_datagram(floe_engine *e, const floe_addr *src, uint16_t sport, const uint8_t *p,
+                          size_t n, uint64_t now_ms);
 void floe_engine_batch_end(floe_engine *e);
 /* Moves the engine's clock on: scheduler ticks, template expiry. */
 void floe_engine_advance(floe_engine *e, uint64_t now_ms);

@@ -59,8 +59,8 @@ static void log_reject(floe_ingest *ing, const char *proto, const floe_addr *src
     }
 }
 
-void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport,
-                          const uint8_t *p, size_t n, uint64_t now_ms)
+void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport, const uint8_t *p,
+                          size_t n, uint64_t now_ms)
 {
     if (n == 0) {
         reject_unknown(ing, FLOE_R_EMPTY);
@@ -112,8 +112,7 @@ void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport
 void floe_ingest_sweep(floe_ingest *ing, uint64_t now_ms)
 {
     floe_exporter *ex;
-    FLOE_EXPORTERS_FOREACH(&ing->exporters, ex)
-    {
+    FLOE_EXPORTERS_FOREACH(&ing->exporters, ex) {
         const floe_dec_ops *ops = floe_dec_ops_for((int)ex->key.proto);
         if (ops && ops->sweep)
             ops->sweep(&ing->dec, &ex->dec, now_ms);

@@ -169,9 +169,8 @@ static const struct link_type {
     int dlt;
     void (*peel)(pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts);
 } link_types[] = {
-    {DLT_EN10MB, ethernet}, {DLT_LINUX_SLL, sll},  {DLT_LINUX_SLL2, sll2},
-    {DLT_RAW, by_version},  {DLT_IPV4, by_version}, {DLT_IPV6, by_version},
-    {DLT_NULL, loopback},   {DLT_LOOP, loopback},
+    {DLT_EN10MB, ethernet}, {DLT_LINUX_SLL, sll},   {DLT_LINUX_SLL2, sll2}, {DLT_RAW, by_version},
+    {DLT_IPV4, by_version}, {DLT_IPV6, by_version}, {DLT_NULL, loopback},   {DLT_LOOP, loopback},
 };
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *ph, const u_char *p)

@@ -30,13 +30,13 @@
  */
 typedef struct floe_sandbox {
     lua_State *L;
-    size_t mem_limit;       /* bytes */
-    size_t used, peak;      /* bytes now, and the most ever */
-    uint64_t mem_refusals;  /* allocations refused at the cap */
-    uint64_t insn_budget;   /* of the running call; 0: none */
-    uint64_t insn_used;     /* by the running call, in steps of the hook */
+    size_t mem_limit;      /* bytes */
+    size_t used, peak;     /* bytes now, and the most ever */
+    uint64_t mem_refusals; /* allocations refused at the cap */
+    uint64_t insn_budget;  /* of the running call; 0: none */
+    uint64_t insn_used;    /* by the running call, in steps of the hook */
     int insn_exceeded;
-    char trace[2048];       /* the last error with its traceback */
+    char trace[2048]; /* the last error with its traceback */
 } floe_sandbox;
 
 /* Opens a state. 0, or FLOE_ENOMEM with a reason in err. */
@@ -50,8 +50,8 @@ void floe_sandbox_push_env(floe_sandbox *sb);
  * index env, and pushes it. name is used in messages. 0, or FLOE_ECONFIG
  * with Lua's message (file:line: ...) in err and nothing pushed.
  */
-int floe_sandbox_load(floe_sandbox *sb, const char *text, size_t len, const char *name,
-                      int env, char *err, size_t errlen);
+int floe_sandbox_load(floe_sandbox *sb, const char *text, size_t len, const char *name, int env,
+                      char *err, size_t errlen);
 /*
  * Calls the function below the nargs arguments on the stack, as lua_pcall,
  * with insn_budget instructions (0: no limit). 0 with nresults pushed; or

@@ -75,8 +75,8 @@ static void count_hook(lua_State *L, lua_Debug *ar)
  * debug, require, load, loadfile, dofile, collectgarbage, rawset on
  * others' tables through the metatable functions aside) is absent. */
 static const char *const safe_functions[] = {
-    "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawlen",
-    "select", "tonumber", "tostring", "type", "xpcall", "setmetatable", "getmetatable",
+    "assert", "error",  "ipairs",   "next",     "pairs", "pcall",  "rawequal",     "rawget",
+    "rawlen", "select", "tonumber", "tostring", "type",  "xpcall", "setmetatable", "getmetatable",
 };
 static const char *const safe_libraries[] = {"string", "table", "math", "utf8"};
 
@@ -150,8 +150,8 @@ void floe_sandbox_push_env(floe_sandbox *sb)
     }
 }
 
-int floe_sandbox_load(floe_sandbox *sb, const char *text, size_t len, const char *name,
-                      int env, char *err, size_t errlen)
+int floe_sandbox_load(floe_sandbox *sb, const char *text, size_t len, const char *name, int env,
+                      char *err, size_t errlen)
 {
     lua_State *L = sb->L;
     env = lua_absindex(L, env);

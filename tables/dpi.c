@@ -22,8 +22,8 @@ typedef struct port_label {
 
 struct floe_dpi {
     struct ndpi_detection_module_struct *mod;
-    port_label *ports;  /* [0] TCP, [1] UDP: 65536 each; [2] other protocols by number */
-    size_t states;      /* live ndpi_flow_struct objects */
+    port_label *ports; /* [0] TCP, [1] UDP: 65536 each; [2] other protocols by number */
+    size_t states;     /* live ndpi_flow_struct objects */
     size_t max_states;
     uint64_t state_refusals;
     size_t flow_size;
@@ -115,8 +115,7 @@ void floe_dpi_port_label(floe_dpi *d, uint8_t ipproto, uint16_t port, floe_app_l
     out->category = pl->category;
 }
 
-void floe_dpi_compose(floe_dpi *d, const floe_app_label *port, uint16_t ip_app,
-                      floe_app_label *out)
+void floe_dpi_compose(floe_dpi *d, const floe_app_label *port, uint16_t ip_app, floe_app_label *out)
 {
     if (!ip_app) {
         *out = *port;
@@ -171,8 +170,8 @@ static size_t l3_copy(const uint8_t *p, size_t n, uint32_t proto, uint8_t *out, 
     /* Headers alone give nDPI nothing its guess does not: a TCP or UDP
      * segment with no payload bytes is not dissected. */
     size_t l4_hdr = ipproto == 6 && l4 + 13 < len ? (size_t)(out[l4 + 12] >> 4) * 4
-                    : ipproto == 17                ? 8
-                                                   : 0;
+                    : ipproto == 17               ? 8
+                                                  : 0;
     if (l4_hdr && l4 + l4_hdr >= len)
         return 0;
     return len;
@@ -200,12 +199,13 @@ enum floe_dpi_result floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *h
     ndpi_protocol p = NDPI_PROTOCOL_NULL;
     if (len)
         p = ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_ms);
-    int done = p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
+    int done =
+        p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
     if (!done && give_up) {
         uint8_t guessed = 0;
         p = ndpi_detection_giveup(d->mod, f, 1, &guessed);
-        done = p.app_protocol != NDPI_PROTOCOL_UNKNOWN ||
-               p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
+        done =
+            p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
         if (done)
             set_label(d, p, out);
         floe_dpi_release(d, state);
@@ -243,15 +243,32 @@ static const struct {
     const char *exporter;
     const char *ndpi;
 } name_aliases[] = {
-    {"ssl", "TLS"},          {"secure-http", "TLS"},      {"https", "TLS"},
-    {"http-alt", "HTTP"},    {"www-http", "HTTP"},        {"domain", "DNS"},
-    {"google-services", "Google"}, {"google-accounts", "Google"}, {"youtube", "YouTube"},
-    {"facebook", "Facebook"}, {"netflix", "NetFlix"},     {"ms-office-365", "Microsoft365"},
-    {"ms-teams", "Skype_Teams"}, {"skype", "Skype_Teams"}, {"ms-update", "WindowsUpdate"},
-    {"secure-imap", "IMAPS"}, {"secure-pop3", "POP3S"},   {"secure-smtp", "SMTPS"},
-    {"icloud", "AppleiCloud"}, {"whatsapp", "WhatsApp"},  {"spotify", "Spotify"},
-    {"telegram", "Telegram"}, {"dropbox", "Dropbox"},     {"amazon-web-services", "AmazonAWS"},
-    {"ms-lync", "Skype_Teams"}, {"bittorrent", "BitTorrent"},
+    {"ssl", "TLS"},
+    {"secure-http", "TLS"},
+    {"https", "TLS"},
+    {"http-alt", "HTTP"},
+    {"www-http", "HTTP"},
+    {"domain", "DNS"},
+    {"google-services", "Google"},
+    {"google-accounts", "Google"},
+    {"youtube", "YouTube"},
+    {"facebook", "Facebook"},
+    {"netflix", "NetFlix"},
+    {"ms-office-365", "Microsoft365"},
+    {"ms-teams", "Skype_Teams"},
+    {"skype", "Skype_Teams"},
+    {"ms-update", "WindowsUpdate"},
+    {"secure-imap", "IMAPS"},
+    {"secure-pop3", "POP3S"},
+    {"secure-smtp", "SMTPS"},
+    {"icloud", "AppleiCloud"},
+    {"whatsapp", "WhatsApp"},
+    {"spotify", "Spotify"},
+    {"telegram", "Telegram"},
+    {"dropbox", "Dropbox"},
+    {"amazon-web-services", "AmazonAWS"},
+    {"ms-lync", "Skype_Teams"},
+    {"bittorrent", "BitTorrent"},
 };
 
 int floe_dpi_by_name(floe_dpi *d, const char *name, floe_app_label *out)
@@ -287,6 +304,15 @@ char *floe_dpi_label_name(floe_dpi *d, const floe_app_label *l, char *out, size_
     return out;
 }
 
-size_t floe_dpi_states(const floe_dpi *d) { return d->states; }
-size_t floe_dpi_state_size(const floe_dpi *d) { return d->flow_size; }
-uint64_t floe_dpi_refusals(const floe_dpi *d) { return d->state_refusals; }
+size_t floe_dpi_states(const floe_dpi *d)
+{
+    return d->states;
+}
+size_t floe_dpi_state_size(const floe_dpi *d)
+{
+    return d->flow_size;
+}
+uint64_t floe_dpi_refusals(const floe_dpi *d)
+{
+    return d->state_refusals;
+}

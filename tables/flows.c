@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FLOW_SEED 0x666c6f77ULL /* "flow" */
-#define HOST_SEED 0x686f7374ULL /* "host" */
+#define FLOW_SEED  0x666c6f77ULL /* "flow" */
+#define HOST_SEED  0x686f7374ULL /* "host" */
 #define POOL_CHUNK 4096
 
 #define TCP_SYN 0x02
@@ -223,8 +223,7 @@ static void flow_flush(floe_tables *t, floe_flow *f)
 static void flow_end(floe_tables *t, floe_flow *f, int reason)
 {
     static const size_t counters[] = {
-        offsetof(floe_tables_stats, flows_idle),
-        offsetof(floe_tables_stats, flows_exporter_end),
+        offsetof(floe_tables_stats, flows_idle), offsetof(floe_tables_stats, flows_exporter_end),
         offsetof(floe_tables_stats, flow_evictions),
         offsetof(floe_tables_stats, flows_ended), /* shutdown: counted below only */
     };
@@ -246,8 +245,8 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
 
 /* Well-known service ports beyond 1..1023, for deciding the server side;
  * floe_tables_init turns them into a bitmap. */
-static const uint16_t services[] = {1194, 1433, 1521, 1883, 2049, 3128, 3306, 3389,
-                                    5060, 5222, 5432, 5672, 5900, 6379, 6443, 8000,
+static const uint16_t services[] = {1194, 1433, 1521, 1883, 2049, 3128, 3306,  3389,
+                                    5060, 5222, 5432, 5672, 5900, 6379, 6443,  8000,
                                     8080, 8443, 8883, 9000, 9092, 9200, 11211, 27017};
 
 static void well_known_init(uint8_t *bits)
@@ -306,7 +305,10 @@ static uint64_t flow_key(const floe_record *r, uint64_t exporter, floe_flow_key 
     *src_is_a = sa;
     uint16_t vlan = (r->has & FLOE_F(VLAN)) ? r->vlan : 0;
     uint16_t pa = sa ? r->sport : r->dport, pb = sa ? r->dport : r->sport;
-    uint64_t w[6] = {sa ? s[0] : d[0], sa ? s[1] : d[1], sa ? d[0] : s[0], sa ? d[1] : s[1],
+    uint64_t w[6] = {sa ? s[0] : d[0],
+                     sa ? s[1] : d[1],
+                     sa ? d[0] : s[0],
+                     sa ? d[1] : s[1],
                      (uint64_t)pa | (uint64_t)pb << 16 | (uint64_t)vlan << 32 |
                          (uint64_t)r->ipproto << 48,
                      exporter};
@@ -339,7 +341,8 @@ static void flow_label(floe_tables *t, floe_flow *f, const floe_record *r)
     int src = FLOE_APP_NONE;
     if ((r->has & FLOE_F(L7_PROTO)) && floe_dpi_by_id(t->dpi, r->l7_proto, &l) == 0)
         src = FLOE_APP_EXPORTER;
-    else if ((r->has & FLOE_F(APP)) && tables__app_from_ie95(t, r->exporter_id, &r->app_id, &l) == 0)
+    else if ((r->has & FLOE_F(APP)) &&
+             tables__app_from_ie95(t, r->exporter_id, &r->app_id, &l) == 0)
         src = FLOE_APP_EXPORTER;
     if (src == FLOE_APP_NONE) {
         /* nDPI's guess, from its two cached halves: the server's port and
@@ -435,8 +438,7 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
 int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
 {
     floe_flow *f;
-    if (interval_ms && !t->periodic.slot &&
-        floe_fifo_init(&t->periodic, t->flow_pool.max * 2) != 0)
+    if (interval_ms && !t->periodic.slot && floe_fifo_init(&t->periodic, t->flow_pool.max * 2) != 0)
         return FLOE_ENOMEM;
     if (interval_ms == 0 && t->periodic.slot)
         while ((f = floe_fifo_head(&t->periodic))) {
@@ -642,8 +644,7 @@ FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
 }
 
 /* Adds the record's counters to the flow, its hosts and networks. */
-static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_record *r,
-                         uint64_t now)
+static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_record *r, uint64_t now)
 {
     uint64_t s = r->sampling ? r->sampling : 1;
     uint64_t bytes[2] = {0, 0}, pkts = 0;
@@ -724,8 +725,7 @@ static void record_prepare(const floe_record *r, record_prep *p)
     p->hash = flow_key(r, r->exporter_id, &p->key, &p->src_is_a);
 }
 
-static void record_apply(floe_tables *t, const floe_record *r, const record_prep *p,
-                         uint64_t now)
+static void record_apply(floe_tables *t, const floe_record *r, const record_prep *p, uint64_t now)
 {
     const floe_flow_key *k = &p->key;
     uint64_t h = p->hash;
@@ -781,7 +781,7 @@ typedef struct tables__pipe_entry {
     floe_record rec;
     record_prep prep;
     int usable;
-    int hosts;  /* 0: not wanted, 1: buckets fetched, 2: hosts fetched */
+    int hosts; /* 0: not wanted, 1: buckets fetched, 2: hosts fetched */
 } pipe_entry;
 
 FLOE_PREFETCHER void prefetch_host_slots(const floe_tables *t, const floe_record *r)
@@ -955,8 +955,7 @@ int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, c
         floe_hmap_init(&t->flows, (size_t)o->max_flows * 2, 1) != 0 ||
         floe_fifo_init(&t->flow_lru, (size_t)o->max_flows * 2) != 0 ||
         floe_fifo_init(&t->dirty, o->max_flows) != 0 ||
-        floe_hmap_init(&t->hosts, o->max_hosts, 1) != 0 ||
-        floe_hmap_init(&t->ifaces, 1024, 0) != 0)
+        floe_hmap_init(&t->hosts, o->max_hosts, 1) != 0 || floe_hmap_init(&t->ifaces, 1024, 0) != 0)
         goto nomem;
     if (tables__nets_init(t, o, err, errlen) != 0) {
         floe_tables_close(t);
@@ -1026,7 +1025,8 @@ size_t floe_tables_bytes(const floe_tables *t)
     return floe_pool_bytes(&t->flow_pool) + floe_pool_bytes(&t->host_pool) +
            floe_pool_bytes(&t->iface_pool) +
            (t->flows.mask + 1 + t->hosts.mask + 1 + t->ifaces.mask + 1) * sizeof(floe_hnode *) +
-           (t->flow_lru.mask + 1 + t->dirty.mask + 1 + (t->periodic.slot ? t->periodic.mask + 1 : 0)) *
+           (t->flow_lru.mask + 1 + t->dirty.mask + 1 +
+            (t->periodic.slot ? t->periodic.mask + 1 : 0)) *
                sizeof(void *) +
            (t->dpi ? floe_dpi_states(t->dpi) * floe_dpi_state_size(t->dpi) : 0);
 }

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 /* "key": {"<ka>": va, "<kb>": vb}: a counter each way. */
-static void pair_json(floe_json *jw, const char *key, const char *ka, uint64_t va,
-                      const char *kb, uint64_t vb)
+static void pair_json(floe_json *jw, const char *key, const char *ka, uint64_t va, const char *kb,
+                      uint64_t vb)
 {
     floe_json_key(jw, key);
     floe_json_obj_begin(jw);

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define IFACE_SEED 0x69666163ULL /* "ifac" */
-#define NTOP_PEN 35632
+#define IFACE_SEED         0x69666163ULL /* "ifac" */
+#define NTOP_PEN           35632
 #define ENGINE_PANA_L7_PEN 20
 
 /* ---- networks ------------------------------------------------------------ */
@@ -35,7 +35,7 @@ int floe_net_parse(floe_net *n, const char *text)
     snprintf(n->name, sizeof(n->name), "%s", text);
     /* Clear host bits so "10.1.2.3/8" means 10.0.0.0/8. */
     for (int i = n->bits; i < 128; i++)
-        n->prefix.b[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+        n->prefix.b[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
     return 0;
 }
 
@@ -69,7 +69,7 @@ int tables__nets_init(floe_tables *t, const floe_tables_opts *cfg, char *err, si
 }
 
 void tables__nets_account(floe_tables *t, const floe_host *from, const floe_host *to,
-                       uint64_t bytes, uint64_t pkts)
+                          uint64_t bytes, uint64_t pkts)
 {
     int nf = from ? from->net : -1, nt = to ? to->net : -1;
     if (nf >= 0 && nf == nt) {
@@ -130,7 +130,7 @@ static floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex
 }
 
 void tables__ifaces_account(floe_tables *t, uint64_t exporter, const uint32_t ifs[2],
-                         uint64_t bytes, uint64_t pkts, uint64_t now)
+                            uint64_t bytes, uint64_t pkts, uint64_t now)
 {
     floe_iface *i;
     if (ifs[0] && (i = iface_get(t, exporter, ifs[0], now))) {
@@ -238,8 +238,8 @@ int tables__app_from_ie95(floe_tables *t, uint64_t exporter, const floe_app *app
     if (app->engine == ENGINE_PANA_L7_PEN && app->selector_len > 4 && app->selector_len <= 8) {
         unsigned id_bytes = app->selector_len - 4u;
         uint64_t pen = app->selector >> (8 * id_bytes);
-        uint64_t id = id_bytes == 8 ? app->selector
-                                    : app->selector & ((((uint64_t)1) << (8 * id_bytes)) - 1);
+        uint64_t id =
+            id_bytes == 8 ? app->selector : app->selector & ((((uint64_t)1) << (8 * id_bytes)) - 1);
         if (pen == NTOP_PEN)
             return floe_dpi_by_id(t->dpi, (uint32_t)id, out);
     }

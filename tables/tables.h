@@ -28,12 +28,12 @@ typedef struct floe_tables_opts {
     uint32_t flow_idle_timeout; /* s */
     uint32_t max_hosts;
     uint32_t max_interfaces;
-    char **local_networks;      /* "10.0.0.0/8", ... */
+    char **local_networks; /* "10.0.0.0/8", ... */
     size_t n_local_networks;
     int dpi_enabled;
     uint32_t dpi_max_states;
-    uint32_t dpi_packets;       /* sampled packets per flow before nDPI gives up */
-    uint32_t dpi_max_rate;      /* sampled packets dissected per second, at most */
+    uint32_t dpi_packets;  /* sampled packets per flow before nDPI gives up */
+    uint32_t dpi_max_rate; /* sampled packets dissected per second, at most */
 } floe_tables_opts;
 
 /* ---- nDPI --------------------------------------------------------------- */
@@ -134,49 +134,49 @@ typedef struct floe_flow {
      * API and plugins read. */
     floe_hnode node;
     floe_flow_key key;
-    uint64_t last_ms;            /* when floe saw the last record */
-    uint64_t bytes[2], packets[2];  /* scaled by the sampling rate */
-    uint64_t pend_bytes[2];      /* not yet added to the hosts, interfaces, networks */
+    uint64_t last_ms;              /* when floe saw the last record */
+    uint64_t bytes[2], packets[2]; /* scaled by the sampling rate */
+    uint64_t pend_bytes[2];        /* not yet added to the hosts, interfaces, networks */
     uint32_t records;
     uint16_t tcp_flags[2];
     uint64_t pend_pkts[2];
-    uint64_t dirty_pos;          /* in the tables' flush queue while pend_* is not zero; 0 not */
-    uint64_t dirty_ms;           /* when it joined the dirty list */
-    uint32_t ifs[2][2];          /* [direction][0 input, 1 output] ifIndex, 0 unknown */
+    uint64_t dirty_pos; /* in the tables' flush queue while pend_* is not zero; 0 not */
+    uint64_t dirty_ms;  /* when it joined the dirty list */
+    uint32_t ifs[2][2]; /* [direction][0 input, 1 output] ifIndex, 0 unknown */
     uint32_t sampling;
     uint8_t cli_is_a;
-    uint8_t dir_certain;         /* client decided by a SYN, not by ports */
-    uint8_t app_source;          /* enum floe_app_source */
+    uint8_t dir_certain; /* client decided by a SYN, not by ports */
+    uint8_t app_source;  /* enum floe_app_source */
     uint8_t tos;
-    uint64_t lru_pos;            /* in the eviction order, by queued_ms (see floe_tables) */
-    uint64_t queued_ms;          /* last_ms when the flow took its place there */
-    struct floe_host *host[2];   /* client, server; NULL if the host table was full */
-    uint64_t first_ms;           /* when floe saw the first record */
+    uint64_t lru_pos;          /* in the eviction order, by queued_ms (see floe_tables) */
+    uint64_t queued_ms;        /* last_ms when the flow took its place there */
+    struct floe_host *host[2]; /* client, server; NULL if the host table was full */
+    uint64_t first_ms;         /* when floe saw the first record */
     floe_app_label app;
-    uint16_t score;              /* filled by plugins */
+    uint16_t score; /* filled by plugins */
     uint8_t dpi_packets;
     uint8_t pad[3];
     uint32_t cli_latency_us, srv_latency_us;
     uint32_t retrans[2];
-    void *dpi;                   /* nDPI state while dissecting sampled headers */
-    void *status;                /* plugin status set; NULL until a plugin sets one */
-    uint64_t periodic_pos;       /* in the periodic-update queue; 0 not */
-    uint64_t periodic_ms;        /* when its last periodic update was due */
+    void *dpi;             /* nDPI state while dissecting sampled headers */
+    void *status;          /* plugin status set; NULL until a plugin sets one */
+    uint64_t periodic_pos; /* in the periodic-update queue; 0 not */
+    uint64_t periodic_ms;  /* when its last periodic update was due */
 } floe_flow;
 
 #define FLOE_HOST_TOP_APPS 8
 
 typedef struct floe_host {
     floe_hnode node;
-    floe_list lru;         /* on the idle list while no flow refers to it */
+    floe_list lru; /* on the idle list while no flow refers to it */
     floe_addr addr;
     uint64_t first_ms, last_ms;
     uint64_t bytes_sent, bytes_rcvd, pkts_sent, pkts_rcvd;
     uint64_t flows_client, flows_server; /* totals */
     uint32_t active_client, active_server;
     uint32_t score;
-    int32_t net;           /* index of its local network, -1 if not local */
-    uint16_t ip_app;       /* nDPI service of its address (IP lists), 0 if none */
+    int32_t net;     /* index of its local network, -1 if not local */
+    uint16_t ip_app; /* nDPI service of its address (IP lists), 0 if none */
     struct {
         uint16_t app;
         uint64_t bytes;
@@ -190,18 +190,18 @@ typedef struct floe_iface {
     uint32_t ifindex;
     uint64_t last_ms;
     uint64_t bytes_in, bytes_out, pkts_in, pkts_out; /* from flow records, scaled */
-    int has_counters;      /* sFlow counter samples seen */
+    int has_counters;                                /* sFlow counter samples seen */
     uint64_t counters_ms;
     floe_ifcounters counters;
 } floe_iface;
 
 typedef struct floe_net {
-    char name[48];         /* as configured, e.g. "10.0.0.0/8" */
+    char name[48]; /* as configured, e.g. "10.0.0.0/8" */
     floe_addr prefix;
-    uint8_t bits;          /* prefix length over the 128-bit form */
+    uint8_t bits; /* prefix length over the 128-bit form */
     uint64_t bytes_in, bytes_out, bytes_inner;
     uint64_t pkts_in, pkts_out, pkts_inner;
-    uint64_t hosts;        /* hosts in the table now */
+    uint64_t hosts; /* hosts in the table now */
 } floe_net;
 
 /* Parses "10.0.0.0/8" or "fc00::/7" into a network; 0 or FLOE_EINVAL. */
@@ -232,7 +232,7 @@ typedef struct floe_tables_stats {
 #define TSTAT(name, help) uint64_t name;
 #include "tables/stats.def"
 #undef TSTAT
-    uint64_t labels[4];        /* flows labelled, by enum floe_app_source */
+    uint64_t labels[4]; /* flows labelled, by enum floe_app_source */
 } floe_tables_stats;
 
 /* Writes each counter of stats.def as "name": value, and "labels". */
@@ -261,18 +261,18 @@ void floe_tables_stats_metrics(floe_buf *b, const floe_tables_stats *st);
  * All of it lives on the loop thread.
  */
 #define FLOE_APPNAMES_MAX 16384 /* exporter application names kept */
-#define FLOE_PIPE_LEN 64         /* room in the tables' record pipeline, a power of two */
+#define FLOE_PIPE_LEN     64    /* room in the tables' record pipeline, a power of two */
 struct tables__pipe_entry;
 
 typedef struct floe_tables {
     floe_pool flow_pool, host_pool, iface_pool, appname_pool;
     floe_hmap flows, hosts, ifaces, appnames;
-    floe_fifo flow_lru;  /* flows, oldest queued_ms first */
+    floe_fifo flow_lru; /* flows, oldest queued_ms first */
     floe_list host_idle, host_busy, iface_lru, appname_lru;
-    floe_fifo dirty;     /* flows whose counters the hosts and networks lack */
+    floe_fifo dirty; /* flows whose counters the hosts and networks lack */
     size_t n_dirty;
-    floe_fifo periodic;  /* flows by when their next periodic update is due */
-    uint64_t periodic_ms; /* the periodic-update interval, 0: none */
+    floe_fifo periodic;       /* flows by when their next periodic update is due */
+    uint64_t periodic_ms;     /* the periodic-update interval, 0: none */
     uint64_t victim_ahead[3]; /* flow_lru positions prefetched, by step */
     uint64_t dirty_ahead[2];  /* dirty positions prefetched, by step */
     floe_net *nets;
@@ -281,9 +281,9 @@ typedef struct floe_tables {
     uint64_t idle_timeout_ms;
     uint32_t dpi_max_packets;
     uint32_t dpi_max_rate;
-    uint32_t dpi_used;         /* dissections in the current second */
-    uint64_t dpi_second;       /* that second, ms / 1000 */
-    uint8_t well_known[8192];  /* a bit per port: a service port marks the server */
+    uint32_t dpi_used;        /* dissections in the current second */
+    uint64_t dpi_second;      /* that second, ms / 1000 */
+    uint8_t well_known[8192]; /* a bit per port: a service port marks the server */
     floe_tables_stats st;
     struct tables__pipe_entry *pipe; /* FLOE_PIPE_LEN entries */
     size_t pipe_head, pipe_tail, pipe_len;
@@ -368,13 +368,13 @@ void *floe_tables_at(const floe_tables *t, enum floe_table_kind kind, size_t slo
 /* Bytes of one entry of the kind. */
 size_t floe_tables_entry_size(enum floe_table_kind kind);
 
-#define FLOE_TABLES_FOREACH(t, kind, type, e) \
-    for (size_t it_ = 0; it_ < floe_tables_slots((t), (kind)); it_++) \
+#define FLOE_TABLES_FOREACH(t, kind, type, e)                                                      \
+    for (size_t it_ = 0; it_ < floe_tables_slots((t), (kind)); it_++)                              \
         if (((e) = (type *)floe_tables_at((t), (kind), it_)) != NULL)
-#define FLOE_FLOWS_FOREACH(t, f) FLOE_TABLES_FOREACH(t, FLOE_TABLE_FLOWS, floe_flow, f)
-#define FLOE_HOSTS_FOREACH(t, h) FLOE_TABLES_FOREACH(t, FLOE_TABLE_HOSTS, floe_host, h)
+#define FLOE_FLOWS_FOREACH(t, f)  FLOE_TABLES_FOREACH(t, FLOE_TABLE_FLOWS, floe_flow, f)
+#define FLOE_HOSTS_FOREACH(t, h)  FLOE_TABLES_FOREACH(t, FLOE_TABLE_HOSTS, floe_host, h)
 #define FLOE_IFACES_FOREACH(t, i) FLOE_TABLES_FOREACH(t, FLOE_TABLE_IFACES, floe_iface, i)
-#define FLOE_NETS_FOREACH(t, n) for ((n) = (t)->nets; (n) < (t)->nets + (t)->n_nets; (n)++)
+#define FLOE_NETS_FOREACH(t, n)   for ((n) = (t)->nets; (n) < (t)->nets + (t)->n_nets; (n)++)
 
 /* JSON forms of entries (the API's and `floe replay --dump`'s). */
 void floe_flow_json(floe_json *j, floe_tables *t, const floe_flow *f);

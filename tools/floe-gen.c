@@ -23,12 +23,9 @@ static volatile sig_atomic_t gen_stop;
 
 /* Every protocol floe-gen speaks: --proto name, summary key, encoder. */
 static const gen_proto gen_protos[] = {
-    {"v5", "v5", gen_v5_datagram},
-    {"v9", "v9", gen_v9_datagram},
-    {"ipfix", "ipfix", gen_ipfix_datagram},
-    {"ipfix6", "ipfix", gen_ipfix6_datagram},
-    {"sflow", "sflow", gen_sflow_datagram},
-    {"sflow6", "sflow", gen_sflow6_datagram},
+    {"v5", "v5", gen_v5_datagram},          {"v9", "v9", gen_v9_datagram},
+    {"ipfix", "ipfix", gen_ipfix_datagram}, {"ipfix6", "ipfix", gen_ipfix6_datagram},
+    {"sflow", "sflow", gen_sflow_datagram}, {"sflow6", "sflow", gen_sflow6_datagram},
 };
 
 /* One datagram of the batch being built: what it holds, and when it is on
@@ -128,8 +125,8 @@ static int parse_num(const char *name, const char *s, double lo, double hi, doub
         }
     }
     if (end == s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "floe-gen: --%s: expected a number from %.0f to %.0f, got \"%s\"\n",
-                name, lo, hi, s);
+        fprintf(stderr, "floe-gen: --%s: expected a number from %.0f to %.0f, got \"%s\"\n", name,
+                lo, hi, s);
         return -1;
     }
     *out = v;
@@ -165,8 +162,10 @@ static int parse_proto(const char *s, gen_opts *o)
             return 0;
         }
     }
-    fprintf(stderr, "floe-gen: --proto: expected v5, v9, ipfix, ipfix6, sflow or sflow6, "
-                    "got \"%s\"\n", s);
+    fprintf(stderr,
+            "floe-gen: --proto: expected v5, v9, ipfix, ipfix6, sflow or sflow6, "
+            "got \"%s\"\n",
+            s);
     return -1;
 }
 
@@ -223,26 +222,52 @@ static const struct option gen_long_opts[] = {
 static int apply_opt(int c, const char *arg, gen_opts *o)
 {
     switch (c) {
-    case 'P': return parse_proto(arg, o);
-    case 't': return parse_target(arg, o);
-    case 'r': return parse_u64("rate", arg, 0, 1e10, &o->rate);
-    case 'n': return parse_u64("records", arg, 1, 1e15, &o->records);
-    case 'd': return parse_num("duration", arg, 0.001, 1e7, &o->duration);
-    case 'k': return parse_u32("exporters", arg, 1, GEN_MAX_EXPORTERS, &o->exporters);
-    case 'H': return parse_u32("hosts", arg, 2, 16e6, &o->hosts);
-    case 's': return parse_u64("seed", arg, 0, 1e15, &o->seed);
-    case 'l': return parse_num("flow-length", arg, 1, 1e6, &o->flow_length);
-    case 'T': return parse_u32("template-refresh", arg, 0, 1e9, &o->template_refresh);
-    case 'S': return parse_u32("sampling", arg, 1, 4e9, &o->sampling);
-    case 'b': return parse_u32("batch", arg, 1, GEN_MAX_BATCH, &o->batch);
-    case OPT_START: return parse_start(arg, o);
-    case 'w': o->pcap_path = arg; return 0;
-    case OPT_NO_SEND: o->no_send = 1; return 0;
-    case OPT_NO_GSO: o->no_gso = 1; return 0;
-    case 'q': o->quiet = 1; return 0;
-    case 'h': usage(stdout); return 1;
-    case 'V': printf("floe-gen %s\n", PACKAGE_VERSION); return 1;
-    default: return -1;
+    case 'P':
+        return parse_proto(arg, o);
+    case 't':
+        return parse_target(arg, o);
+    case 'r':
+        return parse_u64("rate", arg, 0, 1e10, &o->rate);
+    case 'n':
+        return parse_u64("records", arg, 1, 1e15, &o->records);
+    case 'd':
+        return parse_num("duration", arg, 0.001, 1e7, &o->duration);
+    case 'k':
+        return parse_u32("exporters", arg, 1, GEN_MAX_EXPORTERS, &o->exporters);
+    case 'H':
+        return parse_u32("hosts", arg, 2, 16e6, &o->hosts);
+    case 's':
+        return parse_u64("seed", arg, 0, 1e15, &o->seed);
+    case 'l':
+        return parse_num("flow-length", arg, 1, 1e6, &o->flow_length);
+    case 'T':
+        return parse_u32("template-refresh", arg, 0, 1e9, &o->template_refresh);
+    case 'S':
+        return parse_u32("sampling", arg, 1, 4e9, &o->sampling);
+    case 'b':
+        return parse_u32("batch", arg, 1, GEN_MAX_BATCH, &o->batch);
+    case OPT_START:
+        return parse_start(arg, o);
+    case 'w':
+        o->pcap_path = arg;
+        return 0;
+    case OPT_NO_SEND:
+        o->no_send = 1;
+        return 0;
+    case OPT_NO_GSO:
+        o->no_gso = 1;
+        return 0;
+    case 'q':
+        o->quiet = 1;
+        return 0;
+    case 'h':
+        usage(stdout);
+        return 1;
+    case 'V':
+        printf("floe-gen %s\n", PACKAGE_VERSION);
+        return 1;
+    default:
+        return -1;
     }
 }
 
@@ -282,8 +307,8 @@ static int parse_args(int argc, char **argv, gen_opts *o)
     o->batch = 64;
     o->start_ms = 1700000000000ULL;
     int c, rc = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "P:t:r:n:d:k:H:s:l:T:S:b:w:qhV",
-                                       gen_long_opts, NULL)) != -1)
+    while (rc == 0 && (c = getopt_long(argc, argv, "P:t:r:n:d:k:H:s:l:T:S:b:w:qhV", gen_long_opts,
+                                       NULL)) != -1)
         rc = apply_opt(c, optarg, o);
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "floe-gen: unexpected argument \"%s\"\n", argv[optind]);
@@ -383,8 +408,8 @@ static void deliver(gen_run *g, gen_exporter *ex, unsigned n)
             continue; /* given up: not sent, not counted */
         sums_add(&g->total, &g->slots[i].sums);
         if (g->pcap.f)
-            gen_pcap_write(&g->pcap, g->slots[i].vt_us, &ex->src, &g->o.target,
-                           g->iov[i].iov_base, g->iov[i].iov_len);
+            gen_pcap_write(&g->pcap, g->slots[i].vt_us, &ex->src, &g->o.target, g->iov[i].iov_base,
+                           g->iov[i].iov_len);
     }
 }
 
@@ -393,8 +418,9 @@ static void progress(gen_run *g, uint64_t now)
     if (g->o.quiet || now - g->progress_ns < 1000000000u)
         return;
     double dt = (double)(now - g->progress_ns) / 1e9;
-    fprintf(stderr, "floe-gen: %.0f s: %.0f records/s, %llu records, %llu datagrams, "
-                    "%llu send errors\n",
+    fprintf(stderr,
+            "floe-gen: %.0f s: %.0f records/s, %llu records, %llu datagrams, "
+            "%llu send errors\n",
             (double)(now - g->t0_ns) / 1e9, (double)(g->total.records - g->progress_records) / dt,
             (unsigned long long)g->total.records, (unsigned long long)g->total.datagrams,
             (unsigned long long)g->send_errors);

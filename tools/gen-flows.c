@@ -19,8 +19,9 @@ static const struct gen_service {
     uint8_t ipproto;
     uint16_t pkt_len;
 } gen_services[] = {
-    {443, 6, 1200}, {80, 6, 900},  {53, 17, 120},   {22, 6, 300},  {123, 17, 76},   {25, 6, 600},
-    {993, 6, 700},  {3389, 6, 400}, {8080, 6, 1000}, {443, 17, 1250}, {5060, 17, 500}, {161, 17, 150},
+    {443, 6, 1200},  {80, 6, 900},    {53, 17, 120},   {22, 6, 300},
+    {123, 17, 76},   {25, 6, 600},    {993, 6, 700},   {3389, 6, 400},
+    {8080, 6, 1000}, {443, 17, 1250}, {5060, 17, 500}, {161, 17, 150},
 };
 
 uint64_t gen_mix(uint64_t seed, uint64_t stream)
@@ -56,7 +57,8 @@ static uint32_t flow_length(gen_flows *fl)
 static void flow_new(gen_flows *fl, gen_flow *f)
 {
     uint64_t x = gen_rand(&fl->rng), y = gen_rand(&fl->rng);
-    const struct gen_service *s = &gen_services[gen_below(x, (uint32_t)FLOE_ARRAY_LEN(gen_services))];
+    const struct gen_service *s =
+        &gen_services[gen_below(x, (uint32_t)FLOE_ARRAY_LEN(gen_services))];
     uint32_t client = gen_below(y, fl->hosts);
     uint32_t server = gen_below(y << 32, fl->hosts - 1);
     uint16_t eph = (uint16_t)(1024 + (x & 0xffff) % 64512);

@@ -22,9 +22,9 @@ static void plan_v4(gen_exporter *ex, const gen_opts *o)
     struct sockaddr_in *s = (struct sockaddr_in *)&ex->src;
     uint32_t base = 0; /* the wildcard: the kernel picks the source */
     if ((ntohl(t->sin_addr.s_addr) >> 24) == 127)
-        base = 0x7f000000u;      /* 127.0.0.(1 + index) */
+        base = 0x7f000000u; /* 127.0.0.(1 + index) */
     else if (o->no_send)
-        base = 0xc6120000u;      /* 198.18.0.0/15, the benchmarking range */
+        base = 0xc6120000u; /* 198.18.0.0/15, the benchmarking range */
     s->sin_family = AF_INET;
     s->sin_addr.s_addr = base ? htonl(base + 1 + ex->index) : htonl(INADDR_ANY);
     s->sin_port = htons(o->no_send ? (uint16_t)(50000 + ex->index) : 0);

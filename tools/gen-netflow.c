@@ -9,16 +9,15 @@
 #include "tools/gen.h"
 #include "util/util.h"
 
-#define V5_HDR_LEN 24
-#define V5_REC_LEN 48
-#define V5_MAX_RECORDS 30
-#define NF_DATA_TEMPLATE 256
+#define V5_HDR_LEN          24
+#define V5_REC_LEN          48
+#define V5_MAX_RECORDS      30
+#define NF_DATA_TEMPLATE    256
 #define NF_OPTIONS_TEMPLATE 257
-#define NF_MAX_FIELDS 20
-
+#define NF_MAX_FIELDS       20
 
 typedef struct nf_field {
-    uint16_t ie;  /* v9 field type or IPFIX information element */
+    uint16_t ie; /* v9 field type or IPFIX information element */
     uint16_t len;
 } nf_field;
 
@@ -97,25 +96,65 @@ static uint8_t *ipfix_v6_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms)
 }
 
 /* v9: the classic Cisco layout, uptime-relative times, 48-byte records. */
-static const nf_template nf_v9_v4 = {
-    17,
-    {{8, 4}, {12, 4}, {15, 4}, {10, 2}, {14, 2}, {2, 4}, {1, 4}, {22, 4}, {21, 4}, {7, 2},
-     {11, 2}, {6, 1}, {4, 1}, {5, 1}, {16, 4}, {17, 4}, {61, 1}},
-    v9_v4_write};
+static const nf_template nf_v9_v4 = {17,
+                                     {{8, 4},
+                                      {12, 4},
+                                      {15, 4},
+                                      {10, 2},
+                                      {14, 2},
+                                      {2, 4},
+                                      {1, 4},
+                                      {22, 4},
+                                      {21, 4},
+                                      {7, 2},
+                                      {11, 2},
+                                      {6, 1},
+                                      {4, 1},
+                                      {5, 1},
+                                      {16, 4},
+                                      {17, 4},
+                                      {61, 1}},
+                                     v9_v4_write};
 
 /* IPFIX: 64-bit delta counters and absolute milliseconds, 68-byte records. */
-static const nf_template nf_ipfix_v4 = {
-    16,
-    {{8, 4}, {12, 4}, {15, 4}, {10, 4}, {14, 4}, {2, 8}, {1, 8}, {152, 8}, {153, 8}, {7, 2},
-     {11, 2}, {6, 2}, {4, 1}, {5, 1}, {16, 4}, {17, 4}},
-    ipfix_v4_write};
+static const nf_template nf_ipfix_v4 = {16,
+                                        {{8, 4},
+                                         {12, 4},
+                                         {15, 4},
+                                         {10, 4},
+                                         {14, 4},
+                                         {2, 8},
+                                         {1, 8},
+                                         {152, 8},
+                                         {153, 8},
+                                         {7, 2},
+                                         {11, 2},
+                                         {6, 2},
+                                         {4, 1},
+                                         {5, 1},
+                                         {16, 4},
+                                         {17, 4}},
+                                        ipfix_v4_write};
 
 /* IPFIX with IPv6 addresses, 104-byte records. */
-static const nf_template nf_ipfix_v6 = {
-    16,
-    {{27, 16}, {28, 16}, {62, 16}, {10, 4}, {14, 4}, {2, 8}, {1, 8}, {152, 8}, {153, 8}, {7, 2},
-     {11, 2}, {6, 2}, {4, 1}, {5, 1}, {16, 4}, {17, 4}},
-    ipfix_v6_write};
+static const nf_template nf_ipfix_v6 = {16,
+                                        {{27, 16},
+                                         {28, 16},
+                                         {62, 16},
+                                         {10, 4},
+                                         {14, 4},
+                                         {2, 8},
+                                         {1, 8},
+                                         {152, 8},
+                                         {153, 8},
+                                         {7, 2},
+                                         {11, 2},
+                                         {6, 2},
+                                         {4, 1},
+                                         {5, 1},
+                                         {16, 4},
+                                         {17, 4}},
+                                        ipfix_v6_write};
 
 /* Where NetFlow v9 and IPFIX differ. */
 typedef struct nf_dialect {
@@ -204,8 +243,8 @@ static void nf_header(uint8_t *buf, size_t len, const nf_dialect *d, const gen_e
     gen_put32(p, ex->domain);
 }
 
-static size_t nf_datagram(const nf_dialect *d, gen_exporter *ex, const gen_opts *o,
-                          uint64_t now_ms, uint32_t max_records, uint8_t *buf, gen_sums *sums)
+static size_t nf_datagram(const nf_dialect *d, gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
+                          uint32_t max_records, uint8_t *buf, gen_sums *sums)
 {
     uint64_t boot_ms = o->start_ms - GEN_BOOT_MS;
     uint8_t *p = buf + d->hdr_len;
@@ -242,8 +281,8 @@ static size_t nf_datagram(const nf_dialect *d, gen_exporter *ex, const gen_opts 
     return len;
 }
 
-size_t gen_v9_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
-                       uint32_t max_records, uint8_t *buf, gen_sums *sums)
+size_t gen_v9_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms, uint32_t max_records,
+                       uint8_t *buf, gen_sums *sums)
 {
     return nf_datagram(&nf_v9, ex, o, now_ms, max_records, buf, sums);
 }
@@ -272,8 +311,8 @@ static uint8_t *v5_record(uint8_t *p, const gen_rec *r, uint64_t boot_ms)
     return gen_put16(p, 0);
 }
 
-size_t gen_v5_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
-                       uint32_t max_records, uint8_t *buf, gen_sums *sums)
+size_t gen_v5_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms, uint32_t max_records,
+                       uint8_t *buf, gen_sums *sums)
 {
     uint64_t boot_ms = o->start_ms - GEN_BOOT_MS;
     uint32_t n = max_records < V5_MAX_RECORDS ? max_records : V5_MAX_RECORDS;

@@ -14,10 +14,10 @@
 
 #include <string.h>
 
-#define SF_FCS_LEN 4       /* the frame check sequence, counted as stripped */
-#define SF_SOURCE_IFINDEX 1 /* each exporter samples one data source */
-#define SF_HEADER_LEN 128   /* sampled bytes of each packet */
-#define SF_SAMPLE_LEN (8 + 56 + SF_HEADER_LEN)
+#define SF_FCS_LEN        4   /* the frame check sequence, counted as stripped */
+#define SF_SOURCE_IFINDEX 1   /* each exporter samples one data source */
+#define SF_HEADER_LEN     128 /* sampled bytes of each packet */
+#define SF_SAMPLE_LEN     (8 + 56 + SF_HEADER_LEN)
 
 static uint8_t *sf_ethernet(uint8_t *p, const gen_rec *r, int v6)
 {
@@ -72,10 +72,10 @@ static uint8_t *sf_flow_sample(uint8_t *p, gen_exporter *ex, const gen_rec *r, i
     p = gen_put32(gen_put32(p, 1), SF_SAMPLE_LEN - 8); /* flow_sample and its length */
     p = gen_put32(gen_put32(p, ex->sample_seq++), SF_SOURCE_IFINDEX);
     p = gen_put32(gen_put32(p, rate), ex->sample_pool);
-    p = gen_put32(gen_put32(p, 0), r->f.in_if); /* no drops */
-    p = gen_put32(gen_put32(p, r->f.out_if), 1); /* one record */
+    p = gen_put32(gen_put32(p, 0), r->f.in_if);         /* no drops */
+    p = gen_put32(gen_put32(p, r->f.out_if), 1);        /* one record */
     p = gen_put32(gen_put32(p, 1), 16 + SF_HEADER_LEN); /* raw packet header, length */
-    p = gen_put32(gen_put32(p, 1), *frame_len);  /* Ethernet */
+    p = gen_put32(gen_put32(p, 1), *frame_len);         /* Ethernet */
     p = gen_put32(gen_put32(p, SF_FCS_LEN), SF_HEADER_LEN);
     uint8_t *h = sf_ethernet(p, r, v6);
     h = v6 ? sf_ipv6(h, r, ip_len) : sf_ipv4(h, r, ip_len, (uint16_t)ex->sample_seq);
@@ -84,8 +84,8 @@ static uint8_t *sf_flow_sample(uint8_t *p, gen_exporter *ex, const gen_rec *r, i
     return p + SF_HEADER_LEN;
 }
 
-static uint8_t *sf_header(uint8_t *p, const gen_exporter *ex, uint64_t now_ms,
-                          uint64_t boot_ms, uint32_t samples)
+static uint8_t *sf_header(uint8_t *p, const gen_exporter *ex, uint64_t now_ms, uint64_t boot_ms,
+                          uint32_t samples)
 {
     p = gen_put32(gen_put32(p, 5), ex->agent_v6 ? 2 : 1);
     memcpy(p, ex->agent, ex->agent_v6 ? 16 : 4);

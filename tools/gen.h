@@ -15,12 +15,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define GEN_DGRAM_MAX 1500   /* payload bytes of one datagram, at most */
-#define GEN_FILL 1400        /* v9, IPFIX and sFlow datagrams are filled up to this */
-#define GEN_FLOW_SLOTS 1024  /* live conversations per exporter (a power of two) */
+#define GEN_DGRAM_MAX     1500 /* payload bytes of one datagram, at most */
+#define GEN_FILL          1400 /* v9, IPFIX and sFlow datagrams are filled up to this */
+#define GEN_FLOW_SLOTS    1024 /* live conversations per exporter (a power of two) */
 #define GEN_MAX_EXPORTERS 1000
-#define GEN_MAX_BATCH 1024   /* UIO_MAXIOV: sendmmsg takes no more per call */
-#define GEN_BOOT_MS 3600000u /* exporters booted an hour before the virtual clock starts */
+#define GEN_MAX_BATCH     1024     /* UIO_MAXIOV: sendmmsg takes no more per call */
+#define GEN_BOOT_MS       3600000u /* exporters booted an hour before the virtual clock starts */
 
 /* ---- random numbers (wyrand: one multiply per draw, 2^64 period) -------- */
 
@@ -72,17 +72,17 @@ static inline uint8_t *gen_put64(uint8_t *p, uint64_t v)
 
 /* One conversation between two hosts of the pool. */
 typedef struct gen_flow {
-    uint32_t src, dst;   /* host indices: see gen_host_v4 and gen_host_v6 */
-    uint32_t left;       /* records it will still emit, at least 1 */
+    uint32_t src, dst; /* host indices: see gen_host_v4 and gen_host_v6 */
+    uint32_t left;     /* records it will still emit, at least 1 */
     uint16_t sport, dport;
     uint16_t in_if, out_if;
-    uint16_t pkt_len;    /* IP length of its packets */
+    uint16_t pkt_len; /* IP length of its packets */
     uint8_t ipproto, tos, tcp_flags;
 } gen_flow;
 
 /* One flow record (or one sFlow sample) drawn from a conversation. */
 typedef struct gen_rec {
-    gen_flow f;          /* a copy: the conversation may be replaced after the draw */
+    gen_flow f; /* a copy: the conversation may be replaced after the draw */
     uint32_t packets, bytes;
     uint64_t first_ms, last_ms; /* on the virtual clock */
 } gen_rec;
@@ -115,13 +115,13 @@ typedef struct gen_opts {
     const struct gen_proto *proto;
     struct sockaddr_storage target;
     const char *target_text;
-    uint64_t rate;             /* records per second; 0 = as fast as possible */
-    uint64_t records;          /* stop after this many; 0 = no limit */
-    double duration;           /* stop after this many seconds; 0 = no limit */
+    uint64_t rate;    /* records per second; 0 = as fast as possible */
+    uint64_t records; /* stop after this many; 0 = no limit */
+    double duration;  /* stop after this many seconds; 0 = no limit */
     uint32_t exporters, hosts, template_refresh, sampling, batch;
     uint64_t seed;
     double flow_length;
-    uint64_t start_ms;         /* the virtual clock's start, ms since the epoch */
+    uint64_t start_ms; /* the virtual clock's start, ms since the epoch */
     const char *pcap_path;
     int no_send, no_gso, quiet;
 } gen_opts;
@@ -143,7 +143,7 @@ typedef struct gen_exporter {
     uint64_t datagrams;   /* datagrams written, for the template refresh */
     uint8_t agent[16];    /* sFlow agent address (first 4 bytes when IPv4) */
     int agent_v6;
-    int fd;               /* -1 when not sending */
+    int fd;                      /* -1 when not sending */
     struct sockaddr_storage src; /* source address and port, as put in a pcap */
     gen_flows flows;
 } gen_exporter;
@@ -160,14 +160,14 @@ typedef struct gen_exporter {
 typedef struct gen_proto {
     const char *name;   /* the --proto value */
     const char *family; /* key in the summary, as in floe's status: v5, v9, ipfix, sflow */
-    size_t (*datagram)(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
-                       uint32_t max_records, uint8_t *buf, gen_sums *sums);
+    size_t (*datagram)(gen_exporter *ex, const gen_opts *o, uint64_t now_ms, uint32_t max_records,
+                       uint8_t *buf, gen_sums *sums);
 } gen_proto;
 
-size_t gen_v5_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
-                       uint32_t max_records, uint8_t *buf, gen_sums *sums);
-size_t gen_v9_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
-                       uint32_t max_records, uint8_t *buf, gen_sums *sums);
+size_t gen_v5_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms, uint32_t max_records,
+                       uint8_t *buf, gen_sums *sums);
+size_t gen_v9_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms, uint32_t max_records,
+                       uint8_t *buf, gen_sums *sums);
 size_t gen_ipfix_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
                           uint32_t max_records, uint8_t *buf, gen_sums *sums);
 size_t gen_ipfix6_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
@@ -198,8 +198,8 @@ void gen_exporter_close(gen_exporter *ex);
  * datagrams before any socket sees them. That spares it a trip down the
  * stack per datagram, which is most of what sending costs on loopback.
  */
-#define GEN_GSO_SEGMENTS 64  /* UDP_MAX_SEGMENTS on every kernel since 4.18 */
-#define GEN_GSO_BYTES 60000  /* and under the 64 KiB an IP packet can carry */
+#define GEN_GSO_SEGMENTS 64    /* UDP_MAX_SEGMENTS on every kernel since 4.18 */
+#define GEN_GSO_BYTES    60000 /* and under the 64 KiB an IP packet can carry */
 
 typedef struct gen_sender {
     struct mmsghdr *msgs; /* one per message (a run, or one datagram) */

@@ -149,10 +149,22 @@ static void json_close(floe_json *j, char c)
     floe_buf_putc(j->b, c);
 }
 
-void floe_json_obj_begin(floe_json *j) { json_open(j, '{'); }
-void floe_json_obj_end(floe_json *j) { json_close(j, '}'); }
-void floe_json_arr_begin(floe_json *j) { json_open(j, '['); }
-void floe_json_arr_end(floe_json *j) { json_close(j, ']'); }
+void floe_json_obj_begin(floe_json *j)
+{
+    json_open(j, '{');
+}
+void floe_json_obj_end(floe_json *j)
+{
+    json_close(j, '}');
+}
+void floe_json_arr_begin(floe_json *j)
+{
+    json_open(j, '[');
+}
+void floe_json_arr_end(floe_json *j)
+{
+    json_close(j, ']');
+}
 
 static void json_escaped(floe_buf *b, const char *s, size_t n)
 {
@@ -167,11 +179,21 @@ static void json_escaped(floe_buf *b, const char *s, size_t n)
         floe_buf_append(b, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': floe_buf_puts(b, "\\\""); break;
-        case '\\': floe_buf_puts(b, "\\\\"); break;
-        case '\n': floe_buf_puts(b, "\\n"); break;
-        case '\r': floe_buf_puts(b, "\\r"); break;
-        case '\t': floe_buf_puts(b, "\\t"); break;
+        case '"':
+            floe_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            floe_buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            floe_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            floe_buf_puts(b, "\\r");
+            break;
+        case '\t':
+            floe_buf_puts(b, "\\t");
+            break;
         default: {
             /* Control bytes and anything outside ASCII are escaped, so the
              * output is valid JSON whatever bytes an exporter sent. */

@@ -6,8 +6,8 @@ const char *floe_strerror(int err)
     switch (err) {
     case FLOE_OK:
         return "success";
-#define XX(code, msg) \
-    case FLOE_E##code: \
+#define XX(code, msg)                                                                              \
+    case FLOE_E##code:                                                                             \
         return msg;
         FLOE_ERRNO_MAP(XX)
 #undef XX

@@ -124,7 +124,7 @@ void floe_pool_free(floe_pool *p, void *item)
     size_t c, s;
     if (!item || pool_locate(p, item, &c, &s) != 0)
         return;
-    p->used[c][s / 8] &= (uint8_t)~(1u << (s % 8));
+    p->used[c][s / 8] &= (uint8_t) ~(1u << (s % 8));
     *(void **)item = p->free_list;
     p->free_list = item;
     p->live--;
@@ -140,6 +140,6 @@ void *floe_pool_at(const floe_pool *p, size_t i)
 
 size_t floe_pool_bytes(const floe_pool *p)
 {
-    return p->n_chunks * (p->item_size * p->per_chunk + (p->per_chunk + 7) / 8 +
-                          sizeof(char *) + sizeof(uint8_t *) + sizeof(size_t));
+    return p->n_chunks * (p->item_size * p->per_chunk + (p->per_chunk + 7) / 8 + sizeof(char *) +
+                          sizeof(uint8_t *) + sizeof(size_t));
 }

@@ -16,10 +16,9 @@
 struct sockaddr;
 struct sockaddr_storage;
 
-#define FLOE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define FLOE_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define FLOE_CONTAINER_OF(p, type, member) \
-    ((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define FLOE_ARRAY_LEN(a)                  (sizeof(a) / sizeof((a)[0]))
+#define FLOE_PRINTF(f, a)                  __attribute__((format(printf, f, a)))
+#define FLOE_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 /* Fetches the line at p into cache ahead of use. Always a read prefetch:
  * GCC drops a write-intent one (rw 1) on baseline x86-64, which lacks
  * PREFETCHW, without a word; a read prefetch still saves the miss. */
@@ -32,15 +31,15 @@ struct sockaddr_storage;
 /* ---- errors ------------------------------------------------------------ */
 
 /* One list generates the codes and floe_strerror(). Codes are negative. */
-#define FLOE_ERRNO_MAP(XX)                                \
-    XX(NOMEM, "out of memory")                            \
-    XX(INVAL, "invalid argument")                         \
-    XX(SHORT, "input too short")                          \
-    XX(NOTFOUND, "not found")                             \
-    XX(IO, "input/output error")                          \
-    XX(CONFIG, "bad configuration")                       \
-    XX(LIMIT, "limit reached")                            \
-    XX(EXISTS, "already exists")                          \
+#define FLOE_ERRNO_MAP(XX)                                                                         \
+    XX(NOMEM, "out of memory")                                                                     \
+    XX(INVAL, "invalid argument")                                                                  \
+    XX(SHORT, "input too short")                                                                   \
+    XX(NOTFOUND, "not found")                                                                      \
+    XX(IO, "input/output error")                                                                   \
+    XX(CONFIG, "bad configuration")                                                                \
+    XX(LIMIT, "limit reached")                                                                     \
+    XX(EXISTS, "already exists")                                                                   \
     XX(FORMAT, "unsupported format")
 
 enum floe__errpos {
@@ -194,7 +193,10 @@ typedef struct floe_buf {
 void floe_buf_init(floe_buf *b);
 void floe_buf_close(floe_buf *b);
 void floe_buf_reset(floe_buf *b);
-static inline int floe_buf_ok(const floe_buf *b) { return !b->oom; }
+static inline int floe_buf_ok(const floe_buf *b)
+{
+    return !b->oom;
+}
 void floe_buf_append(floe_buf *b, const void *p, size_t n);
 void floe_buf_puts(floe_buf *b, const char *s);
 void floe_buf_putc(floe_buf *b, char c);
@@ -239,8 +241,14 @@ typedef struct floe_list {
     struct floe_list *prev, *next;
 } floe_list;
 
-static inline void floe_list_init(floe_list *h) { h->prev = h->next = h; }
-static inline int floe_list_empty(const floe_list *h) { return h->next == h; }
+static inline void floe_list_init(floe_list *h)
+{
+    h->prev = h->next = h;
+}
+static inline int floe_list_empty(const floe_list *h)
+{
+    return h->next == h;
+}
 static inline void floe_list_remove(floe_list *n)
 {
     n->prev->next = n->next;
@@ -275,9 +283,9 @@ typedef struct floe_hnode {
 
 typedef struct floe_hmap {
     floe_hnode **buckets;
-    size_t mask;  /* bucket count - 1 (a power of two) */
+    size_t mask; /* bucket count - 1 (a power of two) */
     size_t count;
-    int fixed;    /* 1: never resize (sized for its bound up front) */
+    int fixed; /* 1: never resize (sized for its bound up front) */
 } floe_hmap;
 
 /* Sizes the bucket array for at least n entries. Returns 0 or FLOE_ENOMEM. */
@@ -328,7 +336,10 @@ typedef struct floe_fifo {
 /* Room for at least n pointers. Returns 0 or FLOE_ENOMEM. */
 int floe_fifo_init(floe_fifo *q, size_t n);
 void floe_fifo_close(floe_fifo *q);
-static inline int floe_fifo_full(const floe_fifo *q) { return q->tail - q->head > q->mask; }
+static inline int floe_fifo_full(const floe_fifo *q)
+{
+    return q->tail - q->head > q->mask;
+}
 /* Appends p (the queue must not be full) and returns its position. */
 static inline uint64_t floe_fifo_push(floe_fifo *q, void *p)
 {
@@ -336,7 +347,10 @@ static inline uint64_t floe_fifo_push(floe_fifo *q, void *p)
     return q->tail++;
 }
 /* Makes a hole of the item pushed at pos. */
-static inline void floe_fifo_clear(floe_fifo *q, uint64_t pos) { q->slot[pos & q->mask] = NULL; }
+static inline void floe_fifo_clear(floe_fifo *q, uint64_t pos)
+{
+    q->slot[pos & q->mask] = NULL;
+}
 /* The item at pos, NULL for a hole or a position outside the queue. */
 static inline void *floe_fifo_at(const floe_fifo *q, uint64_t pos)
 {
@@ -350,7 +364,10 @@ static inline void *floe_fifo_head(floe_fifo *q)
     return q->head < q->tail ? q->slot[q->head & q->mask] : NULL;
 }
 /* Removes the head item (after floe_fifo_head). */
-static inline void floe_fifo_pop(floe_fifo *q) { q->slot[q->head++ & q->mask] = NULL; }
+static inline void floe_fifo_pop(floe_fifo *q)
+{
+    q->slot[q->head++ & q->mask] = NULL;
+}
 /* When the queue is full even after dropping the holes at its head, the
  * head item, which the caller must move out of the way; else NULL. */
 static inline void *floe_fifo_blocking(floe_fifo *q)
@@ -386,11 +403,11 @@ static inline void *floe_fifo_ahead(const floe_fifo *q, uint64_t *pos, uint64_t 
 typedef struct floe_pool {
     size_t item_size;
     size_t per_chunk;
-    size_t max;        /* items */
-    size_t live;       /* items in use */
+    size_t max;  /* items */
+    size_t live; /* items in use */
     char **chunks;
-    uint8_t **used;    /* one bitmap per chunk */
-    size_t *order;     /* chunk indexes sorted by address */
+    uint8_t **used; /* one bitmap per chunk */
+    size_t *order;  /* chunk indexes sorted by address */
     size_t n_chunks;
     void *free_list;
 } floe_pool;
@@ -402,7 +419,10 @@ void floe_pool_close(floe_pool *p);
 void *floe_pool_alloc(floe_pool *p);
 void floe_pool_free(floe_pool *p, void *item);
 /* Slots that exist (live or free); walk 0..floe_pool_slots()-1. */
-static inline size_t floe_pool_slots(const floe_pool *p) { return p->n_chunks * p->per_chunk; }
+static inline size_t floe_pool_slots(const floe_pool *p)
+{
+    return p->n_chunks * p->per_chunk;
+}
 /* The live item at slot i, or NULL if the slot is free. */
 void *floe_pool_at(const floe_pool *p, size_t i);
 /* Bytes the pool holds, chunks and bitmaps. */
@@ -420,10 +440,10 @@ enum floe_log_level {
 #define FLOE_LOG_RL_SLOTS 64
 
 typedef struct floe_log_rl {
-    const char *key;      /* the format string: one slot per call site */
-    uint64_t window_ms;   /* start of the current window */
-    uint32_t count;       /* messages written in this window */
-    uint32_t suppressed;  /* messages dropped in this window */
+    const char *key;     /* the format string: one slot per call site */
+    uint64_t window_ms;  /* start of the current window */
+    uint32_t count;      /* messages written in this window */
+    uint32_t suppressed; /* messages dropped in this window */
 } floe_log_rl;
 
 /*
@@ -448,15 +468,15 @@ void floe_log_vwrite(floe_log *lg, int level, const char *fmt, va_list ap) FLOE_
 void floe_log_rl_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINTF(3, 4);
 
 #define log_error(lg, ...) floe_log_write((lg), FLOE_LOG_ERROR, __VA_ARGS__)
-#define log_warn(lg, ...) floe_log_write((lg), FLOE_LOG_WARN, __VA_ARGS__)
-#define log_info(lg, ...) floe_log_write((lg), FLOE_LOG_INFO, __VA_ARGS__)
+#define log_warn(lg, ...)  floe_log_write((lg), FLOE_LOG_WARN, __VA_ARGS__)
+#define log_info(lg, ...)  floe_log_write((lg), FLOE_LOG_INFO, __VA_ARGS__)
 #define log_debug(lg, ...) floe_log_write((lg), FLOE_LOG_DEBUG, __VA_ARGS__)
 /* For anything a packet can trigger. */
 #define log_warn_rl(lg, ...) floe_log_rl_write((lg), FLOE_LOG_WARN, __VA_ARGS__)
 
 /* ---- time -------------------------------------------------------------- */
 
-uint64_t floe_time_ms(void);       /* wall clock, ms since the epoch */
-uint64_t floe_monotonic_ms(void);  /* monotonic clock, ms */
+uint64_t floe_time_ms(void);      /* wall clock, ms since the epoch */
+uint64_t floe_monotonic_ms(void); /* monotonic clock, ms */
 
 #endif /* FLOE_UTIL_H */

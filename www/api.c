@@ -157,7 +157,8 @@ static void on_exporters(floe_www_req *req, void *ud)
     floe_json_ku64(&j, "evictions", e->ing.exporters.evictions);
     floe_json_key(&j, "exporters");
     floe_json_arr_begin(&j);
-    FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex) exporter_json(&j, &e->ing.dec, ex);
+    FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex)
+        exporter_json(&j, &e->ing.dec, ex);
     floe_json_arr_end(&j);
     floe_json_obj_end(&j);
     floe_www_reply_json(req, 200, &b);
@@ -201,8 +202,7 @@ static void metrics_exporters(floe_buf *b, floe_engine *e)
         floe_exporter *ex;
         snprintf(name, sizeof(name), "exporter_%s_total", names[i]);
         metric_head(b, name, "counter", "Per exporter; see the protocol totals for meaning.");
-        FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex)
-        {
+        FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex) {
             floe_buf_printf(b, "floe_%s{exporter=\"%s\",domain=\"%u\",proto=\"%s\"} %llu\n", name,
                             floe_addr_format(&ex->key.addr, addr), ex->key.domain,
                             floe_proto_name((int)ex->key.proto),
@@ -240,8 +240,8 @@ static void on_metrics(floe_www_req *req, void *ud)
         floe_tables_stats_metrics(&b, &e->tables.st);
     metric_head(&b, "scheduler_ticks_total", "counter", "Scheduler ticks fired, by period.");
     for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
-        floe_buf_printf(&b, "floe_scheduler_ticks_total{period=\"%s\"} %llu\n",
-                        floe_period_name(p), (unsigned long long)e->sched.ticks[p]);
+        floe_buf_printf(&b, "floe_scheduler_ticks_total{period=\"%s\"} %llu\n", floe_period_name(p),
+                        (unsigned long long)e->sched.ticks[p]);
     metrics_exporters(&b, e);
     if (!floe_buf_ok(&b)) {
         floe_buf_close(&b);

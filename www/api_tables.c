@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SCAN_SLICE_NS 1000000 /* a slice ends after about 1 ms of work */
-#define SCAN_CLOCK_EVERY 256   /* slots between clock reads */
-#define MAX_WINDOW 10000 /* offset + limit */
-#define DEFAULT_LIMIT 50
+#define SCAN_SLICE_NS    1000000 /* a slice ends after about 1 ms of work */
+#define SCAN_CLOCK_EVERY 256     /* slots between clock reads */
+#define MAX_WINDOW       10000   /* offset + limit */
+#define DEFAULT_LIMIT    50
 
 enum sort_key { SORT_BYTES, SORT_PACKETS, SORT_FLOWS, SORT_SCORE, SORT_LAST_SEEN };
 static const char *const sort_names[] = {"bytes", "packets", "flows", "score", "last_seen"};
@@ -27,7 +27,7 @@ typedef struct query {
     size_t limit, offset;
     int sort;
     int has_host;
-    floe_net host;       /* an address is a /32 or /128 */
+    floe_net host; /* an address is a /32 or /128 */
     int has_exporter;
     uint64_t exporter_ids[64];
     size_t n_exporter_ids;
@@ -44,9 +44,9 @@ typedef struct scan_job {
     query q;
     size_t slot, k, n;
     uint64_t matched;
-    uint64_t *keys;   /* key of heap entry i */
-    size_t *heap;     /* heap of entry indexes, smallest key at the root */
-    char *snaps;      /* entry i's snapshot at snaps + i * floe_tables_entry_size(spec->kind) */
+    uint64_t *keys; /* key of heap entry i */
+    size_t *heap;   /* heap of entry indexes, smallest key at the root */
+    char *snaps;    /* entry i's snapshot at snaps + i * floe_tables_entry_size(spec->kind) */
     uint32_t slices;
     double max_slice_ms;
     uv_idle_t idle;
@@ -84,8 +84,7 @@ static int parse_exporter(floe_engine *e, const char *text, query *q)
     if (floe_addr_parse(&a, text) != 0)
         return -1;
     q->has_exporter = 1;
-    FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex)
-    {
+    FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex) {
         if (floe_addr_eq(&ex->key.addr, &a) && q->n_exporter_ids < FLOE_ARRAY_LEN(q->exporter_ids))
             q->exporter_ids[q->n_exporter_ids++] = ex->id;
     }
@@ -136,7 +135,10 @@ static int parse_query(floe_www_req *req, floe_engine *e, unsigned filters, quer
         floe_app_label l;
         if (names[i].bit == FILTER_HOST) {
             char cidr[80];
-            snprintf(cidr, sizeof(cidr), strchr(v, '/') ? "%s" : strchr(v, ':') ? "%s/128" : "%s/32",
+            snprintf(cidr, sizeof(cidr),
+                     strchr(v, '/')   ? "%s"
+                     : strchr(v, ':') ? "%s/128"
+                                      : "%s/32",
                      v);
             bad = floe_net_parse(&q->host, cidr) != 0;
             q->has_host = 1;
@@ -211,7 +213,8 @@ static void heap_offer(scan_job *j, const void *item)
         e = j->n;
         j->heap[j->n] = e;
         j->keys[e] = key;
-        memcpy(j->snaps + e * floe_tables_entry_size(j->spec->kind), item, floe_tables_entry_size(j->spec->kind));
+        memcpy(j->snaps + e * floe_tables_entry_size(j->spec->kind), item,
+               floe_tables_entry_size(j->spec->kind));
         heap_sift_up(j, j->n++);
         return;
     }
@@ -219,7 +222,8 @@ static void heap_offer(scan_job *j, const void *item)
         return;
     e = j->heap[0];
     j->keys[e] = key;
-    memcpy(j->snaps + e * floe_tables_entry_size(j->spec->kind), item, floe_tables_entry_size(j->spec->kind));
+    memcpy(j->snaps + e * floe_tables_entry_size(j->spec->kind), item,
+           floe_tables_entry_size(j->spec->kind));
     heap_sift_down(j, 0);
 }
 
@@ -378,11 +382,16 @@ static uint64_t flow_key(const void *item, int sort)
 {
     const floe_flow *f = item;
     switch (sort) {
-    case SORT_PACKETS: return f->packets[0] + f->packets[1];
-    case SORT_FLOWS: return f->records;
-    case SORT_SCORE: return f->score;
-    case SORT_LAST_SEEN: return f->last_ms;
-    default: return f->bytes[0] + f->bytes[1];
+    case SORT_PACKETS:
+        return f->packets[0] + f->packets[1];
+    case SORT_FLOWS:
+        return f->records;
+    case SORT_SCORE:
+        return f->score;
+    case SORT_LAST_SEEN:
+        return f->last_ms;
+    default:
+        return f->bytes[0] + f->bytes[1];
     }
 }
 
@@ -411,11 +420,16 @@ static uint64_t host_key(const void *item, int sort)
 {
     const floe_host *h = item;
     switch (sort) {
-    case SORT_PACKETS: return h->pkts_sent + h->pkts_rcvd;
-    case SORT_FLOWS: return (uint64_t)h->active_client + h->active_server;
-    case SORT_SCORE: return h->score;
-    case SORT_LAST_SEEN: return h->last_ms;
-    default: return h->bytes_sent + h->bytes_rcvd;
+    case SORT_PACKETS:
+        return h->pkts_sent + h->pkts_rcvd;
+    case SORT_FLOWS:
+        return (uint64_t)h->active_client + h->active_server;
+    case SORT_SCORE:
+        return h->score;
+    case SORT_LAST_SEEN:
+        return h->last_ms;
+    default:
+        return h->bytes_sent + h->bytes_rcvd;
     }
 }
 
@@ -436,11 +450,15 @@ static uint64_t iface_key(const void *item, int sort)
 {
     const floe_iface *i = item;
     switch (sort) {
-    case SORT_PACKETS: return i->pkts_in + i->pkts_out;
-    case SORT_LAST_SEEN: return i->last_ms;
+    case SORT_PACKETS:
+        return i->pkts_in + i->pkts_out;
+    case SORT_LAST_SEEN:
+        return i->last_ms;
     case SORT_FLOWS:
-    case SORT_SCORE: return i->ifindex;
-    default: return i->bytes_in + i->bytes_out;
+    case SORT_SCORE:
+        return i->ifindex;
+    default:
+        return i->bytes_in + i->bytes_out;
     }
 }
 
@@ -449,16 +467,26 @@ static void iface_emit(floe_json *jw, const scan_job *j, const void *snap)
     floe_iface_json(jw, &j->e->tables, snap);
 }
 
-static const table_spec flows_spec = {"flows", FLOE_TABLE_FLOWS, flow_match, flow_key,
-                                      flow_emit, FILTER_HOST | FILTER_EXPORTER | FILTER_APP};
-static const table_spec hosts_spec = {"hosts", FLOE_TABLE_HOSTS, host_match, host_key, host_emit,
-                                      FILTER_HOST | FILTER_APP};
-static const table_spec ifaces_spec = {"interfaces", FLOE_TABLE_IFACES, iface_match, iface_key,
-                                       iface_emit, FILTER_EXPORTER};
+static const table_spec flows_spec = {"flows",    FLOE_TABLE_FLOWS,
+                                      flow_match, flow_key,
+                                      flow_emit,  FILTER_HOST | FILTER_EXPORTER | FILTER_APP};
+static const table_spec hosts_spec = {"hosts",  FLOE_TABLE_HOSTS, host_match,
+                                      host_key, host_emit,        FILTER_HOST | FILTER_APP};
+static const table_spec ifaces_spec = {"interfaces", FLOE_TABLE_IFACES, iface_match,
+                                       iface_key,    iface_emit,        FILTER_EXPORTER};
 
-static void on_flows(floe_www_req *req, void *ud) { table_request(req, ud, &flows_spec); }
-static void on_hosts(floe_www_req *req, void *ud) { table_request(req, ud, &hosts_spec); }
-static void on_ifaces(floe_www_req *req, void *ud) { table_request(req, ud, &ifaces_spec); }
+static void on_flows(floe_www_req *req, void *ud)
+{
+    table_request(req, ud, &flows_spec);
+}
+static void on_hosts(floe_www_req *req, void *ud)
+{
+    table_request(req, ud, &hosts_spec);
+}
+static void on_ifaces(floe_www_req *req, void *ud)
+{
+    table_request(req, ud, &ifaces_spec);
+}
 
 static void on_host(floe_www_req *req, void *ud)
 {
@@ -504,7 +532,7 @@ static void on_networks(floe_www_req *req, void *ud)
     floe_json_arr_begin(&jw);
     const floe_net *n;
     FLOE_NETS_FOREACH(&e->tables, n)
-    floe_net_json(&jw, n);
+        floe_net_json(&jw, n);
     floe_json_arr_end(&jw);
     floe_json_obj_end(&jw);
     floe_www_reply_json(req, 200, &b);

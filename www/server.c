@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#define WWW_MAX_BODY (1u << 20)
+#define WWW_MAX_BODY        (1u << 20)
 #define WWW_MAX_CONNECTIONS 256
-#define WWW_TIMEOUT_S 30
+#define WWW_TIMEOUT_S       30
 
 typedef struct route {
     char *method;
@@ -103,8 +103,7 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 
 /* ---- requests ---------------------------------------------------------- */
 
-static const route *match_route(floe_www *w, const char *method, const char *path,
-                                int *path_known)
+static const route *match_route(floe_www *w, const char *method, const char *path, int *path_known)
 {
     *path_known = 0;
     for (size_t i = 0; i < w->n_routes; i++) {
@@ -147,9 +146,8 @@ static void dispatch(floe_www_req *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     floe_www_req *req = *con_cls;
@@ -206,8 +204,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void reply_owned(floe_www_req *r, unsigned status, const char *content_type, char *body,
                         size_t len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(body);
         r->replied = 1;
@@ -278,9 +275,18 @@ void floe_www_reply_error(floe_www_req *r, unsigned status, const char *message)
     floe_buf_close(&b);
 }
 
-const char *floe_www_method(const floe_www_req *r) { return r->method; }
-const char *floe_www_path(const floe_www_req *r) { return r->path; }
-const char *floe_www_path_rest(const floe_www_req *r) { return r->rest ? r->rest : ""; }
+const char *floe_www_method(const floe_www_req *r)
+{
+    return r->method;
+}
+const char *floe_www_path(const floe_www_req *r)
+{
+    return r->path;
+}
+const char *floe_www_path_rest(const floe_www_req *r)
+{
+    return r->rest ? r->rest : "";
+}
 
 const char *floe_www_query(const floe_www_req *r, const char *key)
 {
@@ -329,8 +335,14 @@ void floe_www_set_auth(floe_www *w, floe_www_auth auth, void *ud)
     w->auth_ud = ud;
 }
 
-const char *floe_www_endpoint(const floe_www *w) { return w->endpoint; }
-uint64_t floe_www_requests(const floe_www *w) { return w->requests; }
+const char *floe_www_endpoint(const floe_www *w)
+{
+    return w->endpoint;
+}
+uint64_t floe_www_requests(const floe_www *w)
+{
+    return w->requests;
+}
 
 floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, char *err,
                        size_t errlen)
@@ -351,12 +363,12 @@ floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, cha
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    w->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)WWW_MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WWW_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, w, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER,
+                              mhd_logger, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)WWW_MAX_CONNECTIONS,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WWW_TIMEOUT_S,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+                              MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!w->mhd) {
         snprintf(err, errlen, "cannot listen for HTTP on %s (address in use or not local?)",
                  endpoint);
@@ -375,8 +387,8 @@ floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, cha
     char text[FLOE_ADDR_STRLEN];
     floe_addr_from_sockaddr(&a, NULL, (struct sockaddr *)&ss);
     floe_addr_format(&a, text);
-    snprintf(w->endpoint, sizeof(w->endpoint), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-             text, port ? port->port : 0);
+    snprintf(w->endpoint, sizeof(w->endpoint), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", text,
+             port ? port->port : 0);
     uv_poll_init(loop, &w->poll, info->epoll_fd);
     uv_timer_init(loop, &w->timer);
     uv_timer_init(loop, &w->kick);

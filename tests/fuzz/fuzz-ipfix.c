@@ -1,4 +1,5 @@
-/* libFuzzer target: ipfix datagrams (seeded from the ipfix captures) through ingest and the tables. */
+/* libFuzzer target: ipfix datagrams (seeded from the ipfix captures) through ingest and the tables.
+ */
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

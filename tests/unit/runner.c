@@ -40,8 +40,7 @@ static int run_one(const test_case *t)
         return WEXITSTATUS(status) != 0;
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
-        fprintf(stderr, "  killed by signal %d%s\n", sig,
-                sig == SIGALRM ? " (timed out)" : "");
+        fprintf(stderr, "  killed by signal %d%s\n", sig, sig == SIGALRM ? " (timed out)" : "");
     }
     return 1;
 }

@@ -5,7 +5,11 @@
 #include "engine/engine.h"
 #include "tests/unit/runner.h"
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
 static void put32(uint8_t *p, uint32_t v)
 {
     put16(p, (uint16_t)(v >> 16));
@@ -19,8 +23,7 @@ static void put32(uint8_t *p, uint32_t v)
  */
 static size_t ipfix_with_app(uint8_t *b, uint32_t seq, uint16_t i)
 {
-    static const uint16_t fields[][2] = {{8, 4}, {12, 4}, {7, 2}, {11, 2}, {4, 1}, {1, 8},
-                                         {95, 4}};
+    static const uint16_t fields[][2] = {{8, 4}, {12, 4}, {7, 2}, {11, 2}, {4, 1}, {1, 8}, {95, 4}};
     size_t n = 16;
     put16(b, 10);
     put32(b + 4, 1700000000u);
@@ -62,8 +65,7 @@ TEST(exporter_evicted_while_its_records_wait_in_the_pipeline)
     ASSERT_EQ(floe_config_defaults(&cfg), 0);
     cfg.max_exporters = 1;
     floe_log_init(&log, -1, 0);
-    ASSERT_EQ(floe_engine_init(&e, &cfg, &log, NULL, FLOE_ENGINE_OFFLINE, 0, err, sizeof(err)),
-              0);
+    ASSERT_EQ(floe_engine_init(&e, &cfg, &log, NULL, FLOE_ENGINE_OFFLINE, 0, err, sizeof(err)), 0);
     floe_addr src[2];
     floe_addr_parse(&src[0], "192.0.2.1");
     floe_addr_parse(&src[1], "192.0.2.2");
@@ -166,8 +168,7 @@ TEST(engine_clock_drives_the_scheduler)
     ASSERT_EQ(floe_config_defaults(&cfg), 0);
     cfg.tables_enabled = 0;
     floe_log_init(&log, -1, 0);
-    ASSERT_EQ(floe_engine_init(&e, &cfg, &log, NULL, FLOE_ENGINE_OFFLINE, 0, err, sizeof(err)),
-              0);
+    ASSERT_EQ(floe_engine_init(&e, &cfg, &log, NULL, FLOE_ENGINE_OFFLINE, 0, err, sizeof(err)), 0);
     const uint64_t t0 = 1700000000000ULL; /* 40 s before a minute */
     for (uint64_t ms = 0; ms <= 10 * 60000; ms += 1000)
         floe_engine_advance(&e, t0 + ms);

@@ -10,19 +10,23 @@
 #include <fixbuf/public.h>
 #include <time.h>
 
-#include "engine/engine.h"
 #include "decoders/nf9ipfix.h"
+#include "engine/engine.h"
 #include "tests/unit/runner.h"
 
-#define SECS 1700000000u            /* export time in every header */
+#define SECS      1700000000u /* export time in every header */
 #define EXPORT_MS 1700000000000ULL
-#define UPTIME 3600000u             /* v9 sysUptime at export */
-#define NOW_MS 1700000001000ULL     /* receive time */
-#define MAX_RECS 256
+#define UPTIME    3600000u         /* v9 sysUptime at export */
+#define NOW_MS    1700000001000ULL /* receive time */
+#define MAX_RECS  256
 
 /* ---- building datagrams ---------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
 static void put32(uint8_t *p, uint32_t v)
 {
     put16(p, (uint16_t)(v >> 16));
@@ -38,11 +42,30 @@ typedef struct pkt {
 
 static pkt P; /* 64 KiB: too big for the stack of every test */
 
-static void u8(pkt *p, uint8_t v) { p->b[p->n++] = v; }
-static void u16(pkt *p, uint16_t v) { put16(p->b + p->n, v); p->n += 2; }
-static void u32(pkt *p, uint32_t v) { put32(p->b + p->n, v); p->n += 4; }
-static void u64(pkt *p, uint64_t v) { u32(p, (uint32_t)(v >> 32)); u32(p, (uint32_t)v); }
-static void zeros(pkt *p, size_t n) { memset(p->b + p->n, 0, n); p->n += n; }
+static void u8(pkt *p, uint8_t v)
+{
+    p->b[p->n++] = v;
+}
+static void u16(pkt *p, uint16_t v)
+{
+    put16(p->b + p->n, v);
+    p->n += 2;
+}
+static void u32(pkt *p, uint32_t v)
+{
+    put32(p->b + p->n, v);
+    p->n += 4;
+}
+static void u64(pkt *p, uint64_t v)
+{
+    u32(p, (uint32_t)(v >> 32));
+    u32(p, (uint32_t)v);
+}
+static void zeros(pkt *p, size_t n)
+{
+    memset(p->b + p->n, 0, n);
+    p->n += n;
+}
 static void v4(pkt *p, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 {
     u8(p, a), u8(p, b), u8(p, c), u8(p, d);
@@ -70,7 +93,10 @@ static void set_begin(pkt *p, uint16_t id)
     u16(p, id), u16(p, 0);
 }
 
-static void set_end(pkt *p) { put16(p->b + p->set + 2, (uint16_t)(p->n - p->set)); }
+static void set_end(pkt *p)
+{
+    put16(p->b + p->set + 2, (uint16_t)(p->n - p->set));
+}
 
 static size_t pkt_end(pkt *p)
 {
@@ -80,8 +106,14 @@ static size_t pkt_end(pkt *p)
 }
 
 /* A template record head and its (id, length) field specifiers. */
-static void tmpl(pkt *p, uint16_t id, uint16_t count) { u16(p, id), u16(p, count); }
-static void fld(pkt *p, uint16_t id, uint16_t len) { u16(p, id), u16(p, len); }
+static void tmpl(pkt *p, uint16_t id, uint16_t count)
+{
+    u16(p, id), u16(p, count);
+}
+static void fld(pkt *p, uint16_t id, uint16_t len)
+{
+    u16(p, id), u16(p, len);
+}
 static void fld_pen(pkt *p, uint16_t id, uint16_t len, uint32_t pen)
 {
     u16(p, (uint16_t)(0x8000 | id)), u16(p, len), u32(p, pen);
@@ -122,9 +154,15 @@ static void fx_feed_at(fixture *f, const uint8_t *p, size_t n, uint64_t now_ms)
     floe_ingest_datagram(&f->ing, &f->src, 50000, p, n, now_ms);
 }
 
-static void fx_feed(fixture *f, pkt *p) { fx_feed_at(f, p->b, pkt_end(p), NOW_MS); }
+static void fx_feed(fixture *f, pkt *p)
+{
+    fx_feed_at(f, p->b, pkt_end(p), NOW_MS);
+}
 
-static const floe_counters *fx_c(fixture *f, int proto) { return &f->ing.proto[proto]; }
+static const floe_counters *fx_c(fixture *f, int proto)
+{
+    return &f->ing.proto[proto];
+}
 
 static floe_exporter *fx_exporter(fixture *f, int proto, uint32_t domain)
 {
@@ -154,10 +192,9 @@ static char *addr(const floe_addr *a)
 /* v9 template 256 with 21 fields, 59 bytes a record. */
 static void v9_full_template(pkt *p)
 {
-    static const uint16_t f[][2] = {{8, 4},  {12, 4}, {15, 4}, {7, 2},  {11, 2}, {4, 1},
-                                    {6, 1},  {5, 1},  {1, 4},  {2, 4},  {22, 4}, {21, 4},
-                                    {10, 2}, {14, 2}, {16, 2}, {17, 2}, {61, 1}, {58, 2},
-                                    {56, 6}, {80, 6}, {136, 1}};
+    static const uint16_t f[][2] = {{8, 4},  {12, 4}, {15, 4}, {7, 2},  {11, 2}, {4, 1},  {6, 1},
+                                    {5, 1},  {1, 4},  {2, 4},  {22, 4}, {21, 4}, {10, 2}, {14, 2},
+                                    {16, 2}, {17, 2}, {61, 1}, {58, 2}, {56, 6}, {80, 6}, {136, 1}};
     set_begin(p, 0);
     tmpl(p, 256, 21);
     for (size_t i = 0; i < 21; i++)
@@ -345,7 +382,11 @@ TEST(long_sets_decode_every_record_as_its_own)
     ASSERT_EQ(f.n, 70);
     for (int i = 0; i < 70; i++) {
         char want[64];
-        snprintf(want, sizeof(want), i % 5 == 0 ? "0.0.0.0" : i % 2 == 0 ? "10.0.0.%d" : "2001:db8::%x", i);
+        snprintf(want, sizeof(want),
+                 i % 5 == 0   ? "0.0.0.0"
+                 : i % 2 == 0 ? "10.0.0.%d"
+                              : "2001:db8::%x",
+                 i);
         ASSERT_STR_EQ(addr(&f.recs[i].src), want);
         ASSERT_EQ(f.recs[i].sport, 1000 + i);
         ASSERT_U64_EQ(f.recs[i].bytes, 100u * (uint64_t)i);
@@ -954,8 +995,7 @@ TEST(mutated_datagrams_do_no_harm)
     }
     uint64_t held = 0;
     floe_exporter *ex;
-    FLOE_EXPORTERS_FOREACH(&f.ing.exporters, ex)
-    {
+    FLOE_EXPORTERS_FOREACH(&f.ing.exporters, ex) {
         ASSERT_LE(ex->dec.templates, 4);
         held += ex->dec.templates;
     }
@@ -1134,7 +1174,8 @@ TEST(time_forms_give_absolute_times)
     fx_close(&f);
 }
 
-/* ---- nProbe ----------------------------------------------------------------------------------- */
+/* ---- nProbe -----------------------------------------------------------------------------------
+ */
 
 TEST(nprobe_enterprise_fields)
 {
@@ -1185,7 +1226,8 @@ TEST(nprobe_enterprise_fields)
     fx_close(&f);
 }
 
-/* ---- the element table, the sequence, describe ------------------------------------------------ */
+/* ---- the element table, the sequence, describe ------------------------------------------------
+ */
 
 TEST(element_table_agrees_with_fixbuf)
 {
@@ -1282,46 +1324,6 @@ TEST(describe_lists_templates_by_name)
     fx_close(&f);
 }
 
-/*
- * Not a timed test: it decodes a few million records and prints the rate,
- * for the record, asserting only that every record came out. Records are
- * a typical 17-field IPv4 template, 30 to an IPFIX message.
- */
-TEST(decode_rate_report)
-{
-    fixture f;
-    fx_init(&f);
-    f.ing.out.record = NULL;
-    ipfix_begin(&P, 0, 0);
-    set_begin(&P, 2);
-    tmpl(&P, 256, 17);
-    static const uint16_t spec[][2] = {{8, 4}, {12, 4}, {7, 2},  {11, 2}, {4, 1},  {6, 1},
-                                       {5, 1}, {1, 8},  {2, 8},  {152, 8}, {153, 8}, {10, 4},
-                                       {14, 4}, {16, 4}, {17, 4}, {15, 4}, {61, 1}};
-    for (size_t i = 0; i < 17; i++)
-        fld(&P, spec[i][0], spec[i][1]);
-    set_end(&P);
-    fx_feed(&f, &P);
-    ipfix_begin(&P, 0, 0);
-    set_begin(&P, 256);
-    for (int i = 0; i < 30; i++)
-        for (int k = 0; k < 68; k++)
-            u8(&P, (uint8_t)(i * 7 + k));
-    set_end(&P);
-    size_t n = pkt_end(&P);
-    const int rounds = 100000;
-    struct timespec a, z;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (int i = 0; i < rounds; i++)
-        fx_feed_at(&f, P.b, n, NOW_MS);
-    clock_gettime(CLOCK_MONOTONIC, &z);
-    double s = (double)(z.tv_sec - a.tv_sec) + (double)(z.tv_nsec - a.tv_nsec) / 1e9;
-    ASSERT_EQ(fx_c(&f, FLOE_PROTO_IPFIX)->records, (uint64_t)rounds * 30);
-    printf("  decode_rate_report: %.2f M records/s (%d records in %.3f s, through ingest)\n",
-           rounds * 30 / s / 1e6, rounds * 30, s);
-    fx_close(&f);
-}
-
 TEST_MAIN(TEST_ENTRY(v9_template_then_data), TEST_ENTRY(ipfix_template_then_data),
           TEST_ENTRY(zero_addresses_and_whole_seconds_yield),
           TEST_ENTRY(long_sets_decode_every_record_as_its_own),
@@ -1332,11 +1334,11 @@ TEST_MAIN(TEST_ENTRY(v9_template_then_data), TEST_ENTRY(ipfix_template_then_data
           TEST_ENTRY(reduced_size_encoding), TEST_ENTRY(padding_in_every_kind_of_set),
           TEST_ENTRY(every_truncation_is_rejected_without_partial_records),
           TEST_ENTRY(bad_set_lengths_and_reserved_set_ids),
-          TEST_ENTRY(absurd_templates_are_rejected), TEST_ENTRY(v9_flowsets_beyond_the_header_count),
-          TEST_ENTRY(headers), TEST_ENTRY(mutated_datagrams_do_no_harm),
-          TEST_ENTRY(template_bomb_stays_within_bounds),
+          TEST_ENTRY(absurd_templates_are_rejected),
+          TEST_ENTRY(v9_flowsets_beyond_the_header_count), TEST_ENTRY(headers),
+          TEST_ENTRY(mutated_datagrams_do_no_harm), TEST_ENTRY(template_bomb_stays_within_bounds),
           TEST_ENTRY(templates_expire_by_sweep_and_by_lookup),
           TEST_ENTRY(time_forms_give_absolute_times), TEST_ENTRY(nprobe_enterprise_fields),
           TEST_ENTRY(element_table_agrees_with_fixbuf),
           TEST_ENTRY(ipfix_sequence_counts_data_records),
-          TEST_ENTRY(describe_lists_templates_by_name), TEST_ENTRY(decode_rate_report))
+          TEST_ENTRY(describe_lists_templates_by_name))

@@ -42,8 +42,8 @@ TEST(endless_loops_are_stopped_even_through_pcall)
     ASSERT_EQ(floe_sandbox_open(&sb, MEM, err, sizeof(err)), 0);
     ASSERT_EQ(run(&sb, "while true do end", 100000, err, sizeof(err)), FLOE_ELIMIT);
     ASSERT_CONTAINS(err, "instruction budget");
-    ASSERT_EQ(run(&sb, "while true do pcall(function() while true do end end) end", 100000,
-                  err, sizeof(err)),
+    ASSERT_EQ(run(&sb, "while true do pcall(function() while true do end end) end", 100000, err,
+                  sizeof(err)),
               FLOE_ELIMIT);
     /* The state is still good for the next call. */
     char out[64];
@@ -72,9 +72,9 @@ TEST(nothing_outside_the_safe_globals_is_reachable)
     floe_sandbox sb;
     char err[512], out[128];
     ASSERT_EQ(floe_sandbox_open(&sb, MEM, err, sizeof(err)), 0);
-    static const char *const absent[] = {"io", "os", "debug", "require", "load", "loadfile",
-                                         "dofile", "loadstring", "collectgarbage", "package",
-                                         "_G"};
+    static const char *const absent[] = {
+        "io",     "os",         "debug",          "require", "load", "loadfile",
+        "dofile", "loadstring", "collectgarbage", "package", "_G"};
     for (size_t i = 0; i < FLOE_ARRAY_LEN(absent); i++) {
         char text[64];
         snprintf(text, sizeof(text), "return type(%s)", absent[i]);
@@ -96,9 +96,9 @@ TEST(bytecode_is_refused_and_errors_name_the_line)
     ASSERT_EQ(floe_sandbox_open(&sb, MEM, err, sizeof(err)), 0);
     const char bytecode[] = "\x1bLua\x54\x00";
     floe_sandbox_push_env(&sb);
-    ASSERT_EQ(floe_sandbox_load(&sb, bytecode, sizeof(bytecode) - 1, "evil.luac", -1, err,
-                                sizeof(err)),
-              FLOE_ECONFIG);
+    ASSERT_EQ(
+        floe_sandbox_load(&sb, bytecode, sizeof(bytecode) - 1, "evil.luac", -1, err, sizeof(err)),
+        FLOE_ECONFIG);
     ASSERT_CONTAINS(err, "binary");
     lua_pop(sb.L, 1);
     ASSERT_EQ(run(&sb, "local x = nil\nreturn x.field", 0, err, sizeof(err)), FLOE_EINVAL);
@@ -115,11 +115,9 @@ TEST(each_environment_has_its_own_libraries)
     floe_sandbox sb;
     char err[512], out[64];
     ASSERT_EQ(floe_sandbox_open(&sb, MEM, err, sizeof(err)), 0);
-    ASSERT_STR_EQ(eval(&sb, "string.format = nil; math.pi = 3; return 1", out, sizeof(out)),
-                  "1");
-    ASSERT_STR_EQ(eval(&sb, "return string.format('%d', 5) .. math.floor(math.pi)", out,
-                       sizeof(out)),
-                  "53");
+    ASSERT_STR_EQ(eval(&sb, "string.format = nil; math.pi = 3; return 1", out, sizeof(out)), "1");
+    ASSERT_STR_EQ(
+        eval(&sb, "return string.format('%d', 5) .. math.floor(math.pi)", out, sizeof(out)), "53");
     /* A string's own methods are the state's string table, untouched. */
     ASSERT_STR_EQ(eval(&sb, "return ('%d'):format(9)", out, sizeof(out)), "9");
     floe_sandbox_close(&sb);

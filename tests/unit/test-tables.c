@@ -611,8 +611,8 @@ TEST(host_top_apps_keep_the_largest)
     static const uint16_t ports[] = {22, 25, 53, 80, 110, 143, 443, 3306, 5432, 6379};
     for (int i = 0; i < 10; i++) {
         snprintf(dst, sizeof(dst), "192.0.2.%d", i + 1);
-        floe_record a = rec(&fx, "10.0.0.1", 40000, dst, ports[i], (uint64_t)(i + 1) * 1000, 1,
-                            0x18);
+        floe_record a =
+            rec(&fx, "10.0.0.1", 40000, dst, ports[i], (uint64_t)(i + 1) * 1000, 1, 0x18);
         floe_tables_record(&fx.t, &a, 1);
     }
     floe_tables_flush(&fx.t);
@@ -645,7 +645,8 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
           TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
           TEST_ENTRY(housekeeping_works_in_bounded_slices),
-          TEST_ENTRY(periodic_updates_fire_for_active_flows), TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
+          TEST_ENTRY(periodic_updates_fire_for_active_flows),
+          TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
           TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),
           TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
           TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),

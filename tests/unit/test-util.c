@@ -2,8 +2,8 @@
 #include "tests/unit/runner.h"
 #include "util/util.h"
 
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 TEST(json_commas_and_nesting)
 {

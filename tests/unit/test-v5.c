@@ -18,7 +18,11 @@ static void collect(void *ud, const floe_record *r)
         s->recs[s->n++] = *r;
 }
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
 static void put32(uint8_t *p, uint32_t v)
 {
     put16(p, (uint16_t)(v >> 16));
@@ -32,12 +36,12 @@ static size_t build_v5(uint8_t *b, uint16_t count, uint32_t seq, uint32_t uptime
     put16(b, 5);
     put16(b + 2, count);
     put32(b + 4, uptime);
-    put32(b + 8, 1700000000);  /* unix_secs */
-    put32(b + 12, 500000000);  /* unix_nsecs: +500 ms */
+    put32(b + 8, 1700000000); /* unix_secs */
+    put32(b + 12, 500000000); /* unix_nsecs: +500 ms */
     put32(b + 16, seq);
-    b[20] = 1;                 /* engine type */
-    b[21] = 2;                 /* engine id */
-    put16(b + 22, 0x4064);     /* mode 1, interval 100 */
+    b[20] = 1;             /* engine type */
+    b[21] = 2;             /* engine id */
+    put16(b + 22, 0x4064); /* mode 1, interval 100 */
     for (uint16_t i = 0; i < count; i++) {
         uint8_t *r = b + 24 + i * 48;
         r[0] = 10, r[3] = (uint8_t)(i + 1);
@@ -45,8 +49,8 @@ static size_t build_v5(uint8_t *b, uint16_t count, uint32_t seq, uint32_t uptime
         r[8] = 10, r[11] = 254;
         put16(r + 12, 3);
         put16(r + 14, 4);
-        put32(r + 16, 10 + i);     /* packets */
-        put32(r + 20, 1000 + i);   /* bytes */
+        put32(r + 16, 10 + i);   /* packets */
+        put32(r + 20, 1000 + i); /* bytes */
         put32(r + 24, uptime - 2000);
         put32(r + 28, uptime - 1000);
         put16(r + 32, 40000);
@@ -133,7 +137,7 @@ TEST(uptime_wrap_gives_past_times)
     fixture f;
     uint8_t b[24 + 48];
     fx_init(&f);
-    build_v5(b, 1, 0, 500); /* uptime 500 ms, flow started before the wrap */
+    build_v5(b, 1, 0, 500);          /* uptime 500 ms, flow started before the wrap */
     put32(b + 24 + 24, 0xfffffc18u); /* First = 2^32 - 1000 */
     fx_feed(&f, b, sizeof(b));
     ASSERT_EQ(f.sink.n, 1);
@@ -242,6 +246,5 @@ TEST(ndjson_has_the_contract_keys)
 
 TEST_MAIN(TEST_ENTRY(decodes_every_field), TEST_ENTRY(uptime_wrap_gives_past_times),
           TEST_ENTRY(bad_counts_are_malformed), TEST_ENTRY(every_truncation_is_rejected_whole),
-          TEST_ENTRY(empty_and_random_are_malformed),
-          TEST_ENTRY(sequence_gap_counts_lost_records), TEST_ENTRY(engines_are_separate_exporters),
-          TEST_ENTRY(ndjson_has_the_contract_keys))
+          TEST_ENTRY(empty_and_random_are_malformed), TEST_ENTRY(sequence_gap_counts_lost_records),
+          TEST_ENTRY(engines_are_separate_exporters), TEST_ENTRY(ndjson_has_the_contract_keys))
