@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Golden tests: every folder here holds a real capture and the summary that
 tshark (or, where tshark is wrong, the upstream project) expects. For each,
-`floe decode --format summary` must match expected.json key by key, and the
+`floe decode --format summary` must match expected.json key by key (the
+export datagrams of each protocol, datagrams_by_proto, against by_proto's
+datagrams; see make_golden.py for what each figure means), and the
 first records of `floe decode --format ndjson` must match
 tshark-records.json field by field.
 
@@ -18,7 +20,7 @@ import sys
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 FLOE = os.environ.get("FLOE_BIN", os.path.join(os.getcwd(), "floe"))
 COMPARED = ("records", "options_records", "bytes", "packets", "missing_template", "malformed",
-            "counter_samples")
+            "counter_samples", "templates", "options_templates", "discard_samples")
 
 
 def pending():
@@ -43,6 +45,14 @@ def check_summary(d, capture):
     for k in COMPARED:
         if k in exp and got.get(k) != exp[k]:
             errors.append("%s: floe %s, expected %s" % (k, got.get(k), exp[k]))
+    if "datagrams_by_proto" in exp:
+        # Export datagrams of each protocol; a protocol floe names that the
+        # manifest does not (or the reverse) is a difference too.
+        by = {p: c.get("datagrams") for p, c in got.get("by_proto", {}).items()}
+        if by != exp["datagrams_by_proto"]:
+            errors.append("datagrams by protocol: floe %s, expected %s"
+                          % (json.dumps(by, sort_keys=True),
+                             json.dumps(exp["datagrams_by_proto"], sort_keys=True)))
     return errors
 
 
