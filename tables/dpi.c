@@ -179,7 +179,7 @@ static size_t l3_copy(const uint8_t *p, size_t n, uint32_t proto, uint8_t *out, 
 
 enum floe_dpi_result floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n,
                                      uint32_t proto, uint64_t ts_ms, int give_up,
-                                     floe_app_label *out)
+                                     floe_app_label *out, uint64_t *risk)
 {
     uint8_t l3[1600];
     size_t len = l3_copy(hdr, n, proto, l3, sizeof(l3));
@@ -197,8 +197,10 @@ enum floe_dpi_result floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *h
     }
     struct ndpi_flow_struct *f = *state;
     ndpi_protocol p = NDPI_PROTOCOL_NULL;
-    if (len)
+    if (len) {
         p = ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_ms);
+        *risk |= f->risk;
+    }
     int done =
         p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
     if (!done && give_up) {
@@ -302,6 +304,72 @@ char *floe_dpi_label_name(floe_dpi *d, const floe_app_label *l, char *out, size_
     else
         snprintf(out, outlen, "%s", floe_dpi_app_name(d, l->app));
     return out;
+}
+
+/* Each risk's key: its ndpi_risk_enum name, lower case, without NDPI_. */
+static const char *const risk_keys[NDPI_MAX_RISK] = {
+    [NDPI_URL_POSSIBLE_XSS] = "url_possible_xss",
+    [NDPI_URL_POSSIBLE_SQL_INJECTION] = "url_possible_sql_injection",
+    [NDPI_URL_POSSIBLE_RCE_INJECTION] = "url_possible_rce_injection",
+    [NDPI_BINARY_APPLICATION_TRANSFER] = "binary_application_transfer",
+    [NDPI_KNOWN_PROTOCOL_ON_NON_STANDARD_PORT] = "known_protocol_on_non_standard_port",
+    [NDPI_TLS_SELFSIGNED_CERTIFICATE] = "tls_selfsigned_certificate",
+    [NDPI_TLS_OBSOLETE_VERSION] = "tls_obsolete_version",
+    [NDPI_TLS_WEAK_CIPHER] = "tls_weak_cipher",
+    [NDPI_TLS_CERTIFICATE_EXPIRED] = "tls_certificate_expired",
+    [NDPI_TLS_CERTIFICATE_MISMATCH] = "tls_certificate_mismatch",
+    [NDPI_HTTP_SUSPICIOUS_USER_AGENT] = "http_suspicious_user_agent",
+    [NDPI_HTTP_NUMERIC_IP_HOST] = "http_numeric_ip_host",
+    [NDPI_HTTP_SUSPICIOUS_URL] = "http_suspicious_url",
+    [NDPI_HTTP_SUSPICIOUS_HEADER] = "http_suspicious_header",
+    [NDPI_TLS_NOT_CARRYING_HTTPS] = "tls_not_carrying_https",
+    [NDPI_SUSPICIOUS_DGA_DOMAIN] = "suspicious_dga_domain",
+    [NDPI_MALFORMED_PACKET] = "malformed_packet",
+    [NDPI_SSH_OBSOLETE_CLIENT_VERSION_OR_CIPHER] = "ssh_obsolete_client_version_or_cipher",
+    [NDPI_SSH_OBSOLETE_SERVER_VERSION_OR_CIPHER] = "ssh_obsolete_server_version_or_cipher",
+    [NDPI_SMB_INSECURE_VERSION] = "smb_insecure_version",
+    [NDPI_TLS_SUSPICIOUS_ESNI_USAGE] = "tls_suspicious_esni_usage",
+    [NDPI_UNSAFE_PROTOCOL] = "unsafe_protocol",
+    [NDPI_DNS_SUSPICIOUS_TRAFFIC] = "dns_suspicious_traffic",
+    [NDPI_TLS_MISSING_SNI] = "tls_missing_sni",
+    [NDPI_HTTP_SUSPICIOUS_CONTENT] = "http_suspicious_content",
+    [NDPI_RISKY_ASN] = "risky_asn",
+    [NDPI_RISKY_DOMAIN] = "risky_domain",
+    [NDPI_MALICIOUS_JA3] = "malicious_ja3",
+    [NDPI_MALICIOUS_SHA1_CERTIFICATE] = "malicious_sha1_certificate",
+    [NDPI_DESKTOP_OR_FILE_SHARING_SESSION] = "desktop_or_file_sharing_session",
+    [NDPI_TLS_UNCOMMON_ALPN] = "tls_uncommon_alpn",
+    [NDPI_TLS_CERT_VALIDITY_TOO_LONG] = "tls_cert_validity_too_long",
+    [NDPI_TLS_SUSPICIOUS_EXTENSION] = "tls_suspicious_extension",
+    [NDPI_TLS_FATAL_ALERT] = "tls_fatal_alert",
+    [NDPI_SUSPICIOUS_ENTROPY] = "suspicious_entropy",
+    [NDPI_CLEAR_TEXT_CREDENTIALS] = "clear_text_credentials",
+    [NDPI_DNS_LARGE_PACKET] = "dns_large_packet",
+    [NDPI_DNS_FRAGMENTED] = "dns_fragmented",
+    [NDPI_INVALID_CHARACTERS] = "invalid_characters",
+    [NDPI_POSSIBLE_EXPLOIT] = "possible_exploit",
+    [NDPI_TLS_CERTIFICATE_ABOUT_TO_EXPIRE] = "tls_certificate_about_to_expire",
+};
+
+const char *floe_dpi_risk_name(int n)
+{
+    return n > 0 && n < NDPI_MAX_RISK ? risk_keys[n] : NULL;
+}
+
+uint16_t floe_dpi_risk_score(int n)
+{
+    u_int16_t cli, srv;
+    if (n <= 0 || n >= NDPI_MAX_RISK)
+        return 0;
+    return ndpi_risk2score((ndpi_risk)1 << n, &cli, &srv);
+}
+
+int floe_dpi_risk_parse(const char *name)
+{
+    for (int n = 1; n < NDPI_MAX_RISK; n++)
+        if (risk_keys[n] && strcmp(risk_keys[n], name) == 0)
+            return n;
+    return -1;
 }
 
 size_t floe_dpi_states(const floe_dpi *d)

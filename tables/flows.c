@@ -37,8 +37,17 @@ const char *floe_app_source_name(int src)
 
 static void fire(floe_tables *t, int ev, floe_flow *f)
 {
-    if (t->hooks.event)
+    if (t->hooks.wanted & (1u << ev))
         t->hooks.event(t->hooks.ud, ev, f);
+}
+
+/* protocolDetected, once per flow. */
+static void fire_detected(floe_tables *t, floe_flow *f)
+{
+    if (f->detected)
+        return;
+    f->detected = 1;
+    fire(t, FLOE_EV_PROTOCOL_DETECTED, f);
 }
 
 /* ---- hosts --------------------------------------------------------------- */
@@ -213,11 +222,121 @@ static void flow_flush(floe_tables *t, floe_flow *f)
         tables__ifaces_account(t, f->key.exporter, f->ifs[dir], b, p, f->last_ms);
         f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
     }
+    for (int dir = 0; dir < 2; dir++) {
+        uint32_t rt = f->retrans[dir] - f->retrans_flushed[dir];
+        if (!rt)
+            continue;
+        if (f->host[dir])
+            f->host[dir]->retrans_sent += rt;
+        if (f->host[!dir])
+            f->host[!dir]->retrans_rcvd += rt;
+        f->retrans_flushed[dir] = f->retrans[dir];
+    }
     if (f->dirty_pos) {
         floe_fifo_clear(&t->dirty, f->dirty_pos);
         f->dirty_pos = 0;
         t->n_dirty--;
     }
+}
+
+/* ---- statuses ------------------------------------------------------------ */
+
+/* The flow's score moves by delta; so do its hosts'. */
+static void flow_rescore(floe_flow *f)
+{
+    uint32_t sum = 0;
+    for (uint16_t i = 0; f->status && i < f->status->n; i++)
+        sum += f->status->s[i].score;
+    uint16_t score = sum > 65535 ? 65535 : (uint16_t)sum;
+    for (int i = 0; i < 2; i++)
+        if (f->host[i])
+            f->host[i]->score = f->host[i]->score - f->score + score;
+    f->score = score;
+}
+
+static void flow_statuses_free(floe_flow *f)
+{
+    for (uint16_t i = 0; i < f->status->n; i++)
+        free(f->status->s[i].info);
+    free(f->status);
+    f->status = NULL;
+    flow_rescore(f);
+}
+
+const floe_flow_status *floe_flow_status_find(const floe_flow *f, uint32_t id)
+{
+    for (uint16_t i = 0; f->status && i < f->status->n; i++)
+        if (f->status->s[i].id == id)
+            return &f->status->s[i];
+    return NULL;
+}
+
+const floe_flow_status *floe_flow_predominant(const floe_flow *f)
+{
+    const floe_flow_status *best = NULL;
+    for (uint16_t i = 0; f->status && i < f->status->n; i++)
+        if (!best || f->status->s[i].score > best->score)
+            best = &f->status->s[i];
+    return best;
+}
+
+/* Room for one more status; 0 or a negative code. */
+static int status_room(floe_flow *f)
+{
+    floe_status_set *set = f->status;
+    if (set && set->n < set->cap)
+        return 0;
+    uint16_t cap = set ? (uint16_t)(set->cap * 2) : 2;
+    if (set && set->n >= FLOE_FLOW_STATUSES)
+        return FLOE_ELIMIT;
+    if (cap > FLOE_FLOW_STATUSES)
+        cap = FLOE_FLOW_STATUSES;
+    floe_status_set *grown = realloc(set, sizeof(*set) + cap * sizeof(set->s[0]));
+    if (!grown)
+        return FLOE_ENOMEM;
+    if (!set)
+        grown->n = 0;
+    grown->cap = cap;
+    f->status = grown;
+    return 0;
+}
+
+int floe_flow_set_status(floe_flow *f, uint32_t id, uint16_t score, const char *info)
+{
+    char *copy = NULL;
+    if (info && !(copy = strdup(info)))
+        return FLOE_ENOMEM;
+    floe_flow_status *st = (floe_flow_status *)floe_flow_status_find(f, id);
+    int added = st == NULL;
+    if (!st) {
+        int rc = status_room(f);
+        if (rc != 0) {
+            free(copy);
+            return rc;
+        }
+        st = &f->status->s[f->status->n++];
+        st->id = id;
+        st->info = NULL;
+    }
+    free(st->info);
+    st->info = copy;
+    st->score = score;
+    flow_rescore(f);
+    return added;
+}
+
+int floe_flow_clear_status(floe_flow *f, uint32_t id)
+{
+    floe_flow_status *st = (floe_flow_status *)floe_flow_status_find(f, id);
+    if (!st)
+        return 0;
+    free(st->info);
+    *st = f->status->s[--f->status->n];
+    if (f->status->n == 0)
+        flow_statuses_free(f);
+    else
+        flow_rescore(f);
+    return 1;
 }
 
 static void flow_end(floe_tables *t, floe_flow *f, int reason)
@@ -231,9 +350,12 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
         (*(uint64_t *)(void *)((char *)&t->st + counters[reason]))++;
     t->st.flows_ended++;
     flow_flush(t, f);
+    fire_detected(t, f); /* a flow whose sampled packets never gave a verdict */
     fire(t, FLOE_EV_FLOW_END, f);
     if (f->dpi)
         floe_dpi_release(t->dpi, &f->dpi);
+    if (f->status)
+        flow_statuses_free(f);
     host_detach(t, f->host[0], 0);
     host_detach(t, f->host[1], 1);
     floe_hmap_remove(&t->flows, &f->node);
@@ -515,6 +637,14 @@ static floe_flow *lru_oldest(floe_tables *t, uint64_t now)
     return f;
 }
 
+/* Will nDPI dissect this flow's sampled packets (so its protocol is not
+ * known yet)? */
+static inline int dpi_wanted(const floe_tables *t, const floe_flow *f, const floe_record *r)
+{
+    return t->dpi && r->sampled && f->app_source != FLOE_APP_EXPORTER &&
+           f->app_source != FLOE_APP_DPI && f->dpi_packets < t->dpi_max_packets;
+}
+
 static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, int src_is_a,
                            const floe_record *r, uint64_t now)
 {
@@ -545,8 +675,8 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
         periodic_queue(t, f, now);
     flow_label(t, f, r);
     fire(t, FLOE_EV_FLOW_NEW, f);
-    if (f->app_source != FLOE_APP_NONE)
-        fire(t, FLOE_EV_PROTOCOL_DETECTED, f);
+    if (!dpi_wanted(t, f, r))
+        fire_detected(t, f); /* what the exporter said, or the guess, is all there is */
     return f;
 }
 
@@ -572,19 +702,25 @@ static void flow_flip(floe_tables *t, floe_flow *f)
     f->bytes[1] = b, f->packets[1] = p;
     uint16_t fl = f->tcp_flags[0];
     f->tcp_flags[0] = f->tcp_flags[1];
-    f->tcp_flags[1] = fl;
-    /* Pending counters are per direction of the host pair: swap them too. */
+    f->tcp_flags[1] = fl; /* Pending counters are per direction of the host pair: swap them too. */
     b = f->pend_bytes[0], p = f->pend_pkts[0];
     f->pend_bytes[0] = f->pend_bytes[1], f->pend_pkts[0] = f->pend_pkts[1];
     f->pend_bytes[1] = b, f->pend_pkts[1] = p;
+    uint32_t rt = f->retrans[0], rf = f->retrans_flushed[0];
+    f->retrans[0] = f->retrans[1], f->retrans_flushed[0] = f->retrans_flushed[1];
+    f->retrans[1] = rt, f->retrans_flushed[1] = rf;
 }
 
 /* Feeds an sFlow sampled header to nDPI until it labels the flow. */
 static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_t now)
 {
-    if (!t->dpi || !r->sampled || f->app_source == FLOE_APP_EXPORTER ||
-        f->app_source == FLOE_APP_DPI || f->dpi_packets >= t->dpi_max_packets)
+    if (!dpi_wanted(t, f, r))
         return;
+    /* A flow that dissection cannot settle (samples without payload, the
+     * budget or the state bound reached) gets its protocolDetected once it
+     * has had as many records as nDPI would have had packets. */
+    if (!f->detected && f->records >= t->dpi_max_packets)
+        fire_detected(t, f);
     /* A budget per second keeps dissection from starving ingest at high
      * sample rates; flows past it keep their guess. */
     if (now / 1000 != t->dpi_second) {
@@ -598,7 +734,7 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
     floe_app_label l;
     int give_up = (uint32_t)f->dpi_packets + 1 >= t->dpi_max_packets;
     enum floe_dpi_result rc = floe_dpi_packet(t->dpi, &f->dpi, r->sampled, r->sampled_len,
-                                              r->sampled_proto, now, give_up, &l);
+                                              r->sampled_proto, now, give_up, &l, &f->risk);
     if (rc == FLOE_DPI_NO_PAYLOAD) {
         t->st.dpi_no_payload++;
         return;
@@ -610,15 +746,17 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
         return;
     if (rc == FLOE_DPI_DETECTED)
         floe_dpi_release(t->dpi, &f->dpi);
-    if (rc == FLOE_DPI_GAVE_UP && f->app_source == FLOE_APP_GUESS)
-        return; /* nDPI's give-up is only a guess too: keep the first one */
-    if (f->app_source != FLOE_APP_NONE)
-        t->st.labels[f->app_source]--;
-    f->app = l;
-    f->app_source = rc == FLOE_DPI_DETECTED ? FLOE_APP_DPI : FLOE_APP_GUESS;
-    t->st.labels[f->app_source]++;
-    t->st.dpi_detected += rc == FLOE_DPI_DETECTED;
-    fire(t, FLOE_EV_PROTOCOL_DETECTED, f);
+    /* nDPI's give-up is only a guess too: a flow with a guess keeps its
+     * first one. */
+    if (rc == FLOE_DPI_DETECTED || f->app_source != FLOE_APP_GUESS) {
+        if (f->app_source != FLOE_APP_NONE)
+            t->st.labels[f->app_source]--;
+        f->app = l;
+        f->app_source = rc == FLOE_DPI_DETECTED ? FLOE_APP_DPI : FLOE_APP_GUESS;
+        t->st.labels[f->app_source]++;
+        t->st.dpi_detected += rc == FLOE_DPI_DETECTED;
+    }
+    fire_detected(t, f);
 }
 
 /* Joins the flush queue. Flows flushed out of turn leave holes; should
@@ -683,6 +821,8 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
         f->retrans[d] += r->retrans_in;
     if (r->has & FLOE_F(RETRANS_OUT))
         f->retrans[!d] += r->retrans_out;
+    if (r->has & FLOE_F(L7_RISK))
+        f->risk |= r->l7_risk;
     f->pend_bytes[0] += bytes[0];
     f->pend_bytes[1] += bytes[1];
     f->pend_pkts[d] += pkts;

@@ -41,6 +41,46 @@ static void app_json(floe_json *jw, floe_dpi *dpi, const floe_app_label *l, int 
     floe_json_kstr(jw, "app_source", floe_app_source_name(source));
 }
 
+static void statuses_json(floe_json *jw, const floe_tables *t, const floe_flow *f)
+{
+    const floe_flow_status *top = floe_flow_predominant(f);
+    const char *key;
+    floe_json_key(jw, "status");
+    if (top && t->names.status && (key = t->names.status(t->names.ud, top->id)))
+        floe_json_str(jw, key);
+    else
+        floe_json_null(jw);
+    floe_json_key(jw, "statuses");
+    floe_json_arr_begin(jw);
+    for (uint16_t i = 0; f->status && i < f->status->n; i++) {
+        const floe_flow_status *st = &f->status->s[i];
+        key = t->names.status ? t->names.status(t->names.ud, st->id) : NULL;
+        floe_json_obj_begin(jw);
+        floe_json_kstr(jw, "key", key ? key : "?");
+        floe_json_ku64(jw, "score", st->score);
+        floe_json_key(jw, "info");
+        if (st->info)
+            floe_json_raw(jw, st->info);
+        else
+            floe_json_null(jw);
+        floe_json_obj_end(jw);
+    }
+    floe_json_arr_end(jw);
+}
+
+static void risks_json(floe_json *jw, uint64_t risk)
+{
+    floe_json_key(jw, "risks");
+    floe_json_arr_begin(jw);
+    for (int n = 1; n < 64 && risk >> n; n++)
+        if ((risk >> n) & 1) {
+            const char *name = floe_dpi_risk_name(n);
+            if (name)
+                floe_json_str(jw, name);
+        }
+    floe_json_arr_end(jw);
+}
+
 void floe_flow_json(floe_json *jw, floe_tables *t, const floe_flow *f)
 {
     uint16_t cport, sport;
@@ -72,6 +112,8 @@ void floe_flow_json(floe_json *jw, floe_tables *t, const floe_flow *f)
     if (t->dpi)
         app_json(jw, t->dpi, &f->app, f->app_source);
     floe_json_ku64(jw, "score", f->score);
+    statuses_json(jw, t, f);
+    risks_json(jw, f->risk);
     floe_json_obj_end(jw);
 }
 
@@ -116,6 +158,7 @@ void floe_host_json(floe_json *jw, floe_tables *t, const floe_host *h)
     floe_json_ku64(jw, "last_seen_ms", h->last_ms);
     pair_json(jw, "bytes", "sent", h->bytes_sent, "rcvd", h->bytes_rcvd);
     pair_json(jw, "packets", "sent", h->pkts_sent, "rcvd", h->pkts_rcvd);
+    pair_json(jw, "retransmissions", "sent", h->retrans_sent, "rcvd", h->retrans_rcvd);
     floe_json_key(jw, "flows");
     floe_json_obj_begin(jw);
     floe_json_ku64(jw, "as_client", h->flows_client);

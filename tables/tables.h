@@ -76,11 +76,12 @@ void floe_dpi_compose(floe_dpi *d, const floe_app_label *port, uint16_t ip_app,
  * Feeds one sampled packet header (sFlow header_protocol proto: 1 Ethernet,
  * 11 IPv4, 12 IPv6) into the flow's detection state *state, created on first
  * use. With give_up, or once detected, the state is released. out is filled
- * for FLOE_DPI_DETECTED and FLOE_DPI_GAVE_UP.
+ * for FLOE_DPI_DETECTED and FLOE_DPI_GAVE_UP; the risks nDPI found so far (a
+ * bitmap of ndpi_risk_enum) are ORed into *risk whenever it dissected.
  */
 enum floe_dpi_result floe_dpi_packet(floe_dpi *d, void **state, const uint8_t *hdr, size_t n,
                                      uint32_t proto, uint64_t ts_ms, int give_up,
-                                     floe_app_label *out);
+                                     floe_app_label *out, uint64_t *risk);
 void floe_dpi_release(floe_dpi *d, void **state);
 /* Labels from an nDPI protocol id or name; 0 or FLOE_ENOTFOUND. */
 int floe_dpi_by_id(floe_dpi *d, uint32_t id, floe_app_label *out);
@@ -89,6 +90,12 @@ const char *floe_dpi_app_name(floe_dpi *d, uint16_t id);
 const char *floe_dpi_category_name(floe_dpi *d, uint16_t category);
 /* "TLS.Google" for a label with a master, else the app's name; returns out. */
 char *floe_dpi_label_name(floe_dpi *d, const floe_app_label *l, char *out, size_t outlen);
+/* nDPI's name for risk number n (ndpi_risk_enum), or NULL past the last;
+ * and its score. */
+const char *floe_dpi_risk_name(int n);
+uint16_t floe_dpi_risk_score(int n);
+/* The risk number of that name, or -1. */
+int floe_dpi_risk_parse(const char *name);
 size_t floe_dpi_states(const floe_dpi *d);
 size_t floe_dpi_state_size(const floe_dpi *d);
 uint64_t floe_dpi_refusals(const floe_dpi *d);
@@ -153,15 +160,18 @@ typedef struct floe_flow {
     struct floe_host *host[2]; /* client, server; NULL if the host table was full */
     uint64_t first_ms;         /* when floe saw the first record */
     floe_app_label app;
-    uint16_t score; /* filled by plugins */
+    uint16_t score; /* the sum of its statuses' scores (plugins) */
     uint8_t dpi_packets;
-    uint8_t pad[3];
+    uint8_t detected; /* protocolDetected has fired */
+    uint8_t pad[2];
     uint32_t cli_latency_us, srv_latency_us;
     uint32_t retrans[2];
-    void *dpi;             /* nDPI state while dissecting sampled headers */
-    void *status;          /* plugin status set; NULL until a plugin sets one */
-    uint64_t periodic_pos; /* in the periodic-update queue; 0 not */
-    uint64_t periodic_ms;  /* when its last periodic update was due */
+    void *dpi;                      /* nDPI state while dissecting sampled headers */
+    struct floe_status_set *status; /* plugin statuses; NULL until a plugin sets one */
+    uint64_t periodic_pos;          /* in the periodic-update queue; 0 not */
+    uint64_t periodic_ms;           /* when its last periodic update was due */
+    uint64_t risk;                  /* nDPI flow risks, bit n for ndpi_risk_enum n */
+    uint32_t retrans_flushed[2];    /* retrans[] already added to the hosts */
 } floe_flow;
 
 #define FLOE_HOST_TOP_APPS 8
@@ -173,8 +183,9 @@ typedef struct floe_host {
     uint64_t first_ms, last_ms;
     uint64_t bytes_sent, bytes_rcvd, pkts_sent, pkts_rcvd;
     uint64_t flows_client, flows_server; /* totals */
+    uint64_t retrans_sent, retrans_rcvd; /* TCP retransmissions, from flows that carry them */
     uint32_t active_client, active_server;
-    uint32_t score;
+    uint32_t score;  /* the sum of its live flows' scores */
     int32_t net;     /* index of its local network, -1 if not local */
     uint16_t ip_app; /* nDPI service of its address (IP lists), 0 if none */
     struct {
@@ -212,20 +223,47 @@ int floe_net_contains(const floe_net *n, const floe_addr *a);
 const floe_addr *floe_flow_client(const floe_flow *f, uint16_t *port);
 const floe_addr *floe_flow_server(const floe_flow *f, uint16_t *port);
 
+/*
+ * Flow statuses, set by plugins. A status is a number from the plugin
+ * engine's registry (no fixed slots), a score and an optional info text (a
+ * JSON object). A flow's score is the sum of its statuses' scores, capped
+ * at 65535, and its predominant status the one with the highest score; a
+ * host's score is the sum of its live flows' scores. A flow holds at most
+ * FLOE_FLOW_STATUSES statuses.
+ */
+#define FLOE_FLOW_STATUSES 32
+typedef struct floe_flow_status {
+    uint32_t id;
+    uint16_t score;
+    char *info; /* owned; NULL if none */
+} floe_flow_status;
+
+typedef struct floe_status_set {
+    uint16_t n, cap;
+    floe_flow_status s[];
+} floe_status_set;
+
 /* ---- the tables --------------------------------------------------------- */
 
-/* Called for each flow event; the flow is valid only during the call. */
+/* Called for each flow event in wanted (bit 1 << FLOE_EV_x); the flow is
+ * valid only during the call. protocolDetected fires once per flow: at its
+ * first record, or for a flow whose sampled packets nDPI dissects, at
+ * nDPI's verdict, and at the latest just before flowEnd. */
 typedef struct floe_flow_hooks {
     void (*event)(void *ud, int ev, floe_flow *f);
     void *ud;
+    unsigned wanted;
 } floe_flow_hooks;
 
-/* Names an exporter id for the JSON forms: 0 and *out filled, or
- * FLOE_ENOTFOUND (the exporter was evicted since). */
-typedef struct floe_exporter_names {
+/* Names for the JSON forms, lent by whoever owns them. addr names an
+ * exporter id: 0 and *out filled, or FLOE_ENOTFOUND (evicted since).
+ * status gives a status id's key ("plugin.key"), or NULL. Either may be
+ * NULL. */
+typedef struct floe_table_names {
     int (*addr)(void *ud, uint64_t id, floe_addr *out);
+    const char *(*status)(void *ud, uint32_t id);
     void *ud;
-} floe_exporter_names;
+} floe_table_names;
 
 /* The tables' counters, from stats.def. */
 typedef struct floe_tables_stats {
@@ -288,7 +326,7 @@ typedef struct floe_tables {
     struct tables__pipe_entry *pipe; /* FLOE_PIPE_LEN entries */
     size_t pipe_head, pipe_tail, pipe_len;
     floe_flow_hooks hooks;
-    floe_exporter_names names;
+    floe_table_names names;
     floe_log *log;
 } floe_tables;
 
@@ -354,6 +392,20 @@ int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms);
 floe_host *floe_tables_host(floe_tables *t, const floe_addr *a);
 /* Bytes the tables hold, for the status page and the benchmark. */
 size_t floe_tables_bytes(const floe_tables *t);
+
+/*
+ * Sets (or updates) status id on a flow with score and info (copied; may
+ * be NULL), keeping the flow's and its hosts' scores. Returns 1 when the
+ * status is new on the flow, 0 when updated, FLOE_ELIMIT at
+ * FLOE_FLOW_STATUSES, FLOE_ENOMEM.
+ */
+int floe_flow_set_status(floe_flow *f, uint32_t id, uint16_t score, const char *info);
+/* Clears it; 1 if it was set, else 0. */
+int floe_flow_clear_status(floe_flow *f, uint32_t id);
+/* The status, or NULL. */
+const floe_flow_status *floe_flow_status_find(const floe_flow *f, uint32_t id);
+/* The status with the highest score, or NULL. */
+const floe_flow_status *floe_flow_predominant(const floe_flow *f);
 
 /*
  * Walking a table. Entries live in pools whose slots never move, so a walk

@@ -225,6 +225,12 @@ void floe_json_str(floe_json *j, const char *s)
     floe_json_strn(j, s, strlen(s));
 }
 
+void floe_json_raw(floe_json *j, const char *text)
+{
+    json_sep(j);
+    floe_buf_puts(j->b, text);
+}
+
 void floe_json_u64(floe_json *j, uint64_t v)
 {
     char tmp[24];

@@ -231,6 +231,8 @@ void floe_json_double(floe_json *j, double v);
 void floe_json_bool(floe_json *j, int v);
 void floe_json_null(floe_json *j);
 void floe_json_addr(floe_json *j, const floe_addr *a);
+/* A value that is already JSON text (the caller vouches for it). */
+void floe_json_raw(floe_json *j, const char *text);
 /* key + value shorthands */
 void floe_json_kstr(floe_json *j, const char *key, const char *s);
 void floe_json_ku64(floe_json *j, const char *key, uint64_t v);

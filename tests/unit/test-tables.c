@@ -32,6 +32,7 @@ static void fx_init(fixture *fx, uint32_t max_flows, uint32_t max_hosts)
     ASSERT_EQ(floe_tables_init(&fx->t, &fx->cfg.tables, &fx->log, err, sizeof(err)), 0);
     fx->t.hooks.event = count_event;
     fx->t.hooks.ud = fx;
+    fx->t.hooks.wanted = ~0u;
     fx->ex.id = 7;
     floe_addr_parse(&fx->ex.key.addr, "192.0.2.250");
 }
@@ -602,6 +603,125 @@ TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
     fx_close(&fx);
 }
 
+/* protocolDetected fires once: at a NetFlow flow's first record; for sFlow
+ * samples that nDPI dissects, at its verdict; for samples nDPI cannot
+ * settle, after dpi.packets records or at the flow's end. */
+TEST(protocol_detected_fires_once_when_the_app_is_known)
+{
+    fixture fx;
+    uint8_t pkt[256];
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 100, 1, 0x18);
+    floe_tables_record(&fx.t, &a, 1);
+    floe_tables_record(&fx.t, &a, 2);
+    ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 1);
+    /* An sFlow sample with an HTTP request: at nDPI's verdict, once. */
+    size_t n = http_sample(pkt);
+    floe_record s = rec(&fx, "10.0.0.1", 40000, "192.0.2.80", 8080, n, 1, 0x18);
+    s.sampled = pkt;
+    s.sampled_len = (uint32_t)n;
+    s.sampled_proto = 1;
+    floe_tables_record(&fx.t, &s, 3);
+    ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 2);
+    floe_tables_record(&fx.t, &s, 4);
+    ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 2);
+    /* Samples without payload: nothing to settle it until dpi.packets
+     * records have come (8 by default). */
+    floe_record e = rec(&fx, "10.0.0.3", 40001, "192.0.2.80", 8080, n, 1, 0x10);
+    e.sampled = pkt;
+    e.sampled_len = 14 + 20 + 20;
+    e.sampled_proto = 1;
+    for (int i = 0; i < 7; i++)
+        floe_tables_record(&fx.t, &e, 10 + (uint64_t)i);
+    ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 2);
+    floe_tables_record(&fx.t, &e, 20);
+    ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 3);
+    /* One that ends first gets it just before its end. */
+    floe_record g = e;
+    floe_addr_parse(&g.src, "10.0.0.4");
+    floe_tables_record(&fx.t, &g, 30);
+    ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 3);
+    floe_tables_end_all(&fx.t);
+    ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 4);
+    ASSERT_EQ(fx.events[FLOE_EV_FLOW_END], 4);
+    fx_close(&fx);
+}
+
+static const char *status_key(void *ud, uint32_t id)
+{
+    (void)ud;
+    return id == 7 ? "p.seven" : id == 9 ? "p.nine" : NULL;
+}
+
+TEST(statuses_score_flows_and_hosts)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    fx.t.names.status = status_key;
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 100, 1, 0x18);
+    floe_tables_record(&fx.t, &a, 1);
+    floe_flow *f = only_flow(&fx);
+    floe_host *cli = floe_tables_host(&fx.t, &a.src), *srv = floe_tables_host(&fx.t, &a.dst);
+    ASSERT_EQ(floe_flow_set_status(f, 7, 100, "{\"port\":443}"), 1);
+    ASSERT_EQ(floe_flow_set_status(f, 9, 250, NULL), 1);
+    ASSERT_EQ(f->score, 350);
+    ASSERT_EQ(floe_flow_predominant(f)->id, 9);
+    ASSERT_EQ(cli->score, 350);
+    ASSERT_EQ(srv->score, 350);
+    ASSERT_EQ(floe_flow_set_status(f, 9, 50, NULL), 0); /* an update, not a second one */
+    ASSERT_EQ(f->score, 150);
+    ASSERT_EQ(floe_flow_predominant(f)->id, 7);
+    floe_buf b;
+    floe_json j;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_flow_json(&j, &fx.t, f);
+    ASSERT_CONTAINS(b.data, "\"status\":\"p.seven\"");
+    ASSERT_CONTAINS(b.data, "{\"key\":\"p.seven\",\"score\":100,\"info\":{\"port\":443}}");
+    ASSERT_CONTAINS(b.data, "{\"key\":\"p.nine\",\"score\":50,\"info\":null}");
+    floe_buf_close(&b);
+    ASSERT_EQ(floe_flow_clear_status(f, 7), 1);
+    ASSERT_EQ(floe_flow_clear_status(f, 7), 0);
+    ASSERT(floe_flow_status_find(f, 7) == NULL);
+    ASSERT_EQ(f->score, 50);
+    /* A bounded set. */
+    for (uint32_t id = 100; id < 100 + FLOE_FLOW_STATUSES - 1; id++)
+        ASSERT_EQ(floe_flow_set_status(f, id, 1, NULL), 1);
+    ASSERT_EQ(floe_flow_set_status(f, 999, 1, NULL), FLOE_ELIMIT);
+    /* The flow's end takes its score off its hosts. */
+    floe_tables_end_all(&fx.t);
+    ASSERT_EQ(cli->score, 0);
+    ASSERT_EQ(srv->score, 0);
+    fx_close(&fx);
+}
+
+TEST(exporter_risks_and_retransmissions_reach_flows_and_hosts)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 100, 10, 0x18);
+    a.has |= FLOE_F(L7_RISK) | FLOE_F(RETRANS_IN) | FLOE_F(RETRANS_OUT);
+    a.l7_risk = (uint64_t)1 << 9; /* tls_certificate_expired */
+    a.retrans_in = 3;
+    a.retrans_out = 5;
+    floe_tables_record(&fx.t, &a, 1);
+    floe_flow *f = only_flow(&fx);
+    ASSERT_U64_EQ(f->risk, (uint64_t)1 << 9);
+    ASSERT_STR_EQ(floe_dpi_risk_name(9), "tls_certificate_expired");
+    ASSERT_EQ(floe_dpi_risk_parse("tls_certificate_expired"), 9);
+    ASSERT_EQ(floe_dpi_risk_score(9), 100);
+    floe_tables_flush(&fx.t);
+    floe_host *cli = floe_tables_host(&fx.t, &a.src), *srv = floe_tables_host(&fx.t, &a.dst);
+    ASSERT_EQ(cli->retrans_sent, 3);
+    ASSERT_EQ(cli->retrans_rcvd, 5);
+    ASSERT_EQ(srv->retrans_sent, 5);
+    ASSERT_EQ(srv->retrans_rcvd, 3);
+    floe_tables_record(&fx.t, &a, 2);
+    floe_tables_flush(&fx.t);
+    ASSERT_EQ(cli->retrans_sent, 6); /* only what is new since the last flush */
+    fx_close(&fx);
+}
+
 TEST(host_top_apps_keep_the_largest)
 {
     fixture fx;
@@ -653,4 +773,7 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
           TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
           TEST_ENTRY(dpi_skips_empty_payloads_and_keeps_to_its_budget),
+          TEST_ENTRY(protocol_detected_fires_once_when_the_app_is_known),
+          TEST_ENTRY(statuses_score_flows_and_hosts),
+          TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
           TEST_ENTRY(host_top_apps_keep_the_largest))
