@@ -205,19 +205,7 @@ int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats 
 
 /* ---- the scheduler ----------------------------------------------------- */
 
-/* Periodic ticks (periods.def): FLOE_PERIOD_MIN, _5MINS, _HOUR, _DAY. */
-enum floe_period {
-#define PERIOD(id, name, seconds) FLOE_PERIOD_##id,
-#include "engine/periods.def"
-#undef PERIOD
-    FLOE_PERIOD_COUNT
-};
-/* "min", "5mins", "hour", "day" (the ntopng hook names), or "?". */
-const char *floe_period_name(int period);
-uint64_t floe_period_ms(int period);
-/* The period of that name, or -1. */
-int floe_period_parse(const char *name);
-
+/* The periods (FLOE_PERIOD_*) are util.h's. */
 /* Called once per period boundary crossed: boundary_ms is the end of the
  * period that just ran (a multiple of its length, in UTC). */
 typedef void (*floe_sched_fn)(void *ud, int period, uint64_t boundary_ms);

@@ -6,33 +6,6 @@
  */
 #include "engine/engine.h"
 
-static const struct period {
-    const char *name;
-    uint64_t ms;
-} periods[FLOE_PERIOD_COUNT] = {
-#define PERIOD(id, name, seconds) {name, (uint64_t)(seconds)*1000},
-#include "engine/periods.def"
-#undef PERIOD
-};
-
-const char *floe_period_name(int period)
-{
-    return period >= 0 && period < FLOE_PERIOD_COUNT ? periods[period].name : "?";
-}
-
-uint64_t floe_period_ms(int period)
-{
-    return period >= 0 && period < FLOE_PERIOD_COUNT ? periods[period].ms : 0;
-}
-
-int floe_period_parse(const char *name)
-{
-    for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
-        if (strcmp(name, periods[p].name) == 0)
-            return p;
-    return -1;
-}
-
 void floe_sched_init(floe_sched *s, floe_sched_fn fn, void *ud)
 {
     memset(s, 0, sizeof(*s));
@@ -43,7 +16,7 @@ void floe_sched_init(floe_sched *s, floe_sched_fn fn, void *ud)
 /* Fires the boundaries of one period in (from, to]. */
 static void fire_period(floe_sched *s, int p, uint64_t from, uint64_t to)
 {
-    uint64_t len = periods[p].ms;
+    uint64_t len = floe_period_ms(p);
     uint64_t first = from / len + 1, last = to / len;
     if (last < first)
         return;

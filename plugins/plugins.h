@@ -1,8 +1,9 @@
 /*
- * plugins: floe's Lua runtime. For now the sandbox that every piece of
- * user Lua runs in (the config file, and the plugin checks that build on
- * it). The plugin engine itself (loader, hooks, the flow, alert and ts
- * APIs) lives beside it in this folder.
+ * plugins: floe's Lua runtime. The sandbox that every piece of user Lua
+ * runs in (the config file and the plugins), and the plugin engine: the
+ * loader, the hooks and their filters, the flow, entity, alert, timeseries
+ * and log APIs that checks call, reload, and the accounting of what each
+ * check costs. docs/plugins.md is the user's side of it.
  */
 #ifndef FLOE_PLUGINS_H
 #define FLOE_PLUGINS_H
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tables/tables.h"
 #include "util/util.h"
 
 /* ---- the sandbox -------------------------------------------------------- */
@@ -61,5 +63,153 @@ int floe_sandbox_load(floe_sandbox *sb, const char *text, size_t len, const char
  */
 int floe_sandbox_call(floe_sandbox *sb, int nargs, int nresults, uint64_t insn_budget, char *err,
                       size_t errlen);
+
+/* ---- the plugin engine -------------------------------------------------- */
+
+/*
+ * Plugins are folders in the ntopng 4.x shape (manifest.lua,
+ * alert_definitions/, status_definitions/, checks/<kind>/, ts_schemas/,
+ * web_gui/, tests/; docs/plugins.md). Each plugin runs in a sandbox of its
+ * own (memory cap per plugin, instruction budget per call). Checks declare
+ * filters that are evaluated here in C, so a check whose filter does not
+ * match a flow costs no Lua call. Flow hooks run on the loop thread when
+ * the tables fire them; periodic hooks (min, 5mins, hour, day) run over
+ * hosts, interfaces, networks, exporters and the system in slices between
+ * turns of the loop. Live, Lua gets a share of the loop's time; past it,
+ * runs are skipped and counted per check. A check that fails (error,
+ * budget, memory) max_failures times in a row is disabled with its error
+ * kept; a plugin that fails to load, or to reload, is disabled or kept at
+ * its running version, with the reason kept. All of it on one thread.
+ */
+
+/* Kinds of checks: checks/<name>/ (kinds.def). */
+enum floe_check_kind {
+#define KIND(id, name, entity) FLOE_CHECK_##id,
+#include "plugins/kinds.def"
+#undef KIND
+    FLOE_CHECK_KIND_COUNT
+};
+const char *floe_check_kind_name(int kind);
+
+struct floe_alert;
+struct floe_ts_schema;
+struct uv_loop_s;
+
+/* What a check can see of an exporter; the engine fills it on demand. */
+typedef struct floe_plugin_exporter {
+    uint64_t id;
+    floe_addr addr;
+    uint32_t domain;
+    const char *proto; /* "v5", "v9", "ipfix", "sflow" */
+    uint32_t sampling;
+    uint64_t first_seen_ms, last_seen_ms;
+    uint64_t datagrams, records, malformed, lost, missing_template, templates, seq_gaps;
+} floe_plugin_exporter;
+
+/* What a system check can see. */
+typedef struct floe_plugin_system {
+    uint64_t uptime_s;
+    uint64_t datagrams, records, malformed, dropped, lost, socket_drops;
+    uint64_t exporters, flows, hosts, interfaces;
+    uint64_t flows_created, flows_ended, flow_evictions, host_full;
+} floe_plugin_system;
+
+/*
+ * The world the plugins run in, lent by their owner (the engine, or the
+ * plugin test runner). Every callback may be NULL.
+ */
+typedef struct floe_plugins_env {
+    floe_tables *tables;     /* NULL: no flow, host, interface or network checks */
+    floe_log *log;
+    struct uv_loop_s *loop;  /* NULL: no file watching, no work off the thread */
+    int live;                /* 1: the wall clock and the loop's time share; 0: offline,
+                              * every run runs (a replay does what the daemon would) */
+    void *ud;
+    /* Alert events: engage, release and one-shot. */
+    void (*alert)(void *ud, const struct floe_alert *a);
+    /* Timeseries: a schema from a plugin's ts_schemas/, and points. values
+     * follow the schema's metrics, tag_values its tags. */
+    int (*ts_define)(void *ud, const struct floe_ts_schema *s, char *err, size_t errlen);
+    void (*ts_append)(void *ud, const char *schema, const char *const *tag_values,
+                      const double *values, size_t n_values, uint64_t when_s);
+    /* The exporter at index i (0, 1, ...): 0 and *out filled, or nonzero past the end. */
+    int (*exporter_at)(void *ud, size_t i, floe_plugin_exporter *out);
+    void (*system)(void *ud, floe_plugin_system *out);
+} floe_plugins_env;
+
+typedef struct floe_plugins_opts {
+    char *const *dirs;          /* plugin roots, each holding plugin folders; built-ins first */
+    size_t n_dirs;
+    const char *state_path;     /* where API config changes persist; NULL: not kept */
+    const char *checks_json;    /* per-check config from the config file: a JSON object
+                                 * {"plugin.check": {"key": value, ...}}; NULL: none */
+    size_t mem_limit;           /* bytes per plugin */
+    uint64_t insn_limit;        /* instructions per call */
+    uint32_t max_failures;      /* in a row, before a check is disabled */
+    uint32_t cpu_share;         /* percent of the loop's time for Lua, live */
+    uint32_t max_engaged;       /* engaged alerts kept */
+} floe_plugins_opts;
+
+typedef struct floe_plugins floe_plugins;
+
+void floe_plugins_opts_defaults(floe_plugins_opts *o);
+/*
+ * Loads every plugin folder under the roots. A plugin that cannot load is
+ * kept disabled with a one-line reason (shown by floe_plugins_json); the
+ * others load. Returns NULL only on allocation failure (err says so). With
+ * env->loop, plugin folders are watched and reloaded when edited.
+ */
+floe_plugins *floe_plugins_new(const floe_plugins_opts *o, const floe_plugins_env *env,
+                               char *err, size_t errlen);
+void floe_plugins_free(floe_plugins *P);
+/* Moves the plugins' clock (what floe.now() says, what alerts carry). */
+void floe_plugins_set_clock(floe_plugins *P, uint64_t now_ms);
+/* Flow events from the tables (floe_flow_hooks.event). */
+void floe_plugins_flow_event(void *P, int ev, floe_flow *f);
+/* The flow events some enabled check wants: for floe_flow_hooks.wanted. */
+unsigned floe_plugins_wanted(const floe_plugins *P);
+/* The shortest periodicUpdate interval a check asks for, in ms; 0: none. */
+uint64_t floe_plugins_periodic_ms(const floe_plugins *P);
+/* A scheduler tick: starts the period's runs over every entity kind. */
+void floe_plugins_tick(floe_plugins *P, int period, uint64_t boundary_ms);
+/*
+ * Runs pending periodic work for up to budget_ns of time (live) or to the
+ * end (budget_ns 0: offline, or a replay's end). Returns 1 while work
+ * remains.
+ */
+int floe_plugins_run(floe_plugins *P, uint64_t budget_ns);
+/*
+ * Reloads plugins whose files changed (all with force), adds new plugin
+ * folders and drops removed ones. A plugin whose new version fails keeps
+ * running its old one, and the reason is kept. Returns the number of
+ * plugins that failed.
+ */
+int floe_plugins_reload(floe_plugins *P, int force);
+/*
+ * Changes one check's configuration from a JSON object (the keys it
+ * declares, and "enabled"), validated against the declared types; applied
+ * at once and kept in opts.state_path. 0, or FLOE_ENOTFOUND (no such
+ * check) / FLOE_EINVAL with a one-line reason naming the key.
+ */
+int floe_plugins_configure(floe_plugins *P, const char *plugin, const char *check,
+                           const char *json, size_t len, char *err, size_t errlen);
+/* A status key's id ("plugin.key"), or -1; and an id's key, or NULL. */
+int32_t floe_plugins_status_id(const floe_plugins *P, const char *key);
+const char *floe_plugins_status_key(void *P, uint32_t id);
+/* GET /api/v1/plugins: every plugin and check, with state, errors, calls,
+ * skipped runs, time histogram and configuration. */
+void floe_plugins_json(floe_plugins *P, floe_json *j);
+/* One plugin or check as above; FLOE_ENOTFOUND if there is none. */
+int floe_plugins_check_json(floe_plugins *P, const char *plugin, const char *check, floe_json *j);
+/* Prometheus counters per check. */
+void floe_plugins_metrics(floe_plugins *P, floe_buf *b);
+/* Totals for the status page. */
+typedef struct floe_plugins_stats {
+    uint32_t plugins, plugins_failed, checks, checks_disabled;
+    uint64_t calls, errors, skipped, ns;
+    uint64_t alerts_engaged, alerts_raised, alerts_dropped;
+    uint64_t reloads, reload_failures;
+} floe_plugins_stats;
+void floe_plugins_stats_get(const floe_plugins *P, floe_plugins_stats *st);
 
 #endif /* FLOE_PLUGINS_H */

@@ -118,3 +118,32 @@ uint64_t floe_monotonic_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* ---- periods --------------------------------------------------------------- */
+
+static const struct period {
+    const char *name;
+    uint64_t ms;
+} periods[FLOE_PERIOD_COUNT] = {
+#define PERIOD(id, name, seconds) {name, (uint64_t)(seconds) * 1000},
+#include "util/periods.def"
+#undef PERIOD
+};
+
+const char *floe_period_name(int period)
+{
+    return period >= 0 && period < FLOE_PERIOD_COUNT ? periods[period].name : "?";
+}
+
+uint64_t floe_period_ms(int period)
+{
+    return period >= 0 && period < FLOE_PERIOD_COUNT ? periods[period].ms : 0;
+}
+
+int floe_period_parse(const char *name)
+{
+    for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
+        if (strcmp(name, periods[p].name) == 0)
+            return p;
+    return -1;
+}

@@ -478,7 +478,21 @@ void floe_log_rl_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINT
 
 /* ---- time -------------------------------------------------------------- */
 
-uint64_t floe_time_ms(void);      /* wall clock, ms since the epoch */
+uint64_t floe_time_ms(void);       /* wall clock, ms since the epoch */
 uint64_t floe_monotonic_ms(void); /* monotonic clock, ms */
+
+/* Periods (periods.def): the scheduler's ticks and the periodic hooks'
+ * names, FLOE_PERIOD_MIN, _5MINS, _HOUR, _DAY. */
+enum floe_period {
+#define PERIOD(id, name, seconds) FLOE_PERIOD_##id,
+#include "util/periods.def"
+#undef PERIOD
+    FLOE_PERIOD_COUNT
+};
+/* "min", "5mins", "hour", "day" (the ntopng hook names), or "?". */
+const char *floe_period_name(int period);
+uint64_t floe_period_ms(int period);
+/* The period of that name, or -1. */
+int floe_period_parse(const char *name);
 
 #endif /* FLOE_UTIL_H */
