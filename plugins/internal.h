@@ -248,9 +248,10 @@ void plug__push_env(plug__plugin *p);
 /* Builds the check's config in effect from its declaration and the
  * overrides (config file, then API); 0 or FLOE_EINVAL with the reason. */
 int plug__conf_build(floe_plugins *P, plug__check *c, char *err, size_t errlen);
-/* Validates the table at idx against the check's declaration and merges it
- * into the config in effect. */
-int plug__conf_apply(floe_plugins *P, plug__check *c, int idx, char *err, size_t errlen);
+/* Checks a JSON object of settings against the check's declaration:
+ * every key declared (or "enabled"), every value of its type. */
+int plug__conf_check(floe_plugins *P, plug__check *c, const char *json, size_t len, char *err,
+                     size_t errlen);
 /* Writes the persisted overrides to opts.state_path. */
 void plug__conf_save(floe_plugins *P);
 

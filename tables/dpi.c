@@ -372,6 +372,19 @@ int floe_dpi_risk_parse(const char *name)
     return -1;
 }
 
+int floe_dpi_category_parse(floe_dpi *d, const char *name)
+{
+    char copy[64];
+    snprintf(copy, sizeof(copy), "%s", name);
+    int id = ndpi_get_category_id(d->mod, copy);
+    return id >= 0 && id < NDPI_PROTOCOL_NUM_CATEGORIES ? id : -1;
+}
+
+size_t floe_dpi_app_count(floe_dpi *d)
+{
+    return ndpi_get_num_supported_protocols(d->mod);
+}
+
 size_t floe_dpi_states(const floe_dpi *d)
 {
     return d->states;

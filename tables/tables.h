@@ -96,6 +96,10 @@ const char *floe_dpi_risk_name(int n);
 uint16_t floe_dpi_risk_score(int n);
 /* The risk number of that name, or -1. */
 int floe_dpi_risk_parse(const char *name);
+/* The nDPI category of that name ("Web", "Network"), or -1. */
+int floe_dpi_category_parse(floe_dpi *d, const char *name);
+/* How many protocol ids nDPI knows (ids are below it). */
+size_t floe_dpi_app_count(floe_dpi *d);
 size_t floe_dpi_states(const floe_dpi *d);
 size_t floe_dpi_state_size(const floe_dpi *d);
 uint64_t floe_dpi_refusals(const floe_dpi *d);

@@ -1,0 +1,772 @@
+/*
+ * Loading plugins. A plugin is a folder with a manifest.lua; every file of
+ * it is Lua that returns a table, run in the plugin's own sandbox under the
+ * instruction budget. A version (manifest, definitions, checks) is read
+ * whole into new objects first; only when all of it is good does it replace
+ * the running version, so a broken edit keeps the old version running and
+ * says why. Status and alert keys are namespaced by plugin ("plugin.key")
+ * and keep their numbers across reloads, so flows that carry a status keep
+ * meaning the same one. Everything that touches a Lua state runs in
+ * protected mode, so a plugin at its memory cap cannot bring floe down.
+ */
+#include "plugins/internal.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define FILE_MAX (1u << 20)
+
+/* ---- files ---------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, FILE_MAX + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > FILE_MAX;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in dir that end in suffix (or are folders, with suffix NULL),
+ * sorted; NULL-terminated; free with free_names. */
+static char **list_dir(const char *dir, const char *suffix, size_t *n_out)
+{
+    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.')
+            continue;
+        if (suffix) {
+            size_t sl = strlen(suffix);
+            if (len <= sl || strcmp(e->d_name + len - sl, suffix) != 0)
+                continue;
+        } else {
+            char path[2048];
+            struct stat st;
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+                continue;
+        }
+        char **grown = realloc(names, (n + 2) * sizeof(*names));
+        if (!grown)
+            break;
+        names = grown;
+        if (!(names[n] = strdup(e->d_name)))
+            break;
+        names[++n] = NULL;
+    }
+    if (d)
+        closedir(d);
+    if (names)
+        qsort(names, n, sizeof(*names), name_cmp);
+    *n_out = n;
+    return names;
+}
+
+static void free_names(char **names)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The folders whose files make up a plugin version. */
+static const char *const plugin_dirs[] = {
+    "",
+    "alert_definitions",
+    "status_definitions",
+    "checks/flow",
+    "checks/host",
+    "checks/interface",
+    "checks/network",
+    "checks/exporter",
+    "checks/system",
+    "ts_schemas",
+    "web_gui",
+};
+
+/* A hash of the names, sizes and times of a plugin's .lua files: a
+ * reload rereads a plugin only when it changed. */
+static uint64_t files_signature(const char *dir)
+{
+    uint64_t h = 0x6c6f6164ULL;
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(plugin_dirs); i++) {
+        char sub[1100];
+        size_t n;
+        snprintf(sub, sizeof(sub), "%s/%s", dir, plugin_dirs[i]);
+        char **names = list_dir(sub, ".lua", &n);
+        for (size_t k = 0; k < n; k++) {
+            char path[2048];
+            struct stat st;
+            snprintf(path, sizeof(path), "%s/%s", sub, names[k]);
+            uint64_t w[4] = {floe_hash(path, strlen(path), 1), 0, 0, 0};
+            if (stat(path, &st) == 0) {
+                w[1] = (uint64_t)st.st_size;
+                w[2] = (uint64_t)st.st_mtim.tv_sec;
+                w[3] = (uint64_t)st.st_mtim.tv_nsec;
+            }
+            h = floe_hash(w, sizeof(w), h);
+        }
+        free_names(names);
+    }
+    return h;
+}
+
+/* ---- reading scripts (protected mode) --------------------------------------- */
+
+/* Runs a file of the plugin in a fresh environment and pushes what it
+ * returns, which must be a table. */
+static void run_file(lua_State *L, plug__plugin *p, const char *rel)
+{
+    char path[2048], err[ERR_MAX];
+    size_t len;
+    snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
+    char *text = read_file(path, &len);
+    if (!text)
+        luaL_error(L, "%s: cannot read it (or over 1 MiB)", rel);
+    plug__push_env(p);
+    int rc = floe_sandbox_load(&p->sb, text, len, rel, -1, err, sizeof(err));
+    free(text);
+    if (rc != 0)
+        luaL_error(L, "%s", err);
+    lua_remove(L, -2); /* the environment */
+    if (floe_sandbox_call(&p->sb, 0, 1, p->P->o.insn_limit, err, sizeof(err)) != 0)
+        luaL_error(L, "%s", err);
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: must return a table, not %s", rel, luaL_typename(L, -1));
+}
+
+/* Raises an error for any key of the table at idx not in keys. */
+static void only_keys(lua_State *L, int idx, const char *rel, const char *const *keys, size_t n)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        size_t i = 0;
+        while (k && i < n && strcmp(k, keys[i]) != 0)
+            i++;
+        if (!k || i == n)
+            luaL_error(L, "%s: unknown key '%s'", rel, k ? k : luaL_typename(L, -1));
+    }
+}
+
+/* Copies the string at key (if present) into dst. */
+static void opt_string(lua_State *L, int idx, const char *key, char *dst, size_t size,
+                       const char *rel)
+{
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: key '%s' must be a string", rel, key);
+        snprintf(dst, size, "%s", lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+}
+
+static lua_Integer opt_int(lua_State *L, int idx, const char *key, lua_Integer def,
+                           lua_Integer min, lua_Integer max, const char *rel)
+{
+    lua_getfield(L, idx, key);
+    lua_Integer v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok = 0;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < min || v > max)
+            luaL_error(L, "%s: key '%s' must be an integer from %d to %d", rel, key, (int)min,
+                       (int)max);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int idx, const char *key, int def, const char *rel)
+{
+    lua_getfield(L, idx, key);
+    int v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            luaL_error(L, "%s: key '%s' must be true or false", rel, key);
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* A key: letters, digits and '_', 1..47 bytes. */
+static int valid_key(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+              (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+            return 0;
+    return n > 0 && n < CHECK_KEY_MAX;
+}
+
+/* The key of a definition: its `key`, or the file's stem. */
+static void def_key(lua_State *L, int idx, const char *stem, char *key, size_t size,
+                    const char *rel)
+{
+    snprintf(key, size, "%s", stem);
+    opt_string(L, idx, "key", key, size, rel);
+    if (!valid_key(key))
+        luaL_error(L, "%s: key '%s' must be letters, digits and '_'", rel, key);
+}
+
+/* ---- a version ----------------------------------------------------------- */
+
+typedef struct pending_status {
+    plug__status_def d;
+    char alert_key[FULL_KEY_MAX];
+} pending_status;
+
+typedef struct version {
+    plug__plugin *p;
+    char title[96], description[256], author[96], version[32];
+    char **deps;
+    size_t n_deps;
+    pending_status *statuses;
+    size_t n_statuses;
+    plug__alert_def *alerts;
+    size_t n_alerts;
+    plug__check **checks;
+    size_t n_checks;
+    int menu_ref;
+} version;
+
+static void *grow(lua_State *L, void *array, size_t n, size_t size)
+{
+    void *grown = realloc(array, (n + 1) * size);
+    if (!grown)
+        luaL_error(L, "out of memory");
+    memset((char *)grown + n * size, 0, size);
+    return grown;
+}
+
+static void read_manifest(lua_State *L, version *v)
+{
+    static const char *const keys[] = {"name", "title", "description", "author", "version",
+                                       "dependencies"};
+    run_file(L, v->p, "manifest.lua");
+    int t = lua_gettop(L);
+    only_keys(L, t, "manifest.lua", keys, FLOE_ARRAY_LEN(keys));
+    char name[PLUGIN_NAME_MAX] = "";
+    opt_string(L, t, "name", name, sizeof(name), "manifest.lua");
+    if (name[0] && strcmp(name, v->p->name) != 0)
+        luaL_error(L, "manifest.lua: name '%s' is not the folder's name '%s'", name, v->p->name);
+    snprintf(v->title, sizeof(v->title), "%s", v->p->name);
+    opt_string(L, t, "title", v->title, sizeof(v->title), "manifest.lua");
+    opt_string(L, t, "description", v->description, sizeof(v->description), "manifest.lua");
+    opt_string(L, t, "author", v->author, sizeof(v->author), "manifest.lua");
+    opt_string(L, t, "version", v->version, sizeof(v->version), "manifest.lua");
+    lua_getfield(L, t, "dependencies");
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+        luaL_error(L, "manifest.lua: key 'dependencies' must be a list of plugin names");
+    for (lua_Integer i = 1; lua_istable(L, -1) && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "manifest.lua: dependency %d must be a plugin name", (int)i);
+        v->deps = grow(L, v->deps, v->n_deps, sizeof(*v->deps));
+        if (!(v->deps[v->n_deps++] = strdup(lua_tostring(L, -1))))
+            luaL_error(L, "out of memory");
+        lua_pop(L, 1);
+    }
+    lua_settop(L, t - 1);
+}
+
+/* Calls fn for the table at the top, or for each table of a list there
+ * (a file may define several, e.g. one per nDPI risk). */
+static void each_def(lua_State *L, version *v, const char *rel, const char *stem,
+                     void (*fn)(lua_State *L, version *v, int idx, const char *rel,
+                                const char *stem))
+{
+    int t = lua_gettop(L);
+    lua_rawgeti(L, t, 1);
+    int list = lua_istable(L, -1);
+    lua_pop(L, 1);
+    if (!list) {
+        fn(L, v, t, rel, stem);
+        return;
+    }
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, t); i++) {
+        lua_rawgeti(L, t, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "%s: item %d must be a table", rel, (int)i);
+        fn(L, v, lua_gettop(L), rel, NULL);
+        lua_pop(L, 1);
+    }
+}
+
+static void read_alert(lua_State *L, version *v, int t, const char *rel, const char *stem)
+{
+    static const char *const keys[] = {"key", "title", "severity", "score", "entity",
+                                       "description"};
+    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    char key[CHECK_KEY_MAX] = "";
+    def_key(L, t, stem ? stem : "", key, sizeof(key), rel);
+    for (size_t i = 0; i < v->n_alerts; i++)
+        if (strcmp(strchr(v->alerts[i].key, '.') + 1, key) == 0)
+            luaL_error(L, "%s: alert key '%s' is defined twice", rel, key);
+    v->alerts = grow(L, v->alerts, v->n_alerts, sizeof(*v->alerts));
+    plug__alert_def *d = &v->alerts[v->n_alerts++];
+    snprintf(d->key, sizeof(d->key), "%s.%s", v->p->name, key);
+    snprintf(d->plugin, sizeof(d->plugin), "%s", v->p->name);
+    snprintf(d->title, sizeof(d->title), "%s", key);
+    opt_string(L, t, "title", d->title, sizeof(d->title), rel);
+    opt_string(L, t, "description", d->description, sizeof(d->description), rel);
+    char sev[32] = "warning", ent[32] = "";
+    opt_string(L, t, "severity", sev, sizeof(sev), rel);
+    d->severity = plug__severity_parse(sev);
+    if (d->severity < 0)
+        luaL_error(L, "%s: severity '%s' is not one of %s", rel, sev, plug__severity_names());
+    d->score = (uint32_t)opt_int(L, t, "score", 10, 0, 1000, rel);
+    opt_string(L, t, "entity", ent, sizeof(ent), rel);
+    d->entity = ent[0] ? plug__entity_parse(ent) : -1;
+    if (ent[0] && d->entity < 0)
+        luaL_error(L, "%s: entity '%s' is not one of %s", rel, ent, plug__entity_names());
+}
+
+static void read_status(lua_State *L, version *v, int t, const char *rel, const char *stem)
+{
+    static const char *const keys[] = {"key", "title", "score", "alert", "description"};
+    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    char key[CHECK_KEY_MAX] = "";
+    def_key(L, t, stem ? stem : "", key, sizeof(key), rel);
+    for (size_t i = 0; i < v->n_statuses; i++)
+        if (strcmp(strchr(v->statuses[i].d.key, '.') + 1, key) == 0)
+            luaL_error(L, "%s: status key '%s' is defined twice", rel, key);
+    v->statuses = grow(L, v->statuses, v->n_statuses, sizeof(*v->statuses));
+    pending_status *ps = &v->statuses[v->n_statuses++];
+    plug__status_def *d = &ps->d;
+    snprintf(d->key, sizeof(d->key), "%s.%s", v->p->name, key);
+    snprintf(d->plugin, sizeof(d->plugin), "%s", v->p->name);
+    snprintf(d->title, sizeof(d->title), "%s", key);
+    opt_string(L, t, "title", d->title, sizeof(d->title), rel);
+    opt_string(L, t, "description", d->description, sizeof(d->description), rel);
+    d->score = (uint16_t)opt_int(L, t, "score", 10, 0, 1000, rel);
+    opt_string(L, t, "alert", ps->alert_key, sizeof(ps->alert_key), rel);
+    d->alert = -1;
+}
+
+static void read_defs(lua_State *L, version *v, const char *folder,
+                      void (*fn)(lua_State *L, version *v, int idx, const char *rel,
+                                 const char *stem))
+{
+    char dir[1100];
+    size_t n;
+    snprintf(dir, sizeof(dir), "%s/%s", v->p->dir, folder);
+    char **names = list_dir(dir, ".lua", &n);
+    for (size_t i = 0; i < n; i++) {
+        char rel[256], stem[CHECK_KEY_MAX];
+        snprintf(rel, sizeof(rel), "%s/%s", folder, names[i]);
+        snprintf(stem, sizeof(stem), "%.*s", (int)(strlen(names[i]) - 4), names[i]);
+        int top = lua_gettop(L);
+        run_file(L, v->p, rel);
+        each_def(L, v, rel, stem, fn);
+        lua_settop(L, top);
+    }
+    free_names(names);
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+/* The hook names of a kind: the flow events, or the periods. */
+static const char *hook_name(int kind, int h)
+{
+    return kind == FLOE_CHECK_FLOW ? floe_flow_event_name(h) : floe_period_name(h);
+}
+
+static int hook_count(int kind)
+{
+    return kind == FLOE_CHECK_FLOW ? FLOE_EV_COUNT : FLOE_PERIOD_COUNT;
+}
+
+static void read_hooks(lua_State *L, plug__check *c, int t, const char *rel)
+{
+    lua_getfield(L, t, "hooks");
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: key 'hooks' must be a table of functions", rel);
+    int hooks = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, hooks) != 0) {
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        int h = 0;
+        while (h < hook_count(c->kind) && strcmp(hook_name(c->kind, h), name) != 0)
+            h++;
+        if (h == hook_count(c->kind))
+            luaL_error(L, "%s: '%s' is not a hook of %s checks", rel, name,
+                       floe_check_kind_name(c->kind));
+        if (!lua_isfunction(L, -1))
+            luaL_error(L, "%s: hook '%s' must be a function", rel, name);
+        c->hook_ref[h] = luaL_ref(L, LUA_REGISTRYINDEX);
+        c->hooks |= 1u << h;
+    }
+    lua_pop(L, 1);
+    if (!c->hooks)
+        luaL_error(L, "%s: no hooks", rel);
+}
+
+/* Checks each declared setting: a known type and a default of that type. */
+static void read_config_decl(lua_State *L, plug__check *c, int t, const char *rel)
+{
+    static const char *const keys[] = {"type", "of", "default", "min", "max", "choices",
+                                       "description", "title"};
+    lua_getfield(L, t, "config");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: key 'config' must be a table of settings", rel);
+    int decl = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, decl) != 0) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (!k || !valid_key(k) || strcmp(k, "enabled") == 0)
+            luaL_error(L, "%s: setting '%s' must be a name other than 'enabled'", rel,
+                       k ? k : "?");
+        if (!lua_istable(L, -1))
+            luaL_error(L, "%s: setting '%s' must be a table {type=, default=, ...}", rel, k);
+        char where[300];
+        snprintf(where, sizeof(where), "%s: setting '%s'", rel, k);
+        only_keys(L, lua_gettop(L), where, keys, FLOE_ARRAY_LEN(keys));
+        char why[200] = "";
+        if (plug__conf_decl_ok(L, lua_gettop(L), why, sizeof(why)) != 0)
+            luaL_error(L, "%s: setting '%s': %s", rel, k, why);
+        lua_pop(L, 1);
+    }
+    c->schema_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void read_check(lua_State *L, version *v, int kind, const char *rel, const char *stem)
+{
+    static const char *const keys[] = {"title", "description", "hooks", "filter", "periodic",
+                                       "hosts", "config", "default_enabled"};
+    int t = lua_gettop(L);
+    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    if (!valid_key(stem))
+        luaL_error(L, "%s: a check's file name must be letters, digits and '_'", rel);
+    for (size_t i = 0; i < v->n_checks; i++)
+        if (strcmp(v->checks[i]->key, stem) == 0)
+            luaL_error(L, "%s: a check named '%s' exists already (checks/%s)", rel, stem,
+                       floe_check_kind_name(v->checks[i]->kind));
+    v->checks = grow(L, v->checks, v->n_checks, sizeof(*v->checks));
+    plug__check *c = calloc(1, sizeof(*c));
+    if (!c)
+        luaL_error(L, "out of memory");
+    v->checks[v->n_checks++] = c;
+    c->p = v->p;
+    c->kind = kind;
+    for (int h = 0; h < N_HOOKS; h++)
+        c->hook_ref[h] = c->deltas_ref[h] = LUA_NOREF;
+    c->filter_ref = c->schema_ref = c->conf_ref = LUA_NOREF;
+    snprintf(c->key, sizeof(c->key), "%s", stem);
+    snprintf(c->full, sizeof(c->full), "%s.%s", v->p->name, stem);
+    snprintf(c->title, sizeof(c->title), "%s", stem);
+    opt_string(L, t, "title", c->title, sizeof(c->title), rel);
+    opt_string(L, t, "description", c->description, sizeof(c->description), rel);
+    c->default_enabled = opt_bool(L, t, "default_enabled", 1, rel);
+    c->periodic_s = (uint32_t)opt_int(L, t, "periodic", 60, 1, 86400, rel);
+    char hosts[16] = "local";
+    opt_string(L, t, "hosts", hosts, sizeof(hosts), rel);
+    if (strcmp(hosts, "local") != 0 && strcmp(hosts, "all") != 0)
+        luaL_error(L, "%s: key 'hosts' must be \"local\" or \"all\"", rel);
+    c->filter.entities_all = hosts[0] == 'a';
+    read_hooks(L, c, t, rel);
+    lua_getfield(L, t, "filter");
+    if (!lua_isnil(L, -1) && kind != FLOE_CHECK_FLOW)
+        luaL_error(L, "%s: only flow checks take a filter", rel);
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1) && !lua_isfunction(L, -1))
+        luaL_error(L, "%s: key 'filter' must be a table or a function", rel);
+    c->filter_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    read_config_decl(L, c, t, rel);
+}
+
+static void read_checks(lua_State *L, version *v)
+{
+    for (int kind = 0; kind < FLOE_CHECK_KIND_COUNT; kind++) {
+        char folder[64], dir[1100];
+        size_t n;
+        snprintf(folder, sizeof(folder), "checks/%s", floe_check_kind_name(kind));
+        snprintf(dir, sizeof(dir), "%s/%s", v->p->dir, folder);
+        char **names = list_dir(dir, ".lua", &n);
+        for (size_t i = 0; i < n; i++) {
+            char rel[256], stem[CHECK_KEY_MAX + 8];
+            snprintf(rel, sizeof(rel), "%s/%s", folder, names[i]);
+            snprintf(stem, sizeof(stem), "%.*s", (int)(strlen(names[i]) - 4), names[i]);
+            int top = lua_gettop(L);
+            run_file(L, v->p, rel);
+            read_check(L, v, kind, rel, stem);
+            lua_settop(L, top);
+        }
+        free_names(names);
+    }
+}
+
+static void read_menu(lua_State *L, version *v)
+{
+    char path[1100];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/web_gui/menu.lua", v->p->dir);
+    if (stat(path, &st) != 0)
+        return;
+    run_file(L, v->p, "web_gui/menu.lua");
+    v->menu_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* The alert key a status names: its own plugin's, or "plugin.key". */
+static void resolve_status_alerts(lua_State *L, version *v)
+{
+    for (size_t i = 0; i < v->n_statuses; i++) {
+        pending_status *ps = &v->statuses[i];
+        if (!ps->alert_key[0])
+            continue;
+        char full[FULL_KEY_MAX];
+        if (strchr(ps->alert_key, '.'))
+            snprintf(full, sizeof(full), "%s", ps->alert_key);
+        else
+            snprintf(full, sizeof(full), "%s.%s", v->p->name, ps->alert_key);
+        int found = 0;
+        for (size_t k = 0; k < v->n_alerts && !found; k++)
+            found = strcmp(v->alerts[k].key, full) == 0;
+        if (!found && strncmp(full, v->p->name, strlen(v->p->name)) != 0)
+            found = plug__alert_lookup(v->p->P, NULL, full) >= 0;
+        if (!found)
+            luaL_error(L, "status_definitions: status '%s' names alert '%s', which is not defined",
+                       ps->d.key, full);
+        snprintf(ps->alert_key, sizeof(ps->alert_key), "%s", full);
+    }
+}
+
+/* In protected mode: the whole version read into the version struct. */
+static int read_version(lua_State *L)
+{
+    version *v = lua_touserdata(L, 1);
+    read_manifest(L, v);
+    read_defs(L, v, "alert_definitions", read_alert);
+    read_defs(L, v, "status_definitions", read_status);
+    resolve_status_alerts(L, v);
+    read_checks(L, v);
+    read_menu(L, v);
+    return 0;
+}
+
+/* ---- definitions registry --------------------------------------------------- */
+
+int32_t plug__status_lookup(const floe_plugins *P, const char *plugin, const char *key)
+{
+    char full[FULL_KEY_MAX];
+    if (plugin && !strchr(key, '.'))
+        snprintf(full, sizeof(full), "%s.%s", plugin, key);
+    else
+        snprintf(full, sizeof(full), "%s", key);
+    for (size_t i = 0; i < P->n_statuses; i++)
+        if (P->statuses[i].live && strcmp(P->statuses[i].key, full) == 0)
+            return (int32_t)i;
+    return -1;
+}
+
+int32_t plug__alert_lookup(const floe_plugins *P, const char *plugin, const char *key)
+{
+    char full[FULL_KEY_MAX];
+    if (plugin && !strchr(key, '.'))
+        snprintf(full, sizeof(full), "%s.%s", plugin, key);
+    else
+        snprintf(full, sizeof(full), "%s", key);
+    for (size_t i = 0; i < P->n_alerts; i++)
+        if (P->alerts[i].live && strcmp(P->alerts[i].key, full) == 0)
+            return (int32_t)i;
+    return -1;
+}
+
+/* The slot for a key: the one it had, or a new one. -1 on no memory. */
+static int32_t def_slot(void **array, size_t *n, size_t *cap, size_t size, const char *key)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((char *)*array + i * size, key) == 0) /* key is the first member */
+            return (int32_t)i;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 32;
+        void *grown = realloc(*array, c * size);
+        if (!grown)
+            return -1;
+        *array = grown;
+        *cap = c;
+    }
+    memset((char *)*array + *n * size, 0, size);
+    return (int32_t)(*n)++;
+}
+
+/* The plugin's definitions become this version's; those it dropped are no
+ * longer live (their numbers stay taken, so old flows keep their meaning). */
+static int register_defs(floe_plugins *P, version *v)
+{
+    for (size_t i = 0; i < P->n_alerts; i++)
+        if (strcmp(P->alerts[i].plugin, v->p->name) == 0)
+            P->alerts[i].live = 0;
+    for (size_t i = 0; i < P->n_statuses; i++)
+        if (strcmp(P->statuses[i].plugin, v->p->name) == 0)
+            P->statuses[i].live = 0;
+    for (size_t i = 0; i < v->n_alerts; i++) {
+        int32_t id = def_slot((void **)&P->alerts, &P->n_alerts, &P->cap_alerts,
+                              sizeof(*P->alerts), v->alerts[i].key);
+        if (id < 0)
+            return FLOE_ENOMEM;
+        P->alerts[id] = v->alerts[i];
+        P->alerts[id].live = 1;
+    }
+    for (size_t i = 0; i < v->n_statuses; i++) {
+        pending_status *ps = &v->statuses[i];
+        int32_t id = def_slot((void **)&P->statuses, &P->n_statuses, &P->cap_statuses,
+                              sizeof(*P->statuses), ps->d.key);
+        if (id < 0)
+            return FLOE_ENOMEM;
+        P->statuses[id] = ps->d;
+        P->statuses[id].live = 1;
+        P->statuses[id].alert = ps->alert_key[0] ? plug__alert_lookup(P, NULL, ps->alert_key) : -1;
+    }
+    return 0;
+}
+
+/* ---- checks' lifetime --------------------------------------------------------- */
+
+static void check_free(floe_plugins *P, plug__check *c)
+{
+    lua_State *L = c->p->sb.L;
+    for (int h = 0; h < N_HOOKS; h++) {
+        luaL_unref(L, LUA_REGISTRYINDEX, c->hook_ref[h]);
+        luaL_unref(L, LUA_REGISTRYINDEX, c->deltas_ref[h]);
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, c->filter_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->schema_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c->conf_ref);
+    plug__filter_free(P, &c->filter);
+    free(c);
+}
+
+static void version_discard(floe_plugins *P, version *v)
+{
+    for (size_t i = 0; i < v->n_checks; i++)
+        check_free(P, v->checks[i]);
+    free(v->checks);
+    for (size_t i = 0; i < v->n_deps; i++)
+        free(v->deps[i]);
+    free(v->deps);
+    free(v->statuses);
+    free(v->alerts);
+    if (v->menu_ref != LUA_NOREF)
+        luaL_unref(v->p->sb.L, LUA_REGISTRYINDEX, v->menu_ref);
+    memset(v, 0, sizeof(*v));
+}
+
+/* A new check takes over its predecessor's counters and failure state. */
+static void carry_over(plug__plugin *p, plug__check *c)
+{
+    for (size_t i = 0; i < p->n_checks; i++) {
+        plug__check *old = p->checks[i];
+        if (old->kind == c->kind && strcmp(old->key, c->key) == 0) {
+            c->st = old->st;
+            snprintf(c->last_error, sizeof(c->last_error), "%s", old->last_error);
+            c->last_error_ms = old->last_error_ms;
+        }
+    }
+}
+
+/* The checks' configs and filters; an error names the check. */
+static int build_checks(floe_plugins *P, version *v, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < v->n_checks; i++) {
+        plug__check *c = v->checks[i];
+        if (plug__conf_build(P, c, err, errlen) != 0 ||
+            (c->kind == FLOE_CHECK_FLOW && plug__filter_build(P, c, err, errlen) != 0))
+            return FLOE_EINVAL;
+    }
+    return 0;
+}
+
+static void commit(floe_plugins *P, plug__plugin *p, version *v)
+{
+    for (size_t i = 0; i < v->n_checks; i++)
+        carry_over(p, v->checks[i]);
+    for (size_t i = 0; i < p->n_checks; i++)
+        check_free(P, p->checks[i]);
+    free(p->checks);
+    for (size_t i = 0; i < p->n_deps; i++)
+        free(p->deps[i]);
+    free(p->deps);
+    if (p->menu_ref != LUA_NOREF)
+        luaL_unref(p->sb.L, LUA_REGISTRYINDEX, p->menu_ref);
+    p->checks = v->checks;
+    p->n_checks = v->n_checks;
+    p->deps = v->deps;
+    p->n_deps = v->n_deps;
+    p->menu_ref = v->menu_ref;
+    snprintf(p->title, sizeof(p->title), "%s", v->title);
+    snprintf(p->description, sizeof(p->description), "%s", v->description);
+    snprintf(p->author, sizeof(p->author), "%s", v->author);
+    snprintf(p->version, sizeof(p->version), "%s", v->version);
+    free(v->statuses);
+    free(v->alerts);
+    memset(v, 0, sizeof(*v));
+    p->loaded = 1;
+    p->loaded_ms = P->now_ms;
+}
+
+/*
+ * Reads the plugin's files as a new version and, if all is well, puts it
+ * in place of the running one. On failure the running version (if any)
+ * stays, and p->error says why.
+ */
+static int plugin_load(floe_plugins *P, plug__plugin *p)
+{
+    version v;
+    char err[ERR_MAX] = "";
+    memset(&v, 0, sizeof(v));
+    v.p = p;
+    v.menu_ref = LUA_NOREF;
+    lua_gc(p->sb.L, LUA_GCCOLLECT);
+    lua_pushcfunction(p->sb.L, read_version);
+    lua_pushlightuserdata(p->sb.L, &v);
+    int rc = floe_sandbox_call(&p->sb, 1, 0, 0, err, sizeof(err));
+    if (rc == 0 && register_defs(P, &v) != 0) {
+        snprintf(err, sizeof(err), "out of memory");
+        rc = FLOE_ENOMEM;
+    }
+    if (rc == 0)
+        rc = build_checks(P, &v, err, sizeof(err));
+    p->files_sig = files_signature(p->dir);
+    if (rc != 0) {
+        version_discard(P, &v);
+        if (p->loaded) /* the old version's definitions are live again */
+            plug__reregister(P, p);
+        p->failed = 1;
+        snprintf(p->error, sizeof(p->error), "%s", err);
+        log_error(P->env.log, "plugins: %s: %s%s", p->name, err,
+                  p->loaded ? "; the running version stays" : "; disabled");
+        return rc;
+    }
+    commit(P, p, &v);
+    p->failed = 0;
+    p->error[0] = '\0';
+    return 0;
+}
