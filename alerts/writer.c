@@ -700,7 +700,8 @@ static void *writer_main(void *arg)
         size_t n = 0;
         pthread_mutex_lock(&s->qlock);
         wait_for_work(s, w);
-        alerts__qblock *b = s->hold && !s->stop ? NULL : take_batch(s, &n);
+        int held = s->hold && !s->stop;
+        alerts__qblock *b = held ? NULL : take_batch(s, &n);
         int stop = s->stop && !s->qhead;
         pthread_mutex_unlock(&s->qlock);
         if (b) {
@@ -717,7 +718,7 @@ static void *writer_main(void *arg)
         }
         if (stop && !b)
             break;
-        if (!s->hold)
+        if (!held)
             prune_step(s, w);
     }
     return NULL;

@@ -1052,7 +1052,7 @@ typedef struct receiver {
     pthread_t thread;
     atomic_int stop;
     atomic_int count;
-    int status;            /* the HTTP status it answers */
+    atomic_int status;     /* the HTTP status it answers */
     pthread_mutex_t lock;
     char bodies[8][8192];
 } receiver;
@@ -1116,12 +1116,13 @@ static void *receiver_main(void *arg)
         char body[8192], reply[128];
         if (read_request(c, body, sizeof(body)) == 0) {
             int i = atomic_load(&r->count);
-            if (i < 8 && r->status == 200) {
+            int status = atomic_load(&r->status);
+            if (i < 8 && status == 200) {
                 snprintf(r->bodies[i], sizeof(r->bodies[i]), "%s", body);
                 atomic_fetch_add(&r->count, 1);
             }
             snprintf(reply, sizeof(reply), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n", r->status);
+                     "Connection: close\r\n\r\n", status);
             ASSERT(write(c, reply, strlen(reply)) > 0);
         }
         close(c);
@@ -1132,7 +1133,7 @@ static void *receiver_main(void *arg)
 static void receiver_start(receiver *r, uint16_t port, int status)
 {
     memset(r, 0, sizeof(*r));
-    r->status = status;
+    atomic_store(&r->status, status);
     r->fd = listen_on(port, &r->port);
     ASSERT(r->fd >= 0);
     ASSERT_EQ(pthread_create(&r->thread, NULL, receiver_main, r), 0);
@@ -1255,7 +1256,7 @@ TEST(webhook_retries_until_the_receiver_is_back)
     for (int t = 0; t < 300 && jq_int(endpoint_stats(s), "$.endpoints[0].retried") < before + 2; t++)
         sleep_ms(10);
     ASSERT_CONTAINS(jq_str(endpoint_stats(s), "$.endpoints[0].last_error"), "503");
-    r.status = 200;
+    atomic_store(&r.status, 200);
     ASSERT(wait_count(&r.count, 1, 5000));
     sleep_ms(300);
     ASSERT_EQ(atomic_load(&r.count), 1);
