@@ -15,7 +15,7 @@
 #include "alerts/alerts.h"
 
 #define ALERTS__QBLOCK 256    /* events per queue block */
-#define ALERTS__QFREE_KEEP 8  /* empty blocks kept for reuse */
+#define ALERTS__QFREE_KEEP 64 /* empty blocks kept for reuse (6 MiB): no malloc churn in storms */
 #define ALERTS__TYPES_MAX 1024 /* alert types counted by name for metrics */
 
 typedef _Atomic uint64_t alerts__counter;
@@ -122,6 +122,15 @@ void alerts__writer_join(floe_alerts *s);
 void alerts__set_error(floe_alerts *s, const char *fmt, ...) FLOE_PRINTF(2, 3);
 /* Frees the info copies of a block's events. */
 void alerts__qblock_clear(alerts__qblock *b);
+
+/* ---- checkpoint.c -------------------------------------------------------- */
+
+typedef struct alerts__ckpt alerts__ckpt;
+/* Starts the checkpoint thread on its own connection and hooks the
+ * writer's commits to it. Returns NULL with a reason in err. */
+alerts__ckpt *alerts__ckpt_start(const char *path, sqlite3 *writer_db, char *err, size_t errlen);
+/* Unhooks writer_db and stops the thread; NULL does nothing. */
+void alerts__ckpt_stop(alerts__ckpt *c, sqlite3 *writer_db);
 
 /* ---- query.c ------------------------------------------------------------- */
 

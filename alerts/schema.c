@@ -51,6 +51,7 @@ static const char migration_1[] =
     "CREATE INDEX alerts_srv ON alerts(srv_bin, raised_ms, state, severity, ack_ms)"
     " WHERE srv_bin IS NOT NULL;"
     "CREATE INDEX alerts_entity ON alerts(entity, raised_ms) WHERE entity_type <> 1;"
+    "CREATE INDEX alerts_acked ON alerts(raised_ms) WHERE ack_ms IS NOT NULL;"
     "CREATE TABLE exclusions ("
     " id INTEGER PRIMARY KEY,"
     " rule TEXT NOT NULL,"

@@ -123,6 +123,10 @@ static int store_paths(floe_alerts *s, const char *dir, char *err, size_t errlen
 
 floe_alerts *floe_alerts_open(const floe_alerts_opts *o, floe_log *log, char *err, size_t errlen)
 {
+    /* SQLite's memory statistics take a global mutex on every allocation;
+     * floe reads none of them. This only works before SQLite's first use in
+     * the process, and is harmless (SQLITE_MISUSE) after it. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     floe_alerts *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "alerts: out of memory");

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define KEY_MAX 200
+/* The longest key: a digit, the type, the entity and two separators. */
+#define KEY_MAX (3 + 64 + 80)
 
 enum outcome { OUT_NONE, OUT_INSERTED, OUT_MERGED, OUT_RELEASED, OUT_UNMATCHED };
 
@@ -61,6 +62,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 struct alerts__writer {
     sqlite3 *db;
+    alerts__ckpt *ckpt;
     sqlite3_stmt *st[ST_COUNT];
     floe_hmap engaged;
     floe_hmap oneshot;
@@ -76,10 +78,16 @@ struct alerts__writer {
 
 /* ---- keys ----------------------------------------------------------------- */
 
+/* entity type, type and entity, separated by 0x1f (which neither holds). */
 static uint32_t make_key(char *k, const floe_alert *e)
 {
-    int n = snprintf(k, KEY_MAX, "%d\x1f%s\x1f%s", e->entity_type, e->type, e->entity);
-    return n < 0 ? 0 : n >= KEY_MAX ? KEY_MAX - 1 : (uint32_t)n;
+    size_t t = strnlen(e->type, sizeof(e->type)), n = strnlen(e->entity, sizeof(e->entity));
+    k[0] = (char)('0' + e->entity_type);
+    k[1] = '\x1f';
+    memcpy(k + 2, e->type, t);
+    k[2 + t] = '\x1f';
+    memcpy(k + 3 + t, e->entity, n);
+    return (uint32_t)(3 + t + n);
 }
 
 static wkey *key_find(floe_hmap *m, const char *k, uint32_t klen, uint64_t h)
@@ -92,10 +100,10 @@ static wkey *key_find(floe_hmap *m, const char *k, uint32_t klen, uint64_t h)
     return NULL;
 }
 
-static wkey *key_add(floe_hmap *m, const char *k, uint32_t klen, uint64_t h, int64_t id)
+/* Links w (or a new node when w is NULL) under key k. */
+static wkey *key_add(floe_hmap *m, wkey *w, const char *k, uint32_t klen, uint64_t h, int64_t id)
 {
-    wkey *w = malloc(sizeof(*w) + klen);
-    if (!w)
+    if (!w && !(w = malloc(sizeof(*w) + KEY_MAX)))
         return NULL; /* the next repeat inserts a row instead of merging */
     w->node.hash = h;
     w->id = id;
@@ -107,10 +115,16 @@ static wkey *key_add(floe_hmap *m, const char *k, uint32_t klen, uint64_t h, int
     return w;
 }
 
-static void key_del(floe_hmap *m, wkey *w)
+/* Unlinks w from its map and list without freeing it. */
+static void key_unlink(floe_hmap *m, wkey *w)
 {
     floe_hmap_remove(m, &w->node);
     floe_list_remove(&w->lru);
+}
+
+static void key_del(floe_hmap *m, wkey *w)
+{
+    key_unlink(m, w);
     free(w);
 }
 
@@ -147,7 +161,8 @@ static int restore_engaged(alerts__writer *w)
         e.entity_type = sqlite3_column_int(st, 2);
         snprintf(e.entity, sizeof(e.entity), "%s", (const char *)sqlite3_column_text(st, 3));
         uint32_t klen = make_key(k, &e);
-        key_add(&w->engaged, k, klen, floe_hash(k, klen, w->seed), sqlite3_column_int64(st, 0));
+        key_add(&w->engaged, NULL, k, klen, floe_hash(k, klen, w->seed),
+                sqlite3_column_int64(st, 0));
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : FLOE_EIO;
@@ -199,18 +214,37 @@ static void normalize_info(alerts__writer *w, floe_alert *e)
     e->info = text;
 }
 
+/* floe_addr_format, with IPv4 (nearly every address) done here rather
+ * than through inet_ntop's printf: three addresses a flow alert. */
+static char *addr_text(const floe_addr *a, char out[FLOE_ADDR_STRLEN])
+{
+    if (!floe_addr_is_v4(a))
+        return floe_addr_format(a, out);
+    char *p = out;
+    for (int i = 12; i < 16; i++) {
+        unsigned v = a->b[i];
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 15 ? '.' : '\0';
+    }
+    return out;
+}
+
 static void bind_flow(sqlite3_stmt *st, const floe_alert *e)
 {
     char cli[FLOE_ADDR_STRLEN], srv[FLOE_ADDR_STRLEN], exp[FLOE_ADDR_STRLEN];
-    sqlite3_bind_text(st, 13, floe_addr_format(&e->cli, cli), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 14, floe_addr_format(&e->srv, srv), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 13, addr_text(&e->cli, cli), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 14, addr_text(&e->srv, srv), -1, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 15, e->cli.b, 16, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 16, e->srv.b, 16, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 17, e->cli_port);
     sqlite3_bind_int(st, 18, e->srv_port);
     sqlite3_bind_int(st, 19, e->l4);
     sqlite3_bind_text(st, 20, e->app, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 21, floe_addr_format(&e->exporter, exp), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 21, addr_text(&e->exporter, exp), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 22, (sqlite3_int64)e->bytes);
     sqlite3_bind_int64(st, 23, (sqlite3_int64)e->packets);
 }
@@ -280,7 +314,7 @@ static int apply_engage(alerts__writer *w, const floe_alert *e, woutcome *o)
     if (insert_row(w, e, &o->id) != 0)
         return FLOE_EIO;
     o->out = OUT_INSERTED;
-    key_add(&w->engaged, k, klen, h, o->id);
+    key_add(&w->engaged, NULL, k, klen, h, o->id);
     return 0;
 }
 
@@ -304,12 +338,17 @@ static int apply_release(alerts__writer *w, const floe_alert *e, woutcome *o)
     return 0;
 }
 
-/* Keeps the one-shot map within repeat_max keys, dropping the least
- * recently raised. */
-static void oneshot_trim(floe_alerts *s, alerts__writer *w)
+/* The node for a new one-shot key: the old node of the same key, else the
+ * least recently raised one when the map holds repeat_max keys (reused, so
+ * a storm of distinct alerts allocates nothing here), else a new one. */
+static wkey *oneshot_node(floe_alerts *s, alerts__writer *w, wkey *same)
 {
-    while (w->oneshot.count > s->o.repeat_max && !floe_list_empty(&w->oneshot_lru))
-        key_del(&w->oneshot, FLOE_CONTAINER_OF(w->oneshot_lru.next, wkey, lru));
+    wkey *node = same;
+    if (!node && w->oneshot.count >= s->o.repeat_max && !floe_list_empty(&w->oneshot_lru))
+        node = FLOE_CONTAINER_OF(w->oneshot_lru.next, wkey, lru);
+    if (node)
+        key_unlink(&w->oneshot, node);
+    return node;
 }
 
 static int apply_oneshot(floe_alerts *s, alerts__writer *w, const floe_alert *e, woutcome *o)
@@ -331,16 +370,13 @@ static int apply_oneshot(floe_alerts *s, alerts__writer *w, const floe_alert *e,
             return 0;
         }
     }
-    if (key)
-        key_del(&w->oneshot, key);
     if (insert_row(w, e, &o->id) != 0)
         return FLOE_EIO;
     o->out = OUT_INSERTED;
-    key = key_add(&w->oneshot, k, klen, h, o->id);
+    key = key_add(&w->oneshot, oneshot_node(s, w, key), k, klen, h, o->id);
     if (key) {
         key->raised_ms = e->when_ms;
         floe_list_push_tail(&w->oneshot_lru, &key->lru);
-        oneshot_trim(s, w);
     }
     return 0;
 }
@@ -421,9 +457,9 @@ static void row_from_event(alerts__row *r, const floe_alert *e, int64_t id, char
     r->info = e->info;
     r->has_flow = e->has_flow;
     if (e->has_flow) {
-        r->cli = floe_addr_format(&e->cli, cli);
-        r->srv = floe_addr_format(&e->srv, srv);
-        r->exporter = floe_addr_format(&e->exporter, exp);
+        r->cli = addr_text(&e->cli, cli);
+        r->srv = addr_text(&e->srv, srv);
+        r->exporter = addr_text(&e->exporter, exp);
         r->app = e->app;
         r->cli_port = e->cli_port;
         r->srv_port = e->srv_port;
@@ -775,13 +811,15 @@ static void writer_free(alerts__writer *w)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(w->st[i]);
+    alerts__ckpt_stop(w->ckpt, w->db);
     map_clear(&w->engaged);
     map_clear(&w->oneshot);
     floe_hmap_close(&w->engaged);
     floe_hmap_close(&w->oneshot);
     if (w->db) {
-        /* Refreshes the planner's statistics, cheaply, for the next open. */
-        sqlite3_exec(w->db, "PRAGMA optimize", NULL, NULL, NULL);
+        /* Refreshes the planner's statistics for the next open; the limit
+         * keeps ANALYZE to a sample, so this is quick on 10M rows too. */
+        sqlite3_exec(w->db, "PRAGMA analysis_limit=400; PRAGMA optimize", NULL, NULL, NULL);
         sqlite3_close(w->db);
     }
     floe_buf_close(&w->scratch);
@@ -801,7 +839,7 @@ static alerts__writer *writer_new(floe_alerts *s)
     w->out_cap = s->o.batch_max + ALERTS__QBLOCK;
     w->out = calloc(w->out_cap, sizeof(*w->out));
     if (!w->out || floe_hmap_init(&w->engaged, 1024, 0) != 0 ||
-        floe_hmap_init(&w->oneshot, s->o.repeat_max, 1) != 0) {
+        floe_hmap_init(&w->oneshot, (size_t)s->o.repeat_max * 2, 1) != 0) {
         writer_free(w);
         return NULL;
     }
@@ -821,6 +859,9 @@ int alerts__writer_start(floe_alerts *s, char *err, size_t errlen)
     sqlite3_exec(s->w->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
     if (alerts__migrate(s->w->db, err, errlen) != 0 || writer_prepare(s, s->w, err, errlen) != 0 ||
         alerts__rules_load(s, s->w->db, err, errlen) != 0)
+        return FLOE_EIO;
+    s->w->ckpt = alerts__ckpt_start(s->path, s->w->db, err, errlen);
+    if (!s->w->ckpt)
         return FLOE_EIO;
     s->writer_started = 1;
     if (pthread_create(&s->writer_thread, NULL, writer_thread, s) != 0) {
