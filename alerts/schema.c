@@ -16,7 +16,9 @@
  * IPv4 v4-mapped, so memcmp order is numeric order and a CIDR is a BETWEEN.
  * Each index ends in the columns the filters test (state, severity,
  * entity_type, ack_ms), so a filtered page of ids and the totals are read
- * from the index alone.
+ * from the index alone. The engaged rows (few) have one partial index that
+ * covers every filter; alerts_srv also holds cli_bin, so the server arm of
+ * an address query can leave out what the client arm already counted.
  */
 static const char migration_1[] =
     "CREATE TABLE alerts ("
@@ -41,17 +43,20 @@ static const char migration_1[] =
     " cli TEXT, srv TEXT, cli_bin BLOB, srv_bin BLOB,"
     " cli_port INTEGER, srv_port INTEGER, l4 INTEGER, app TEXT, exporter TEXT,"
     " bytes INTEGER, packets INTEGER);"
-    "CREATE INDEX alerts_engaged ON alerts(raised_ms) WHERE state = 0;"
+    "CREATE INDEX alerts_engaged ON alerts(raised_ms, severity, entity_type, ack_ms, addr,"
+    " cli_bin, srv_bin, type, plugin, entity) WHERE state = 0;"
     "CREATE INDEX alerts_raised ON alerts(raised_ms, state, severity, entity_type, ack_ms);"
     "CREATE INDEX alerts_type ON alerts(type, raised_ms, state, severity, entity_type, ack_ms);"
+    "CREATE INDEX alerts_plugin ON alerts(plugin, raised_ms, state, severity, entity_type, ack_ms);"
     "CREATE INDEX alerts_addr ON alerts(addr, raised_ms, state, severity, entity_type, ack_ms)"
     " WHERE addr IS NOT NULL;"
     "CREATE INDEX alerts_cli ON alerts(cli_bin, raised_ms, state, severity, ack_ms)"
     " WHERE cli_bin IS NOT NULL;"
-    "CREATE INDEX alerts_srv ON alerts(srv_bin, raised_ms, state, severity, ack_ms)"
+    "CREATE INDEX alerts_srv ON alerts(srv_bin, raised_ms, state, severity, ack_ms, cli_bin)"
     " WHERE srv_bin IS NOT NULL;"
     "CREATE INDEX alerts_entity ON alerts(entity, raised_ms) WHERE entity_type <> 1;"
-    "CREATE INDEX alerts_acked ON alerts(raised_ms) WHERE ack_ms IS NOT NULL;"
+    "CREATE INDEX alerts_acked ON alerts(raised_ms, state, severity, entity_type)"
+    " WHERE ack_ms IS NOT NULL;"
     "CREATE TABLE exclusions ("
     " id INTEGER PRIMARY KEY,"
     " rule TEXT NOT NULL,"

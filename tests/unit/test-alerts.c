@@ -806,6 +806,39 @@ TEST(query_paging_and_totals)
     rm_dir(dir);
 }
 
+TEST(query_address_arms_count_each_alert_once)
+{
+    char *dir = tmp_dir();
+    floe_alerts *s = open_store(dir, NULL);
+    /* Both ends inside 10.0.0.0/16, one a self-talking flow: each counted once. */
+    floe_alert f1 = flow_alert("flow_risk.a", "10.0.0.1", "10.0.5.5", "TLS", "192.0.2.1", 10);
+    floe_alert f2 = flow_alert("flow_risk.a", "10.0.0.9", "10.0.0.9", "TLS", "192.0.2.1", 11);
+    floe_alert f3 = flow_alert("flow_risk.a", "10.0.0.9", "8.8.8.8", "TLS", "192.0.2.1", 12);
+    f3.kind = FLOE_ALERT_ENGAGE; /* an engaged flow alert */
+    floe_alert h = host_alert(FLOE_ALERT_ENGAGE, "hosts.x", "10.0.0.9", 13, FLOE_SEV_ERROR);
+    push_ok(s, &f1);
+    push_ok(s, &f2);
+    push_ok(s, &f3);
+    push_ok(s, &h);
+    ASSERT_EQ(floe_alerts_flush(s), 0);
+    const char *j = query(s, "value=10.0.0.0/16");
+    ASSERT_EQ(jq_int(j, "$.totals.total"), 4);
+    ASSERT_EQ(jq_len(j, "$.alerts"), 4);
+    ASSERT_EQ(jq_int(j, "$.alerts[0].raised_ms"), 13);
+    ASSERT_EQ(jq_int(j, "$.alerts[3].raised_ms"), 10);
+    j = query(s, "value=10.0.0.9");
+    ASSERT_EQ(jq_int(j, "$.totals.total"), 3);
+    j = query(s, "value=10.0.0.9&state=engaged");
+    ASSERT_EQ(jq_int(j, "$.totals.total"), 2);
+    ASSERT_EQ(jq_len(j, "$.alerts"), 2);
+    j = query(s, "value=8.8.8.8&state=engaged&entity=flow");
+    ASSERT_EQ(jq_int(j, "$.totals.total"), 1);
+    j = query(s, "value=10.0.5.0/24&state=past");
+    ASSERT_EQ(jq_int(j, "$.totals.total"), 1);
+    floe_alerts_close(s);
+    rm_dir(dir);
+}
+
 typedef struct kv {
     const char *k, *v;
 } kv;
@@ -1440,7 +1473,8 @@ TEST_MAIN(TEST_ENTRY(names_roundtrip), TEST_ENTRY(engage_repeat_release),
           TEST_ENTRY(exclusions_match_and_count), TEST_ENTRY(retention_by_age),
           TEST_ENTRY(retention_by_rows), TEST_ENTRY(queue_overflow_is_counted_and_push_never_waits),
           TEST_ENTRY(close_commits_everything_queued), TEST_ENTRY(query_filters),
-          TEST_ENTRY(query_paging_and_totals), TEST_ENTRY(query_parse_names_the_bad_key),
+          TEST_ENTRY(query_paging_and_totals), TEST_ENTRY(query_address_arms_count_each_alert_once),
+          TEST_ENTRY(query_parse_names_the_bad_key),
           TEST_ENTRY(ack_and_delete), TEST_ENTRY(alert_json_shape), TEST_ENTRY(stats_json_and_metrics),
           TEST_ENTRY(kill9_mid_storm_keeps_integrity),
           TEST_ENTRY(webhook_delivers_once_with_the_documented_body),
