@@ -16,7 +16,7 @@
 #define CONFIG_MEM_LIMIT  (16u << 20)
 #define CONFIG_INSN_LIMIT 10000000
 
-enum ctype { C_STR, C_LIST, C_UINT, C_BOOL, C_LEVEL, C_TARGET };
+enum ctype { C_STR, C_LIST, C_UINT, C_BOOL, C_LEVEL, C_TARGET, C_TABLE };
 
 /*
  * path     the key; "a.b" is key b in table a
@@ -40,6 +40,10 @@ static const struct ckey {
      "where floe keeps its state: alerts, timeseries, the admin password"},
     {"plugins", C_LIST, offsetof(floe_config, plugin_dirs), offsetof(floe_config, n_plugin_dirs), 0,
      0, "extra plugin directories, loaded after the built-in plugins"},
+    {"builtin_plugins", C_STR, offsetof(floe_config, builtin_plugins), 0, 0, 0,
+     "the built-in plugins' directory; \"\" finds the installed ones; \"none\" loads none"},
+    {"checks", C_TABLE, offsetof(floe_config, checks), 0, 0, 0,
+     "per-check settings: { [\"plugin.check\"] = { enabled = false, key = value, ... } }"},
     {"log.level", C_LEVEL, offsetof(floe_config, log_level), 0, 0, 0,
      "\"error\", \"warn\", \"info\" or \"debug\""},
     {"log.target", C_TARGET, offsetof(floe_config, log_syslog), 0, 0, 0,
@@ -77,6 +81,14 @@ static const struct ckey {
      "sampled packets per flow before nDPI gives up and guesses"},
     {"dpi.max_rate", C_UINT, offsetof(floe_config, tables.dpi_max_rate), 0, 1, 100000000,
      "sampled packets dissected per second at most; past it flows keep their guess"},
+    {"lua.memory", C_UINT, offsetof(floe_config, lua_memory_mb), 0, 1, 4096,
+     "memory cap per plugin, MiB"},
+    {"lua.instructions", C_UINT, offsetof(floe_config, lua_instructions), 0, 1000, 1000000000,
+     "Lua instructions a check may run per call"},
+    {"lua.failures", C_UINT, offsetof(floe_config, lua_failures), 0, 1, 1000000,
+     "failed calls in a row after which a check is disabled"},
+    {"lua.cpu_share", C_UINT, offsetof(floe_config, lua_cpu_share), 0, 1, 100,
+     "percent of the loop's time Lua may use; past it runs are skipped and counted"},
 };
 
 static const char *const default_local_networks[] = {
@@ -150,6 +162,10 @@ int floe_config_defaults(floe_config *cfg)
     cfg->max_templates = 65536;
     cfg->tables_enabled = 1;
     floe_tables_opts_defaults(&cfg->tables);
+    cfg->lua_memory_mb = 64;
+    cfg->lua_instructions = 1000000;
+    cfg->lua_failures = 5;
+    cfg->lua_cpu_share = 30;
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
         floe_config_set_list(&cfg->tables.local_networks, &cfg->tables.n_local_networks,
@@ -157,7 +173,9 @@ int floe_config_defaults(floe_config *cfg)
                              FLOE_ARRAY_LEN(default_local_networks)) != 0 ||
         floe_config_set_list(&cfg->plugin_dirs, &cfg->n_plugin_dirs, NULL, 0) != 0 ||
         floe_config_set_str(&cfg->web, "127.0.0.1:3000") != 0 ||
-        floe_config_set_str(&cfg->data_dir, "./floe-data") != 0) {
+        floe_config_set_str(&cfg->data_dir, "./floe-data") != 0 ||
+        floe_config_set_str(&cfg->builtin_plugins, "") != 0 ||
+        floe_config_set_str(&cfg->checks, "{}") != 0) {
         floe_config_free(cfg);
         return FLOE_ENOMEM;
     }
@@ -171,6 +189,8 @@ void floe_config_free(floe_config *cfg)
     list_free(cfg->tables.local_networks, cfg->tables.n_local_networks);
     free(cfg->web);
     free(cfg->data_dir);
+    free(cfg->builtin_plugins);
+    free(cfg->checks);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -287,6 +307,16 @@ static int apply_value(floe_config *cfg, const struct ckey *k, lua_State *L, int
         return floe_config_set_str((char **)(void *)((char *)cfg + k->off), lua_tostring(L, idx));
     case C_LIST:
         return apply_list(cfg, k, L, idx, err, errlen);
+    case C_TABLE: {
+        if (!lua_istable(L, idx))
+            return type_error(k, L, idx, "a table", err, errlen);
+        char *json = floe_plugins_lua_json(L, idx);
+        if (!json)
+            return FLOE_ENOMEM;
+        free(*(char **)(void *)((char *)cfg + k->off));
+        *(char **)(void *)((char *)cfg + k->off) = json;
+        return 0;
+    }
     case C_UINT: {
         int isint = 0;
         lua_Integer v = lua_tointegerx(L, idx, &isint);
@@ -452,6 +482,9 @@ static void describe_value(floe_buf *out, const floe_config *cfg, const struct c
     switch (k->type) {
     case C_STR:
         floe_buf_printf(out, "\"%s\"", *(char *const *)(const void *)base);
+        break;
+    case C_TABLE: /* only ever {} as a default */
+        floe_buf_puts(out, "{}");
         break;
     case C_LIST: {
         char *const *list = *(char **const *)(const void *)base;

@@ -8,9 +8,15 @@
 #include "engine/engine.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "alerts/alerts.h"
 
 /* Templates are swept for expiry every this often on the engine's clock. */
 #define SWEEP_EVERY_MS 10000
+/* Live, the plugins' periodic work gets this much of each loop turn. */
+#define PLUGIN_SLICE_NS 2000000
 
 static void on_record(void *ud, const floe_record *r)
 {
@@ -47,6 +53,138 @@ static void on_tick(void *ud, int period, uint64_t boundary_ms)
     floe_engine *e = ud;
     log_debug(e->log, "engine: %s tick at %llu", floe_period_name(period),
               (unsigned long long)boundary_ms);
+    if (e->plugins) {
+        if (e->tables_on)
+            floe_tables_flush(&e->tables); /* periodic checks see up-to-date hosts */
+        floe_plugins_tick(e->plugins, period, boundary_ms);
+    }
+}
+
+/* ---- what the plugins see ------------------------------------------------ */
+
+static void on_alert(void *ud, const struct floe_alert *a)
+{
+    floe_engine *e = ud;
+    e->alerts++;
+    if (e->tap.alert)
+        e->tap.alert(e->tap.ud, a);
+}
+
+static int exporter_at(void *ud, size_t i, floe_plugin_exporter *out)
+{
+    floe_engine *e = ud;
+    floe_exporter *ex;
+    size_t k = 0;
+    /* Walks from the start each time: exporters are few, and the list can
+     * change between slices of a periodic run. */
+    FLOE_EXPORTERS_FOREACH(&e->ing.exporters, ex) {
+        if (k++ != i)
+            continue;
+        memset(out, 0, sizeof(*out));
+        out->id = ex->id;
+        out->addr = ex->key.addr;
+        out->domain = ex->key.domain;
+        out->proto = floe_proto_name((int)ex->key.proto);
+        out->sampling = ex->dec.sampling ? ex->dec.sampling : 1;
+        out->first_seen_ms = ex->first_seen_ms;
+        out->last_seen_ms = ex->last_seen_ms;
+        out->datagrams = ex->c.datagrams;
+        out->records = ex->c.records;
+        out->malformed = ex->c.malformed;
+        out->lost = ex->c.lost;
+        out->missing_template = ex->c.missing_template;
+        out->templates = ex->c.templates;
+        out->seq_gaps = ex->c.seq_gaps;
+        return 0;
+    }
+    return -1;
+}
+
+static void system_view(void *ud, floe_plugin_system *out)
+{
+    floe_engine *e = ud;
+    floe_counters t;
+    floe_ingest_totals(&e->ing, &t);
+    memset(out, 0, sizeof(*out));
+    out->uptime_s = (e->now_ms - e->start_ms) / 1000;
+    out->datagrams = t.datagrams;
+    out->records = t.records;
+    out->malformed = t.malformed;
+    out->dropped = t.dropped;
+    out->lost = t.lost;
+    for (floe_list *it = e->sources.next; it != &e->sources; it = it->next) {
+        floe_source *s = FLOE_CONTAINER_OF(it, floe_source, link);
+        out->socket_drops += s->drops ? s->drops(s) : 0;
+    }
+    out->exporters = e->ing.exporters.map.count;
+    if (e->tables_on) {
+        out->flows = e->tables.flows.count;
+        out->hosts = e->tables.hosts.count;
+        out->interfaces = e->tables.ifaces.count;
+        out->flows_created = e->tables.st.flows_created;
+        out->flows_ended = e->tables.st.flows_ended;
+        out->flow_evictions = e->tables.st.flow_evictions;
+        out->host_full = e->tables.st.host_full;
+    }
+}
+
+/* The built-ins: the configured folder, else the installed one, else the
+ * source tree's (a build that was never installed). */
+static const char *builtin_dir(const floe_config *cfg)
+{
+    struct stat st;
+    if (cfg->builtin_plugins[0])
+        return strcmp(cfg->builtin_plugins, "none") == 0 ? NULL : cfg->builtin_plugins;
+    if (stat(FLOE_PLUGINS_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+        return FLOE_PLUGINS_DIR;
+    return FLOE_SRC_PLUGINS_DIR;
+}
+
+static int plugins_start(floe_engine *e, char *err, size_t errlen)
+{
+    const floe_config *cfg = e->cfg;
+    floe_plugins_opts o;
+    floe_plugins_env env;
+    char state[1100];
+    char **dirs = calloc(cfg->n_plugin_dirs + 1, sizeof(*dirs));
+    if (!dirs) {
+        snprintf(err, errlen, "out of memory");
+        return FLOE_ENOMEM;
+    }
+    size_t n = 0;
+    if (builtin_dir(cfg))
+        dirs[n++] = (char *)builtin_dir(cfg);
+    for (size_t i = 0; i < cfg->n_plugin_dirs; i++)
+        dirs[n++] = cfg->plugin_dirs[i];
+    floe_plugins_opts_defaults(&o);
+    o.dirs = dirs;
+    o.n_dirs = n;
+    snprintf(state, sizeof(state), "%s/plugins-config.json", cfg->data_dir);
+    o.state_path = e->mode == FLOE_ENGINE_LIVE ? state : NULL;
+    o.checks_json = cfg->checks;
+    o.mem_limit = (size_t)cfg->lua_memory_mb << 20;
+    o.insn_limit = cfg->lua_instructions;
+    o.max_failures = cfg->lua_failures;
+    o.cpu_share = cfg->lua_cpu_share;
+    memset(&env, 0, sizeof(env));
+    env.tables = &e->tables;
+    env.log = e->log;
+    env.loop = e->mode == FLOE_ENGINE_LIVE ? (struct uv_loop_s *)e->loop : NULL;
+    env.live = e->mode == FLOE_ENGINE_LIVE;
+    env.ud = e;
+    env.alert = on_alert;
+    env.exporter_at = exporter_at;
+    env.system = system_view;
+    e->plugins = floe_plugins_new(&o, &env, err, errlen);
+    free(dirs);
+    if (!e->plugins)
+        return FLOE_ENOMEM;
+    floe_plugins_set_clock(e->plugins, e->now_ms);
+    e->tables.hooks.event = floe_plugins_flow_event;
+    e->tables.hooks.ud = e->plugins;
+    e->tables.hooks.wanted = floe_plugins_wanted(e->plugins);
+    e->tables.names.status = floe_plugins_status_key;
+    return 0;
 }
 
 int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_loop_t *loop,
@@ -75,6 +213,8 @@ int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_l
         e->ing.out.ifcounters = on_ifcounters;
         e->ing.out.appname = on_appname;
         e->ing.out.ud = e;
+        if ((rc = plugins_start(e, err, errlen)) != 0)
+            return rc;
     }
     return 0;
 }
@@ -83,6 +223,8 @@ void floe_engine_close(floe_engine *e)
 {
     if (e->tables_on) {
         floe_engine_finish(e);
+        floe_plugins_free(e->plugins);
+        e->plugins = NULL;
         floe_tables_close(&e->tables);
         e->tables_on = 0;
     }
@@ -114,12 +256,25 @@ void floe_engine_advance(floe_engine *e, uint64_t now_ms)
     if (now_ms / SWEEP_EVERY_MS != e->now_ms / SWEEP_EVERY_MS)
         floe_ingest_sweep(&e->ing, now_ms);
     e->now_ms = now_ms;
+    if (e->plugins)
+        floe_plugins_set_clock(e->plugins, now_ms);
     floe_sched_advance(&e->sched, now_ms);
 }
 
 size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget)
 {
-    return e->tables_on ? floe_tables_housekeep(&e->tables, now_ms, budget) : 0;
+    if (!e->tables_on)
+        return 0;
+    size_t n = floe_tables_housekeep(&e->tables, now_ms, budget);
+    if (e->plugins &&
+        floe_plugins_run(e->plugins, e->mode == FLOE_ENGINE_LIVE ? PLUGIN_SLICE_NS : 0))
+        n = budget + 1; /* more to do: keep the loop turning */
+    return n;
+}
+
+int floe_engine_reload_plugins(floe_engine *e, int force)
+{
+    return e->plugins ? floe_plugins_reload(e->plugins, force) : 0;
 }
 
 void floe_engine_finish(floe_engine *e)
@@ -128,6 +283,8 @@ void floe_engine_finish(floe_engine *e)
         return;
     floe_tables_drain(&e->tables, e->ing.now_ms);
     floe_tables_flush(&e->tables);
+    if (e->plugins)
+        floe_plugins_run(e->plugins, 0); /* periodic runs still due */
     floe_tables_end_all(&e->tables);
 }
 

@@ -19,8 +19,11 @@
 #include <uv.h>
 
 #include "decoders/decoders.h"
+#include "plugins/plugins.h"
 #include "tables/tables.h"
 #include "util/util.h"
+
+struct floe_alert;
 
 /* ---- config ------------------------------------------------------------ */
 
@@ -44,8 +47,14 @@ typedef struct floe_config {
     uint32_t template_timeout; /* s */
     uint32_t max_templates_per_exporter;
     uint32_t max_templates;
-    int tables_enabled;      /* 0: decode and count only */
-    floe_tables_opts tables; /* flows, hosts, interfaces, local_networks, dpi */
+    int tables_enabled;        /* 0: decode and count only */
+    floe_tables_opts tables;   /* flows, hosts, interfaces, local_networks, dpi */
+    char *builtin_plugins;     /* "" for the installed (or source tree's) built-ins; "none" */
+    char *checks;              /* per-check settings: a JSON object {"plugin.check": {...}} */
+    uint32_t lua_memory_mb;    /* per plugin */
+    uint32_t lua_instructions; /* per call */
+    uint32_t lua_failures;     /* in a row, before a check is disabled */
+    uint32_t lua_cpu_share;    /* percent of the loop's time */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
@@ -251,6 +260,13 @@ enum floe_engine_mode {
     FLOE_ENGINE_OFFLINE, /* a replay or a test: the capture's clock */
 };
 
+/* Where the engine's alert events go besides the store: a replay records
+ * them for its report, a test inspects them. */
+typedef struct floe_alert_tap {
+    void (*alert)(void *ud, const struct floe_alert *a);
+    void *ud;
+} floe_alert_tap;
+
 typedef struct floe_engine {
     const floe_config *cfg; /* borrowed: the caller keeps it alive and calls
                              * floe_engine_reconfigure when it changes */
@@ -265,12 +281,17 @@ typedef struct floe_engine {
     uint64_t start_ms;
     floe_list sources; /* floe_source, by link */
     uint64_t reloads, reload_errors;
+    floe_plugins *plugins; /* NULL with the tables off */
+    floe_alert_tap tap;
+    uint64_t alerts; /* alert events raised */
 } floe_engine;
 
 /*
- * Builds the engine from cfg: ingest, and the tables unless
- * tables.enabled is false. Returns 0, or a negative code with a one-line
- * reason in err (after which floe_engine_close is still safe).
+ * Builds the engine from cfg: ingest, and, unless tables.enabled is false,
+ * the tables and the plugins (the built-ins and cfg->plugin_dirs; live, a
+ * plugin that fails to load is disabled with its reason and the rest run).
+ * Returns 0, or a negative code with a one-line reason in err (after which
+ * floe_engine_close is still safe).
  */
 int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_loop_t *loop,
                      int mode, uint64_t now_ms, char *err, size_t errlen);
@@ -289,11 +310,16 @@ void floe_engine_batch_end(floe_engine *e);
 /* Moves the engine's clock on: scheduler ticks, template expiry. */
 void floe_engine_advance(floe_engine *e, uint64_t now_ms);
 /* The tables' upkeep in a slice of at most budget steps at now_ms (see
- * floe_tables_housekeep); returns the steps taken. */
+ * floe_tables_housekeep), and a slice of the plugins' periodic work (all of
+ * it offline); returns the steps taken, more than budget while periodic
+ * work remains. */
 size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget);
 /* The end of the input (a replay's last capture, a shutdown): catches the
  * hosts up and ends every flow, so hooks see every flow end. */
 void floe_engine_finish(floe_engine *e);
+/* Reloads the plugins whose files changed (all with force). Returns how
+ * many failed, keeping their running versions. */
+int floe_engine_reload_plugins(floe_engine *e, int force);
 void floe_engine_add_source(floe_engine *e, floe_source *s);
 void floe_engine_remove_source(floe_engine *e, floe_source *s);
 

@@ -71,8 +71,8 @@ static int scalar_ok(lua_State *L, int decl, int val, int t, char *why, size_t w
         double lim = lua_tonumber(L, -1);
         lua_pop(L, 1);
         if (has && (b == 0 ? v < lim : v > lim)) {
-            snprintf(why, whylen, "%g is %s %g", v, b == 0 ? "below the minimum" : "above the maximum",
-                     lim);
+            snprintf(why, whylen, "%g is %s %g", v,
+                     b == 0 ? "below the minimum" : "above the maximum", lim);
             return -1;
         }
     }
@@ -102,8 +102,10 @@ static int value_ok(lua_State *L, int decl, int val, char *why, size_t whylen)
                                       lua_tointeger(L, -2) <= n;
         char inner[160] = "";
         if (!key_ok || (of >= 0 && scalar_ok(L, decl, lua_gettop(L), of, inner, sizeof(inner))))
-            snprintf(why, whylen, "%s", key_ok ? inner : t == T_MAP ? "has a key that is not a name"
-                                                                     : "is not a list");
+            snprintf(why, whylen, "%s",
+                     key_ok       ? inner
+                     : t == T_MAP ? "has a key that is not a name"
+                                  : "is not a list");
         lua_pop(L, 1);
         if (why[0]) {
             lua_pop(L, 1);
@@ -112,6 +114,38 @@ static int value_ok(lua_State *L, int decl, int val, char *why, size_t whylen)
     }
     (void)count;
     return 0;
+}
+
+int plug__conf_decl_ok(lua_State *L, int decl, char *why, size_t whylen)
+{
+    lua_getfield(L, decl, "type");
+    int t = type_of_name(lua_tostring(L, -1));
+    lua_getfield(L, decl, "of");
+    int has_of = !lua_isnil(L, -1);
+    int of = type_of_name(lua_tostring(L, -1));
+    lua_pop(L, 2);
+    if (t < 0) {
+        snprintf(why, whylen, "type must be integer, number, boolean, string, list or map");
+        return -1;
+    }
+    if (has_of && (of < 0 || of == T_LIST || of == T_MAP || (t != T_LIST && t != T_MAP))) {
+        snprintf(why, whylen,
+                 "'of' is the item type of a list or map: integer, number, "
+                 "boolean or string");
+        return -1;
+    }
+    lua_getfield(L, decl, "default");
+    int rc = 0;
+    char inner[160] = "";
+    if (lua_isnil(L, -1)) {
+        snprintf(why, whylen, "a default is required");
+        rc = -1;
+    } else if (value_ok(L, decl, lua_gettop(L), inner, sizeof(inner)) != 0) {
+        snprintf(why, whylen, "default %s", inner);
+        rc = -1;
+    }
+    lua_pop(L, 1);
+    return rc;
 }
 
 /* A deep copy of the value at idx, pushed (configs are trees of plain data). */
@@ -136,8 +170,8 @@ static void push_copy(lua_State *L, int idx, int depth)
 typedef struct conf_ctx {
     floe_plugins *P;
     plug__check *c;
-    int src;          /* stack index of an override table to merge */
-    int strict;       /* 1: a bad key is an error; 0: it is skipped and noted */
+    int src;    /* stack index of an override table to merge */
+    int strict; /* 1: a bad key is an error; 0: it is skipped and noted */
     char note[ERR_MAX];
     const char *body; /* conf_check: the JSON object to check */
     size_t len;
@@ -322,8 +356,8 @@ static int state_merge_protected(lua_State *L)
     return 0;
 }
 
-int floe_plugins_configure(floe_plugins *P, const char *plugin, const char *check,
-                           const char *json, size_t len, char *err, size_t errlen)
+int floe_plugins_configure(floe_plugins *P, const char *plugin, const char *check, const char *json,
+                           size_t len, char *err, size_t errlen)
 {
     plug__check *c = NULL;
     for (size_t i = 0; !c && i < P->n_plugins; i++)

@@ -42,7 +42,10 @@ int plug__addrset_add(plug__addrset *s, const char *item, char *err, size_t errl
     floe_net n;
     if (strlen(item) >= sizeof(text) - 5)
         goto bad;
-    snprintf(text, sizeof(text), strchr(item, '/') ? "%s" : strchr(item, ':') ? "%s/128" : "%s/32",
+    snprintf(text, sizeof(text),
+             strchr(item, '/')   ? "%s"
+             : strchr(item, ':') ? "%s/128"
+                                 : "%s/32",
              item);
     if (floe_net_parse(&n, text) != 0)
         goto bad;
@@ -90,8 +93,8 @@ void plug__addrset_finish(plug__addrset *s)
         uint64_t next[2] = {s->r[out].hi[0], s->r[out].hi[1] + 1};
         if (next[1] == 0)
             next[0]++;
-        if (words_cmp(s->r[i].lo, next) <= 0 || (s->r[out].hi[0] == ~(uint64_t)0 &&
-                                                  s->r[out].hi[1] == ~(uint64_t)0)) {
+        if (words_cmp(s->r[i].lo, next) <= 0 ||
+            (s->r[out].hi[0] == ~(uint64_t)0 && s->r[out].hi[1] == ~(uint64_t)0)) {
             if (words_cmp(s->r[i].hi, s->r[out].hi) > 0)
                 memcpy(s->r[out].hi, s->r[i].hi, sizeof(s->r[i].hi));
         } else {
@@ -101,8 +104,7 @@ void plug__addrset_finish(plug__addrset *s)
     s->n = out + 1;
 }
 
-int plug__addrset_parse(plug__addrset *s, const char *text, size_t len, char *err,
-                        size_t errlen)
+int plug__addrset_parse(plug__addrset *s, const char *text, size_t len, char *err, size_t errlen)
 {
     size_t line = 0;
     const char *p = text, *end = text + len;
@@ -266,14 +268,14 @@ static void each_item(floe_plugins *P, plug__check *c, plug__filter *f, lua_Stat
     lua_pop(L, 1);
 }
 
-static int item_l4(floe_plugins *P, plug__filter *f, lua_State *L, const char *s,
-                   lua_Integer n, int is_num, char *why, size_t whylen)
+static int item_l4(floe_plugins *P, plug__filter *f, lua_State *L, const char *s, lua_Integer n,
+                   int is_num, char *why, size_t whylen)
 {
     static const struct {
         const char *name;
         int proto;
-    } names[] = {{"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmp6", 58}, {"icmpv6", 58},
-                 {"gre", 47}, {"esp", 50}, {"sctp", 132}};
+    } names[] = {{"tcp", 6},     {"udp", 17}, {"icmp", 1}, {"icmp6", 58},
+                 {"icmpv6", 58}, {"gre", 47}, {"esp", 50}, {"sctp", 132}};
     (void)P, (void)L;
     if (is_num && n >= 0 && n < 256) {
         bit_set(f->l4, (size_t)n);
@@ -288,8 +290,8 @@ static int item_l4(floe_plugins *P, plug__filter *f, lua_State *L, const char *s
     return -1;
 }
 
-static int item_app(floe_plugins *P, plug__filter *f, lua_State *L, const char *s,
-                    lua_Integer n, int is_num, char *why, size_t whylen)
+static int item_app(floe_plugins *P, plug__filter *f, lua_State *L, const char *s, lua_Integer n,
+                    int is_num, char *why, size_t whylen)
 {
     floe_app_label l;
     (void)L, (void)n, (void)is_num;
@@ -306,8 +308,8 @@ static int item_app(floe_plugins *P, plug__filter *f, lua_State *L, const char *
     return 0;
 }
 
-static int item_cat(floe_plugins *P, plug__filter *f, lua_State *L, const char *s,
-                    lua_Integer n, int is_num, char *why, size_t whylen)
+static int item_cat(floe_plugins *P, plug__filter *f, lua_State *L, const char *s, lua_Integer n,
+                    int is_num, char *why, size_t whylen)
 {
     (void)L, (void)n, (void)is_num;
     floe_dpi *d = P->env.tables ? P->env.tables->dpi : NULL;
@@ -320,8 +322,8 @@ static int item_cat(floe_plugins *P, plug__filter *f, lua_State *L, const char *
     return 0;
 }
 
-static int item_risk(floe_plugins *P, plug__filter *f, lua_State *L, const char *s,
-                     lua_Integer n, int is_num, char *why, size_t whylen)
+static int item_risk(floe_plugins *P, plug__filter *f, lua_State *L, const char *s, lua_Integer n,
+                     int is_num, char *why, size_t whylen)
 {
     (void)P, (void)L, (void)n, (void)is_num;
     int r = s ? floe_dpi_risk_parse(s) : -1;
@@ -333,8 +335,8 @@ static int item_risk(floe_plugins *P, plug__filter *f, lua_State *L, const char 
     return 0;
 }
 
-static int item_host(floe_plugins *P, plug__filter *f, lua_State *L, const char *s,
-                     lua_Integer n, int is_num, char *why, size_t whylen)
+static int item_host(floe_plugins *P, plug__filter *f, lua_State *L, const char *s, lua_Integer n,
+                     int is_num, char *why, size_t whylen)
 {
     (void)P, (void)L, (void)n, (void)is_num;
     return s ? plug__addrset_add(&f->hosts, s, why, whylen) : -1;
@@ -367,8 +369,8 @@ static void ports_into(plug__check *c, lua_State *L, int idx, const char *key, u
 }
 
 static const char *const filter_keys[] = {
-    "l4", "apps", "categories", "server_ports", "exclude_server_ports", "local",
-    "risks", "hosts", "hosts_file",
+    "l4",    "apps",  "categories", "server_ports", "exclude_server_ports",
+    "local", "risks", "hosts",      "hosts_file",
 };
 
 static void reject_unknown_keys(plug__check *c, lua_State *L, int idx)
@@ -429,8 +431,7 @@ static void filter_read(floe_plugins *P, plug__check *c, plug__filter *f, lua_St
     int has_apps = !lua_isnil(L, -1);
     lua_pop(L, 1);
     if (has_apps) {
-        size_t n = P->env.tables && P->env.tables->dpi ? floe_dpi_app_count(P->env.tables->dpi)
-                                                       : 1;
+        size_t n = P->env.tables && P->env.tables->dpi ? floe_dpi_app_count(P->env.tables->dpi) : 1;
         f->app_words = (n + 63) / 64;
         if (!(f->apps = calloc(f->app_words, 8)))
             luaL_error(L, "out of memory");
@@ -528,12 +529,18 @@ static int local_match(int local, const floe_flow *fl)
 {
     int cl = fl->host[0] && fl->host[0]->net >= 0, sl = fl->host[1] && fl->host[1]->net >= 0;
     switch (local) {
-    case LOCAL_CLIENT: return cl;
-    case LOCAL_SERVER: return sl;
-    case LOCAL_EITHER: return cl || sl;
-    case LOCAL_BOTH: return cl && sl;
-    case LOCAL_NONE: return !cl && !sl;
-    default: return 1;
+    case LOCAL_CLIENT:
+        return cl;
+    case LOCAL_SERVER:
+        return sl;
+    case LOCAL_EITHER:
+        return cl || sl;
+    case LOCAL_BOTH:
+        return cl && sl;
+    case LOCAL_NONE:
+        return !cl && !sl;
+    default:
+        return 1;
     }
 }
 

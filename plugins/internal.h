@@ -20,12 +20,13 @@
 
 #include "plugins/plugins.h"
 
-#define PLUGIN_NAME_MAX 48
-#define CHECK_KEY_MAX 48
-#define FULL_KEY_MAX (PLUGIN_NAME_MAX + CHECK_KEY_MAX + 2)
-#define ERR_MAX 512
-#define N_HOOKS 4 /* at most: flow hooks, or the four periods */
-#define HIST_BUCKETS 8
+/* Names are at most 31 bytes, so "plugin.key" fits an alert's type (64). */
+#define PLUGIN_NAME_MAX 32
+#define CHECK_KEY_MAX   32
+#define FULL_KEY_MAX    (PLUGIN_NAME_MAX + CHECK_KEY_MAX)
+#define ERR_MAX         512
+#define N_HOOKS         4 /* at most: flow hooks, or the four periods */
+#define HIST_BUCKETS    8
 
 /* ---- address sets (filter.c) --------------------------------------------- */
 
@@ -33,14 +34,13 @@
 typedef struct plug__addrset {
     struct {
         uint64_t lo[2], hi[2];
-    } *r;
+    } * r;
     size_t n;
 } plug__addrset;
 
 /* Parses a list of addresses and CIDRs (one per line or item; # comments);
  * 0 or FLOE_EINVAL naming the line in err. */
-int plug__addrset_parse(plug__addrset *s, const char *text, size_t len, char *err,
-                        size_t errlen);
+int plug__addrset_parse(plug__addrset *s, const char *text, size_t len, char *err, size_t errlen);
 int plug__addrset_add(plug__addrset *s, const char *item, char *err, size_t errlen);
 void plug__addrset_finish(plug__addrset *s);
 int plug__addrset_has(const plug__addrset *s, const floe_addr *a);
@@ -63,18 +63,18 @@ typedef struct plug__listfile {
 } plug__listfile;
 
 typedef struct plug__filter {
-    uint8_t l4[32];     /* bit per IP protocol; all set if none given */
-    uint64_t *apps;     /* bit per nDPI protocol id (app or master); NULL: any */
-    uint64_t *cats;     /* bit per nDPI category; NULL: any */
+    uint8_t l4[32]; /* bit per IP protocol; all set if none given */
+    uint64_t *apps; /* bit per nDPI protocol id (app or master); NULL: any */
+    uint64_t *cats; /* bit per nDPI category; NULL: any */
     size_t app_words, cat_words;
-    uint8_t *ports;     /* server ports taken (bitmap); NULL: any */
-    uint8_t *not_ports; /* server ports left out (bitmap); NULL: none */
-    int local;          /* LOCAL_* */
-    uint64_t risks;     /* any of these risks; 0: no condition */
-    int any_risk;       /* some risk, whichever */
-    plug__addrset hosts; /* either endpoint in it; n == 0: no condition */
+    uint8_t *ports;       /* server ports taken (bitmap); NULL: any */
+    uint8_t *not_ports;   /* server ports left out (bitmap); NULL: none */
+    int local;            /* LOCAL_* */
+    uint64_t risks;       /* any of these risks; 0: no condition */
+    int any_risk;         /* some risk, whichever */
+    plug__addrset hosts;  /* either endpoint in it; n == 0: no condition */
     plug__listfile *file; /* either endpoint in the file's set */
-    int entities_all;   /* host checks: every host, not only local ones */
+    int entities_all;     /* host checks: every host, not only local ones */
 } plug__filter;
 
 /* ---- checks, plugins, definitions ---------------------------------------- */
@@ -102,9 +102,9 @@ typedef struct plug__check {
     int deltas_ref[N_HOOKS]; /* per hook: {prev = {}, cur = {}} for entity:delta() */
     plug__filter filter;
     int default_enabled;
-    int enabled;             /* by its config */
-    int state;               /* enum check_state */
-    uint32_t failures;       /* in a row */
+    int enabled;       /* by its config */
+    int state;         /* enum check_state */
+    uint32_t failures; /* in a row */
     char last_error[ERR_MAX];
     char last_trace[1024];
     uint64_t last_error_ms;
@@ -117,8 +117,8 @@ typedef struct plug__status_def {
     char title[96];
     char description[256];
     uint16_t score;
-    int32_t alert;  /* alert definition id, -1 for none */
-    int live;       /* defined by a loaded plugin */
+    int32_t alert; /* alert definition id, -1 for none */
+    int live;      /* defined by a loaded plugin */
 } plug__status_def;
 
 typedef struct plug__alert_def {
@@ -126,9 +126,9 @@ typedef struct plug__alert_def {
     char plugin[PLUGIN_NAME_MAX];
     char title[96];
     char description[256];
-    int severity;   /* enum floe_severity */
+    int severity; /* enum floe_severity */
     uint32_t score;
-    int entity;     /* enum floe_entity, or -1: any */
+    int entity; /* enum floe_entity, or -1: any */
     int live;
 } plug__alert_def;
 
@@ -153,35 +153,38 @@ typedef struct plug__plugin {
     char **deps;
     size_t n_deps;
     floe_sandbox sb;
-    int loaded;              /* a version is running */
-    int failed;              /* the last load or reload failed (see error) */
+    int loaded; /* a version is running */
+    int failed; /* the last load or reload failed (see error) */
     char error[ERR_MAX];
     uint64_t loaded_ms;
-    uint64_t files_sig;      /* a hash of its files' names, sizes and mtimes */
+    uint64_t files_sig; /* a hash of its files' names, sizes and mtimes */
     plug__check **checks;
     size_t n_checks;
-    int state_ref;           /* the `state` table, kept across reloads */
-    int ud_ref[UD_COUNT];    /* one userdata per kind, reused for every call */
-    int menu_ref;            /* web_gui/menu.lua's table, or LUA_NOREF */
-    int gone;                /* its folder disappeared */
-    void *watch;             /* watch.c's handles */
+    int state_ref;        /* the `state` table, kept across reloads */
+    int ud_ref[UD_COUNT]; /* one userdata per kind, reused for every call */
+    int menu_ref;         /* web_gui/menu.lua's table, or LUA_NOREF */
+    int gone;             /* its folder disappeared */
+    void *watch;          /* watch.c's handles */
     uint64_t reloads;
+    uint64_t log_window_ms; /* log.* rate limit */
+    uint32_t log_count, log_suppressed;
 } plug__plugin;
 
 /* A periodic run in progress over one entity kind. */
 typedef struct plug__job {
     int active;
     int period;
-    size_t next;             /* the next entity slot */
+    size_t next; /* the next entity slot */
+    size_t done; /* entities visited */
     uint64_t started_ms;
 } plug__job;
 
 /* One engaged alert (luaapi.c). */
 typedef struct plug__engaged {
     floe_hnode node;
-    int32_t def;             /* alert definition id */
-    int entity;              /* enum floe_entity */
-    char value[80];
+    int32_t def; /* alert definition id */
+    int entity;  /* enum floe_entity */
+    char value[128];
     char check[CHECK_KEY_MAX];
     int severity;
     uint32_t score;
@@ -213,7 +216,12 @@ struct floe_plugins {
     int64_t tokens;
     uint64_t token_second;
     uint64_t now_ms;
-    plug__check *cur; /* the check running now */
+    plug__check *cur; /* the check running now, and its hook */
+    int cur_hook;
+    int hooks_dirty; /* a check was disabled during a dispatch: rebuild after it */
+    uint64_t jobs_overrun;
+    floe_plugin_exporter exporter_snap;
+    floe_plugin_system system_snap;
     floe_hmap engaged;
     uint64_t alerts_raised, alerts_dropped;
     plug__listfile *files;
@@ -230,8 +238,10 @@ int plug__json_push(lua_State *L, const char *text, size_t len, char *err, size_
 /* Writes the Lua value at idx as JSON (tables with keys 1..n as arrays; other
  * keys as strings; functions and userdata as null; depth bounded). */
 void plug__json_write(lua_State *L, int idx, floe_json *j);
-/* The same into a fresh string (free it), or NULL. */
+/* The same into a fresh string (free it), or NULL. It may raise a memory
+ * error: call it in protected mode, or use the _safe form. */
 char *plug__json_string(lua_State *L, int idx);
+char *plug__json_string_safe(lua_State *L, int idx);
 
 /* load.c */
 int plug__load_all(floe_plugins *P);
@@ -245,6 +255,9 @@ void plug__rebuild_hooks(floe_plugins *P);
 void plug__push_env(plug__plugin *p);
 
 /* conf.c */
+/* Checks one declared setting (a table at decl): a known type and a valid
+ * default. 0, or -1 with the reason in why. */
+int plug__conf_decl_ok(lua_State *L, int decl, char *why, size_t whylen);
 /* Builds the check's config in effect from its declaration and the
  * overrides (config file, then API); 0 or FLOE_EINVAL with the reason. */
 int plug__conf_build(floe_plugins *P, plug__check *c, char *err, size_t errlen);
@@ -268,11 +281,16 @@ void plug__listfiles_free(floe_plugins *P);
  * Returns 0 if it ran clean. */
 int plug__call(floe_plugins *P, plug__check *c, int hook, int ud_kind, void *ptr);
 void plug__jobs_cancel(floe_plugins *P);
+/* Starts a new run of the check's hook for entity:delta(): this run's
+ * values become the previous ones. */
+void plug__deltas_rotate(plug__check *c, int hook);
 
 /* luaflow.c, luaentity.c, luaapi.c: the API in each plugin state. */
 void plug__flow_api(plug__plugin *p);
 void plug__entity_api(plug__plugin *p);
-void plug__api_open(plug__plugin *p);
+int plug__api_open(plug__plugin *p);
+/* luaapi.c's ts table (in protected mode). */
+void plug__ts_api(lua_State *L, plug__plugin *p);
 /* The entity type and value of the userdata or descriptor at idx. */
 int plug__entity_of(lua_State *L, int idx, int *type, char *value, size_t len);
 /* The flow of the flow userdata at idx, or an error is raised. */
@@ -283,6 +301,9 @@ void plug__engaged_release_check(floe_plugins *P, const plug__check *c);
 /* Raises a flow alert for a status that names one. */
 void plug__status_alert(floe_plugins *P, const plug__status_def *sd, const floe_flow *f,
                         const char *info);
+
+/* report.c */
+unsigned floe_plugins_failed_count(const floe_plugins *P);
 
 /* watch.c */
 void plug__watch_roots(floe_plugins *P);

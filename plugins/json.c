@@ -31,8 +31,7 @@ static int fail(parser *ps, const char *what)
 
 static void skip_ws(parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -213,9 +212,12 @@ static int parse_value(parser *ps)
     if (ps->p >= ps->end)
         return fail(ps, "unexpected end");
     switch (*ps->p) {
-    case '{': return parse_container(ps, 0);
-    case '[': return parse_container(ps, 1);
-    case '"': return parse_string(ps);
+    case '{':
+        return parse_container(ps, 0);
+    case '[':
+        return parse_container(ps, 1);
+    case '"':
+        return parse_string(ps);
     case 't':
         lua_pushboolean(ps->L, 1);
         return literal(ps, "true");
@@ -225,7 +227,8 @@ static int parse_value(parser *ps)
     case 'n':
         lua_pushnil(ps->L);
         return literal(ps, "null");
-    default: return parse_number(ps);
+    default:
+        return parse_number(ps);
     }
 }
 
@@ -258,8 +261,8 @@ static int is_array(lua_State *L, int idx)
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TNUMBER || !lua_isinteger(L, -1) ||
-            lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
+        if (lua_type(L, -1) != LUA_TNUMBER || !lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+            lua_tointeger(L, -1) > n) {
             lua_pop(L, 1);
             return 0;
         }
@@ -305,7 +308,9 @@ static void write_table(lua_State *L, int idx, floe_json *j, int depth)
 static void write_value(lua_State *L, int idx, floe_json *j, int depth)
 {
     switch (lua_type(L, idx)) {
-    case LUA_TBOOLEAN: floe_json_bool(j, lua_toboolean(L, idx)); break;
+    case LUA_TBOOLEAN:
+        floe_json_bool(j, lua_toboolean(L, idx));
+        break;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx))
             floe_json_i64(j, (int64_t)lua_tointeger(L, idx));
@@ -320,8 +325,11 @@ static void write_value(lua_State *L, int idx, floe_json *j, int depth)
         floe_json_strn(j, s, n);
         break;
     }
-    case LUA_TTABLE: write_table(L, idx, j, depth); break;
-    default: floe_json_null(j);
+    case LUA_TTABLE:
+        write_table(L, idx, j, depth);
+        break;
+    default:
+        floe_json_null(j);
     }
 }
 
@@ -344,4 +352,28 @@ char *plug__json_string(lua_State *L, int idx)
     size_t n;
     char *s = floe_buf_steal(&b, &n);
     return s ? s : strdup("null");
+}
+
+static int json_string_protected(lua_State *L)
+{
+    char **out = lua_touserdata(L, 1);
+    *out = plug__json_string(L, 2);
+    return 0;
+}
+
+char *plug__json_string_safe(lua_State *L, int idx)
+{
+    char *out = NULL;
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, json_string_protected);
+    lua_pushlightuserdata(L, &out);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+    return out;
+}
+
+char *floe_plugins_lua_json(lua_State *L, int idx)
+{
+    return plug__json_string_safe(L, idx);
 }

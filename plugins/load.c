@@ -11,6 +11,8 @@
  */
 #include "plugins/internal.h"
 
+#include "alerts/alerts.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,7 @@ static void run_file(lua_State *L, plug__plugin *p, const char *rel)
     size_t len;
     snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
     char *text = read_file(path, &len);
+    len = text ? len : 0;
     if (!text)
         luaL_error(L, "%s: cannot read it (or over 1 MiB)", rel);
     plug__push_env(p);
@@ -183,8 +186,8 @@ static void opt_string(lua_State *L, int idx, const char *key, char *dst, size_t
     lua_pop(L, 1);
 }
 
-static lua_Integer opt_int(lua_State *L, int idx, const char *key, lua_Integer def,
-                           lua_Integer min, lua_Integer max, const char *rel)
+static lua_Integer opt_int(lua_State *L, int idx, const char *key, lua_Integer def, lua_Integer min,
+                           lua_Integer max, const char *rel)
 {
     lua_getfield(L, idx, key);
     lua_Integer v = def;
@@ -265,8 +268,8 @@ static void *grow(lua_State *L, void *array, size_t n, size_t size)
 
 static void read_manifest(lua_State *L, version *v)
 {
-    static const char *const keys[] = {"name", "title", "description", "author", "version",
-                                       "dependencies"};
+    static const char *const keys[] = {"name",   "title",   "description",
+                                       "author", "version", "dependencies"};
     run_file(L, v->p, "manifest.lua");
     int t = lua_gettop(L);
     only_keys(L, t, "manifest.lua", keys, FLOE_ARRAY_LEN(keys));
@@ -317,10 +320,21 @@ static void each_def(lua_State *L, version *v, const char *rel, const char *stem
     }
 }
 
+/* "a, b, c" for an error message (one thread: a static buffer will do). */
+static const char *names_list(const char *(*name)(int), int n)
+{
+    static char buf[256];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && len < sizeof(buf); i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? ", " : "", name(i));
+    return buf;
+}
+
 static void read_alert(lua_State *L, version *v, int t, const char *rel, const char *stem)
 {
-    static const char *const keys[] = {"key", "title", "severity", "score", "entity",
-                                       "description"};
+    static const char *const keys[] = {"key",   "title",  "severity",
+                                       "score", "entity", "description"};
     only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
     char key[CHECK_KEY_MAX] = "";
     def_key(L, t, stem ? stem : "", key, sizeof(key), rel);
@@ -336,14 +350,16 @@ static void read_alert(lua_State *L, version *v, int t, const char *rel, const c
     opt_string(L, t, "description", d->description, sizeof(d->description), rel);
     char sev[32] = "warning", ent[32] = "";
     opt_string(L, t, "severity", sev, sizeof(sev), rel);
-    d->severity = plug__severity_parse(sev);
+    d->severity = floe_severity_parse(sev);
     if (d->severity < 0)
-        luaL_error(L, "%s: severity '%s' is not one of %s", rel, sev, plug__severity_names());
+        luaL_error(L, "%s: severity '%s' is not one of %s", rel, sev,
+                   names_list(floe_severity_name, FLOE_SEV_COUNT));
     d->score = (uint32_t)opt_int(L, t, "score", 10, 0, 1000, rel);
     opt_string(L, t, "entity", ent, sizeof(ent), rel);
-    d->entity = ent[0] ? plug__entity_parse(ent) : -1;
+    d->entity = ent[0] ? floe_entity_parse(ent) : -1;
     if (ent[0] && d->entity < 0)
-        luaL_error(L, "%s: entity '%s' is not one of %s", rel, ent, plug__entity_names());
+        luaL_error(L, "%s: entity '%s' is not one of %s", rel, ent,
+                   names_list(floe_entity_name, FLOE_ENTITY_COUNT));
 }
 
 static void read_status(lua_State *L, version *v, int t, const char *rel, const char *stem)
@@ -429,8 +445,8 @@ static void read_hooks(lua_State *L, plug__check *c, int t, const char *rel)
 /* Checks each declared setting: a known type and a default of that type. */
 static void read_config_decl(lua_State *L, plug__check *c, int t, const char *rel)
 {
-    static const char *const keys[] = {"type", "of", "default", "min", "max", "choices",
-                                       "description", "title"};
+    static const char *const keys[] = {"type", "of",      "default",     "min",
+                                       "max",  "choices", "description", "title"};
     lua_getfield(L, t, "config");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -443,8 +459,7 @@ static void read_config_decl(lua_State *L, plug__check *c, int t, const char *re
     while (lua_next(L, decl) != 0) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         if (!k || !valid_key(k) || strcmp(k, "enabled") == 0)
-            luaL_error(L, "%s: setting '%s' must be a name other than 'enabled'", rel,
-                       k ? k : "?");
+            luaL_error(L, "%s: setting '%s' must be a name other than 'enabled'", rel, k ? k : "?");
         if (!lua_istable(L, -1))
             luaL_error(L, "%s: setting '%s' must be a table {type=, default=, ...}", rel, k);
         char where[300];
@@ -460,8 +475,8 @@ static void read_config_decl(lua_State *L, plug__check *c, int t, const char *re
 
 static void read_check(lua_State *L, version *v, int kind, const char *rel, const char *stem)
 {
-    static const char *const keys[] = {"title", "description", "hooks", "filter", "periodic",
-                                       "hosts", "config", "default_enabled"};
+    static const char *const keys[] = {"title",    "description", "hooks",  "filter",
+                                       "periodic", "hosts",       "config", "default_enabled"};
     int t = lua_gettop(L);
     only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
     if (!valid_key(stem))
@@ -480,9 +495,10 @@ static void read_check(lua_State *L, version *v, int kind, const char *rel, cons
     for (int h = 0; h < N_HOOKS; h++)
         c->hook_ref[h] = c->deltas_ref[h] = LUA_NOREF;
     c->filter_ref = c->schema_ref = c->conf_ref = LUA_NOREF;
-    snprintf(c->key, sizeof(c->key), "%s", stem);
-    snprintf(c->full, sizeof(c->full), "%s.%s", v->p->name, stem);
-    snprintf(c->title, sizeof(c->title), "%s", stem);
+    snprintf(c->key, sizeof(c->key), "%.*s", CHECK_KEY_MAX - 1, stem);
+    snprintf(c->full, sizeof(c->full), "%.*s.%.*s", PLUGIN_NAME_MAX - 1, v->p->name,
+             CHECK_KEY_MAX - 1, stem);
+    snprintf(c->title, sizeof(c->title), "%s", c->key);
     opt_string(L, t, "title", c->title, sizeof(c->title), rel);
     opt_string(L, t, "description", c->description, sizeof(c->description), rel);
     c->default_enabled = opt_bool(L, t, "default_enabled", 1, rel);
@@ -541,7 +557,7 @@ static void resolve_status_alerts(lua_State *L, version *v)
         pending_status *ps = &v->statuses[i];
         if (!ps->alert_key[0])
             continue;
-        char full[FULL_KEY_MAX];
+        char full[FULL_KEY_MAX + CHECK_KEY_MAX];
         if (strchr(ps->alert_key, '.'))
             snprintf(full, sizeof(full), "%s", ps->alert_key);
         else
@@ -551,10 +567,10 @@ static void resolve_status_alerts(lua_State *L, version *v)
             found = strcmp(v->alerts[k].key, full) == 0;
         if (!found && strncmp(full, v->p->name, strlen(v->p->name)) != 0)
             found = plug__alert_lookup(v->p->P, NULL, full) >= 0;
-        if (!found)
+        if (!found || strlen(full) >= sizeof(ps->alert_key))
             luaL_error(L, "status_definitions: status '%s' names alert '%s', which is not defined",
                        ps->d.key, full);
-        snprintf(ps->alert_key, sizeof(ps->alert_key), "%s", full);
+        memcpy(ps->alert_key, full, strlen(full) + 1);
     }
 }
 
@@ -628,8 +644,8 @@ static int register_defs(floe_plugins *P, version *v)
         if (strcmp(P->statuses[i].plugin, v->p->name) == 0)
             P->statuses[i].live = 0;
     for (size_t i = 0; i < v->n_alerts; i++) {
-        int32_t id = def_slot((void **)&P->alerts, &P->n_alerts, &P->cap_alerts,
-                              sizeof(*P->alerts), v->alerts[i].key);
+        int32_t id = def_slot((void **)&P->alerts, &P->n_alerts, &P->cap_alerts, sizeof(*P->alerts),
+                              v->alerts[i].key);
         if (id < 0)
             return FLOE_ENOMEM;
         P->alerts[id] = v->alerts[i];
@@ -748,25 +764,262 @@ static int plugin_load(floe_plugins *P, plug__plugin *p)
     lua_pushcfunction(p->sb.L, read_version);
     lua_pushlightuserdata(p->sb.L, &v);
     int rc = floe_sandbox_call(&p->sb, 1, 0, 0, err, sizeof(err));
-    if (rc == 0 && register_defs(P, &v) != 0) {
-        snprintf(err, sizeof(err), "out of memory");
-        rc = FLOE_ENOMEM;
-    }
     if (rc == 0)
         rc = build_checks(P, &v, err, sizeof(err));
     p->files_sig = files_signature(p->dir);
     if (rc != 0) {
         version_discard(P, &v);
-        if (p->loaded) /* the old version's definitions are live again */
-            plug__reregister(P, p);
         p->failed = 1;
         snprintf(p->error, sizeof(p->error), "%s", err);
         log_error(P->env.log, "plugins: %s: %s%s", p->name, err,
                   p->loaded ? "; the running version stays" : "; disabled");
         return rc;
     }
+    if (register_defs(P, &v) != 0)
+        log_error(P->env.log, "plugins: %s: out of memory registering its definitions", p->name);
     commit(P, p, &v);
     p->failed = 0;
     p->error[0] = '\0';
     return 0;
+}
+
+/* ---- plugins -------------------------------------------------------------- */
+
+static plug__plugin *plugin_new(floe_plugins *P, const char *root, const char *name)
+{
+    char err[ERR_MAX];
+    plug__plugin *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->P = P;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    snprintf(p->dir, sizeof(p->dir), "%s/%s", root, name);
+    p->state_ref = p->menu_ref = LUA_NOREF;
+    if (floe_sandbox_open(&p->sb, P->o.mem_limit, err, sizeof(err)) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (plug__api_open(p) != 0) {
+        floe_sandbox_close(&p->sb);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void plug__plugin_free(floe_plugins *P, plug__plugin *p)
+{
+    plug__unwatch_plugin(p);
+    for (size_t i = 0; i < P->n_statuses; i++)
+        if (strcmp(P->statuses[i].plugin, p->name) == 0)
+            P->statuses[i].live = 0;
+    for (size_t i = 0; i < P->n_alerts; i++)
+        if (strcmp(P->alerts[i].plugin, p->name) == 0)
+            P->alerts[i].live = 0;
+    for (size_t i = 0; i < p->n_checks; i++) {
+        plug__engaged_release_check(P, p->checks[i]);
+        check_free(P, p->checks[i]);
+    }
+    free(p->checks);
+    for (size_t i = 0; i < p->n_deps; i++)
+        free(p->deps[i]);
+    free(p->deps);
+    floe_sandbox_close(&p->sb);
+    free(p);
+}
+
+static plug__plugin *plugin_find(const floe_plugins *P, const char *name)
+{
+    for (size_t i = 0; i < P->n_plugins; i++)
+        if (strcmp(P->plugins[i]->name, name) == 0)
+            return P->plugins[i];
+    return NULL;
+}
+
+/* A folder is a plugin when it has a manifest.lua. */
+static int is_plugin_dir(const char *root, const char *name)
+{
+    char path[2048];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s/manifest.lua", root, name);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int plugin_add(floe_plugins *P, const char *root, const char *name)
+{
+    if (!valid_key(name)) {
+        log_error(P->env.log,
+                  "plugins: %s/%s: a plugin's folder name must be 1 to %d letters, "
+                  "digits or '_'; left out",
+                  root, name, PLUGIN_NAME_MAX - 1);
+        return 0;
+    }
+    plug__plugin *same = plugin_find(P, name);
+    if (same) {
+        char dir[1100];
+        snprintf(dir, sizeof(dir), "%s/%s", root, name);
+        if (strcmp(same->dir, dir) != 0)
+            log_error(P->env.log,
+                      "plugins: %s/%s: a plugin named %s is loaded from %s already; "
+                      "this one is left out",
+                      root, name, name, same->dir);
+        return 0;
+    }
+    plug__plugin **grown = realloc(P->plugins, (P->n_plugins + 1) * sizeof(*grown));
+    plug__plugin *p = grown ? plugin_new(P, root, name) : NULL;
+    if (grown)
+        P->plugins = grown;
+    if (!p)
+        return FLOE_ENOMEM;
+    P->plugins[P->n_plugins++] = p;
+    if (plugin_load(P, p) == 0)
+        log_info(P->env.log, "plugins: %s %s loaded (%zu checks)", p->name, p->version,
+                 p->n_checks);
+    plug__watch_plugin(P, p);
+    return 0;
+}
+
+/* A plugin whose dependencies are not all loaded is disabled, saying which
+ * is missing; repeated until nothing changes, since that can cascade. */
+static void check_dependencies(floe_plugins *P)
+{
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < P->n_plugins; i++) {
+            plug__plugin *p = P->plugins[i];
+            for (size_t k = 0; p->loaded && k < p->n_deps; k++) {
+                plug__plugin *d = plugin_find(P, p->deps[k]);
+                if (d && d->loaded)
+                    continue;
+                snprintf(p->error, sizeof(p->error), "needs plugin '%s', which is %s", p->deps[k],
+                         d ? "not loaded" : "not installed");
+                log_error(P->env.log, "plugins: %s: %s; disabled", p->name, p->error);
+                p->loaded = 0;
+                p->failed = 1;
+                for (size_t c = 0; c < p->n_checks; c++)
+                    plug__engaged_release_check(P, p->checks[c]);
+                changed = 1;
+            }
+        }
+    }
+}
+
+/* Looks at every root for plugin folders: new ones are loaded, vanished
+ * ones dropped. */
+static void scan_roots(floe_plugins *P)
+{
+    for (size_t i = 0; i < P->n_plugins; i++)
+        P->plugins[i]->gone = 1;
+    for (size_t r = 0; r < P->n_dirs; r++) {
+        size_t n;
+        char **names = list_dir(P->dirs[r], NULL, &n);
+        for (size_t k = 0; k < n; k++) {
+            if (!is_plugin_dir(P->dirs[r], names[k]))
+                continue;
+            plug__plugin *p = plugin_find(P, names[k]);
+            char dir[1100];
+            snprintf(dir, sizeof(dir), "%s/%s", P->dirs[r], names[k]);
+            if (p && strcmp(p->dir, dir) == 0)
+                p->gone = 0;
+            else if (!p)
+                plugin_add(P, P->dirs[r], names[k]);
+        }
+        free_names(names);
+    }
+    for (size_t i = 0; i < P->n_plugins;) {
+        plug__plugin *p = P->plugins[i];
+        if (!p->gone) {
+            i++;
+            continue;
+        }
+        log_info(P->env.log, "plugins: %s: its folder is gone; unloaded", p->name);
+        plug__plugin_free(P, p);
+        P->plugins[i] = P->plugins[--P->n_plugins];
+    }
+}
+
+int plug__load_all(floe_plugins *P)
+{
+    scan_roots(P);
+    check_dependencies(P);
+    plug__rebuild_hooks(P);
+    int failed = 0;
+    for (size_t i = 0; i < P->n_plugins; i++)
+        failed += P->plugins[i]->failed;
+    return failed;
+}
+
+int floe_plugins_reload(floe_plugins *P, int force)
+{
+    P->reloads++;
+    plug__jobs_cancel(P);
+    for (size_t i = 0; i < P->n_plugins; i++) {
+        plug__plugin *p = P->plugins[i];
+        if (!force && p->files_sig == files_signature(p->dir))
+            continue;
+        p->reloads++;
+        if (plugin_load(P, p) == 0)
+            log_info(P->env.log, "plugins: %s %s reloaded (%zu checks)", p->name, p->version,
+                     p->n_checks);
+        plug__watch_plugin(P, p);
+    }
+    int failed = plug__load_all(P);
+    P->reload_failures += (uint64_t)failed;
+    for (plug__listfile *lf = P->files; lf; lf = lf->next)
+        plug__listfile_reload(P, lf);
+    return failed;
+}
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+void plug__rebuild_hooks(floe_plugins *P)
+{
+    P->wanted = 0;
+    P->periodic_ms = 0;
+    for (int ev = 0; ev < FLOE_EV_COUNT; ev++) {
+        free(P->flow_hooks[ev]);
+        P->flow_hooks[ev] = NULL;
+        P->n_flow_hooks[ev] = 0;
+    }
+    for (size_t i = 0; i < P->n_plugins; i++) {
+        plug__plugin *p = P->plugins[i];
+        for (size_t k = 0; p->loaded && k < p->n_checks; k++) {
+            plug__check *c = p->checks[k];
+            if (c->kind != FLOE_CHECK_FLOW || !c->enabled || c->state != CHECK_OK)
+                continue;
+            for (int ev = 0; ev < FLOE_EV_COUNT; ev++) {
+                if (!(c->hooks & (1u << ev)))
+                    continue;
+                plug__check **grown =
+                    realloc(P->flow_hooks[ev], (P->n_flow_hooks[ev] + 1) * sizeof(*grown));
+                if (!grown)
+                    continue;
+                P->flow_hooks[ev] = grown;
+                grown[P->n_flow_hooks[ev]++] = c;
+                P->wanted |= 1u << ev;
+                uint64_t ms = (uint64_t)c->periodic_s * 1000;
+                if (ev == FLOE_EV_PERIODIC_UPDATE && (!P->periodic_ms || ms < P->periodic_ms))
+                    P->periodic_ms = ms;
+            }
+        }
+    }
+    if (P->env.tables) {
+        P->env.tables->hooks.wanted = P->wanted;
+        floe_tables_set_periodic(P->env.tables, P->periodic_ms);
+    }
+}
+
+/* ---- the environment of a script ------------------------------------------- */
+
+void plug__push_env(plug__plugin *p)
+{
+    lua_State *L = p->sb.L;
+    floe_sandbox_push_env(&p->sb);
+    static const char *const api[] = {"alerts", "ts", "log", "floe"};
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(api); i++) {
+        lua_getfield(L, LUA_REGISTRYINDEX, api[i]); /* set by plug__api_open */
+        lua_setfield(L, -2, api[i]);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->state_ref);
+    lua_setfield(L, -2, "state");
 }

@@ -64,6 +64,10 @@ int floe_sandbox_load(floe_sandbox *sb, const char *text, size_t len, const char
 int floe_sandbox_call(floe_sandbox *sb, int nargs, int nresults, uint64_t insn_budget, char *err,
                       size_t errlen);
 
+/* The Lua value at idx as JSON text (tables with keys 1..n as arrays),
+ * in a fresh string to free, or NULL. Safe outside protected mode. */
+char *floe_plugins_lua_json(lua_State *L, int idx);
+
 /* ---- the plugin engine -------------------------------------------------- */
 
 /*
@@ -119,11 +123,11 @@ typedef struct floe_plugin_system {
  * plugin test runner). Every callback may be NULL.
  */
 typedef struct floe_plugins_env {
-    floe_tables *tables;     /* NULL: no flow, host, interface or network checks */
+    floe_tables *tables; /* NULL: no flow, host, interface or network checks */
     floe_log *log;
-    struct uv_loop_s *loop;  /* NULL: no file watching, no work off the thread */
-    int live;                /* 1: the wall clock and the loop's time share; 0: offline,
-                              * every run runs (a replay does what the daemon would) */
+    struct uv_loop_s *loop; /* NULL: no file watching, no work off the thread */
+    int live;               /* 1: the wall clock and the loop's time share; 0: offline,
+                             * every run runs (a replay does what the daemon would) */
     void *ud;
     /* Alert events: engage, release and one-shot. */
     void (*alert)(void *ud, const struct floe_alert *a);
@@ -138,16 +142,16 @@ typedef struct floe_plugins_env {
 } floe_plugins_env;
 
 typedef struct floe_plugins_opts {
-    char *const *dirs;          /* plugin roots, each holding plugin folders; built-ins first */
+    char *const *dirs; /* plugin roots, each holding plugin folders; built-ins first */
     size_t n_dirs;
-    const char *state_path;     /* where API config changes persist; NULL: not kept */
-    const char *checks_json;    /* per-check config from the config file: a JSON object
-                                 * {"plugin.check": {"key": value, ...}}; NULL: none */
-    size_t mem_limit;           /* bytes per plugin */
-    uint64_t insn_limit;        /* instructions per call */
-    uint32_t max_failures;      /* in a row, before a check is disabled */
-    uint32_t cpu_share;         /* percent of the loop's time for Lua, live */
-    uint32_t max_engaged;       /* engaged alerts kept */
+    const char *state_path;  /* where API config changes persist; NULL: not kept */
+    const char *checks_json; /* per-check config from the config file: a JSON object
+                              * {"plugin.check": {"key": value, ...}}; NULL: none */
+    size_t mem_limit;        /* bytes per plugin */
+    uint64_t insn_limit;     /* instructions per call */
+    uint32_t max_failures;   /* in a row, before a check is disabled */
+    uint32_t cpu_share;      /* percent of the loop's time for Lua, live */
+    uint32_t max_engaged;    /* engaged alerts kept */
 } floe_plugins_opts;
 
 typedef struct floe_plugins floe_plugins;
@@ -159,8 +163,8 @@ void floe_plugins_opts_defaults(floe_plugins_opts *o);
  * others load. Returns NULL only on allocation failure (err says so). With
  * env->loop, plugin folders are watched and reloaded when edited.
  */
-floe_plugins *floe_plugins_new(const floe_plugins_opts *o, const floe_plugins_env *env,
-                               char *err, size_t errlen);
+floe_plugins *floe_plugins_new(const floe_plugins_opts *o, const floe_plugins_env *env, char *err,
+                               size_t errlen);
 void floe_plugins_free(floe_plugins *P);
 /* Moves the plugins' clock (what floe.now() says, what alerts carry). */
 void floe_plugins_set_clock(floe_plugins *P, uint64_t now_ms);
@@ -191,8 +195,13 @@ int floe_plugins_reload(floe_plugins *P, int force);
  * at once and kept in opts.state_path. 0, or FLOE_ENOTFOUND (no such
  * check) / FLOE_EINVAL with a one-line reason naming the key.
  */
-int floe_plugins_configure(floe_plugins *P, const char *plugin, const char *check,
-                           const char *json, size_t len, char *err, size_t errlen);
+int floe_plugins_configure(floe_plugins *P, const char *plugin, const char *check, const char *json,
+                           size_t len, char *err, size_t errlen);
+/* Puts an alert that the store says is engaged back into the engaged set
+ * (at start-up), so that a release after a restart closes it. An alert
+ * whose type no plugin defines any more is released at once:
+ * FLOE_ENOTFOUND. */
+int floe_plugins_engaged_restore(floe_plugins *P, const struct floe_alert *a);
 /* A status key's id ("plugin.key"), or -1; and an id's key, or NULL. */
 int32_t floe_plugins_status_id(const floe_plugins *P, const char *key);
 const char *floe_plugins_status_key(void *P, uint32_t id);

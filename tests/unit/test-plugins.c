@@ -4,7 +4,12 @@
  * what it reached for is absent, and that the state is still usable.
  */
 #include <lauxlib.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "alerts/alerts.h"
+#include "engine/engine.h"
 #include "plugins/plugins.h"
 #include "tests/unit/runner.h"
 
@@ -123,8 +128,227 @@ TEST(each_environment_has_its_own_libraries)
     floe_sandbox_close(&sb);
 }
 
+/* ---- the plugin engine, through an offline engine ------------------------------- */
+
+typedef struct fixture {
+    floe_config cfg;
+    floe_log log;
+    floe_engine e;
+    char dir[64];
+    int alerts;
+    floe_alert last;
+    char last_info[512];
+} fixture;
+
+static void on_alert(void *ud, const floe_alert *a)
+{
+    fixture *fx = ud;
+    fx->alerts++;
+    fx->last = *a;
+    snprintf(fx->last_info, sizeof(fx->last_info), "%s", a->info ? a->info : "");
+    fx->last.info = fx->last_info;
+}
+
+/* Writes a file under the fixture's plugin folder. */
+static void put(fixture *fx, const char *rel, const char *text)
+{
+    char path[512], dir[512];
+    snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (char *p = dir + strlen(fx->dir) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    FILE *f = fopen(path, "w");
+    ASSERT(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* An offline engine with the built-in plugins (builtins = 1) and the
+ * fixture's own folder of plugins. */
+static void fx_init(fixture *fx, int builtins)
+{
+    char err[256];
+    memset(fx, 0, sizeof(*fx));
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/floe-test-plugins-XXXXXX");
+    ASSERT(mkdtemp(fx->dir) != NULL);
+    ASSERT_EQ(floe_config_defaults(&fx->cfg), 0);
+    if (!builtins)
+        floe_config_set_str(&fx->cfg.builtin_plugins, "none");
+    floe_config_add_list(&fx->cfg.plugin_dirs, &fx->cfg.n_plugin_dirs, fx->dir);
+    fx->cfg.lua_instructions = 100000;
+    fx->cfg.lua_memory_mb = 8;
+    fx->cfg.lua_failures = 3;
+    floe_log_init(&fx->log, -1, 0);
+    (void)err;
+}
+
+static void fx_start(fixture *fx)
+{
+    char err[256];
+    ASSERT_EQ(floe_engine_init(&fx->e, &fx->cfg, &fx->log, NULL, FLOE_ENGINE_OFFLINE,
+                               1700000000000ULL, err, sizeof(err)),
+              0);
+    fx->e.tap.alert = on_alert;
+    fx->e.tap.ud = fx;
+}
+
+static void fx_close(fixture *fx)
+{
+    char cmd[128];
+    floe_engine_close(&fx->e);
+    floe_config_free(&fx->cfg);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+    ASSERT_EQ(system(cmd), 0);
+}
+
+/* A TCP record with nProbe's L7_PROTO set (nDPI ids: 7 HTTP, 88 RDP). */
+static floe_record l7_record(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                             uint32_t l7)
+{
+    floe_record r;
+    memset(&r, 0, sizeof(r));
+    r.exporter_id = 1;
+    r.sampling = 1;
+    floe_addr_parse(&r.src, src);
+    floe_addr_parse(&r.dst, dst);
+    r.sport = sport;
+    r.dport = dport;
+    r.ipproto = 6;
+    r.bytes = 1000;
+    r.packets = 10;
+    r.tcp_flags = 0x1b;
+    r.l7_proto = l7;
+    r.has = FLOE_F(SRC) | FLOE_F(DST) | FLOE_F(SPORT) | FLOE_F(DPORT) | FLOE_F(IPPROTO) |
+            FLOE_F(BYTES) | FLOE_F(PACKETS) | FLOE_F(TCP_FLAGS) | FLOE_F(L7_PROTO);
+    return r;
+}
+
+static floe_flow *find_flow(floe_engine *e, const char *client)
+{
+    floe_addr a;
+    floe_flow *f;
+    floe_addr_parse(&a, client);
+    FLOE_FLOWS_FOREACH(&e->tables, f)
+        if (floe_addr_eq(floe_flow_client(f, NULL), &a))
+            return f;
+    return NULL;
+}
+
+static int flow_has(floe_engine *e, const char *client, const char *status)
+{
+    floe_flow *f = find_flow(e, client);
+    int32_t id = floe_plugins_status_id(e->plugins, status);
+    return f && id >= 0 && floe_flow_status_find(f, (uint32_t)id) != NULL;
+}
+
+TEST(builtin_suspicious_port_flags_http_off_its_ports)
+{
+    fixture fx;
+    fx_init(&fx, 1);
+    fx_start(&fx);
+    floe_record a = l7_record("10.0.0.1", 40000, "192.0.2.9", 8081, 7);
+    floe_record b = l7_record("10.0.0.2", 40000, "192.0.2.9", 80, 7);
+    floe_record c = l7_record("10.0.0.3", 40000, "192.0.2.9", 8081, 88);
+    floe_tables_record(&fx.e.tables, &a, 1700000000100ULL);
+    floe_tables_record(&fx.e.tables, &b, 1700000000100ULL);
+    floe_tables_record(&fx.e.tables, &c, 1700000000100ULL);
+    ASSERT(flow_has(&fx.e, "10.0.0.1", "suspicious_port.http_nonstandard_port"));
+    ASSERT(!flow_has(&fx.e, "10.0.0.2", "suspicious_port.http_nonstandard_port"));
+    ASSERT(!flow_has(&fx.e, "10.0.0.3", "suspicious_port.http_nonstandard_port"));
+    ASSERT_EQ(find_flow(&fx.e, "10.0.0.1")->score, 50);
+    ASSERT_EQ(fx.alerts, 1);
+    ASSERT_STR_EQ(fx.last.type, "suspicious_port.http_nonstandard_port");
+    ASSERT_EQ(fx.last.kind, FLOE_ALERT_ONESHOT);
+    ASSERT_EQ(fx.last.has_flow, 1);
+    ASSERT_EQ(fx.last.srv_port, 8081);
+    ASSERT_CONTAINS(fx.last_info, "\"port\":8081");
+    fx_close(&fx);
+}
+
+static const char *plugin_state(floe_engine *e, const char *name, char *buf, size_t len)
+{
+    floe_buf b;
+    floe_json j;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    if (floe_plugins_check_json(e->plugins, name, NULL, &j) != 0)
+        snprintf(buf, len, "(none)");
+    else
+        snprintf(buf, len, "%s", b.data);
+    floe_buf_close(&b);
+    return buf;
+}
+
+#define GOOD_STATUS "return { key = 'seen', title = 'Seen', score = 5 }\n"
+#define FLOW_CHECK(body)                                                                           \
+    "return { hooks = { protocolDetected = function(flow, conf) " body " end } }\n"
+
+/* Hostile and broken plugins beside a good one: the good one keeps working,
+ * each bad one is disabled (or never loads) with its reason kept. */
+TEST(bad_plugins_are_disabled_and_the_rest_go_on)
+{
+    fixture fx;
+    char buf[8192];
+    fx_init(&fx, 0);
+    const char *manifest = "return { title = 'test' }\n";
+    static const char *const names[] = {"good", "looper", "bomb", "crasher"};
+    static const char *const bodies[] = {
+        "flow:setStatus('seen')",
+        "while true do end",
+        "local s, t = string.rep('x', 1 << 20), {} for i = 1, 1e9 do t[i] = s .. i end",
+        "local x = nil; x.boom()",
+    };
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(names); i++) {
+        char rel[128];
+        snprintf(rel, sizeof(rel), "%s/manifest.lua", names[i]);
+        put(&fx, rel, manifest);
+        snprintf(rel, sizeof(rel), "%s/status_definitions/seen.lua", names[i]);
+        put(&fx, rel, GOOD_STATUS);
+        snprintf(rel, sizeof(rel), "%s/checks/flow/c.lua", names[i]);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "return { hooks = { protocolDetected = function(flow, conf) %s end } }\n",
+                 bodies[i]);
+        put(&fx, rel, text);
+    }
+    put(&fx, "syntax/manifest.lua", manifest);
+    put(&fx, "syntax/checks/flow/c.lua", "return { hooks = { protocolDetected = function( }\n");
+    put(&fx, "badkey/manifest.lua", "return { title = 'x', colour = 'blue' }\n");
+    put(&fx, "needy/manifest.lua", "return { dependencies = { 'nowhere' } }\n");
+    put(&fx, "twice/manifest.lua", manifest);
+    put(&fx, "twice/status_definitions/s.lua", "return { { key = 'a' }, { key = 'a' } }\n");
+    fx_start(&fx);
+    for (int i = 0; i < 5; i++) {
+        char src[32];
+        snprintf(src, sizeof(src), "10.0.1.%d", i + 1);
+        floe_record r = l7_record(src, 40000, "192.0.2.9", 443, 91);
+        floe_tables_record(&fx.e.tables, &r, 1700000000100ULL + (uint64_t)i);
+        ASSERT(flow_has(&fx.e, src, "good.seen"));
+    }
+    ASSERT_CONTAINS(plugin_state(&fx.e, "looper", buf, sizeof(buf)), "\"state\":\"failed\"");
+    ASSERT_CONTAINS(buf, "instruction budget");
+    ASSERT_CONTAINS(plugin_state(&fx.e, "bomb", buf, sizeof(buf)), "\"state\":\"failed\"");
+    ASSERT_CONTAINS(buf, "out of memory");
+    ASSERT_CONTAINS(plugin_state(&fx.e, "crasher", buf, sizeof(buf)), "\"state\":\"failed\"");
+    ASSERT_CONTAINS(buf, "c.lua:1:");
+    ASSERT_CONTAINS(buf, "\"calls\":3"); /* three failures, then no more calls */
+    ASSERT_CONTAINS(plugin_state(&fx.e, "good", buf, sizeof(buf)), "\"calls\":5");
+    ASSERT_CONTAINS(plugin_state(&fx.e, "syntax", buf, sizeof(buf)), "\"state\":\"failed\"");
+    ASSERT_CONTAINS(buf, "checks/flow/c.lua:1:");
+    ASSERT_CONTAINS(plugin_state(&fx.e, "badkey", buf, sizeof(buf)), "unknown key 'colour'");
+    ASSERT_CONTAINS(plugin_state(&fx.e, "needy", buf, sizeof(buf)), "needs plugin 'nowhere'");
+    ASSERT_CONTAINS(plugin_state(&fx.e, "twice", buf, sizeof(buf)), "defined twice");
+    fx_close(&fx);
+}
+
 TEST_MAIN(TEST_ENTRY(endless_loops_are_stopped_even_through_pcall),
           TEST_ENTRY(memory_bombs_hit_the_cap_and_the_state_recovers),
           TEST_ENTRY(nothing_outside_the_safe_globals_is_reachable),
           TEST_ENTRY(bytecode_is_refused_and_errors_name_the_line),
-          TEST_ENTRY(each_environment_has_its_own_libraries))
+          TEST_ENTRY(each_environment_has_its_own_libraries),
+          TEST_ENTRY(builtin_suspicious_port_flags_http_off_its_ports),
+          TEST_ENTRY(bad_plugins_are_disabled_and_the_rest_go_on))
