@@ -120,6 +120,7 @@ static void daemon_reload(floe_daemon *d)
         floe_log_init(&d->log, d->cfg.log_level, d->cfg.log_syslog);
     apply_log(d);
     floe_engine_reconfigure(&d->engine);
+    floe_engine_reload_plugins(&d->engine, 0);
     if (floe_listeners_apply(d) != 0)
         log_error(&d->log, "reload: some listen addresses failed; see above");
     if (web_changed) {

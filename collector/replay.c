@@ -7,6 +7,7 @@
  */
 #include "collector/internal.h"
 
+#include "alerts/alerts.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,67 @@ typedef struct replay {
     col__offline o;
     uv_loop_t loop;
     floe_engine e;
+    floe_buf alerts; /* the alert events, as JSON objects separated by commas */
+    uint64_t n_alerts;
 } replay;
+
+#define REPLAY_MAX_ALERTS 100000 /* printed; the rest are counted */
+
+static void alert_json(floe_json *j, const floe_alert *a)
+{
+    char addr[FLOE_ADDR_STRLEN];
+    floe_json_obj_begin(j);
+    floe_json_kstr(j, "kind", floe_alert_kind_name(a->kind));
+    floe_json_ku64(j, "when_ms", a->when_ms);
+    floe_json_kstr(j, "type", a->type);
+    floe_json_kstr(j, "check", a->check);
+    floe_json_kstr(j, "entity", floe_entity_name(a->entity_type));
+    floe_json_kstr(j, "value", a->entity);
+    floe_json_kstr(j, "severity", floe_severity_name(a->severity));
+    floe_json_ku64(j, "score", a->score);
+    floe_json_key(j, "info");
+    if (a->info)
+        floe_json_raw(j, a->info);
+    else
+        floe_json_null(j);
+    if (a->has_flow) {
+        floe_json_key(j, "flow");
+        floe_json_obj_begin(j);
+        floe_json_kstr(j, "client", floe_addr_format(&a->cli, addr));
+        floe_json_ku64(j, "client_port", a->cli_port);
+        floe_json_kstr(j, "server", floe_addr_format(&a->srv, addr));
+        floe_json_ku64(j, "server_port", a->srv_port);
+        floe_json_ku64(j, "l4", a->l4);
+        floe_json_kstr(j, "app", a->app);
+        floe_json_obj_end(j);
+    }
+    floe_json_obj_end(j);
+}
+
+static void on_alert(void *ud, const struct floe_alert *a)
+{
+    replay *rp = ud;
+    if (rp->n_alerts++ >= REPLAY_MAX_ALERTS)
+        return;
+    floe_json j;
+    if (rp->alerts.len)
+        floe_buf_putc(&rp->alerts, ',');
+    floe_json_init(&j, &rp->alerts);
+    alert_json(&j, a);
+}
+
+/* How many flows got each status, over the whole replay. */
+static void statuses_json(floe_json *j, floe_plugins *P)
+{
+    floe_json_key(j, "statuses");
+    floe_json_obj_begin(j);
+    for (int32_t id = 0; P && floe_plugins_status_key(P, (uint32_t)id); id++) {
+        uint64_t n = floe_plugins_status_count(P, (uint32_t)id);
+        if (n)
+            floe_json_ku64(j, floe_plugins_status_key(P, (uint32_t)id), n);
+    }
+    floe_json_obj_end(j);
+}
 
 /* The daemon's upkeep budget per slice, here per datagram. */
 #define REPLAY_HOUSEKEEP_BUDGET 1024
@@ -79,6 +140,11 @@ static void dump(floe_json *j, floe_tables *t, unsigned what)
     }
 }
 
+/*
+ * The report: the tables as they stand at the end of the captures, then,
+ * after the engine has finished (every flow ended, so every flowEnd hook
+ * has run), the alerts and statuses the plugins raised.
+ */
 static void print_report(replay *rp, unsigned what)
 {
     floe_buf b;
@@ -90,23 +156,27 @@ static void print_report(replay *rp, unsigned what)
     floe_buf_init(&b);
     floe_json_init(&j, &b);
     floe_json_obj_begin(&j);
-    floe_json_key(&j, "alerts"); /* the alert engine lands with the plugins */
-    floe_json_arr_begin(&j);
-    floe_json_arr_end(&j);
     floe_json_ku64(&j, "datagrams", c.datagrams);
     floe_json_ku64(&j, "records", c.records);
     floe_json_ku64(&j, "malformed", c.malformed);
     floe_json_ku64(&j, "flows", t->flows.count);
     floe_json_ku64(&j, "flows_created", t->st.flows_created);
-    floe_json_ku64(&j, "flows_ended", t->st.flows_ended);
     floe_json_ku64(&j, "interfaces", t->ifaces.count);
     host_sums(&j, t);
     dump(&j, t, what);
+    floe_engine_finish(&rp->e);
+    floe_json_ku64(&j, "flows_ended", t->st.flows_ended);
     floe_json_key(&j, "scheduler");
     floe_json_obj_begin(&j);
     for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
         floe_json_ku64(&j, floe_period_name(p), rp->e.sched.ticks[p]);
     floe_json_obj_end(&j);
+    statuses_json(&j, rp->e.plugins);
+    floe_json_ku64(&j, "alerts_raised", rp->n_alerts);
+    floe_json_key(&j, "alerts");
+    floe_json_raw(&j, "[");
+    floe_buf_append(&b, rp->alerts.data ? rp->alerts.data : "", rp->alerts.len);
+    floe_buf_putc(&b, ']');
     floe_json_obj_end(&j);
     floe_buf_putc(&b, '\n');
     fwrite(b.data, 1, b.len, stdout);
@@ -173,6 +243,7 @@ int floe_cmd_replay(int argc, char **argv)
     char err[256];
     if (!rp)
         return 1;
+    floe_buf_init(&rp->alerts);
     int rc = col__offline_open(&rp->o, "floe replay", config_path);
     if (rc != 0) {
         free(rp);
@@ -188,6 +259,8 @@ int floe_cmd_replay(int argc, char **argv)
             fprintf(stderr, "floe replay: %s\n", err);
             rc = 1;
         } else {
+            rp->e.tap.alert = on_alert;
+            rp->e.tap.ud = rp;
             rc = col__offline_feed(&rp->o, "floe replay", argv + optind, argc - optind, on_datagram,
                                    rp);
             if (rc == 0)
@@ -199,6 +272,7 @@ int floe_cmd_replay(int argc, char **argv)
         uv_loop_close(&rp->loop);
     }
     col__offline_close(&rp->o);
+    floe_buf_close(&rp->alerts);
     free(rp);
     return rc;
 }

@@ -235,6 +235,8 @@ void floe_engine_close(floe_engine *e)
 void floe_engine_reconfigure(floe_engine *e)
 {
     floe_ingest_reconfigure(&e->ing, e->cfg);
+    if (e->plugins)
+        floe_plugins_set_checks_json(e->plugins, e->cfg->checks);
 }
 
 void floe_engine_datagram(floe_engine *e, const floe_addr *src, uint16_t sport, const uint8_t *p,

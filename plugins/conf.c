@@ -411,3 +411,25 @@ void plug__conf_save(floe_plugins *P)
         unlink(tmp);
     }
 }
+
+void floe_plugins_set_checks_json(floe_plugins *P, const char *json)
+{
+    if (!json || (P->conf_file && strcmp(P->conf_file, json) == 0))
+        return;
+    char *copy = strdup(json);
+    if (!copy)
+        return;
+    free(P->conf_file);
+    P->conf_file = copy;
+    for (size_t i = 0; i < P->n_plugins; i++)
+        for (size_t k = 0; P->plugins[i]->loaded && k < P->plugins[i]->n_checks; k++) {
+            plug__check *c = P->plugins[i]->checks[k];
+            char err[ERR_MAX];
+            if (plug__conf_build(P, c, err, sizeof(err)) != 0 ||
+                (c->kind == FLOE_CHECK_FLOW && plug__filter_build(P, c, err, sizeof(err)) != 0))
+                log_error(P->env.log, "plugins: %s: %s", c->full, err);
+            if (!c->enabled)
+                plug__engaged_release_check(P, c);
+        }
+    plug__rebuild_hooks(P);
+}

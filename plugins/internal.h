@@ -119,6 +119,7 @@ typedef struct plug__status_def {
     uint16_t score;
     int32_t alert; /* alert definition id, -1 for none */
     int live;      /* defined by a loaded plugin */
+    uint64_t sets; /* flows it was set on */
 } plug__status_def;
 
 typedef struct plug__alert_def {

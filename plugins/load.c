@@ -657,7 +657,9 @@ static int register_defs(floe_plugins *P, version *v)
                               sizeof(*P->statuses), ps->d.key);
         if (id < 0)
             return FLOE_ENOMEM;
+        uint64_t sets = P->statuses[id].sets;
         P->statuses[id] = ps->d;
+        P->statuses[id].sets = sets;
         P->statuses[id].live = 1;
         P->statuses[id].alert = ps->alert_key[0] ? plug__alert_lookup(P, NULL, ps->alert_key) : -1;
     }

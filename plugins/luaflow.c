@@ -208,6 +208,7 @@ static int f_set_status(lua_State *L)
         lua_pop(L, 2);
     }
     int rc = floe_flow_set_status(f, (uint32_t)id, (uint16_t)score, info);
+    p->P->statuses[id].sets += rc == 1;
     if (rc == 1 && sd->alert >= 0)
         plug__status_alert(p->P, sd, f, info);
     free(info);

@@ -202,9 +202,14 @@ int floe_plugins_configure(floe_plugins *P, const char *plugin, const char *chec
  * whose type no plugin defines any more is released at once:
  * FLOE_ENOTFOUND. */
 int floe_plugins_engaged_restore(floe_plugins *P, const struct floe_alert *a);
+/* A reloaded config's per-check settings (opts.checks_json): every check's
+ * config is rebuilt when they changed. */
+void floe_plugins_set_checks_json(floe_plugins *P, const char *json);
 /* A status key's id ("plugin.key"), or -1; and an id's key, or NULL. */
 int32_t floe_plugins_status_id(const floe_plugins *P, const char *key);
 const char *floe_plugins_status_key(void *P, uint32_t id);
+/* How many flows status id was set on since start. */
+uint64_t floe_plugins_status_count(const floe_plugins *P, uint32_t id);
 /* GET /api/v1/plugins: every plugin and check, with state, errors, calls,
  * skipped runs, time histogram and configuration. */
 void floe_plugins_json(floe_plugins *P, floe_json *j);

@@ -126,6 +126,7 @@ void floe_plugins_json(floe_plugins *P, floe_json *j)
         floe_json_kstr(j, "key", d->key);
         floe_json_kstr(j, "title", d->title);
         floe_json_ku64(j, "score", d->score);
+        floe_json_ku64(j, "flows", d->sets);
         floe_json_key(j, "alert");
         if (d->alert >= 0)
             floe_json_str(j, P->alerts[d->alert].key);
@@ -242,4 +243,9 @@ const char *floe_plugins_status_key(void *ud, uint32_t id)
 {
     const floe_plugins *P = ud;
     return id < P->n_statuses ? P->statuses[id].key : NULL;
+}
+
+uint64_t floe_plugins_status_count(const floe_plugins *P, uint32_t id)
+{
+    return id < P->n_statuses ? P->statuses[id].sets : 0;
 }

@@ -59,6 +59,28 @@ static void scheduler_json(floe_json *j, const floe_sched *s)
     floe_json_obj_end(j);
 }
 
+static void plugins_status_json(floe_json *j, const floe_engine *e)
+{
+    floe_plugins_stats st;
+    memset(&st, 0, sizeof(st));
+    if (e->plugins)
+        floe_plugins_stats_get(e->plugins, &st);
+    floe_json_ku64(j, "plugins", st.plugins);
+    floe_json_ku64(j, "alerts", e->alerts);
+    floe_json_key(j, "lua");
+    floe_json_obj_begin(j);
+    floe_json_ku64(j, "plugins_failed", st.plugins_failed);
+    floe_json_ku64(j, "checks", st.checks);
+    floe_json_ku64(j, "checks_disabled", st.checks_disabled);
+    floe_json_ku64(j, "calls", st.calls);
+    floe_json_ku64(j, "errors", st.errors);
+    floe_json_ku64(j, "skipped", st.skipped);
+    floe_json_ku64(j, "time_ns", st.ns);
+    floe_json_ku64(j, "alerts_engaged", st.alerts_engaged);
+    floe_json_ku64(j, "reloads", st.reloads);
+    floe_json_obj_end(j);
+}
+
 static void on_status(floe_www_req *req, void *ud)
 {
     floe_engine *e = ud;
@@ -95,8 +117,7 @@ static void on_status(floe_www_req *req, void *ud)
     floe_json_ku64(&j, "hosts", e->tables_on ? e->tables.hosts.count : 0);
     if (e->tables_on)
         tables_json(&j, &e->tables);
-    floe_json_ku64(&j, "plugins", 0);
-    floe_json_ku64(&j, "alerts", 0);
+    plugins_status_json(&j, e);
     scheduler_json(&j, &e->sched);
     sources_json(&j, e, &drops);
     floe_json_ku64(&j, "socket_drops", drops);
@@ -238,6 +259,8 @@ static void on_metrics(floe_www_req *req, void *ud)
     }
     if (e->tables_on)
         floe_tables_stats_metrics(&b, &e->tables.st);
+    if (e->plugins)
+        floe_plugins_metrics(e->plugins, &b);
     metric_head(&b, "scheduler_ticks_total", "counter", "Scheduler ticks fired, by period.");
     for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
         floe_buf_printf(&b, "floe_scheduler_ticks_total{period=\"%s\"} %llu\n", floe_period_name(p),
@@ -272,5 +295,6 @@ int floe_api_register(floe_www *w, floe_engine *e)
         if (rc != 0)
             return rc;
     }
-    return floe_api_tables_register(w, e);
+    int rc = floe_api_tables_register(w, e);
+    return rc != 0 ? rc : floe_api_plugins_register(w, e);
 }

@@ -84,5 +84,6 @@ void floe_www_reply_error(floe_www_req *r, unsigned status, const char *message)
  * The engine must outlive the server. */
 int floe_api_register(floe_www *w, struct floe_engine *e);
 int floe_api_tables_register(floe_www *w, struct floe_engine *e);
+int floe_api_plugins_register(floe_www *w, struct floe_engine *e);
 
 #endif /* FLOE_WWW_H */
