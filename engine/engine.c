@@ -37,6 +37,13 @@ static void on_appname(void *ud, const floe_appname *a)
     floe_tables_appname(&e->tables, a);
 }
 
+/* Names a status id for the tables' JSON: the plugins own the registry. */
+static const char *status_key(void *ud, uint32_t id)
+{
+    floe_engine *e = ud;
+    return e->plugins ? floe_plugins_status_key(e->plugins, id) : NULL;
+}
+
 /* Names a flow's exporter id for the tables' JSON. */
 static int exporter_addr(void *ud, uint64_t id, floe_addr *out)
 {
@@ -183,7 +190,7 @@ static int plugins_start(floe_engine *e, char *err, size_t errlen)
     e->tables.hooks.event = floe_plugins_flow_event;
     e->tables.hooks.ud = e->plugins;
     e->tables.hooks.wanted = floe_plugins_wanted(e->plugins);
-    e->tables.names.status = floe_plugins_status_key;
+    e->tables.names.status = status_key;
     return 0;
 }
 

@@ -88,6 +88,16 @@ class Daemon:
     def status(self):
         return self.get("/api/v1/status")
 
+    def request(self, method, path, body=None):
+        """(HTTP status, parsed JSON) of a request with a JSON body, errors included."""
+        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+        req = urllib.request.Request(self.url(path), data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=5 * SLOW) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
     def send(self, payload, port=None, family=socket.AF_INET):
         s = socket.socket(family, socket.SOCK_DGRAM)
         host = "127.0.0.1" if family == socket.AF_INET else "::1"

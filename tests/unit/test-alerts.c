@@ -5,8 +5,8 @@
  * against receivers on loopback. JSON answers are checked with SQLite's
  * json_extract on an in-memory connection, not by string matching.
  */
-#include "tests/unit/runner.h"
 #include "alerts/alerts.h"
+#include "tests/unit/runner.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -150,9 +150,9 @@ static sqlite3_stmt *jq_step(const char *json, const char *path)
     static sqlite3_stmt *st;
     if (!db) {
         ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
-        ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT json_extract(?1, ?2), json_valid(?1)", -1, &st,
-                                     NULL),
-                  SQLITE_OK);
+        ASSERT_EQ(
+            sqlite3_prepare_v2(db, "SELECT json_extract(?1, ?2), json_valid(?1)", -1, &st, NULL),
+            SQLITE_OK);
     }
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
@@ -343,7 +343,8 @@ TEST(oneshot_repeat_window)
     test_opts(&o);
     o.repeat_window_ms = 10000;
     floe_alerts *s = open_store(dir, &o);
-    floe_alert a = flow_alert("flow_risk.tls_old", "10.0.0.1", "192.0.2.9", "TLS", "192.0.2.1", 1000);
+    floe_alert a =
+        flow_alert("flow_risk.tls_old", "10.0.0.1", "192.0.2.9", "TLS", "192.0.2.1", 1000);
     push_ok(s, &a);
     a.when_ms = 5000;
     push_ok(s, &a);
@@ -351,7 +352,8 @@ TEST(oneshot_repeat_window)
     push_ok(s, &a);
     a.when_ms = 11000; /* the window is over: a new row */
     push_ok(s, &a);
-    floe_alert b = flow_alert("flow_risk.tls_old", "10.0.0.2", "192.0.2.9", "TLS", "192.0.2.1", 5000);
+    floe_alert b =
+        flow_alert("flow_risk.tls_old", "10.0.0.2", "192.0.2.9", "TLS", "192.0.2.1", 5000);
     push_ok(s, &b);
     ASSERT_EQ(floe_alerts_flush(s), 0);
     const char *j = query(s, "type=flow_risk.tls_old");
@@ -439,8 +441,9 @@ TEST(exclusion_rule_errors_name_the_field)
         ASSERT(strchr(err, '\n') == NULL);
         floe_alert_rule_close(&r);
     }
-    const char *good = "{\"type\":\"*\",\"plugin\":\"p\",\"hosts\":[\"10.0.0.0/8\",\"2001:db8::/32\","
-                       "\"192.0.2.7\"],\"apps\":[\"DNS\"],\"exporters\":[\"192.0.2.1\"]}";
+    const char *good =
+        "{\"type\":\"*\",\"plugin\":\"p\",\"hosts\":[\"10.0.0.0/8\",\"2001:db8::/32\","
+        "\"192.0.2.7\"],\"apps\":[\"DNS\"],\"exporters\":[\"192.0.2.1\"]}";
     ASSERT_EQ(floe_alert_rule_parse(&r, good, strlen(good), err, sizeof(err)), 0);
     floe_buf b;
     floe_json j;
@@ -563,7 +566,8 @@ TEST(retention_by_age)
     char ip[32];
     for (int i = 0; i < 30; i++) {
         snprintf(ip, sizeof(ip), "10.0.0.%d", i);
-        floe_alert a = host_alert(FLOE_ALERT_ONESHOT, "p.old", ip, day + (uint64_t)i, FLOE_SEV_INFO);
+        floe_alert a =
+            host_alert(FLOE_ALERT_ONESHOT, "p.old", ip, day + (uint64_t)i, FLOE_SEV_INFO);
         push_ok(s, &a);
     }
     floe_alert e = host_alert(FLOE_ALERT_ENGAGE, "p.old", "10.9.9.9", day, FLOE_SEV_INFO);
@@ -676,7 +680,8 @@ TEST(close_commits_everything_queued)
     rm_dir(dir);
 }
 
-/* ---- queries ---------------------------------------------------------------------------------- */
+/* ---- queries ----------------------------------------------------------------------------------
+ */
 
 /* A mixed set: 3 hosts x 4 severities engaged, flows, a network, acks. */
 static floe_alerts *query_fixture(const char *dir, floe_alerts_opts *o)
@@ -702,7 +707,8 @@ static floe_alerts *query_fixture(const char *dir, floe_alerts_opts *o)
     floe_alert f1 = flow_alert("flow_risk.a", "10.0.0.1", "192.0.2.5", "TLS", "192.0.2.1", t++);
     floe_alert f2 = flow_alert("flow_risk.a", "192.0.2.6", "10.0.0.1", "DNS", "192.0.2.1", t++);
     floe_alert f3 = flow_alert("flow_risk.b", "172.16.0.1", "192.0.2.5", "TLS", "192.0.2.1", t++);
-    floe_alert f4 = flow_alert("flow_risk.b", "2001:db8::1", "2001:db8::2", "TLS", "192.0.2.1", t++);
+    floe_alert f4 =
+        flow_alert("flow_risk.b", "2001:db8::1", "2001:db8::2", "TLS", "192.0.2.1", t++);
     push_ok(s, &f1);
     push_ok(s, &f2);
     push_ok(s, &f3);
@@ -731,15 +737,15 @@ TEST(query_filters)
         {"state=all", 18},
         {"state=engaged", 8},
         {"state=past", 10},
-        {"severity=warning", 7},         /* 3 hosts + 4 flow alerts */
-        {"severity=error;gte", 7},       /* error, critical x3, emergency */
+        {"severity=warning", 7},   /* 3 hosts + 4 flow alerts */
+        {"severity=error;gte", 7}, /* error, critical x3, emergency */
         {"min_severity=critical", 4},
         {"entity=host", 12},
         {"entity=flow", 4},
-        {"value=10.0.0.1", 6},           /* 4 host alerts, 2 flows */
+        {"value=10.0.0.1", 6}, /* 4 host alerts, 2 flows */
         {"value=10.0.0.1&entity=flow", 2},
         {"value=10.0.0.1&entity=host&state=engaged", 4},
-        {"value=10.0.0.0/24", 11},       /* 8 host alerts, 2 flows, the network */
+        {"value=10.0.0.0/24", 11}, /* 8 host alerts, 2 flows, the network */
         {"value=10.0.0.0/16", 15},
         {"value=192.0.2.5", 2},
         {"value=2001:db8::/32", 1},
@@ -856,10 +862,13 @@ TEST(query_parse_names_the_bad_key)
     floe_alert_query q;
     char err[160];
     floe_alert_query_init(&q);
-    kv good[] = {{"state", "past"},   {"severity", "warning;gte"}, {"entity", "flow"},
-                 {"value", "10.0.0.0/8"}, {"type", "a.b"}, {"plugin", "a"},
-                 {"ack", "no"},       {"from", "10"}, {"to", "20"}, {"limit", "7"},
-                 {"offset", "3"},     {"totals", "0"}, {NULL, NULL}};
+    kv good[] = {{"state", "past"},  {"severity", "warning;gte"},
+                 {"entity", "flow"}, {"value", "10.0.0.0/8"},
+                 {"type", "a.b"},    {"plugin", "a"},
+                 {"ack", "no"},      {"from", "10"},
+                 {"to", "20"},       {"limit", "7"},
+                 {"offset", "3"},    {"totals", "0"},
+                 {NULL, NULL}};
     ASSERT_EQ(floe_alert_query_parse(&q, kv_get, good, err, sizeof(err)), 0);
     ASSERT_EQ(q.state, FLOE_STATE_PAST);
     ASSERT_EQ(q.severity, FLOE_SEV_WARNING);
@@ -875,11 +884,11 @@ TEST(query_parse_names_the_bad_key)
     static const struct {
         const char *k, *v, *want;
     } bad[] = {
-        {"state", "open", "state: bad value"},   {"severity", "loud", "severity: bad value"},
-        {"severity", "error;lt", "severity"},    {"entity", "router", "entity: bad value"},
-        {"limit", "5000", "limit: bad value"},   {"from", "-1", "from: bad value"},
-        {"to", "12x", "to: bad value"},          {"ack", "maybe", "ack: bad value"},
-        {"colour", "red", "colour: unknown"},    {"id", "0", "id: bad value"},
+        {"state", "open", "state: bad value"}, {"severity", "loud", "severity: bad value"},
+        {"severity", "error;lt", "severity"},  {"entity", "router", "entity: bad value"},
+        {"limit", "5000", "limit: bad value"}, {"from", "-1", "from: bad value"},
+        {"to", "12x", "to: bad value"},        {"ack", "maybe", "ack: bad value"},
+        {"colour", "red", "colour: unknown"},  {"id", "0", "id: bad value"},
     };
     for (size_t i = 0; i < FLOE_ARRAY_LEN(bad); i++) {
         err[0] = '\0';
@@ -1085,7 +1094,7 @@ typedef struct receiver {
     pthread_t thread;
     atomic_int stop;
     atomic_int count;
-    atomic_int status;     /* the HTTP status it answers */
+    atomic_int status; /* the HTTP status it answers */
     pthread_mutex_t lock;
     char bodies[8][8192];
 } receiver;
@@ -1154,8 +1163,10 @@ static void *receiver_main(void *arg)
                 snprintf(r->bodies[i], sizeof(r->bodies[i]), "%s", body);
                 atomic_fetch_add(&r->count, 1);
             }
-            snprintf(reply, sizeof(reply), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n", status);
+            snprintf(reply, sizeof(reply),
+                     "HTTP/1.1 %d X\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n",
+                     status);
             ASSERT(write(c, reply, strlen(reply)) > 0);
         }
         close(c);
@@ -1286,7 +1297,8 @@ TEST(webhook_retries_until_the_receiver_is_back)
     receiver r;
     receiver_start(&r, port, 503);
     long long before = jq_int(endpoint_stats(s), "$.endpoints[0].retried");
-    for (int t = 0; t < 300 && jq_int(endpoint_stats(s), "$.endpoints[0].retried") < before + 2; t++)
+    for (int t = 0; t < 300 && jq_int(endpoint_stats(s), "$.endpoints[0].retried") < before + 2;
+         t++)
         sleep_ms(10);
     ASSERT_CONTAINS(jq_str(endpoint_stats(s), "$.endpoints[0].last_error"), "503");
     atomic_store(&r.status, 200);
@@ -1378,7 +1390,8 @@ TEST(syslog_sends_rfc5424)
     floe_alerts *s = open_with_endpoint(dir, &e);
     floe_alert n = host_alert(FLOE_ALERT_ONESHOT, "hosts.note", "10.0.0.7", 1000, FLOE_SEV_NOTICE);
     push_ok(s, &n); /* below warning: not sent */
-    floe_alert a = host_alert(FLOE_ALERT_ENGAGE, "hosts.sc\"an]", "10.0.0.1", 1000, FLOE_SEV_WARNING);
+    floe_alert a =
+        host_alert(FLOE_ALERT_ENGAGE, "hosts.sc\"an]", "10.0.0.1", 1000, FLOE_SEV_WARNING);
     push_ok(s, &a);
     struct pollfd p = {fd, POLLIN, 0};
     ASSERT_EQ(poll(&p, 1, 5000), 1);
@@ -1389,8 +1402,8 @@ TEST(syslog_sends_rfc5424)
     ASSERT_EQ(strncmp(buf, "<132>1 ", 7), 0);
     int yy, mo, dd, hh, mi, ss, ms;
     char z;
-    ASSERT_EQ(sscanf(buf + 7, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &yy, &mo, &dd, &hh, &mi, &ss, &ms, &z),
-              8);
+    ASSERT_EQ(
+        sscanf(buf + 7, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &yy, &mo, &dd, &hh, &mi, &ss, &ms, &z), 8);
     ASSERT_EQ(z, 'Z');
     ASSERT_GE(yy, 2024);
     char pidpart[64];
@@ -1469,15 +1482,17 @@ TEST(command_gets_the_body_on_stdin)
 
 TEST_MAIN(TEST_ENTRY(names_roundtrip), TEST_ENTRY(engage_repeat_release),
           TEST_ENTRY(restart_restores_engaged_set), TEST_ENTRY(oneshot_repeat_window),
-          TEST_ENTRY(info_inline_wrapped_or_marked), TEST_ENTRY(exclusion_rule_errors_name_the_field),
-          TEST_ENTRY(exclusions_match_and_count), TEST_ENTRY(retention_by_age),
-          TEST_ENTRY(retention_by_rows), TEST_ENTRY(queue_overflow_is_counted_and_push_never_waits),
+          TEST_ENTRY(info_inline_wrapped_or_marked),
+          TEST_ENTRY(exclusion_rule_errors_name_the_field), TEST_ENTRY(exclusions_match_and_count),
+          TEST_ENTRY(retention_by_age), TEST_ENTRY(retention_by_rows),
+          TEST_ENTRY(queue_overflow_is_counted_and_push_never_waits),
           TEST_ENTRY(close_commits_everything_queued), TEST_ENTRY(query_filters),
           TEST_ENTRY(query_paging_and_totals), TEST_ENTRY(query_address_arms_count_each_alert_once),
-          TEST_ENTRY(query_parse_names_the_bad_key),
-          TEST_ENTRY(ack_and_delete), TEST_ENTRY(alert_json_shape), TEST_ENTRY(stats_json_and_metrics),
+          TEST_ENTRY(query_parse_names_the_bad_key), TEST_ENTRY(ack_and_delete),
+          TEST_ENTRY(alert_json_shape), TEST_ENTRY(stats_json_and_metrics),
           TEST_ENTRY(kill9_mid_storm_keeps_integrity),
           TEST_ENTRY(webhook_delivers_once_with_the_documented_body),
           TEST_ENTRY(webhook_retries_until_the_receiver_is_back),
-          TEST_ENTRY(webhook_rate_limit_sends_a_digest), TEST_ENTRY(endpoint_config_errors_name_the_key),
-          TEST_ENTRY(syslog_sends_rfc5424), TEST_ENTRY(command_gets_the_body_on_stdin))
+          TEST_ENTRY(webhook_rate_limit_sends_a_digest),
+          TEST_ENTRY(endpoint_config_errors_name_the_key), TEST_ENTRY(syslog_sends_rfc5424),
+          TEST_ENTRY(command_gets_the_body_on_stdin))
