@@ -35,6 +35,8 @@ typedef struct floe_run_opts {
 int floe_cmd_run(const floe_run_opts *o);
 int floe_cmd_decode(int argc, char **argv);
 int floe_cmd_replay(int argc, char **argv);
+/* `floe plugin test DIR` (argv[0] is "test"). */
+int floe_cmd_plugin_test(int argc, char **argv);
 
 /* ---- the daemon -------------------------------------------------------- */
 

@@ -19,6 +19,7 @@ static void usage(FILE *f)
                "  decode   decode flow exports in pcap files to NDJSON or a summary\n"
                "  replay   feed captures through the whole pipeline, print alerts and totals\n"
                "  config   print the configuration in effect, with every key documented\n"
+               "  plugin   plugin tools: floe plugin test DIR runs a plugin's tests\n"
                "\n"
                "  floe --version    print the version\n"
                "  floe --help       print this help\n");
@@ -136,6 +137,18 @@ static int cmd_config(int argc, char **argv)
     return 2;
 }
 
+static int cmd_plugin(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "test") == 0)
+        return floe_cmd_plugin_test(argc - 1, argv + 1);
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: floe plugin test DIR\n");
+        return 0;
+    }
+    fprintf(stderr, "usage: floe plugin test DIR\n");
+    return 2;
+}
+
 static int cmd_decode(int argc, char **argv)
 {
     return floe_cmd_decode(argc, argv);
@@ -146,10 +159,8 @@ static const struct command {
     const char *name;
     int (*main)(int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},
-    {"decode", cmd_decode},
-    {"replay", floe_cmd_replay},
-    {"config", cmd_config},
+    {"run", cmd_run},       {"decode", cmd_decode}, {"replay", floe_cmd_replay},
+    {"config", cmd_config}, {"plugin", cmd_plugin},
 };
 
 int main(int argc, char **argv)

@@ -166,6 +166,7 @@ static int plugins_start(floe_engine *e, char *err, size_t errlen)
     floe_plugins_opts_defaults(&o);
     o.dirs = dirs;
     o.n_dirs = n;
+    o.only = cfg->only_plugin;
     snprintf(state, sizeof(state), "%s/plugins-config.json", cfg->data_dir);
     o.state_path = e->mode == FLOE_ENGINE_LIVE ? state : NULL;
     o.checks_json = cfg->checks;

@@ -54,7 +54,8 @@ typedef struct floe_config {
     uint32_t lua_memory_mb;    /* per plugin */
     uint32_t lua_instructions; /* per call */
     uint32_t lua_failures;     /* in a row, before a check is disabled */
-    uint32_t lua_cpu_share;    /* percent of the loop's time */
+    uint32_t lua_cpu_share; /* percent of the loop's time */
+    const char *only_plugin; /* not a config key: `floe plugin test` loads one plugin */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */

@@ -197,6 +197,7 @@ struct floe_plugins {
     floe_plugins_env env;
     char **dirs;
     size_t n_dirs;
+    char *only;
     plug__plugin **plugins;
     size_t n_plugins;
     /* Definitions, by id; an id stays with its key across reloads. */

@@ -916,7 +916,7 @@ static void scan_roots(floe_plugins *P)
         size_t n;
         char **names = list_dir(P->dirs[r], NULL, &n);
         for (size_t k = 0; k < n; k++) {
-            if (!is_plugin_dir(P->dirs[r], names[k]))
+            if (!is_plugin_dir(P->dirs[r], names[k]) || (P->only && strcmp(P->only, names[k]) != 0))
                 continue;
             plug__plugin *p = plugin_find(P, names[k]);
             char dir[1100];

@@ -70,6 +70,8 @@ floe_plugins *floe_plugins_new(const floe_plugins_opts *o, const floe_plugins_en
         if ((P->dirs[i] = strdup(o->dirs[i])))
             P->n_dirs++;
     P->o.dirs = NULL;
+    P->only = o->only ? strdup(o->only) : NULL;
+    P->o.only = NULL;
     P->o.state_path = o->state_path ? strdup(o->state_path) : NULL;
     P->conf_file = o->checks_json ? strdup(o->checks_json) : NULL;
     P->o.checks_json = NULL;
@@ -99,6 +101,7 @@ void floe_plugins_free(floe_plugins *P)
     for (size_t i = 0; i < P->n_dirs; i++)
         free(P->dirs[i]);
     free(P->dirs);
+    free(P->only);
     free(P->statuses);
     free(P->alerts);
     free(P->schemas);

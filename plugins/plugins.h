@@ -144,6 +144,7 @@ typedef struct floe_plugins_env {
 typedef struct floe_plugins_opts {
     char *const *dirs; /* plugin roots, each holding plugin folders; built-ins first */
     size_t n_dirs;
+    const char *only;  /* load only the plugin of this name; NULL: all */
     const char *state_path;  /* where API config changes persist; NULL: not kept */
     const char *checks_json; /* per-check config from the config file: a JSON object
                               * {"plugin.check": {"key": value, ...}}; NULL: none */
