@@ -625,6 +625,8 @@ static int push_test_env(lua_State *L)
     lua_newtable(L);
     lua_pushlightuserdata(L, r);
     luaL_setfuncs(L, test_api, 1);
+    lua_pushstring(L, r->dir);
+    lua_setfield(L, -2, "dir");
     lua_setfield(L, -2, "test");
     return 1;
 }

@@ -255,6 +255,11 @@ void floe_plugins_tick(floe_plugins *P, int period, uint64_t boundary_ms)
 {
     if (period < 0 || period >= N_HOOKS)
         return;
+    /* List files are polled live; offline (replay, tests) they are looked at
+     * once a minute of the clock. */
+    if (period == FLOE_PERIOD_MIN && !P->env.loop)
+        for (plug__listfile *lf = P->files; lf; lf = lf->next)
+            plug__listfile_reload(P, lf);
     for (int kind = 0; kind < FLOE_CHECK_KIND_COUNT; kind++) {
         if (kind == FLOE_CHECK_FLOW)
             continue;

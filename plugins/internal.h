@@ -20,10 +20,12 @@
 
 #include "plugins/plugins.h"
 
-/* Names are at most 31 bytes, so "plugin.key" fits an alert's type (64). */
+/* A plugin's name is at most 31 bytes, a key 47, and "plugin.key" must
+ * fit an alert's type (63); the loader says so when one does not. */
 #define PLUGIN_NAME_MAX 32
-#define CHECK_KEY_MAX   32
-#define FULL_KEY_MAX    (PLUGIN_NAME_MAX + CHECK_KEY_MAX)
+#define CHECK_KEY_MAX 48
+#define FULL_KEY_MAX (PLUGIN_NAME_MAX + CHECK_KEY_MAX)
+#define TYPE_MAX 64
 #define ERR_MAX         512
 #define N_HOOKS         4 /* at most: flow hooks, or the four periods */
 #define HIST_BUCKETS    8

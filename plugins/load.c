@@ -227,13 +227,16 @@ static int valid_key(const char *s)
 }
 
 /* The key of a definition: its `key`, or the file's stem. */
-static void def_key(lua_State *L, int idx, const char *stem, char *key, size_t size,
-                    const char *rel)
+static void def_key(lua_State *L, int idx, const char *stem, const char *plugin, char *key,
+                    size_t size, const char *rel)
 {
-    snprintf(key, size, "%s", stem);
-    opt_string(L, idx, "key", key, size, rel);
-    if (!valid_key(key))
-        luaL_error(L, "%s: key '%s' must be letters, digits and '_'", rel, key);
+    lua_getfield(L, idx, "key");
+    const char *k = lua_isnil(L, -1) ? stem : lua_tostring(L, -1);
+    if (!k || !valid_key(k) || strlen(plugin) + 1 + strlen(k) >= TYPE_MAX)
+        luaL_error(L, "%s: key '%s' must be letters, digits and '_', and '%s.%s' under %d bytes",
+                   rel, k ? k : "?", plugin, k ? k : "?", TYPE_MAX);
+    snprintf(key, size, "%s", k);
+    lua_pop(L, 1);
 }
 
 /* ---- a version ----------------------------------------------------------- */
@@ -337,7 +340,7 @@ static void read_alert(lua_State *L, version *v, int t, const char *rel, const c
                                        "score", "entity", "description"};
     only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
     char key[CHECK_KEY_MAX] = "";
-    def_key(L, t, stem ? stem : "", key, sizeof(key), rel);
+    def_key(L, t, stem ? stem : "", v->p->name, key, sizeof(key), rel);
     for (size_t i = 0; i < v->n_alerts; i++)
         if (strcmp(strchr(v->alerts[i].key, '.') + 1, key) == 0)
             luaL_error(L, "%s: alert key '%s' is defined twice", rel, key);
@@ -367,7 +370,7 @@ static void read_status(lua_State *L, version *v, int t, const char *rel, const 
     static const char *const keys[] = {"key", "title", "score", "alert", "description"};
     only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
     char key[CHECK_KEY_MAX] = "";
-    def_key(L, t, stem ? stem : "", key, sizeof(key), rel);
+    def_key(L, t, stem ? stem : "", v->p->name, key, sizeof(key), rel);
     for (size_t i = 0; i < v->n_statuses; i++)
         if (strcmp(strchr(v->statuses[i].d.key, '.') + 1, key) == 0)
             luaL_error(L, "%s: status key '%s' is defined twice", rel, key);

@@ -56,7 +56,7 @@ static void alert_raise(floe_plugins *P, const raise_args *r)
     memset(&a, 0, sizeof(a));
     a.kind = r->kind;
     a.when_ms = P->now_ms;
-    snprintf(a.type, sizeof(a.type), "%s", d->key);
+    snprintf(a.type, sizeof(a.type), "%.*s", TYPE_MAX - 1, d->key); /* fits: the loader checks */
     snprintf(a.plugin, sizeof(a.plugin), "%s", d->plugin);
     if (P->cur)
         snprintf(a.check, sizeof(a.check), "%s", P->cur->key);
@@ -413,6 +413,37 @@ static int x_risks(lua_State *L)
     return 1;
 }
 
+/* floe.risk_info(name): {title = nDPI's words, score = nDPI's score}. */
+static int x_risk_info(lua_State *L)
+{
+    int n = floe_dpi_risk_parse(luaL_checkstring(L, 1));
+    if (n < 0)
+        return luaL_error(L, "'%s' is not an nDPI risk", lua_tostring(L, 1));
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, floe_dpi_risk_title(n));
+    lua_setfield(L, -2, "title");
+    lua_pushinteger(L, floe_dpi_risk_score(n));
+    lua_setfield(L, -2, "score");
+    return 1;
+}
+
+/* floe.listed(file, address): whether the address is in a list file that a
+ * check's filter reads (hosts_file); other files cannot be read. */
+static int x_listed(lua_State *L)
+{
+    floe_plugins *P = plug__self(L)->P;
+    const char *path = luaL_checkstring(L, 1);
+    floe_addr a;
+    if (floe_addr_parse(&a, luaL_checkstring(L, 2)) != 0)
+        return luaL_error(L, "floe.listed: '%s' is not an address", lua_tostring(L, 2));
+    for (plug__listfile *lf = P->files; lf; lf = lf->next)
+        if (strcmp(lf->path, path) == 0) {
+            lua_pushboolean(L, plug__addrset_has(&lf->set, &a));
+            return 1;
+        }
+    return luaL_error(L, "floe.listed: %s is not a list file of a check's filter", path);
+}
+
 static int x_json(lua_State *L)
 {
     luaL_checkany(L, 1);
@@ -425,10 +456,8 @@ static int x_json(lua_State *L)
 }
 
 static const luaL_Reg floe_api[] = {
-    {"now", x_now},
-    {"risk_names", x_risks},
-    {"json", x_json},
-    {NULL, NULL},
+    {"now", x_now},       {"risk_names", x_risks}, {"risk_info", x_risk_info},
+    {"listed", x_listed}, {"json", x_json},        {NULL, NULL},
 };
 
 /* ---- opening ------------------------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * networks, exporters and the system. Like the flow, each is one reused
  * userdata per plugin, valid during the call. Every counter has a getter,
  * and entity:delta(name) gives how much a counter grew since the previous
- * run of the same hook of the same check (0 on an entity's first run):
+ * run of the same hook of the same check (nil on an entity's first run):
  * "retransmissions over the last minute" is host:delta("retransmissions_sent")
  * in a min hook. Deltas live in the plugin's Lua state, two generations per
  * check and hook, so an entity that goes away is forgotten after one run.
@@ -426,12 +426,16 @@ static int e_delta(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->deltas_ref[P->cur_hook]);
     lua_rawgeti(L, -1, 1); /* previous run */
     lua_getfield(L, -1, key);
-    double prev = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : now;
+    int known = lua_isnumber(L, -1);
+    double prev = lua_tonumber(L, -1);
     lua_pop(L, 2);
     lua_rawgeti(L, -1, 2); /* this run */
     lua_pushnumber(L, now);
     lua_setfield(L, -2, key);
-    push_number(L, now >= prev ? now - prev : now); /* a reset counts from zero */
+    if (!known)
+        lua_pushnil(L); /* the entity's first run: no delta yet */
+    else
+        push_number(L, now >= prev ? now - prev : now); /* a reset counts from zero */
     return 1;
 }
 

@@ -356,6 +356,11 @@ const char *floe_dpi_risk_name(int n)
     return n > 0 && n < NDPI_MAX_RISK ? risk_keys[n] : NULL;
 }
 
+const char *floe_dpi_risk_title(int n)
+{
+    return n > 0 && n < NDPI_MAX_RISK ? ndpi_risk2str((ndpi_risk_enum)n) : NULL;
+}
+
 uint16_t floe_dpi_risk_score(int n)
 {
     u_int16_t cli, srv;

@@ -547,7 +547,7 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
             break;
         floe_fifo_pop(&t->periodic);
         f->periodic_pos = 0;
-        if (f->last_ms > f->periodic_ms) {
+        if (f->last_ms > f->periodic_ms || f->periodic_ms == f->first_ms) { /* its first */
             t->st.periodic_updates++;
             fire(t, FLOE_EV_PERIODIC_UPDATE, f);
         }
@@ -674,9 +674,6 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     if (t->periodic_ms)
         periodic_queue(t, f, now);
     flow_label(t, f, r);
-    fire(t, FLOE_EV_FLOW_NEW, f);
-    if (!dpi_wanted(t, f, r))
-        fire_detected(t, f); /* what the exporter said, or the guess, is all there is */
     return f;
 }
 
@@ -869,7 +866,7 @@ static void record_apply(floe_tables *t, const floe_record *r, const record_prep
 {
     const floe_flow_key *k = &p->key;
     uint64_t h = p->hash;
-    int src_is_a = p->src_is_a;
+    int src_is_a = p->src_is_a, created = 0;
     t->st.records++;
     floe_flow *f = flow_find(t, k, h);
     if (f) {
@@ -882,10 +879,18 @@ static void record_apply(floe_tables *t, const floe_record *r, const record_prep
         }
     } else if (!(f = flow_new(t, k, h, src_is_a, r, now))) {
         return;
+    } else {
+        created = 1;
     }
     int c2s = src_is_a == f->cli_is_a;
     flow_account(t, f, c2s, r, now);
+    /* A new flow's hooks see its first record counted. */
+    if (created)
+        fire(t, FLOE_EV_FLOW_NEW, f);
+    int dissecting = dpi_wanted(t, f, r);
     flow_dpi(t, f, r, now);
+    if (created && !dissecting)
+        fire_detected(t, f); /* what the exporter said, or the guess, is all there is */
     if ((r->has & FLOE_F(END_REASON)) && (r->end_reason == 3 || r->end_reason == 4))
         flow_end(t, f, FLOE_END_EXPORTER);
 }

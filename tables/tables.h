@@ -93,6 +93,8 @@ char *floe_dpi_label_name(floe_dpi *d, const floe_app_label *l, char *out, size_
 /* nDPI's name for risk number n (ndpi_risk_enum), or NULL past the last;
  * and its score. */
 const char *floe_dpi_risk_name(int n);
+/* nDPI's own words for it ("TLS Expired Certificate"), or NULL. */
+const char *floe_dpi_risk_title(int n);
 uint16_t floe_dpi_risk_score(int n);
 /* The risk number of that name, or -1. */
 int floe_dpi_risk_parse(const char *name);

@@ -334,7 +334,8 @@ TEST(housekeeping_works_in_bounded_slices)
 }
 
 /* Periodic updates fire every interval from a flow's first record while it
- * gets records; an idle flow gets none, and an ended flow leaves the queue. */
+ * gets records (its first record counts for its first interval); an idle
+ * flow gets none, and an ended flow leaves the queue. */
 TEST(periodic_updates_fire_for_active_flows)
 {
     fixture fx;
@@ -347,24 +348,26 @@ TEST(periodic_updates_fire_for_active_flows)
     floe_tables_record(&fx.t, &a, 5000); /* a is active in its first interval */
     floe_tables_housekeep(&fx.t, 10999, 100);
     ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 0);
-    floe_tables_housekeep(&fx.t, 11000, 100); /* due for both; b had no record since */
-    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 1);
-    floe_tables_record(&fx.t, &a, 15000);
-    floe_tables_record(&fx.t, &b, 16000);
-    floe_tables_housekeep(&fx.t, 21000, 100);
-    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 3);
-    ASSERT_EQ(fx.t.st.periodic_updates, 3);
-    /* a ends by its exporter's word: it must not be fired again. */
-    a.has |= FLOE_F(END_REASON);
-    a.end_reason = 3;
+    floe_tables_housekeep(&fx.t, 11000, 100); /* both: their first interval */
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 2);
+    floe_tables_housekeep(&fx.t, 21000, 100); /* neither had a record since */
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 2);
     floe_tables_record(&fx.t, &a, 25000);
     floe_tables_record(&fx.t, &b, 26000);
     floe_tables_housekeep(&fx.t, 31000, 100);
     ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 4);
-    ASSERT_EQ(floe_tables_set_periodic(&fx.t, 0), 0);
+    ASSERT_EQ(fx.t.st.periodic_updates, 4);
+    /* a ends by its exporter's word: it must not be fired again. */
+    a.has |= FLOE_F(END_REASON);
+    a.end_reason = 3;
+    floe_tables_record(&fx.t, &a, 35000);
     floe_tables_record(&fx.t, &b, 36000);
     floe_tables_housekeep(&fx.t, 41000, 100);
-    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 4);
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 5);
+    ASSERT_EQ(floe_tables_set_periodic(&fx.t, 0), 0);
+    floe_tables_record(&fx.t, &b, 46000);
+    floe_tables_housekeep(&fx.t, 51000, 100);
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 5);
     fx_close(&fx);
 }
 
