@@ -168,6 +168,33 @@ class Hostile(unittest.TestCase):
                 self.assertTrue(all(f["status"] == "marker.seen" for f in flows), flows)
 
 
+class Blacklist(unittest.TestCase):
+    def test_the_list_file_is_reread_when_it_changes(self):
+        with tempfile.TemporaryDirectory(prefix="floe-blacklist-") as tmp:
+            listed = os.path.join(tmp, "blacklist.txt")
+            with open(listed, "w") as f:
+                f.write("# nothing yet\n")
+            config = 'checks = { ["blacklisted_host.blacklist"] = { file = "%s" } }\n' % listed
+            with Daemon(config=config) as d:
+                def send(n, client):
+                    rec = record(client, 40000 + n, "203.0.113.66", 443, TLS)
+                    d.send(ipfix_message([ipfix_template_set(300, FIELDS),
+                                          ipfix_data_set(300, [rec])], seq=n))
+                    d.wait_for(lambda s: s["protocols"]["ipfix"]["records"] >= n + 1)
+                    return flow_with_client(d.get("/api/v1/flows")["flows"], client)
+
+                self.assertEqual(send(0, "10.3.0.1")["status"], None)
+                with open(listed, "w") as f:
+                    f.write("203.0.113.0/24\n")
+                deadline = time.time() + 10 * SLOW
+                n, flagged = 1, None
+                while time.time() < deadline and flagged != "blacklisted_host.blacklisted":
+                    time.sleep(0.5)
+                    flagged = send(n, "10.3.0.%d" % (n + 1))["status"]
+                    n += 1
+                self.assertEqual(flagged, "blacklisted_host.blacklisted")
+
+
 @unittest.skipUnless(os.access(GEN_BIN, os.X_OK), "floe-gen is not built")
 class Reload(unittest.TestCase):
     def test_an_edited_check_reloads_without_losing_a_datagram(self):
