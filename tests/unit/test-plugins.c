@@ -345,10 +345,52 @@ TEST(bad_plugins_are_disabled_and_the_rest_go_on)
     fx_close(&fx);
 }
 
+/* A reload replaces the checks but keeps the plugin's state table; a
+ * broken edit keeps the running version and says why. */
+TEST(reload_keeps_state_and_a_broken_edit_keeps_the_old_version)
+{
+    fixture fx;
+    char buf[8192];
+    fx_init(&fx, 0);
+    put(&fx, "counter/manifest.lua", "return { version = '1' }\n");
+    put(&fx, "counter/status_definitions/n.lua", "return { score = 1 }\n");
+    put(&fx, "counter/checks/flow/c.lua",
+        "return { hooks = { protocolDetected = function(flow, conf)\n"
+        "  state.n = (state.n or 0) + 1\n"
+        "  flow:setStatus('n', { score = state.n })\n"
+        "end } }\n");
+    fx_start(&fx);
+    floe_record a = l7_record("10.0.3.1", 40000, "192.0.2.9", 443, 91);
+    floe_tables_record(&fx.e.tables, &a, 1700000000100ULL);
+    ASSERT_EQ(find_flow(&fx.e, "10.0.3.1")->score, 1);
+    put(&fx, "counter/manifest.lua", "return { version = '2' }\n");
+    put(&fx, "counter/checks/flow/c.lua",
+        "return { hooks = { protocolDetected = function(flow, conf)\n"
+        "  state.n = (state.n or 0) + 10\n"
+        "  flow:setStatus('n', { score = state.n })\n"
+        "end } }\n");
+    ASSERT_EQ(floe_engine_reload_plugins(&fx.e, 1), 0);
+    ASSERT_CONTAINS(plugin_state(&fx.e, "counter", buf, sizeof(buf)), "\"version\":\"2\"");
+    floe_record b = l7_record("10.0.3.2", 40000, "192.0.2.9", 443, 91);
+    floe_tables_record(&fx.e.tables, &b, 1700000000200ULL);
+    ASSERT_EQ(find_flow(&fx.e, "10.0.3.2")->score, 11); /* 1 kept, plus 10 */
+    put(&fx, "counter/manifest.lua", "return { version = '3' }\n");
+    put(&fx, "counter/checks/flow/c.lua", "return { hooks = { protocolDetected = 42 } }\n");
+    ASSERT_EQ(floe_engine_reload_plugins(&fx.e, 1), 1);
+    ASSERT_CONTAINS(plugin_state(&fx.e, "counter", buf, sizeof(buf)), "\"state\":\"stale\"");
+    ASSERT_CONTAINS(buf, "\"version\":\"2\"");
+    ASSERT_CONTAINS(buf, "hook 'protocolDetected' must be a function");
+    floe_record c = l7_record("10.0.3.3", 40000, "192.0.2.9", 443, 91);
+    floe_tables_record(&fx.e.tables, &c, 1700000000300ULL);
+    ASSERT_EQ(find_flow(&fx.e, "10.0.3.3")->score, 21); /* version 2 still runs */
+    fx_close(&fx);
+}
+
 TEST_MAIN(TEST_ENTRY(endless_loops_are_stopped_even_through_pcall),
           TEST_ENTRY(memory_bombs_hit_the_cap_and_the_state_recovers),
           TEST_ENTRY(nothing_outside_the_safe_globals_is_reachable),
           TEST_ENTRY(bytecode_is_refused_and_errors_name_the_line),
           TEST_ENTRY(each_environment_has_its_own_libraries),
           TEST_ENTRY(builtin_suspicious_port_flags_http_off_its_ports),
-          TEST_ENTRY(bad_plugins_are_disabled_and_the_rest_go_on))
+          TEST_ENTRY(bad_plugins_are_disabled_and_the_rest_go_on),
+          TEST_ENTRY(reload_keeps_state_and_a_broken_edit_keeps_the_old_version))
