@@ -128,9 +128,11 @@ int floe_ts_fetch_json(floe_ts *ts, const char *schema, const char *const *tag_v
     const floe_ts_schema *d = &s->def;
     rc = ts__pick_metrics(d, metrics, pick, err, errlen);
     ts__abspath(ts, rel, abs, sizeof(abs));
-    time_t start = (time_t)from_s, end = (time_t)to_s;
     uint64_t want = (uint64_t)(to_s - from_s) / TS_FETCH_POINTS;
     unsigned long step = want > d->step_s ? want : d->step_s, n_ds = 0;
+    /* A point stored at t covers the step before t: the one at from_s is
+     * asked for by starting a step earlier. */
+    time_t start = (time_t)(from_s - (int64_t)step), end = (time_t)to_s;
     char **names = NULL;
     rrd_value_t *data = NULL;
     if (!rc && rrd_fetch_r(abs, "AVERAGE", &start, &end, &step, &n_ds, &names, &data) != 0) {

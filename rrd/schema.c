@@ -40,10 +40,8 @@ static int ts_duration(const char *s, size_t n, uint32_t *out, char *bad_unit)
     while (i < n && isdigit((unsigned char)s[i]) && v < 100000000)
         v = v * 10 + (uint64_t)(s[i++] - '0');
     *bad_unit = 0;
-    if (i == 0 || i + 1 != n || v == 0) {
-        *bad_unit = i < n && i + 1 == n ? s[i] : 0;
+    if (i == 0 || i + 1 != n || v == 0)
         return -1;
-    }
     for (size_t k = 0; k < FLOE_ARRAY_LEN(ts_units); k++)
         if (ts_units[k].unit == s[i] && v * ts_units[k].s <= UINT32_MAX) {
             *out = (uint32_t)(v * ts_units[k].s);

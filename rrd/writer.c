@@ -57,6 +57,7 @@ static ts__series *ts_series_new(floe_ts *ts, const char *path, size_t n, uint64
     }
     s->node.hash = h;
     s->schema = schema;
+    ts__schema_ref(schema);
     s->phase = (uint32_t)(h >> 32) % ts->batch;
     floe_list_init(&s->link);
     floe_hmap_insert(&ts->series, &s->node);
@@ -101,6 +102,7 @@ static int ts_series_room(floe_ts *ts, ts__series *s)
         return 0;
     }
     unsigned cap = s->cap ? s->cap * 2 : ts->batch + 1;
+    cap = cap > TS_SERIES_CAP_MAX ? TS_SERIES_CAP_MAX : cap;
     int64_t *t = realloc(s->t, cap * sizeof(*t));
     if (t)
         s->t = t;
@@ -157,6 +159,7 @@ static void ts_series_switch(floe_ts *ts, ts__series *s, ts__schema *schema)
         ts_write_series(ts, s);
     ts__schema_unref(s->schema);
     s->schema = schema;
+    ts__schema_ref(schema);
     s->checked = 0;
     free(s->t);
     free(s->v);
@@ -170,20 +173,17 @@ static void ts_merge_rec(floe_ts *ts, ts__rec *r)
     const char *path = ts__rec_path(r);
     uint64_t h = floe_hash(path, r->path_len, 0x7473);
     ts__series *s = ts_series_find(ts, path, r->path_len, h);
-    if (!s && !(s = ts_series_new(ts, path, r->path_len, h, r->schema))) {
+    if (!s)
+        s = ts_series_new(ts, path, r->path_len, h, r->schema);
+    if (!s)
         atomic_fetch_add(&ts->c_dropped, 1);
-        ts__schema_unref(r->schema);
-        return;
-    }
-    if (s->schema != r->schema)
+    else if (s->schema != r->schema)
         ts_series_switch(ts, s, r->schema);
-    else
-        ts__schema_unref(r->schema);
-    if (s->checked && r->t <= s->last_update) {
+    if (s && s->checked && r->t <= s->last_update)
         atomic_fetch_add(&ts->c_skipped, 1);
-        return;
-    }
-    ts_series_put(ts, s, r->t, ts__rec_values(r));
+    else if (s)
+        ts_series_put(ts, s, r->t, ts__rec_values(r));
+    ts__schema_unref(r->schema);
 }
 
 static void ts_merge(floe_ts *ts, ts__chunk *c)
@@ -599,13 +599,13 @@ static void ts_cleanup_slice(floe_ts *ts)
         ts->walk_path[len] = '/';
         memcpy(ts->walk_path + len + 1, e->d_name, nl + 1);
         struct stat st;
-        if (lstat(ts->walk_path, &st) != 0)
-            ;
-        else if (S_ISDIR(st.st_mode))
+        int ok = lstat(ts->walk_path, &st) == 0;
+        if (ok && S_ISDIR(st.st_mode))
             ts_walk_push(ts, len + 1 + nl);
-        else if (S_ISREG(st.st_mode) && nl > 4 && strcmp(e->d_name + nl - 4, ".rrd") == 0)
+        else if (ok && S_ISREG(st.st_mode) && nl > 4 && !strcmp(e->d_name + nl - 4, ".rrd"))
             ts_cleanup_file(ts, &st, now);
-        ts->walk_path[len] = 0;
+        if (ts->walk[ts->walk_depth - 1].pathlen == len)
+            ts->walk_path[len] = 0; /* still at this level: drop the entry's name */
     }
     if (ts->walk_depth == 0) {
         uint64_t period = (uint64_t)ts->cleanup_age_s * 1000 / 4;
