@@ -155,7 +155,8 @@ struct floe_ts {
     uint64_t step_updates0;  /* c_updates at the last step end */
     ts__chunk *free_chunk;   /* the writer's spare, handed back under qlock */
     /* published by the writer under qlock */
-    uint64_t pub_cached, pub_series, pub_backlog;
+    uint64_t pub_cached, pub_series, pub_backlog, pub_steps;
+    uint64_t steps;
 
     /* counters (atomic: several threads add) */
     atomic_uint_fast64_t c_queued, c_rejected, c_dropped, c_written, c_skipped, c_failed,

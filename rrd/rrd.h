@@ -155,8 +155,10 @@ typedef struct floe_ts_opts {
     const char *dir;          /* where the files live; created if missing */
     const char *retention;    /* default retention string; NULL: FLOE_TS_DEFAULT_RETENTION */
     const char *rrdcached;    /* "unix:/path", "/path" or "host:port"; NULL or "": write directly */
-    size_t queue_max;         /* points waiting for the writer, and points held in the
-                                 write-back cache (each bound apart); 0: 1,000,000 */
+    size_t queue_max;         /* points waiting for the writer; also the backlog the
+                                 write-back cache may hold beyond each series' batch
+                                 (so at most queue_max + series * batch_steps); a
+                                 series holds at most 1,024; 0: 1,000,000 */
     size_t series_max;        /* series the writer tracks at once; 0: 1,000,000 */
     uint32_t cleanup_age_s;   /* delete series files not written for this long; 0: never */
     int spread;               /* 1: spread each step's writes over the step */
@@ -333,6 +335,7 @@ typedef struct floe_ts_stats {
     uint64_t cached_points;    /* points in the write-back cache now */
     uint64_t series;           /* series tracked now */
     uint64_t backlog;          /* series due and not yet written */
+    uint64_t steps;            /* step ends the writer has taken */
     double updates_per_s;      /* over the last completed step */
     char last_error[256];
 } floe_ts_stats;

@@ -358,6 +358,7 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     st->cached_points = ts->pub_cached;
     st->series = ts->pub_series;
     st->backlog = ts->pub_backlog;
+    st->steps = ts->pub_steps;
     st->updates_per_s = ts->updates_per_s;
     pthread_mutex_unlock(&ts->qlock);
     pthread_mutex_lock(&ts->elock);
@@ -382,7 +383,8 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     XX(queue_len, "gauge", "points waiting in the append queue")                          \
     XX(cached_points, "gauge", "points held in the write-back cache")                     \
     XX(series, "gauge", "series tracked by the writer")                                   \
-    XX(backlog, "gauge", "series due and not yet written")
+    XX(backlog, "gauge", "series due and not yet written")                                \
+    XX(steps, "counter", "step ends taken by the writer")
 
 void floe_ts_stats_json(floe_ts *ts, floe_json *j)
 {

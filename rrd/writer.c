@@ -90,17 +90,26 @@ static void ts_series_drop_first(floe_ts *ts, ts__series *s)
     atomic_fetch_add(&ts->c_dropped, 1);
 }
 
-/* Room for one more point: grows, or drops the oldest when the cache is
- * full or the series holds TS_SERIES_CAP_MAX. Returns 0 or -1. */
+static void ts_write_series(floe_ts *ts, ts__series *s);
+
+/* Room for one more point. A series holding TS_SERIES_CAP_MAX points (a
+ * replay feeding faster than real time) is written at once; when the whole
+ * cache is at its bound (the disk is behind), the series' oldest point is
+ * dropped; else the series grows. Returns 0 or -1 (no memory). */
 static int ts_series_room(floe_ts *ts, ts__series *s)
 {
     if (s->n < s->cap)
         return 0;
-    unsigned m = s->schema->def.n_metrics;
-    if (s->n && (ts->cached_points >= ts->queue_max || s->cap >= TS_SERIES_CAP_MAX)) {
+    if (s->n && s->cap >= TS_SERIES_CAP_MAX)
+        ts_write_series(ts, s);
+    if (s->n < s->cap)
+        return 0;
+    size_t bound = ts->queue_max + ts->series.count * ts->batch; /* a backlog past the batches */
+    if (s->n && ts->cached_points >= bound) {
         ts_series_drop_first(ts, s);
         return 0;
     }
+    unsigned m = s->schema->def.n_metrics;
     unsigned cap = s->cap ? s->cap * 2 : ts->batch + 1;
     cap = cap > TS_SERIES_CAP_MAX ? TS_SERIES_CAP_MAX : cap;
     int64_t *t = realloc(s->t, cap * sizeof(*t));
@@ -148,8 +157,6 @@ static void ts_series_put(floe_ts *ts, ts__series *s, int64_t t, const double *v
     if (t > s->last_seen)
         s->last_seen = t;
 }
-
-static void ts_write_series(floe_ts *ts, ts__series *s);
 
 /* A point queued under another definition of the schema (a reload): what
  * the series holds is written under the old one first. */
@@ -440,6 +447,7 @@ static void ts_on_step(floe_ts *ts, int64_t when)
     }
     ts->step_mono_ms = now;
     ts->step_now = when;
+    ts->steps++;
     ts_schedule(ts, when, 0);
     uint64_t iv = ts->step_iv_ms && ts->step_iv_ms < 60000 ? ts->step_iv_ms : 60000;
     ts->win_start_ms = now;
@@ -699,6 +707,7 @@ void *ts__writer_main(void *arg)
         ts->pub_cached = ts->cached_points;
         ts->pub_series = ts->series.count;
         ts->pub_backlog = ts->wlist_len;
+        ts->pub_steps = ts->steps;
         while (!floe_list_empty(&done)) {
             ts__req *r = FLOE_CONTAINER_OF(done.next, ts__req, link);
             floe_list_remove(&r->link);

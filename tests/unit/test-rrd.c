@@ -314,6 +314,15 @@ TEST(replayed_past_points_are_skipped_not_errors)
     ASSERT_EQ(st.points_skipped, 1);
     ASSERT_EQ(st.points_written, 1);
     ASSERT_EQ(st.write_errors, 0);
+    /* A replay feeds days of one series faster than the writer takes them:
+     * a full series is written, not dropped. */
+    const char *fast[] = {"10.0.0.2"};
+    for (int k = 0; k < 3000; k++)
+        floe_ts_append(ts, "host:traffic", fast, v, 2, T0 + 60 * k);
+    floe_ts_drain(ts);
+    floe_ts_stats_get(ts, &st);
+    ASSERT_EQ(st.points_written, 3001);
+    ASSERT_EQ(st.points_dropped, 0);
     floe_ts_free(ts);
 }
 
