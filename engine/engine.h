@@ -54,8 +54,8 @@ typedef struct floe_config {
     uint32_t lua_memory_mb;    /* per plugin */
     uint32_t lua_instructions; /* per call */
     uint32_t lua_failures;     /* in a row, before a check is disabled */
-    uint32_t lua_cpu_share; /* percent of the loop's time */
-    const char *only_plugin; /* not a config key: `floe plugin test` loads one plugin */
+    uint32_t lua_cpu_share;    /* percent of the loop's time */
+    const char *only_plugin;   /* not a config key: `floe plugin test` loads one plugin */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
@@ -261,12 +261,17 @@ enum floe_engine_mode {
     FLOE_ENGINE_OFFLINE, /* a replay or a test: the capture's clock */
 };
 
-/* Where the engine's alert events go besides the store: a replay records
- * them for its report, a test inspects them. */
-typedef struct floe_alert_tap {
+struct floe_ts;
+
+/* Where the engine's alert events and timeseries points go besides the
+ * stores: a replay records alerts for its report, a test inspects both.
+ * Either may be NULL. */
+typedef struct floe_engine_tap {
     void (*alert)(void *ud, const struct floe_alert *a);
+    void (*ts)(void *ud, const char *schema, const char *const *tag_values, const double *values,
+               size_t n_values, uint64_t when_s);
     void *ud;
-} floe_alert_tap;
+} floe_engine_tap;
 
 typedef struct floe_engine {
     const floe_config *cfg; /* borrowed: the caller keeps it alive and calls
@@ -283,8 +288,9 @@ typedef struct floe_engine {
     floe_list sources; /* floe_source, by link */
     uint64_t reloads, reload_errors;
     floe_plugins *plugins; /* NULL with the tables off */
-    floe_alert_tap tap;
-    uint64_t alerts; /* alert events raised */
+    floe_engine_tap tap;
+    struct floe_ts *ts; /* the timeseries store; NULL: none */
+    uint64_t alerts;    /* alert events raised */
 } floe_engine;
 
 /*

@@ -206,6 +206,8 @@ int floe_plugins_engaged_restore(floe_plugins *P, const struct floe_alert *a);
 /* A reloaded config's per-check settings (opts.checks_json): every check's
  * config is rebuilt when they changed. */
 void floe_plugins_set_checks_json(floe_plugins *P, const char *json);
+/* The schema of that full name a plugin defined, or NULL. */
+const struct floe_ts_schema *floe_plugins_schema(const floe_plugins *P, const char *name);
 /* A status key's id ("plugin.key"), or -1; and an id's key, or NULL. */
 int32_t floe_plugins_status_id(const floe_plugins *P, const char *key);
 const char *floe_plugins_status_key(void *P, uint32_t id);
