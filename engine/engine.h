@@ -46,6 +46,11 @@ typedef struct floe_config {
     uint32_t max_templates;
     int tables_enabled;      /* 0: decode and count only */
     floe_tables_opts tables; /* flows, hosts, interfaces, local_networks, dpi */
+    char *web_password;      /* "" : FLOE_ADMIN_PASSWORD, else the stored or a random one */
+    char *web_token;         /* "" : FLOE_API_TOKEN, else no bearer access */
+    char *web_tls_cert;      /* PEM file; with web_tls_key, HTTPS */
+    char *web_tls_key;
+    uint32_t web_session_ttl; /* s a login lasts */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
