@@ -88,8 +88,8 @@ static void body_dashboard(floe_buf *b, const char *arg)
     static const char *const hosts[] = {"Host", "#Traffic", "#Flows", "Last seen"};
     static const char *const apps[] = {"Application", "#Traffic", "#Flows", "Share"};
     static const char *const ifaces[] = {"Exporter", "#Interface", "#In", "#Out", "Last seen"};
-    static const char *const health[] = {"Exporter", "Protocol",   "Last seen",
-                                         "#Lost",    "#Malformed", "#Missing templates"};
+    static const char *const health[] = {"Exporter", "Last seen", "#Lost", "#Malformed",
+                                         "#Missing templates"};
     (void)arg;
     floe_buf_puts(b, "<h1>Dashboard</h1><section class=\"figures\">");
     figure(b, "Traffic now", "traffic-now");

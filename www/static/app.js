@@ -530,7 +530,7 @@
 
     pages.dashboard = function () {
         var prev = null;
-        every(function () {
+        every(function status() {
             return api('/api/v1/status').then(function (st) {
                 var t = st.totals || {}, now = Date.now();
                 if (prev && now > prev.at) {
@@ -542,6 +542,8 @@
                     $('#traffic-now').textContent = 'measuring\u2026';
                     $('#traffic-now-sub').textContent = fmt.bytes(t.bytes) + ' received since start';
                 }
+                if (!prev) /* a second sample soon, for a first rate */
+                    setTimeout(function () { status().catch(function () {}); }, 1500);
                 prev = { at: now, bytes: t.bytes || 0, records: t.records || 0, datagrams: t.datagrams || 0 };
                 $('#flows-now').textContent = count(st.flows);
                 $('#flows-now-sub').textContent = count(st.hosts) + ' hosts';
@@ -595,8 +597,10 @@
         var stale = function (x) { return Date.now() - x.last_seen_ms > 300000 ? 'stale' : ''; };
         var bad = function (n) { return function (x) { return n(x) ? 'bad' : ''; }; };
         return [
-            { v: function (x) { return el('span', { class: 'addr' }, x.address + (x.agent ? ' (' + x.agent + ')' : '')); } },
-            { v: function (x) { return x.proto + ' ' + x.domain; } },
+            { v: function (x) {
+                return el('span', null, el('span', { class: 'addr' }, x.address + (x.agent ? ' (' + x.agent + ')' : '')),
+                    ' ' + x.proto + '/' + x.domain);
+            } },
             { cls: stale, v: function (x) { return fmt.ago(x.last_seen_ms); } },
             { num: true, cls: bad(function (x) { return x.sequence.lost; }), v: function (x) { return count(x.sequence.lost) + ' ' + x.sequence.lost_unit; } },
             { num: true, cls: bad(function (x) { return x.counters.malformed; }), v: function (x) { return count(x.counters.malformed); } },
