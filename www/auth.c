@@ -28,6 +28,7 @@
 #define AUTH_ID_BYTES      32 /* 256-bit session ids and CSRF tokens */
 #define AUTH_ID_HEX        (2 * AUTH_ID_BYTES)
 #define AUTH_MAX_JOBS      2
+#define AUTH_MAX_WAITING   16 /* logins held until the stored password is loaded */
 #define AUTH_MIN_PASSWORD  8
 #define AUTH_MAX_PASSWORD  1024
 #define AUTH_MIN_TOKEN     16
@@ -76,6 +77,8 @@ struct floe_auth {
     uint64_t generation; /* bumped by every load, so a stale result is dropped */
     int jobs;            /* jobs on the work queue */
     int closing;         /* freed while jobs ran: the last one frees */
+    floe_list waiting;   /* login jobs held until the load is done */
+    size_t n_waiting;
     auth_session sessions[FLOE_AUTH_MAX_SESSIONS];
     auth_bucket buckets[AUTH_MAX_ADDRS];
     auth_bucket all;
@@ -259,6 +262,7 @@ enum job_kind { JOB_LOAD, JOB_LOGIN, JOB_CHANGE };
 
 typedef struct auth_job {
     uv_work_t work;
+    floe_list link; /* on the waiting list */
     floe_auth *a;
     floe_www_req *req; /* NULL for a load, or once the request is cancelled */
     int kind;
@@ -272,6 +276,7 @@ typedef struct auth_job {
     char session[AUTH_ID_HEX + 1]; /* change: the session that stays logged in */
     char next[256];
     floe_addr client;
+    int suspended;
     int ok;
     char err[512];
 } auth_job;
@@ -395,7 +400,8 @@ static void on_work_done(uv_work_t *w, int status)
     job_free(j);
 }
 
-/* Queues j, suspending its request; on failure answers 503. */
+/* Queues j, suspending its request (unless it waited, suspended, for the
+ * load); on failure answers 503. */
 static void job_start(floe_auth *a, auth_job *j)
 {
     j->a = a;
@@ -407,8 +413,24 @@ static void job_start(floe_auth *a, auth_job *j)
         return;
     }
     a->jobs++;
-    if (j->req)
+    if (j->req && !j->suspended) {
+        j->suspended = 1;
         floe_www_suspend(j->req, on_cancel, j);
+    }
+}
+
+/* Holds a login until the stored password is loaded. 0, or FLOE_ELIMIT
+ * when too many wait already. */
+static int job_wait(floe_auth *a, auth_job *j)
+{
+    if (a->n_waiting >= AUTH_MAX_WAITING)
+        return FLOE_ELIMIT;
+    j->a = a;
+    j->suspended = 1;
+    floe_list_push_tail(&a->waiting, &j->link);
+    a->n_waiting++;
+    floe_www_suspend(j->req, on_cancel, j);
+    return 0;
 }
 
 static auth_job *job_new(floe_auth *a, int kind, floe_www_req *req)
@@ -429,6 +451,27 @@ static auth_job *job_new(floe_auth *a, int kind, floe_www_req *req)
     return j;
 }
 
+/* Starts the logins that waited for the load, or answers them 503 when
+ * it failed. */
+static void waiting_release(floe_auth *a, int ok)
+{
+    while (!floe_list_empty(&a->waiting)) {
+        auth_job *w = FLOE_CONTAINER_OF(a->waiting.next, auth_job, link);
+        floe_list_remove(&w->link);
+        a->n_waiting--;
+        if (ok && w->req) {
+            snprintf(w->hash, sizeof(w->hash), "%s", a->hash);
+            snprintf(w->seed, sizeof(w->seed), "%s", a->seed);
+            w->generation = a->generation;
+            job_start(a, w);
+            continue;
+        }
+        if (w->req)
+            floe_www_reply_error(w->req, 503, "the admin password could not be loaded");
+        job_free(w);
+    }
+}
+
 static void job_done_load(auth_job *j)
 {
     floe_auth *a = j->a;
@@ -436,8 +479,10 @@ static void job_done_load(auth_job *j)
         return; /* a newer load is on its way */
     if (j->err[0])
         log_error(a->log, "web: %s", j->err);
-    if (!j->ok)
+    if (!j->ok) {
+        waiting_release(a, a->ready);
         return;
+    }
     snprintf(a->hash, sizeof(a->hash), "%s", j->hash);
     snprintf(a->seed, sizeof(a->seed), "%s", j->seed);
     a->ready = 1;
@@ -449,6 +494,7 @@ static void job_done_load(auth_job *j)
     else
         log_info(a->log, "web: admin password loaded (%s)",
                  j->password ? a->password_source : "as last changed");
+    waiting_release(a, 1);
 }
 
 static int load_start(floe_auth *a)
@@ -684,7 +730,7 @@ static void on_login(floe_www_req *r, void *ud)
     floe_addr client;
     if (floe_www_client(r, &client) != 0)
         memset(&client, 0, sizeof(client));
-    if (!a->ready || a->jobs >= AUTH_MAX_JOBS) {
+    if (a->ready && a->jobs >= AUTH_MAX_JOBS) {
         explicit_bzero(password, sizeof(password));
         floe_www_add_header(r, "Retry-After", "1");
         www__login_page(r, 503, "floe is busy checking passwords; try again in a moment.", next);
@@ -707,7 +753,13 @@ static void on_login(floe_www_req *r, void *ud)
     explicit_bzero(password, sizeof(password));
     j->client = client;
     snprintf(j->next, sizeof(j->next), "%s", www__safe_next(next));
-    job_start(a, j);
+    if (a->ready) {
+        job_start(a, j);
+    } else if (job_wait(a, j) != 0) {
+        job_free(j);
+        floe_www_add_header(r, "Retry-After", "1");
+        www__login_page(r, 503, "floe is starting; try again in a moment.", next);
+    }
 }
 
 static void job_done_login(auth_job *j)
@@ -755,7 +807,7 @@ static void on_change(floe_www_req *r, void *ud)
                                  "(8 characters at least).";
     else if (floe_www_form(r, "confirm", again, sizeof(again)) < 0 || strcmp(pw, again) != 0)
         why = "The new password and its confirmation differ.";
-    else if (!a->ready || a->jobs >= AUTH_MAX_JOBS)
+    else if (a->ready && a->jobs >= AUTH_MAX_JOBS)
         why = "floe is busy checking passwords; try again in a moment.";
     auth_job *j = why ? NULL : job_new(a, JOB_CHANGE, r);
     if (j && (!(j->password = strdup(old)) || !(j->new_password = strdup(pw)))) {
@@ -772,7 +824,12 @@ static void on_change(floe_www_req *r, void *ud)
     }
     const auth_session *s = floe_www_session(r);
     snprintf(j->session, sizeof(j->session), "%s", s ? s->id : "");
-    job_start(a, j);
+    if (a->ready) {
+        job_start(a, j);
+    } else if (job_wait(a, j) != 0) {
+        job_free(j);
+        www__account_page(r, 503, "floe is starting; try again in a moment.", 0);
+    }
 }
 
 static void job_done_change(auth_job *j)
@@ -869,6 +926,7 @@ floe_auth *floe_auth_new(uv_loop_t *loop, const floe_config *cfg, floe_log *log,
     }
     a->loop = loop;
     a->log = log;
+    floe_list_init(&a->waiting);
     int reload;
     err[0] = '\0';
     if (auth_settings(a, cfg, &reload, err, errlen) != 0 || load_start(a) != 0) {
@@ -898,6 +956,7 @@ void floe_auth_free(floe_auth *a)
 {
     if (!a)
         return;
+    waiting_release(a, 0);
     if (a->jobs > 0) { /* the last job's completion frees it */
         a->closing = 1;
         return;
