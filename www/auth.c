@@ -205,15 +205,16 @@ static int password_file_read(const char *dir, char hash[AUTH_HASH_MAX], char se
     return hash[0] ? 0 : FLOE_EIO;
 }
 
-/* Writes text to <dir>/name through a temporary file and a rename, mode
- * 0600, synced. 0 or FLOE_EIO with err set. */
+/* Writes text to <dir>/name through a temporary file of its own (two jobs
+ * may write at once) and a rename, mode 0600, synced. 0 or FLOE_EIO with
+ * err set. */
 static int file_replace(const char *dir, const char *name, const char *text, char *err,
                         size_t errlen)
 {
     char path[4096], tmp[4200];
     data_path(path, sizeof(path), dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
     if (fd < 0) {
         snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(errno));
         return FLOE_EIO;
