@@ -11,7 +11,11 @@ too: each page (the server-rendered HTML) and the API requests its script
 makes, five times each (median and maximum), logged in with a session
 cookie as a browser is.
 
-usage: bench/tables-api.py FLOE_BIN [FLOWS] [--hosts H]   (default 1,000,000 flows)
+With --browser as well, bench/web-page.mjs loads the pages in Debian's
+chromium (playwright-core from tests/browser, after npm ci there) and
+times each from navigation to its first table row drawn.
+
+usage: bench/tables-api.py FLOE_BIN [FLOWS] [--hosts H [--browser]]   (default 1,000,000 flows)
 """
 import argparse
 import json
@@ -98,6 +102,8 @@ def main():
     ap.add_argument("floe")
     ap.add_argument("flows", nargs="?", type=int, default=1000000)
     ap.add_argument("--hosts", type=int, default=0, help="hosts the flows run between")
+    ap.add_argument("--browser", action="store_true",
+                    help="with --hosts, also time the pages in chromium (bench/web-page.mjs)")
     a = ap.parse_args()
     floe, flows, hosts = a.floe, a.flows, a.hosts
     udp, web = free_port(), free_port(socket.SOCK_STREAM)
@@ -150,7 +156,11 @@ def main():
           % (page["scan"]["slices"], page["scan"]["max_slice_ms"], (time.time() - t1) * 1000))
     if hosts:
         time.sleep(2)  # hosts catch up with their flows once a second
-        web_ui(base, login(base, password))
+        cookie = login(base, password)
+        web_ui(base, cookie)
+        if a.browser:
+            subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "web-page.mjs"),
+                            base, cookie], check=True)
     proc.terminate()
     proc.wait()
 
