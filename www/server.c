@@ -297,7 +297,9 @@ void floe_www_reply_static(floe_www_req *r, const char *content_type, const void
     reply_send(r, 200, resp, content_type, cache);
 }
 
-void floe_www_reply_html(floe_www_req *r, unsigned status, floe_buf *b)
+/* Sends b's bytes (taken from b, which is left empty), or a 500 if b ran
+ * out of memory while it was written. */
+static void reply_buf(floe_www_req *r, unsigned status, const char *content_type, floe_buf *b)
 {
     if (!floe_buf_ok(b)) {
         floe_buf_reset(b);
@@ -306,7 +308,12 @@ void floe_www_reply_html(floe_www_req *r, unsigned status, floe_buf *b)
     }
     size_t len;
     char *body = floe_buf_steal(b, &len);
-    reply_owned(r, status, "text/html; charset=utf-8", body, len);
+    reply_owned(r, status, content_type, body, len);
+}
+
+void floe_www_reply_html(floe_www_req *r, unsigned status, floe_buf *b)
+{
+    reply_buf(r, status, "text/html; charset=utf-8", b);
 }
 
 void floe_www_redirect(floe_www_req *r, const char *location)
@@ -358,14 +365,7 @@ void floe_www_reply(floe_www_req *r, unsigned status, const char *content_type, 
 
 void floe_www_reply_json(floe_www_req *r, unsigned status, floe_buf *b)
 {
-    if (!floe_buf_ok(b)) {
-        floe_buf_reset(b);
-        floe_www_reply_error(r, 500, "out of memory");
-        return;
-    }
-    size_t len;
-    char *body = floe_buf_steal(b, &len);
-    reply_owned(r, status, "application/json", body, len);
+    reply_buf(r, status, "application/json", b);
 }
 
 void floe_www_reply_error(floe_www_req *r, unsigned status, const char *message)

@@ -222,7 +222,12 @@ async function themeAndPhone(page) {
     assert.equal(await page.getAttribute('html', 'data-theme'), theme, 'the theme is kept');
     await page.waitForSelector('#top-hosts tbody tr a');
     await shot(page, `dashboard-${theme}`);
-    await page.click('#theme-toggle');
+    // Without a choice of its own the page follows the system, live.
+    await page.evaluate(() => localStorage.removeItem('floe-theme'));
+    for (const scheme of ['dark', 'light']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await page.waitForFunction((s) => document.documentElement.getAttribute('data-theme') === s, scheme);
+    }
     await page.setViewportSize({ width: 390, height: 844 });
     assert.equal(await page.isVisible('#nav'), false);
     await page.click('.nav-toggle');

@@ -14,17 +14,21 @@
     var PAGE = 50;
     var THEME_KEY = 'floe-theme';
 
-    /* The theme, before the first paint: this script runs in <head>. */
+    /* The theme, before the first paint (this script runs in <head>): the
+     * toggle's choice if there is one, else the system's, followed live. */
     function storedTheme() {
         try {
-            return localStorage.getItem(THEME_KEY);
+            var t = localStorage.getItem(THEME_KEY);
+            return t === 'light' || t === 'dark' ? t : null;
         } catch (e) {
             return null;
         }
     }
-    var saved = storedTheme();
-    if (saved === 'light' || saved === 'dark')
-        document.documentElement.setAttribute('data-theme', saved);
+    var systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+    function applyTheme() {
+        document.documentElement.setAttribute('data-theme', storedTheme() || (systemDark.matches ? 'dark' : 'light'));
+    }
+    applyTheme();
 
     /* ---- units ------------------------------------------------------------ */
 
@@ -845,10 +849,7 @@
         var toggle = $('#theme-toggle');
         if (toggle) {
             toggle.addEventListener('click', function () {
-                var dark = document.documentElement.getAttribute('data-theme') === 'dark' ||
-                    (!document.documentElement.getAttribute('data-theme') &&
-                        window.matchMedia('(prefers-color-scheme: dark)').matches);
-                var next = dark ? 'light' : 'dark';
+                var next = document.documentElement.getAttribute('data-theme') === 'dark' ? 'light' : 'dark';
                 document.documentElement.setAttribute('data-theme', next);
                 try {
                     localStorage.setItem(THEME_KEY, next);
@@ -856,6 +857,10 @@
                 charts.forEach(function (c) { c.redraw(); });
             });
         }
+        systemDark.addEventListener('change', function () {
+            applyTheme();
+            charts.forEach(function (c) { c.redraw(); });
+        });
         var navToggle = $('.nav-toggle'), nav = $('#nav');
         if (navToggle && nav) {
             navToggle.addEventListener('click', function () {
