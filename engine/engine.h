@@ -56,6 +56,11 @@ typedef struct floe_config {
     uint32_t lua_failures;     /* in a row, before a check is disabled */
     uint32_t lua_cpu_share;    /* percent of the loop's time */
     const char *only_plugin;   /* not a config key: `floe plugin test` loads one plugin */
+    char *web_password;      /* "" : FLOE_ADMIN_PASSWORD, else the stored or a random one */
+    char *web_token;         /* "" : FLOE_API_TOKEN, else no bearer access */
+    char *web_tls_cert;      /* PEM file; with web_tls_key, HTTPS */
+    char *web_tls_key;
+    uint32_t web_session_ttl; /* s a login lasts */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */

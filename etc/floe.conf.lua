@@ -13,12 +13,6 @@ data_dir = "./floe-data"
 -- extra plugin directories, loaded after the built-in plugins
 plugins = {}
 
--- the built-in plugins' directory; "" finds the installed ones; "none" loads none
-builtin_plugins = ""
-
--- per-check settings: { ["plugin.check"] = { enabled = false, key = value, ... } }
-checks = {}
-
 log = {
     -- "error", "warn", "info" or "debug"
     level = "info",
@@ -83,13 +77,17 @@ dpi = {
     max_rate = 50000,
 }
 
-lua = {
-    -- memory cap per plugin, MiB
-    memory = 64,
-    -- Lua instructions a check may run per call
-    instructions = 1000000,
-    -- failed calls in a row after which a check is disabled
-    failures = 5,
-    -- percent of the loop's time Lua may use; past it runs are skipped and counted
-    cpu_share = 30,
-}
+-- admin password for the web UI; "": FLOE_ADMIN_PASSWORD, else the stored or a random one
+web_password = ""
+
+-- API token for Authorization: Bearer (16+ chars); "": FLOE_API_TOKEN, else none
+web_token = ""
+
+-- PEM certificate file; with web_tls_key the web UI is served over HTTPS
+web_tls_cert = ""
+
+-- PEM private key file for web_tls_cert
+web_tls_key = ""
+
+-- seconds a web login lasts
+web_session_ttl = 43200
