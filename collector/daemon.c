@@ -164,6 +164,8 @@ static void daemon_stop(floe_daemon *d, const char *why)
     d->www = NULL;
     floe_auth_free(d->auth); /* work still running finishes, then frees it */
     d->auth = NULL;
+    if (d->engine_ready)
+        floe_engine_release_loop(&d->engine);
     uv_timer_stop(&d->tick);
     uv_close((uv_handle_t *)&d->tick, NULL);
     uv_close((uv_handle_t *)&d->housekeep_check, NULL);

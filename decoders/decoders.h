@@ -70,7 +70,7 @@ typedef struct floe_record {
     floe_app app_id;
     uint32_t l7_proto; /* nProbe L7_PROTO (PEN 35632): nDPI protocol id */
     uint32_t cli_latency_us, srv_latency_us, retrans_in, retrans_out;
-    uint64_t l7_risk;  /* nProbe L7_PROTO_RISK: nDPI's flow risk bitmap */
+    uint64_t l7_risk; /* nProbe L7_PROTO_RISK: nDPI's flow risk bitmap */
     /* sFlow: the sampled packet header, valid only during the sink call. */
     const uint8_t *sampled;
     uint32_t sampled_len;

@@ -186,7 +186,7 @@ int floe_config_defaults(floe_config *cfg)
         floe_config_set_str(&cfg->web, "127.0.0.1:3000") != 0 ||
         floe_config_set_str(&cfg->data_dir, "./floe-data") != 0 ||
         floe_config_set_str(&cfg->builtin_plugins, "") != 0 ||
-        floe_config_set_str(&cfg->checks, "{}") != 0) {
+        floe_config_set_str(&cfg->checks, "{}") != 0 ||
         floe_config_set_str(&cfg->web_password, "") != 0 ||
         floe_config_set_str(&cfg->web_token, "") != 0 ||
         floe_config_set_str(&cfg->web_tls_cert, "") != 0 ||

@@ -301,6 +301,12 @@ size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget)
     return n;
 }
 
+void floe_engine_release_loop(floe_engine *e)
+{
+    if (e->plugins)
+        floe_plugins_release_loop(e->plugins);
+}
+
 int floe_engine_reload_plugins(floe_engine *e, int force)
 {
     return e->plugins ? floe_plugins_reload(e->plugins, force) : 0;

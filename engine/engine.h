@@ -56,9 +56,9 @@ typedef struct floe_config {
     uint32_t lua_failures;     /* in a row, before a check is disabled */
     uint32_t lua_cpu_share;    /* percent of the loop's time */
     const char *only_plugin;   /* not a config key: `floe plugin test` loads one plugin */
-    char *web_password;      /* "" : FLOE_ADMIN_PASSWORD, else the stored or a random one */
-    char *web_token;         /* "" : FLOE_API_TOKEN, else no bearer access */
-    char *web_tls_cert;      /* PEM file; with web_tls_key, HTTPS */
+    char *web_password;        /* "" : FLOE_ADMIN_PASSWORD, else the stored or a random one */
+    char *web_token;           /* "" : FLOE_API_TOKEN, else no bearer access */
+    char *web_tls_cert;        /* PEM file; with web_tls_key, HTTPS */
     char *web_tls_key;
     uint32_t web_session_ttl; /* s a login lasts */
 } floe_config;
@@ -329,6 +329,9 @@ size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget);
 /* The end of the input (a replay's last capture, a shutdown): catches the
  * hosts up and ends every flow, so hooks see every flow end. */
 void floe_engine_finish(floe_engine *e);
+/* Closes every handle the engine holds on its loop (the plugins' file
+ * watchers), so the loop can end; call it when the daemon stops. */
+void floe_engine_release_loop(floe_engine *e);
 /* Reloads the plugins whose files changed (all with force). Returns how
  * many failed, keeping their running versions. */
 int floe_engine_reload_plugins(floe_engine *e, int force);

@@ -13,6 +13,12 @@ data_dir = "./floe-data"
 -- extra plugin directories, loaded after the built-in plugins
 plugins = {}
 
+-- the built-in plugins' directory; "" finds the installed ones; "none" loads none
+builtin_plugins = ""
+
+-- per-check settings: { ["plugin.check"] = { enabled = false, key = value, ... } }
+checks = {}
+
 log = {
     -- "error", "warn", "info" or "debug"
     level = "info",
@@ -75,6 +81,17 @@ dpi = {
     packets = 8,
     -- sampled packets dissected per second at most; past it flows keep their guess
     max_rate = 50000,
+}
+
+lua = {
+    -- memory cap per plugin, MiB
+    memory = 64,
+    -- Lua instructions a check may run per call
+    instructions = 1000000,
+    -- failed calls in a row after which a check is disabled
+    failures = 5,
+    -- percent of the loop's time Lua may use; past it runs are skipped and counted
+    cpu_share = 30,
 }
 
 -- admin password for the web UI; "": FLOE_ADMIN_PASSWORD, else the stored or a random one

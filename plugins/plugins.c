@@ -117,6 +117,14 @@ void floe_plugins_free(floe_plugins *P)
     free(P);
 }
 
+void floe_plugins_release_loop(floe_plugins *P)
+{
+    plug__watch_free(P);
+    for (size_t i = 0; i < P->n_plugins; i++)
+        plug__unwatch_plugin(P->plugins[i]);
+    P->env.loop = NULL;
+}
+
 void floe_plugins_set_clock(floe_plugins *P, uint64_t now_ms)
 {
     P->now_ms = now_ms;

@@ -144,7 +144,7 @@ typedef struct floe_plugins_env {
 typedef struct floe_plugins_opts {
     char *const *dirs; /* plugin roots, each holding plugin folders; built-ins first */
     size_t n_dirs;
-    const char *only;  /* load only the plugin of this name; NULL: all */
+    const char *only;        /* load only the plugin of this name; NULL: all */
     const char *state_path;  /* where API config changes persist; NULL: not kept */
     const char *checks_json; /* per-check config from the config file: a JSON object
                               * {"plugin.check": {"key": value, ...}}; NULL: none */
@@ -167,6 +167,9 @@ void floe_plugins_opts_defaults(floe_plugins_opts *o);
 floe_plugins *floe_plugins_new(const floe_plugins_opts *o, const floe_plugins_env *env, char *err,
                                size_t errlen);
 void floe_plugins_free(floe_plugins *P);
+/* Stops watching files and closes every handle on the loop; nothing is
+ * watched from then on (shutdown). */
+void floe_plugins_release_loop(floe_plugins *P);
 /* Moves the plugins' clock (what floe.now() says, what alerts carry). */
 void floe_plugins_set_clock(floe_plugins *P, uint64_t now_ms);
 /* Flow events from the tables (floe_flow_hooks.event). */

@@ -84,7 +84,15 @@ class Daemon:
                 environ[k] = v
         self.log_path = os.path.join(self.tmp.name, "floe.log")
         self.log = open(self.log_path, "w")
+        self.args, self.environ = args, environ
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=environ)
+        self.wait_ready()
+
+    def restart(self):
+        """Stops the daemon and starts it again on the same data dir and ports."""
+        self.stop()
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.environ)
         self.wait_ready()
 
     def url(self, path):
