@@ -97,8 +97,10 @@ void floe_plugins_free(floe_plugins *P)
     for (size_t i = 0; i < P->n_plugins; i++)
         plug__plugin_free(P, P->plugins[i]);
     free(P->plugins);
-    for (int ev = 0; ev < FLOE_EV_COUNT; ev++)
+    for (int ev = 0; ev < FLOE_EV_COUNT; ev++) {
         free(P->flow_hooks[ev]);
+        plug__prefilter_free(&P->pre[ev]);
+    }
     plug__engaged_free(P);
     plug__listfiles_free(P);
     for (size_t i = 0; i < P->n_dirs; i++)
