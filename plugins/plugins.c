@@ -94,6 +94,9 @@ void floe_plugins_free(floe_plugins *P)
     if (!P)
         return;
     plug__watch_free(P);
+    /* Stopping is not disabling: engaged alerts stay engaged in the store,
+     * and the next start restores them (floe_plugins_engaged_restore). */
+    plug__engaged_free(P);
     for (size_t i = 0; i < P->n_plugins; i++)
         plug__plugin_free(P, P->plugins[i]);
     free(P->plugins);
@@ -101,7 +104,6 @@ void floe_plugins_free(floe_plugins *P)
         free(P->flow_hooks[ev]);
         plug__prefilter_free(&P->pre[ev]);
     }
-    plug__engaged_free(P);
     plug__listfiles_free(P);
     for (size_t i = 0; i < P->n_dirs; i++)
         free(P->dirs[i]);
