@@ -163,7 +163,8 @@ void floe_alerts_close(floe_alerts *s);
 /*
  * Queues a copy of a (info included). Never blocks on I/O and never waits
  * for the writer beyond a short mutex. Returns 0 when queued, and also 0
- * when an exclusion rule matched (counted, not stored); FLOE_ELIMIT when the
+ * when an exclusion rule matched (counted, not stored; releases are never
+ * excluded, so a rule cannot strand an engaged alert); FLOE_ELIMIT when the
  * queue is full (counted as dropped, logged at a limited rate); FLOE_EINVAL
  * for an event whose kind, entity type or severity is out of range
  * (counted as invalid). Call it from one thread (the loop thread): the

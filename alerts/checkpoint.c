@@ -5,8 +5,9 @@
  * database file and fsync it. Instead the writer's WAL hook only wakes this
  * thread, which runs PASSIVE checkpoints on its own connection beside the
  * writer (WAL allows one checkpointer next to one writer); the WAL restarts
- * from its beginning at the first commit after a complete checkpoint.
- * Measured in BENCHMARKS.md ("Alert store").
+ * from its beginning at the first commit after a complete checkpoint. A
+ * writer that never pauses gets a bound instead (wal_hook below). Measured
+ * in BENCHMARKS.md ("Alert store").
  */
 #include "alerts/internal.h"
 
@@ -16,6 +17,8 @@
 
 /* WAL frames (pages) that wake the checkpointer: 16 MiB with 4 KiB pages. */
 #define CKPT_FRAMES 4096
+/* WAL frames past which the writer checkpoints itself: 64 MiB. */
+#define CKPT_HARD_FRAMES 16384
 
 struct alerts__ckpt {
     sqlite3 *db;
@@ -25,12 +28,24 @@ struct alerts__ckpt {
     int want, stop;
 };
 
+/*
+ * After each of the writer's commits. A PASSIVE checkpoint beside a writer
+ * that never pauses copies frames but never catches up, and the WAL only
+ * starts over once every frame is copied: under a sustained flood it would
+ * grow without bound (it reached 27 GB filling 10M rows). So past
+ * CKPT_HARD_FRAMES the writer, between two transactions, runs a RESTART
+ * checkpoint itself (waiting for the checkpointer and readers through the
+ * busy timeout); the next commit then writes the WAL from its start. That
+ * pause is the back-pressure a flood needs; at ordinary rates the writer
+ * pauses between batches and the background checkpoints keep up.
+ */
 static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
 {
     alerts__ckpt *c = ud;
-    (void)db;
     (void)name;
-    if (frames >= CKPT_FRAMES) {
+    if (frames >= CKPT_HARD_FRAMES) {
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    } else if (frames >= CKPT_FRAMES) {
         pthread_mutex_lock(&c->lock);
         c->want = 1;
         pthread_cond_signal(&c->cond);

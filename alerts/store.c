@@ -278,7 +278,9 @@ int floe_alerts_push(floe_alerts *s, const floe_alert *a)
         alerts__add(&s->invalid, 1);
         return FLOE_EINVAL;
     }
-    if (floe_alerts_excluded(s, a))
+    /* A release is never excluded: a rule added while an alert is engaged
+     * must not leave that alert engaged for ever. */
+    if (a->kind != FLOE_ALERT_RELEASE && floe_alerts_excluded(s, a))
         return 0;
     size_t bytes = 0;
     char *info = a->info ? info_copy(s, a->info, &bytes) : NULL;

@@ -286,6 +286,14 @@ static int run_update(alerts__writer *w, sqlite3_stmt *st)
     return rc == SQLITE_DONE ? sqlite3_changes(w->db) : -1;
 }
 
+/* Runs statement st with ?1 = id and ?2 = ms (release, one-shot repeat). */
+static int update_id_ms(alerts__writer *w, int st, int64_t id, uint64_t ms)
+{
+    sqlite3_bind_int64(w->st[st], 1, id);
+    sqlite3_bind_int64(w->st[st], 2, (sqlite3_int64)ms);
+    return run_update(w, w->st[st]);
+}
+
 static int apply_engage(alerts__writer *w, const floe_alert *e, woutcome *o)
 {
     char k[KEY_MAX];
@@ -326,10 +334,7 @@ static int apply_release(alerts__writer *w, const floe_alert *e, woutcome *o)
     *o = (woutcome){0, OUT_UNMATCHED};
     if (!key)
         return 0;
-    sqlite3_stmt *st = w->st[ST_RELEASE];
-    sqlite3_bind_int64(st, 1, key->id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->when_ms);
-    int n = run_update(w, st);
+    int n = update_id_ms(w, ST_RELEASE, key->id, e->when_ms);
     if (n < 0)
         return FLOE_EIO;
     if (n == 1)
@@ -358,10 +363,7 @@ static int apply_oneshot(floe_alerts *s, alerts__writer *w, const floe_alert *e,
     uint64_t h = floe_hash(k, klen, w->seed);
     wkey *key = key_find(&w->oneshot, k, klen, h);
     if (key && e->when_ms >= key->raised_ms && e->when_ms - key->raised_ms < s->o.repeat_window_ms) {
-        sqlite3_stmt *st = w->st[ST_BUMP_ONESHOT];
-        sqlite3_bind_int64(st, 1, key->id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)e->when_ms);
-        int n = run_update(w, st);
+        int n = update_id_ms(w, ST_BUMP_ONESHOT, key->id, e->when_ms);
         if (n < 0)
             return FLOE_EIO;
         if (n == 1) {

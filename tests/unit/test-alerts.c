@@ -527,6 +527,30 @@ TEST(exclusions_match_and_count)
     rm_dir(dir);
 }
 
+TEST(exclusion_added_while_engaged_does_not_strand_the_alert)
+{
+    char *dir = tmp_dir();
+    floe_alerts *s = open_store(dir, NULL);
+    floe_alert a = host_alert(FLOE_ALERT_ENGAGE, "hosts.scan", "10.5.0.1", 1000, FLOE_SEV_ERROR);
+    push_ok(s, &a);
+    ASSERT_EQ(floe_alerts_flush(s), 0);
+    add_rule(s, "{\"type\":\"*\",\"hosts\":[\"10.5.0.0/16\"]}", 0);
+    a.when_ms = 2000;
+    push_ok(s, &a); /* a repeat: excluded now */
+    a.kind = FLOE_ALERT_RELEASE;
+    a.when_ms = 3000;
+    push_ok(s, &a); /* the release still gets through */
+    ASSERT_EQ(floe_alerts_flush(s), 0);
+    const char *j = query(s, "value=10.5.0.1");
+    ASSERT_EQ(jq_len(j, "$.alerts"), 1);
+    ASSERT_STR_EQ(jq_str(j, "$.alerts[0].state"), "past");
+    ASSERT_EQ(jq_int(j, "$.alerts[0].count"), 1);
+    ASSERT_EQ(jq_int(j, "$.alerts[0].released_ms"), 3000);
+    ASSERT_U64_EQ(stats(s).excluded, 1);
+    floe_alerts_close(s);
+    rm_dir(dir);
+}
+
 /* ---- retention ------------------------------------------------------------------------ */
 
 static _Atomic uint64_t fake_now;
@@ -1470,7 +1494,9 @@ TEST(command_gets_the_body_on_stdin)
 TEST_MAIN(TEST_ENTRY(names_roundtrip), TEST_ENTRY(engage_repeat_release),
           TEST_ENTRY(restart_restores_engaged_set), TEST_ENTRY(oneshot_repeat_window),
           TEST_ENTRY(info_inline_wrapped_or_marked), TEST_ENTRY(exclusion_rule_errors_name_the_field),
-          TEST_ENTRY(exclusions_match_and_count), TEST_ENTRY(retention_by_age),
+          TEST_ENTRY(exclusions_match_and_count),
+          TEST_ENTRY(exclusion_added_while_engaged_does_not_strand_the_alert),
+          TEST_ENTRY(retention_by_age),
           TEST_ENTRY(retention_by_rows), TEST_ENTRY(queue_overflow_is_counted_and_push_never_waits),
           TEST_ENTRY(close_commits_everything_queued), TEST_ENTRY(query_filters),
           TEST_ENTRY(query_paging_and_totals), TEST_ENTRY(query_address_arms_count_each_alert_once),
