@@ -25,29 +25,30 @@ struct alerts__ckpt {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int want, stop;
+    int want, restart, stop;
 };
 
 /*
- * After each of the writer's commits. A PASSIVE checkpoint beside a writer
- * that never pauses copies frames but never catches up, and the WAL only
- * starts over once every frame is copied: under a sustained flood it would
- * grow without bound (it reached 27 GB filling 10M rows). So past
- * CKPT_HARD_FRAMES the writer, between two transactions, runs a RESTART
- * checkpoint itself (waiting for the checkpointer and readers through the
- * busy timeout); the next commit then writes the WAL from its start. That
- * pause is the back-pressure a flood needs; at ordinary rates the writer
- * pauses between batches and the background checkpoints keep up.
+ * After each of the writer's commits: wakes the checkpointer past
+ * CKPT_FRAMES. A PASSIVE checkpoint beside a writer that never pauses
+ * copies frames but never catches up, and the WAL only starts over once
+ * every frame is copied: under a sustained flood it grows without bound (it
+ * reached 27 GB filling 10M rows). So past CKPT_HARD_FRAMES the checkpoint
+ * is a RESTART, which holds new write transactions off (the writer waits in
+ * its busy timeout) until the WAL is copied and can start over. That pause
+ * is the back-pressure a flood needs; at ordinary rates the writer pauses
+ * between batches and the PASSIVE checkpoints keep up. (The writer cannot
+ * run the RESTART itself: a second checkpointer gets SQLITE_BUSY at once.)
  */
 static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
 {
     alerts__ckpt *c = ud;
+    (void)db;
     (void)name;
-    if (frames >= CKPT_HARD_FRAMES) {
-        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-    } else if (frames >= CKPT_FRAMES) {
+    if (frames >= CKPT_FRAMES) {
         pthread_mutex_lock(&c->lock);
         c->want = 1;
+        c->restart |= frames >= CKPT_HARD_FRAMES;
         pthread_cond_signal(&c->cond);
         pthread_mutex_unlock(&c->lock);
     }
@@ -66,9 +67,11 @@ static void *ckpt_main(void *arg)
             ts.tv_sec += 1;
             pthread_cond_timedwait(&c->cond, &c->lock, &ts);
         }
+        int mode = c->restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
         c->want = 0;
+        c->restart = 0;
         pthread_mutex_unlock(&c->lock);
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
