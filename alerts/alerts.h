@@ -133,7 +133,7 @@ typedef struct floe_alerts_opts {
     uint32_t prune_batch;         /* rows per prune transaction; 1000 */
     uint32_t prune_interval_ms;   /* how often retention looks when idle; 1000 */
     uint32_t readers;             /* read connections for queries; 4 */
-    uint32_t totals_cap;          /* rows counted for a query's totals; 500000 */
+    uint32_t totals_cap;          /* rows counted for a query's totals; 100000 */
     /* The clock retention reads (ms since the epoch); NULL: floe_time_ms. */
     uint64_t (*clock_ms)(void *ud);
     void *clock_ud;

@@ -64,7 +64,7 @@ void floe_alerts_opts_defaults(floe_alerts_opts *o)
     o->prune_batch = 1000;
     o->prune_interval_ms = 1000;
     o->readers = 4;
-    o->totals_cap = 500000;
+    o->totals_cap = 100000;
 }
 
 /* Zero sizes would make the store useless: they take the default. */
