@@ -173,10 +173,10 @@ void floe_alerts_close(floe_alerts *s);
 int floe_alerts_push(floe_alerts *s, const floe_alert *a);
 
 /*
- * Blocks until everything pushed before the call is committed (or given up
- * after repeated write errors). For tests, benchmarks and shutdown paths;
- * never from the loop thread. Returns 0, or FLOE_EIO if a write error
- * happened since open.
+ * Blocks until everything pushed before the call is committed. While
+ * writes fail (disk full) the writer keeps retrying and this keeps
+ * waiting. For tests, benchmarks and shutdown paths; never from the loop
+ * thread. Returns 0, or FLOE_EIO if a write error happened since open.
  */
 int floe_alerts_flush(floe_alerts *s);
 
