@@ -952,6 +952,28 @@ TEST(ack_and_delete)
     rm_dir(dir);
 }
 
+TEST(delete_where_runs_in_small_transactions)
+{
+    char *dir = tmp_dir();
+    floe_alerts_opts o;
+    test_opts(&o);
+    o.prune_batch = 3; /* 12 host alerts: four full transactions and an empty one */
+    floe_alerts *s = query_fixture(dir, &o);
+    floe_alert_query q;
+    floe_alert_query_init(&q);
+    char err[160];
+    ASSERT_EQ(floe_alert_query_set(&q, "value", "10.0.0.0/16", err, sizeof(err)), 0);
+    ASSERT_EQ(floe_alert_query_set(&q, "entity", "host", err, sizeof(err)), 0);
+    uint64_t n = 0;
+    ASSERT_EQ(floe_alerts_delete_where(s, &q, &n), 0);
+    ASSERT_U64_EQ(n, 12);
+    const char *j = query(s, "state=all");
+    ASSERT_EQ(jq_int(j, "$.totals.total"), 6);
+    ASSERT_EQ(jq_int(j, "$.totals.by_severity.warning"), 4);
+    floe_alerts_close(s);
+    rm_dir(dir);
+}
+
 TEST(alert_json_shape)
 {
     char *dir = tmp_dir();
@@ -1501,7 +1523,8 @@ TEST_MAIN(TEST_ENTRY(names_roundtrip), TEST_ENTRY(engage_repeat_release),
           TEST_ENTRY(close_commits_everything_queued), TEST_ENTRY(query_filters),
           TEST_ENTRY(query_paging_and_totals), TEST_ENTRY(query_address_arms_count_each_alert_once),
           TEST_ENTRY(query_parse_names_the_bad_key),
-          TEST_ENTRY(ack_and_delete), TEST_ENTRY(alert_json_shape), TEST_ENTRY(stats_json_and_metrics),
+          TEST_ENTRY(ack_and_delete), TEST_ENTRY(delete_where_runs_in_small_transactions),
+          TEST_ENTRY(alert_json_shape), TEST_ENTRY(stats_json_and_metrics),
           TEST_ENTRY(kill9_mid_storm_keeps_integrity),
           TEST_ENTRY(webhook_delivers_once_with_the_documented_body),
           TEST_ENTRY(webhook_retries_until_the_receiver_is_back),
