@@ -97,7 +97,8 @@ typedef struct floe_alerts_endpoint {
     size_t n_types;
     const char *const *plugins;   /* plugins; n_plugins 0: all */
     size_t n_plugins;
-    uint32_t rate_per_min;        /* alerts sent per minute; 0: no limit. Default 60 */
+    uint32_t rate_per_min;        /* alerts sent per window (a minute); 0: no limit.
+                                   * Default 60 */
     uint32_t rate_window_ms;      /* the rate's window; default 60000 (tests shorten it) */
     uint32_t queue_max;           /* alerts waiting for delivery; default 1024 */
     uint32_t batch_max;           /* webhook: alerts per POST; default 50 */
@@ -146,8 +147,9 @@ void floe_alerts_opts_defaults(floe_alerts_opts *o);
 /*
  * Opens (or creates and migrates) <dir>/alerts.db, loads the persisted
  * exclusions and the engaged set, starts the writer and one thread per
- * endpoint. log must outlive the store; push uses its rate-limited variant
- * from the caller's thread only, the other threads its plain one. Returns
+ * endpoint. log (NULL: plain stderr) must outlive the store; push uses its
+ * rate-limited variant from the caller's thread only, the other threads its
+ * plain one. Returns
  * NULL with a one-line reason in err on failure.
  */
 floe_alerts *floe_alerts_open(const floe_alerts_opts *o, floe_log *log, char *err, size_t errlen);
