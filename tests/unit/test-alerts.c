@@ -1092,7 +1092,7 @@ TEST(kill9_mid_storm_keeps_integrity)
         _exit(0);
     }
     long long n = 0;
-    for (int t = 0; t < 500 && n < 20000; t++) {
+    for (int t = 0; t < 750 && n < 20000; t++) {
         sleep_ms(20);
         n = count_rows(path);
     }
