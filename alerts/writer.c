@@ -685,19 +685,36 @@ void alerts__qblock_clear(alerts__qblock *b)
 }
 
 /* Frees the batch's infos and gives its blocks back (under qlock). */
-static void recycle(floe_alerts *s, alerts__qblock *b)
+/* Gives a committed batch's blocks back: their infos are freed before the
+ * lock, and blocks past ALERTS__QFREE_KEEP after it, so push never waits
+ * behind thousands of free() calls. */
+static void finish_batch(floe_alerts *s, alerts__qblock *b, size_t n, size_t bytes)
 {
+    alerts__qblock *spare = NULL;
+    for (alerts__qblock *q = b; q; q = q->next)
+        alerts__qblock_clear(q);
+    pthread_mutex_lock(&s->qlock);
+    s->queued -= n;
+    s->queued_bytes -= bytes > s->queued_bytes ? s->queued_bytes : bytes;
+    s->seq_done += n;
     while (b) {
         alerts__qblock *next = b->next;
-        alerts__qblock_clear(b);
         if (s->n_qfree < ALERTS__QFREE_KEEP) {
             b->next = s->qfree;
             s->qfree = b;
             s->n_qfree++;
         } else {
-            free(b);
+            b->next = spare;
+            spare = b;
         }
         b = next;
+    }
+    pthread_cond_broadcast(&s->qdone);
+    pthread_mutex_unlock(&s->qlock);
+    while (spare) {
+        alerts__qblock *next = spare->next;
+        free(spare);
+        spare = next;
     }
 }
 
@@ -746,13 +763,7 @@ static void *writer_main(void *arg)
             size_t bytes = batch_bytes(b);
             write_batch(s, w, b, n);
             update_rate(s, w);
-            pthread_mutex_lock(&s->qlock);
-            s->queued -= n;
-            s->queued_bytes -= bytes > s->queued_bytes ? s->queued_bytes : bytes;
-            s->seq_done += n;
-            recycle(s, b);
-            pthread_cond_broadcast(&s->qdone);
-            pthread_mutex_unlock(&s->qlock);
+            finish_batch(s, b, n, bytes);
         }
         if (stop && !b)
             break;
