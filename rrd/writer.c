@@ -410,11 +410,16 @@ static void ts_enqueue(floe_ts *ts, ts__series *s)
     ts->wlist_len++;
 }
 
+/* Due at its phase; or, after a stall, once it holds twice its batch or
+ * its oldest point is twice the batch old. Up to then a series that missed
+ * its slot waits for the next one and writes more steps in the same single
+ * call: a short stall costs no extra calls, where writing every series at
+ * once on release would be a burst of all the files. */
 static int ts_due(const floe_ts *ts, const ts__series *s, int64_t when)
 {
     int64_t step = s->schema->def.step_s, k = when / step;
-    return s->n > ts->batch || (uint64_t)(k + s->phase) % ts->batch == 0 ||
-           s->t[0] <= when - (int64_t)ts->batch * step;
+    return (uint64_t)(k + s->phase) % ts->batch == 0 || s->n > 2 * ts->batch ||
+           s->t[0] <= when - 2 * (int64_t)ts->batch * step;
 }
 
 /* Visits every series: queues the due ones, frees the idle ones. */
