@@ -16,7 +16,7 @@
  *     --chart DIR      write chart-host-traffic.png and .svg of a day of a
  *                      diurnal curve into DIR, and time warm renders
  *     --reuse 1        keep the files of an earlier run (no creation cost;
- *                      the clock starts 2 hours after that run's)
+ *                      N: the clock starts N * 2 hours later than a new run)
  *
  * The steps run back to back (a compressed clock) with spreading off, so the
  * time one step's writes take is what real-time operation needs out of each
@@ -172,8 +172,11 @@ static void define(bench *b, const char *name, const char *const *metrics, unsig
     floe_ts_schema_add_tag(&s, "host", err, sizeof(err));
     for (unsigned i = 0; i < n; i++)
         floe_ts_schema_add_metric(&s, metrics[i], i < 2 && n == 2 ? FLOE_TS_DELTA : FLOE_TS_GAUGE,
-                                  strstr(metrics[i], "bytes") ? "bytes" : "count", NULL, err,
-                                  sizeof(err));
+                                  strstr(metrics[i], "bytes") ? "bytes" : "count",
+                                  !strcmp(metrics[i], "bytes_sent")   ? "Sent"
+                                  : !strcmp(metrics[i], "bytes_rcvd") ? "Received"
+                                                                      : NULL,
+                                  err, sizeof(err));
     if (floe_ts_schema_set_retention(&s, b->retention, err, sizeof(err)) ||
         floe_ts_define(b->ts, &s, err, sizeof(err)))
         die("schema", err);
@@ -448,11 +451,18 @@ int main(int argc, char **argv)
                  h & 255);
     if (!strcmp(b.mode, "rrdcached"))
         start_daemon(&b);
-    b.t = (int64_t)time(NULL) / 60 * 60 - 86400 + (b.reuse ? 7200 : 0);
+    b.t = (int64_t)time(NULL) / 60 * 60 - 86400 + (int64_t)b.reuse * 7200;
     floe_ts_schema probe;
     char err[256];
     floe_ts_schema_init(&probe, "x:y", 60, err, sizeof(err));
     floe_ts_schema_set_retention(&probe, b.retention, err, sizeof(err));
+    char load[64] = "";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf && fgets(load, sizeof(load), lf))
+        load[strcspn(load, "\n")] = 0;
+    if (lf)
+        fclose(lf);
+    printf("load average at start: %s\n", load);
     printf("bench/rrd: %u hosts x 3 series, %s, retention %s (%.1f KB per host), batch %u\n",
            b.hosts, b.mode, b.retention,
            (floe_ts_retention_bytes(&probe.retention, 60, 5) + 3 * 1500) / 1e3, b.batch);

@@ -156,6 +156,7 @@ struct floe_ts {
     ts__chunk *free_chunk;   /* the writer's spare, handed back under qlock */
     /* published by the writer under qlock */
     uint64_t pub_cached, pub_series, pub_backlog, pub_steps;
+    double pub_ups;
     uint64_t steps;
 
     /* counters (atomic: several threads add) */

@@ -359,7 +359,7 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     st->series = ts->pub_series;
     st->backlog = ts->pub_backlog;
     st->steps = ts->pub_steps;
-    st->updates_per_s = ts->updates_per_s;
+    st->updates_per_s = ts->pub_ups;
     pthread_mutex_unlock(&ts->qlock);
     pthread_mutex_lock(&ts->elock);
     memcpy(st->last_error, ts->last_error, sizeof(st->last_error));

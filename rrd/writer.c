@@ -80,6 +80,16 @@ static void ts_series_free(floe_ts *ts, ts__series *s)
     free(s);
 }
 
+/* Frees an empty series' point arrays. */
+static void ts_series_shrink(ts__series *s)
+{
+    free(s->t);
+    free(s->v);
+    s->t = NULL;
+    s->v = NULL;
+    s->cap = 0;
+}
+
 static void ts_series_drop_first(floe_ts *ts, ts__series *s)
 {
     unsigned m = s->schema->def.n_metrics;
@@ -168,11 +178,7 @@ static void ts_series_switch(floe_ts *ts, ts__series *s, ts__schema *schema)
     s->schema = schema;
     ts__schema_ref(schema);
     s->checked = 0;
-    free(s->t);
-    free(s->v);
-    s->t = NULL;
-    s->v = NULL;
-    s->cap = 0;
+    ts_series_shrink(s);
 }
 
 static void ts_merge_rec(floe_ts *ts, ts__rec *r)
@@ -390,13 +396,8 @@ static void ts_write_series(floe_ts *ts, ts__series *s)
     }
     ts->cached_points -= s->n;
     s->n = 0;
-    if (s->cap > 4 * (ts->batch + 1)) { /* a backlog is over: give its room back */
-        free(s->t);
-        free(s->v);
-        s->t = NULL;
-        s->v = NULL;
-        s->cap = 0;
-    }
+    if (s->cap > 4 * (ts->batch + 1)) /* a backlog is over: give its room back */
+        ts_series_shrink(s);
 }
 
 /* ---- scheduling ------------------------------------------------------------ */
@@ -703,8 +704,12 @@ void *ts__writer_main(void *arg)
             ts_serve(ts, r);
             floe_list_push_tail(&done, &r->link);
         }
-        if (stop)
+        if (stop) { /* whatever came after the last drain is written too */
+            ts_schedule(ts, ts->step_now, 1);
+            while (ts_write_some(ts, 0) != TS_IDLE)
+                ;
             ts_finish(ts);
+        }
         wait_ms = stop ? TS_IDLE : ts_write_some(ts, ts->spread);
         if (!stop)
             ts_cleanup_slice(ts);
@@ -713,6 +718,7 @@ void *ts__writer_main(void *arg)
         ts->pub_series = ts->series.count;
         ts->pub_backlog = ts->wlist_len;
         ts->pub_steps = ts->steps;
+        ts->pub_ups = ts->updates_per_s;
         while (!floe_list_empty(&done)) {
             ts__req *r = FLOE_CONTAINER_OF(done.next, ts__req, link);
             floe_list_remove(&r->link);

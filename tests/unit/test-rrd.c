@@ -27,13 +27,15 @@ static char *tmpdir(void)
     return dir;
 }
 
-static floe_ts *open_store(const char *dir, const char *retention, size_t qmax, uint32_t cleanup)
+static floe_ts *open_cached(const char *dir, const char *retention, size_t qmax, uint32_t cleanup,
+                            const char *rrdcached)
 {
     floe_ts_opts o;
     char err[256] = "";
     floe_ts_opts_default(&o);
     o.dir = dir;
     o.retention = retention;
+    o.rrdcached = rrdcached;
     o.queue_max = qmax;
     o.cleanup_age_s = cleanup;
     floe_log_init(&test_log, FLOE_LOG_ERROR, 0);
@@ -42,6 +44,11 @@ static floe_ts *open_store(const char *dir, const char *retention, size_t qmax, 
         fprintf(stderr, "    floe_ts_new: %s\n", err);
     ASSERT(ts != NULL);
     return ts;
+}
+
+static floe_ts *open_store(const char *dir, const char *retention, size_t qmax, uint32_t cleanup)
+{
+    return open_cached(dir, retention, qmax, cleanup, NULL);
 }
 
 /* host:traffic, one tag, bytes (delta) and a gauge. */
@@ -677,15 +684,7 @@ TEST(through_rrdcached)
     ASSERT_EQ(access(sock, F_OK), 0);
     char data[128];
     snprintf(data, sizeof(data), "%s/data", dir);
-    floe_ts_opts o;
-    floe_ts_opts_default(&o);
-    o.dir = data;
-    o.rrdcached = addr;
-    floe_log_init(&test_log, FLOE_LOG_ERROR, 0);
-    floe_ts *ts = floe_ts_new(&o, &test_log, err, sizeof(err));
-    if (!ts)
-        fprintf(stderr, "    %s\n", err);
-    ASSERT(ts != NULL);
+    floe_ts *ts = open_cached(data, NULL, 0, 0, addr);
     define_traffic(ts, NULL);
     const char *tags[] = {"2001:db8::42"};
     for (int k = 0; k < 20; k++) {
