@@ -103,6 +103,7 @@ static void start_daemon(bench *b)
     snprintf(pidf, sizeof(pidf), "%s/rrdcached.pid", b->dir);
     snprintf(b->addr, sizeof(b->addr), "unix:%s", sock);
     mkdir(journal, 0700);
+    unlink(sock); /* a socket left by an earlier run would look like a listening daemon */
     b->daemon = fork();
     if (b->daemon == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
