@@ -327,6 +327,7 @@ typedef struct floe_ts_stats {
     uint64_t points_failed;    /* lost to a write error */
     uint64_t updates;          /* rrd_update / rrdc_update calls that succeeded */
     uint64_t write_errors;
+    uint64_t writes_busy;      /* writes put off: the file was locked by another writer */
     uint64_t files_created;
     uint64_t files_mismatched; /* existing files whose layout differs from the schema */
     uint64_t cleanup_deleted;

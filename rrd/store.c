@@ -348,6 +348,7 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     st->points_failed = atomic_load(&ts->c_failed);
     st->updates = atomic_load(&ts->c_updates);
     st->write_errors = atomic_load(&ts->c_errors);
+    st->writes_busy = atomic_load(&ts->c_busy);
     st->files_created = atomic_load(&ts->c_created);
     st->files_mismatched = atomic_load(&ts->c_mismatched);
     st->cleanup_deleted = atomic_load(&ts->c_deleted);
@@ -375,6 +376,7 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     XX(points_failed, "counter", "points lost to write errors")                           \
     XX(updates, "counter", "successful update calls")                                     \
     XX(write_errors, "counter", "failed create, update and check calls")                  \
+    XX(writes_busy, "counter", "writes put off because another writer held the file's lock") \
     XX(files_created, "counter", "series files created")                                  \
     XX(files_mismatched, "counter", "existing files whose layout differs from the schema") \
     XX(cleanup_deleted, "counter", "series files deleted by the cleanup job")             \

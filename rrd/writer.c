@@ -273,6 +273,8 @@ static int ts_check_file(floe_ts *ts, ts__series *s, const char *abs)
         rrdc_flush(abs);
     ts__layout l;
     if (ts__layout_read(abs, &l, err, sizeof(err)) != 0) {
+        if (strstr(err, "lock"))
+            return -2; /* busy: see ts_write_series */
         ts__error(ts, "%s", err);
         return -1;
     }
@@ -363,8 +365,11 @@ static int ts_update(floe_ts *ts, const char *abs, size_t argc)
         if (rc && !rrdc_is_connected(ts->cached_addr) && rrdc_connect(ts->cached_addr) == 0)
             rc = rrdc_update(abs, (int)argc, ts->uargv);
     }
-    if (rc)
-        ts__error(ts, "%s: update: %s", abs, rrd_test_error() ? rrd_get_error() : "failed");
+    const char *why = rrd_test_error() ? rrd_get_error() : "failed";
+    if (rc && strstr(why, "lock"))
+        rc = -2; /* busy: see ts_write_series */
+    else if (rc)
+        ts__error(ts, "%s: update: %s", abs, why);
     rrd_clear_error();
     return rc;
 }
@@ -381,19 +386,26 @@ static void ts_write_series(floe_ts *ts, ts__series *s)
         return;
     size_t argc = 0;
     unsigned carried = 0;
+    int busy = 0, rc = 0;
+    /* A file locked by someone else (rrdcached writing it, a migration, an
+     * rrdtool command) is busy: its points wait for the series' next turn. */
     if (ts__abspath(ts, s->path, abs, sizeof(ts->path)) < 0 ||
-        (!s->checked && ts_check_file(ts, s, abs) != 0)) {
-        atomic_fetch_add(&ts->c_failed, s->n);
+        (!s->checked && (rc = ts_check_file(ts, s, abs)) != 0)) {
+        busy = rc == -2;
+        atomic_fetch_add(busy ? &ts->c_busy : &ts->c_failed, busy ? 1 : s->n);
     } else if ((carried = ts_build_args(ts, s, &argc)) > 0) {
-        if (ts_update(ts, abs, argc) == 0) {
+        if ((rc = ts_update(ts, abs, argc)) == 0) {
             atomic_fetch_add(&ts->c_written, carried);
             atomic_fetch_add(&ts->c_updates, 1);
             s->last_update = s->t[s->n - 1];
         } else {
-            atomic_fetch_add(&ts->c_failed, carried);
-            s->checked = 0; /* deleted or replaced under us: look again next time */
+            busy = rc == -2;
+            atomic_fetch_add(busy ? &ts->c_busy : &ts->c_failed, busy ? 1 : carried);
+            s->checked = busy; /* deleted or replaced under us: look again next time */
         }
     }
+    if (busy)
+        return;
     ts->cached_points -= s->n;
     s->n = 0;
     if (s->cap > 4 * (ts->batch + 1)) /* a backlog is over: give its room back */
@@ -646,8 +658,11 @@ static void ts_finish(floe_ts *ts)
 {
     floe_hmap *m = &ts->series;
     for (size_t b = 0; b <= m->mask; b++)
-        while (m->buckets[b])
-            ts_series_free(ts, FLOE_CONTAINER_OF(m->buckets[b], ts__series, node));
+        while (m->buckets[b]) {
+            ts__series *s = FLOE_CONTAINER_OF(m->buckets[b], ts__series, node);
+            atomic_fetch_add(&ts->c_failed, s->n); /* still locked by someone else */
+            ts_series_free(ts, s);
+        }
     while (ts->walk_depth > 0)
         ts_walk_pop(ts);
 }

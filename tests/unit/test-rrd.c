@@ -4,6 +4,7 @@
 #include "tests/unit/runner.h"
 #include "rrd/rrd.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -577,6 +578,50 @@ TEST(metrics_added_to_a_schema_keep_the_common_ones_written)
     floe_ts_free(ts);
 }
 
+TEST(a_locked_file_keeps_its_points_for_later)
+{
+    char *dir = tmpdir(), file[256];
+    floe_ts *ts = open_store(dir, "1m:1h", 0, 0);
+    define_traffic(ts, NULL);
+    const char *tags[] = {"192.0.2.77"};
+    double v[2] = {60, 1};
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0);
+    floe_ts_drain(ts);
+    snprintf(file, sizeof(file), "%s/host/traffic/192.0.2.77.rrd", dir);
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* another process holds librrd's lock (fcntl) */
+        int fd = open(file, O_RDWR);
+        struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (fd < 0 || fcntl(fd, F_SETLK, &lk) != 0)
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    double w[2] = {120, 2};
+    floe_ts_append(ts, "host:traffic", tags, w, 2, T0 + 60);
+    floe_ts_drain(ts);
+    floe_ts_stats st;
+    floe_ts_stats_get(ts, &st);
+    ASSERT_GE(st.writes_busy, 1);
+    ASSERT_EQ(st.points_failed, 0);
+    ASSERT_EQ(st.write_errors, 0);
+    ASSERT_EQ(st.cached_points, 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    floe_ts_drain(ts);
+    floe_ts_stats_get(ts, &st);
+    ASSERT_EQ(st.points_written, 2);
+    ASSERT_EQ(st.cached_points, 0);
+    ASSERT_EQ(rrd_last_r(file), T0 + 60);
+    floe_ts_free(ts);
+}
+
 /* ---- bounds and cleanup ---------------------------------------------------------- */
 
 TEST(queue_overflow_drops_the_oldest_and_counts)
@@ -758,6 +803,7 @@ TEST_MAIN(TEST_ENTRY(retention_parse_and_format), TEST_ENTRY(retention_errors_na
           TEST_ENTRY(six_metrics_end_to_end), TEST_ENTRY(graph_request_errors_name_the_key),
           TEST_ENTRY(retention_mismatch_is_reported_and_migrate_keeps_data),
           TEST_ENTRY(metrics_added_to_a_schema_keep_the_common_ones_written),
+          TEST_ENTRY(a_locked_file_keeps_its_points_for_later),
           TEST_ENTRY(queue_overflow_drops_the_oldest_and_counts),
           TEST_ENTRY(cleanup_removes_series_not_updated), TEST_ENTRY(through_rrdcached),
           TEST_ENTRY(stats_writers), TEST_ENTRY(bad_options_name_the_key))
