@@ -444,6 +444,7 @@ int main(int argc, char **argv)
     bench b = {.hosts = 100000, .minutes = 10, .stall = 3, .dir = "bench-rrd-data",
                .retention = "1m:1d,1h:1w", .mode = "direct"};
     parse(&b, argc, argv);
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (!b.reuse)
         empty_dir(b.dir);
     b.names = malloc(sizeof(*b.names) * b.hosts);

@@ -269,8 +269,6 @@ static int ts_check_file(floe_ts *ts, ts__series *s, const char *abs)
         ts__error(ts, "%s", err);
         return -1;
     }
-    if (ts->cached_addr)
-        rrdc_flush(abs);
     ts__layout l;
     if (ts__layout_read(abs, &l, err, sizeof(err)) != 0) {
         if (strstr(err, "lock"))
@@ -284,6 +282,14 @@ static int ts_check_file(floe_ts *ts, ts__series *s, const char *abs)
             return -1;
     }
     s->last_update = l.last_update;
+    if (ts->cached_addr) {
+        /* The daemon may hold newer points than the file: ask it, rather
+         * than flush (a flush waits for the daemon to write the file). */
+        time_t last = rrdc_last(abs);
+        if (last > s->last_update)
+            s->last_update = last;
+        rrd_clear_error();
+    }
     s->checked = 1;
     return 0;
 }

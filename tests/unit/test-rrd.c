@@ -750,6 +750,20 @@ TEST(through_rrdcached)
     ASSERT_CONTAINS(out.data, "[1700000640,22,10]");
     ASSERT_CONTAINS(out.data, "[1700001180,40,19]");
     floe_buf_close(&out);
+    /* More points the daemon holds (-w 3600) and the file has not seen. */
+    double v[2] = {60, 1};
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0 + 60 * 20);
+    floe_ts_free(ts);
+    /* A restart: the new store asks the daemon for the last update. */
+    ts = open_cached(data, NULL, 0, 0, addr);
+    define_traffic(ts, NULL);
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0 + 60 * 20);
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0 + 60 * 21);
+    floe_ts_drain(ts);
+    floe_ts_stats_get(ts, &st);
+    ASSERT_EQ(st.points_skipped, 1);
+    ASSERT_EQ(st.points_written, 1);
+    ASSERT_EQ(st.write_errors, 0);
     floe_ts_free(ts);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
