@@ -190,7 +190,7 @@ static void open_store(bench *b, int spread)
     floe_ts_opts_default(&o);
     o.dir = b->dir;
     o.rrdcached = b->daemon ? b->addr : NULL;
-    o.queue_max = (size_t)b->hosts * 3 * (b->stall + 2);
+    o.queue_max = (size_t)b->hosts * 3 * (b->stall + 2) + 100000;
     o.series_max = (size_t)b->hosts * 3 + 1000;
     o.batch_steps = b->batch;
     o.spread = spread;
@@ -359,6 +359,11 @@ static void run_charts(bench *b)
             floe_ts_step_end(b->ts, t);
     }
     floe_ts_drain(b->ts);
+    floe_ts_stats st;
+    floe_ts_stats_get(b->ts, &st);
+    printf("chart: a day of one host written: %llu points written in all, %llu skipped, "
+           "%llu dropped\n", (unsigned long long)st.points_written,
+           (unsigned long long)st.points_skipped, (unsigned long long)st.points_dropped);
     floe_ts_graph_req r;
     floe_ts_graph_req_init(&r);
     snprintf(r.schema, sizeof(r.schema), "host:traffic");

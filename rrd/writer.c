@@ -102,20 +102,21 @@ static void ts_series_drop_first(floe_ts *ts, ts__series *s)
 
 static void ts_write_series(floe_ts *ts, ts__series *s);
 
-/* Room for one more point. A series holding TS_SERIES_CAP_MAX points (a
- * replay feeding faster than real time) is written at once; when the whole
- * cache is at its bound (the disk is behind), the series' oldest point is
- * dropped; else the series grows. Returns 0 or -1 (no memory). */
+/* Room for one more point. A series holding TS_SERIES_CAP_MAX points, or
+ * any series once the whole cache is at its bound (a replay feeding faster
+ * than real time, a writer behind), is written at once; only if that
+ * cannot be done (its file is locked) is its oldest point dropped. Else the
+ * series grows. Returns 0 or -1 (no memory). */
 static int ts_series_room(floe_ts *ts, ts__series *s)
 {
     if (s->n < s->cap)
         return 0;
-    if (s->n && s->cap >= TS_SERIES_CAP_MAX)
+    size_t bound = ts->queue_max + ts->series.count * ts->batch; /* a backlog past the batches */
+    if (s->n && (s->cap >= TS_SERIES_CAP_MAX || ts->cached_points >= bound))
         ts_write_series(ts, s);
     if (s->n < s->cap)
         return 0;
-    size_t bound = ts->queue_max + ts->series.count * ts->batch; /* a backlog past the batches */
-    if (s->n && ts->cached_points >= bound) {
+    if (s->n && (s->cap >= TS_SERIES_CAP_MAX || ts->cached_points >= bound)) {
         ts_series_drop_first(ts, s);
         return 0;
     }
