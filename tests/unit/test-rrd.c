@@ -5,6 +5,7 @@
 #include "rrd/rrd.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -26,6 +27,18 @@ static char *tmpdir(void)
     snprintf(dir, sizeof(dir), "/tmp/floe-rrd-XXXXXX");
     ASSERT(mkdtemp(dir) != NULL);
     return dir;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Removes a test's directory (a failed test leaves its own to look at). */
+static void rmtree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static floe_ts *open_cached(const char *dir, const char *retention, size_t qmax, uint32_t cleanup,
@@ -291,6 +304,7 @@ TEST(append_drain_gives_exact_values_and_rates)
     ASSERT_NEAR(at(d, first, n, T0 + 720, 0), 50.0);
     rrd_freemem(d);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(replayed_past_points_are_skipped_not_errors)
@@ -332,6 +346,7 @@ TEST(replayed_past_points_are_skipped_not_errors)
     ASSERT_EQ(st.points_written, 3001);
     ASSERT_EQ(st.points_dropped, 0);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 static void define_six(floe_ts *ts)
@@ -424,6 +439,7 @@ TEST(six_metrics_end_to_end)
     floe_buf_close(&img);
     floe_buf_close(&out);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(graph_request_errors_name_the_key)
@@ -457,6 +473,7 @@ TEST(graph_request_errors_name_the_key)
     ASSERT_CONTAINS(err, "missing tag 'host'");
     floe_buf_close(&img);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 /* ---- layouts and migration ----------------------------------------------------- */
@@ -541,6 +558,7 @@ TEST(retention_mismatch_is_reported_and_migrate_keeps_data)
     ASSERT_EQ(res.files_failed, 1);
     ASSERT_CONTAINS(err, "metric level is not in schema");
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(metrics_added_to_a_schema_keep_the_common_ones_written)
@@ -576,6 +594,7 @@ TEST(metrics_added_to_a_schema_keep_the_common_ones_written)
     ASSERT_NEAR(at(d, first, n, T0 + 60, 1), 4.0);
     rrd_freemem(d);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(a_locked_file_keeps_its_points_for_later)
@@ -620,6 +639,7 @@ TEST(a_locked_file_keeps_its_points_for_later)
     ASSERT_EQ(st.cached_points, 0);
     ASSERT_EQ(rrd_last_r(file), T0 + 60);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 /* ---- bounds and cleanup ---------------------------------------------------------- */
@@ -659,6 +679,7 @@ TEST(queue_overflow_drops_the_oldest_and_counts)
         ASSERT(isnan(d[i * 2 + 1]));
     rrd_freemem(d);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(cleanup_removes_series_not_updated)
@@ -688,6 +709,7 @@ TEST(cleanup_removes_series_not_updated)
     ASSERT(access(old, F_OK) != 0);
     ASSERT_EQ(access(fresh, F_OK), 0);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 /* ---- rrdcached ------------------------------------------------------------------- */
@@ -767,6 +789,7 @@ TEST(through_rrdcached)
     floe_ts_free(ts);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    rmtree(dir);
 }
 
 TEST(stats_writers)
@@ -791,6 +814,7 @@ TEST(stats_writers)
     ASSERT_CONTAINS(b.data, "\"mode\":\"direct\"");
     floe_buf_close(&b);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(bad_options_name_the_key)
@@ -799,7 +823,8 @@ TEST(bad_options_name_the_key)
     char err[256];
     floe_log_init(&test_log, FLOE_LOG_ERROR, 0);
     floe_ts_opts_default(&o);
-    o.dir = tmpdir();
+    char *dir = tmpdir();
+    o.dir = dir;
     o.retention = "1m:1d,2m:1m";
     ASSERT(floe_ts_new(&o, &test_log, err, sizeof(err)) == NULL);
     ASSERT_CONTAINS(err, "timeseries.retention: item 2");
@@ -807,6 +832,7 @@ TEST(bad_options_name_the_key)
     o.rrdcached = "unix:/nonexistent/sock";
     ASSERT(floe_ts_new(&o, &test_log, err, sizeof(err)) == NULL);
     ASSERT_CONTAINS(err, "timeseries.rrdcached");
+    rmtree(dir);
 }
 
 TEST_MAIN(TEST_ENTRY(retention_parse_and_format), TEST_ENTRY(retention_errors_name_the_item),
