@@ -81,6 +81,14 @@ static void define_traffic(floe_ts *ts, const char *retention)
     ASSERT_EQ(floe_ts_define(ts, &s, err, sizeof(err)), 0);
 }
 
+/* A store with the default retention and host:traffic. */
+static floe_ts *traffic_store(const char *dir)
+{
+    floe_ts *ts = open_store(dir, NULL, 0, 0);
+    define_traffic(ts, NULL);
+    return ts;
+}
+
 /* Reads one file back at 60 s: *rows values of ds_cnt columns from start. */
 static double *fetch(const char *file, const char *cf, time_t start, time_t end, unsigned long step,
                      unsigned long *ds_cnt, time_t *first)
@@ -262,8 +270,7 @@ TEST(series_paths)
 TEST(append_drain_gives_exact_values_and_rates)
 {
     char *dir = tmpdir(), file[256];
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     const char *tags[] = {"192.0.2.1"};
     for (int k = 0; k < 10; k++) {
         /* Deltas of 6000*(k+1) bytes a minute: (k+1)*100 bytes/s. The point
@@ -310,8 +317,7 @@ TEST(append_drain_gives_exact_values_and_rates)
 TEST(replayed_past_points_are_skipped_not_errors)
 {
     char *dir = tmpdir();
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     const char *tags[] = {"10.0.0.1"};
     double v[2] = {60, 1};
     for (int k = 0; k < 5; k++)
@@ -457,8 +463,7 @@ TEST(graph_request_errors_name_the_key)
     ASSERT_EQ(floe_ts_graph_req_parse(&r, k3, v3, 2, err, sizeof(err)), 0);
     ASSERT_EQ(r.range_s, 7 * 86400);
     ASSERT_EQ(r.dark, 1);
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     floe_ts_graph_req_init(&r);
     const char *k4[] = {"schema", "bogus"}, *v4[] = {"host:traffic", "1"};
     ASSERT_EQ(floe_ts_graph_req_parse(&r, k4, v4, 2, err, sizeof(err)), 0);
@@ -565,8 +570,7 @@ TEST(metrics_added_to_a_schema_keep_the_common_ones_written)
 {
     char *dir = tmpdir(), file[256], err[256];
     const char *tags[] = {"203.0.113.5"};
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     double v[2] = {600, 3};
     floe_ts_append(ts, "host:traffic", tags, v, 2, T0);
     floe_ts_drain(ts);
@@ -795,8 +799,7 @@ TEST(through_rrdcached)
 TEST(stats_writers)
 {
     char *dir = tmpdir();
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     const char *tags[] = {"192.0.2.1"};
     double v[2] = {1, 1};
     floe_ts_append(ts, "host:traffic", tags, v, 2, T0);
