@@ -392,6 +392,15 @@ TEST(six_metrics_end_to_end)
     /* Minute k: bytes_out 120k per minute = 2k/s, rtt 0.5k. */
     ASSERT_CONTAINS(out.data, "[1700000700,22,5.5]");
     ASSERT_CONTAINS(out.data, "[1700000640,20,5]");
+    /* The same through a parsed request, tags by name in any order. */
+    floe_ts_graph_req q;
+    floe_ts_graph_req_init(&q);
+    const char *qk[] = {"schema", "ifindex", "exporter", "from", "to", "metrics"};
+    const char *qv[] = {"probe:six", "7", "2001:db8::1", "1700000640", "1700000700", "rtt"};
+    ASSERT_EQ(floe_ts_graph_req_parse(&q, qk, qv, 6, err, sizeof(err)), 0);
+    floe_buf_reset(&out);
+    ASSERT_EQ(floe_ts_fetch_req_json(ts, &q, &out, err, sizeof(err)), 0);
+    ASSERT_CONTAINS(out.data, "\"points\":[[1700000640,5],[1700000700,5.5]]");
     floe_buf_reset(&out);
     ASSERT_EQ(floe_ts_fetch_json(ts, "probe:six", tags, T0, T0 + 60, "nope", &out, err,
                                  sizeof(err)), FLOE_EINVAL);
