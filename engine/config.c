@@ -247,7 +247,7 @@ int floe_config_defaults(floe_config *cfg)
     cfg->ts_enabled = 1;
     cfg->ts_queue_max = 1000000;
     cfg->ts_cleanup_age = 30;
-if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
+    if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
         floe_config_set_list(&cfg->tables.local_networks, &cfg->tables.n_local_networks,
                              (char *const *)default_local_networks,

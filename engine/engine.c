@@ -418,7 +418,7 @@ void floe_engine_finish(floe_engine *e)
     if (e->plugins)
         floe_plugins_run(e->plugins, 0); /* periodic runs still due */
     floe_series_finish(e);
-floe_tables_end_all(&e->tables);
+    floe_tables_end_all(&e->tables);
 }
 
 void floe_engine_add_source(floe_engine *e, floe_source *s)

@@ -73,14 +73,14 @@ typedef struct floe_config {
     size_t n_alert_exclusions;
     floe_alerts_endpoint *alert_endpoints; /* strings and lists owned */
     size_t n_alert_endpoints;
-    int ts_enabled;            /* RRD files in <data_dir>/timeseries */
-    char *ts_retention;        /* the default retention string */
-    char *ts_host_retention;   /* the per-host schemas' */
-    char **ts_retentions;      /* "schema=retention" */
+    int ts_enabled;          /* RRD files in <data_dir>/timeseries */
+    char *ts_retention;      /* the default retention string */
+    char *ts_host_retention; /* the per-host schemas' */
+    char **ts_retentions;    /* "schema=retention" */
     size_t n_ts_retentions;
-    uint32_t ts_queue_max;     /* points */
-    uint32_t ts_cleanup_age;   /* days; 0: never */
-    char *rrdcached;           /* "" : write directly */
+    uint32_t ts_queue_max;   /* points */
+    uint32_t ts_cleanup_age; /* days; 0: never */
+    char *rrdcached;         /* "" : write directly */
 } floe_config;
 
 /* The per-host schemas' default retention: a day of minutes, a week of

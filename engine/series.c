@@ -65,7 +65,10 @@ static const struct builtin {
                          "Active flows and hosts",
                          {NULL},
                          {{"flows", G, "count", "Flows"}, {"hosts", G, "count", "Hosts"}}},
-    [S_SYSTEM_ALERTS] = {"system:alerts", "Alerts raised", {NULL}, {{"alerts", D, "count", "Alerts"}}},
+    [S_SYSTEM_ALERTS] = {"system:alerts",
+                         "Alerts raised",
+                         {NULL},
+                         {{"alerts", D, "count", "Alerts"}}},
     [S_SYSTEM_PLUGINS] = {"system:plugins",
                           "Time in plugins",
                           {NULL},
@@ -84,7 +87,8 @@ static const struct builtin {
     [S_IFACE_PACKETS] = {"iface:packets",
                          "Interface packets (flows)",
                          {"exporter", "ifindex"},
-                         {{"packets_in", D, "packets", "In"}, {"packets_out", D, "packets", "Out"}}},
+                         {{"packets_in", D, "packets", "In"},
+                          {"packets_out", D, "packets", "Out"}}},
     [S_IFACE_COUNTERS] = {"iface:counters",
                           "Interface traffic (counters)",
                           {"exporter", "ifindex"},
@@ -106,7 +110,8 @@ static const struct builtin {
     [S_HOST_TRAFFIC] = {"host:traffic",
                         "Host traffic",
                         {"host"},
-                        {{"bytes_sent", D, "bytes", "Sent"}, {"bytes_rcvd", D, "bytes", "Received"}}},
+                        {{"bytes_sent", D, "bytes", "Sent"},
+                         {"bytes_rcvd", D, "bytes", "Received"}}},
     [S_HOST_ACTIVITY] = {"host:activity",
                          "Host flows and score",
                          {"host"},
@@ -236,8 +241,8 @@ static void put_iface(floe_engine *e, floe_iface *i)
      * only sets the mark, and a minute without a new sample is unknown. */
     const floe_ifcounters *c = &i->counters;
     int fresh = i->counters_ms != m->counters_ms, first = m->counters_ms == 0;
-    uint64_t now[8] = {c->in_octets,   c->out_octets, counter_pkts(c, 0), counter_pkts(c, 1),
-                       c->in_errors,   c->out_errors, c->in_discards,     c->out_discards};
+    uint64_t now[8] = {c->in_octets, c->out_octets, counter_pkts(c, 0), counter_pkts(c, 1),
+                       c->in_errors, c->out_errors, c->in_discards,     c->out_discards};
     uint64_t *mark[8] = {&m->octets[0], &m->octets[1], &m->pkts[0],     &m->pkts[1],
                          &m->errors[0], &m->errors[1], &m->discards[0], &m->discards[1]};
     double d[8];
@@ -254,8 +259,7 @@ static void put_nets_and_apps(floe_engine *e)
 {
     floe_tables *t = &e->tables;
     floe_net *n;
-    FLOE_NETS_FOREACH(t, n)
-    {
+    FLOE_NETS_FOREACH(t, n) {
         const char *tags[1] = {n->name};
         double v[3] = {grow(n->bytes_in, &n->mark[0]), grow(n->bytes_out, &n->mark[1]),
                        grow(n->bytes_inner, &n->mark[2])};

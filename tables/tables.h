@@ -240,7 +240,7 @@ typedef struct floe_net {
     uint8_t bits; /* prefix length over the 128-bit form */
     uint64_t bytes_in, bytes_out, bytes_inner;
     uint64_t pkts_in, pkts_out, pkts_inner;
-    uint64_t hosts; /* hosts in the table now */
+    uint64_t hosts;   /* hosts in the table now */
     uint64_t mark[3]; /* bytes in, out and inner at the last step */
 } floe_net;
 

@@ -416,8 +416,7 @@ static enum MHD_Result query_pair(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-size_t floe_www_query_all(const floe_www_req *r, const char **keys, const char **values,
-                          size_t max)
+size_t floe_www_query_all(const floe_www_req *r, const char **keys, const char **values, size_t max)
 {
     query_walk q = {keys, values, 0, max};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_pair, &q);

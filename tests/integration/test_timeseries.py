@@ -6,7 +6,9 @@ byte totals equal to the records' bytes times the sampling rate, minute by
 minute. The daemon then serves the same points over /api/v1/timeseries, lists
 the schemas and their series, and draws PNG and SVG charts that `file`
 recognises. A plugin schema with six metrics goes from ts.append to a chart.
-A bad retention in the config is refused with a line naming the key."""
+A changed retention is applied to existing files by `floe rrd migrate`,
+which keeps their data. A bad retention in the config is refused with a
+line naming the key."""
 import json
 import os
 import shutil
@@ -188,6 +190,41 @@ class Timeseries(unittest.TestCase):
             self.assertEqual(code, 404)
             st = d.status()["timeseries"]
             self.assertEqual(st["store"]["write_errors"], 0)
+
+
+@unittest.skipUnless(shutil.which("rrdtool"), "rrdtool is not installed")
+class Migrate(unittest.TestCase):
+    def test_migrate_applies_a_new_retention_keeping_the_data(self):
+        with tempfile.TemporaryDirectory(prefix="floe-ts-migrate-") as tmp:
+            pcap, data = os.path.join(tmp, "v5.pcap"), os.path.join(tmp, "data")
+            write_capture(pcap)
+            out = subprocess.run([FLOE_BIN, "replay", "--data", data, pcap],
+                                 capture_output=True, text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            path = os.path.join(data, "timeseries", "system", "traffic", "_.rrd")
+            config = os.path.join(tmp, "floe.conf.lua")
+            with open(config, "w") as f:
+                f.write('timeseries = { retentions = { ["system:traffic"] = "1m:2d,1h:1y" } }\n')
+            out = subprocess.run([FLOE_BIN, "rrd", "migrate", "-c", config, "--data", data,
+                                  "--keep-old", "system:traffic"],
+                                 capture_output=True, text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("system:traffic: 1 files, 1 migrated", out.stdout)
+            info = subprocess.run(["rrdtool", "info", path], capture_output=True, text=True,
+                                  check=True).stdout
+            self.assertIn("rra[0].rows = 2880", info)
+            self.assertNotIn("rra[4]", info)  # 2 resolutions x AVERAGE, MAX
+            self.assertTrue(os.path.exists(path + ".old"))
+            want = minute_bytes()
+            got = rrd_fetch(path)
+            self.assertEqual({t: got[t] for t in want}, want)
+            again = subprocess.run([FLOE_BIN, "rrd", "migrate", "-c", config, "--data", data],
+                                   capture_output=True, text=True, timeout=120)
+            self.assertIn("system:traffic: 1 files, 0 migrated, 1 already", again.stdout)
+            bad = subprocess.run([FLOE_BIN, "rrd", "migrate", "--data", data, "nope:nope"],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(bad.returncode, 2)
+            self.assertIn("nope:nope", bad.stderr)
 
 
 class Config(unittest.TestCase):
