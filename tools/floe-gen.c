@@ -71,7 +71,16 @@ static void usage(FILE *f)
             "                            numbers (default 1)\n"
             "  -H, --hosts H             hosts in the address pool (default 1000)\n"
             "  -s, --seed S              random seed (default 1); same options, same bytes\n"
-            "  -l, --flow-length MEAN    mean records per conversation, geometric (default 8)\n"
+            "  -m, --mix MIX             records per conversation (default 8):\n"
+            "                              1       every record a new conversation\n"
+            "                              2       A to B, then B to A, each once\n"
+            "                              MEAN    geometric of that mean, one direction (8)\n"
+            "                              pareto[:ALPHA]  heavy-tailed, P(L >= k) = k^-ALPHA\n"
+            "                                      (default 1.5), directions alternating\n"
+            "                              steady[:FLOWS[:TURNOVER]]  FLOWS conversations\n"
+            "                                      in all (default 100000), TURNOVER of them\n"
+            "                                      replaced a second (default 10000)\n"
+            "  -l, --flow-length MEAN    the same as --mix MEAN (geometric)\n"
             "  -T, --template-refresh N  resend v9/IPFIX templates every N datagrams of an\n"
             "                            exporter (default 20; 0: only in its first)\n"
             "  -S, --sampling RATE       announce 1-in-RATE sampling: v5 header, v9/IPFIX\n"
@@ -169,6 +178,16 @@ static int parse_proto(const char *s, gen_opts *o)
     return -1;
 }
 
+static int parse_mix(const char *s, gen_opts *o)
+{
+    char why[200];
+    if (gen_mix_parse(s, &o->mix, why, sizeof(why)) != 0) {
+        fprintf(stderr, "floe-gen: --mix: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_start(const char *s, gen_opts *o)
 {
     uint64_t secs;
@@ -204,6 +223,7 @@ static const struct option gen_long_opts[] = {
     {"exporters", required_argument, NULL, 'k'},
     {"hosts", required_argument, NULL, 'H'},
     {"seed", required_argument, NULL, 's'},
+    {"mix", required_argument, NULL, 'm'},
     {"flow-length", required_argument, NULL, 'l'},
     {"template-refresh", required_argument, NULL, 'T'},
     {"sampling", required_argument, NULL, 'S'},
@@ -238,8 +258,11 @@ static int apply_opt(int c, const char *arg, gen_opts *o)
         return parse_u32("hosts", arg, 2, 16e6, &o->hosts);
     case 's':
         return parse_u64("seed", arg, 0, 1e15, &o->seed);
+    case 'm':
+        return parse_mix(arg, o);
     case 'l':
-        return parse_num("flow-length", arg, 1, 1e6, &o->flow_length);
+        o->mix.kind = GEN_MIX_GEOMETRIC;
+        return parse_num("flow-length", arg, 1, 1e6, &o->mix.flow_length);
     case 'T':
         return parse_u32("template-refresh", arg, 0, 1e9, &o->template_refresh);
     case 'S':
@@ -302,12 +325,13 @@ static int parse_args(int argc, char **argv, gen_opts *o)
     o->exporters = 1;
     o->hosts = 1000;
     o->seed = 1;
-    o->flow_length = 8;
+    o->mix.kind = GEN_MIX_GEOMETRIC;
+    o->mix.flow_length = 8;
     o->template_refresh = 20;
     o->batch = 64;
     o->start_ms = 1700000000000ULL;
     int c, rc = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, "P:t:r:n:d:k:H:s:l:T:S:b:w:qhV", gen_long_opts,
+    while (rc == 0 && (c = getopt_long(argc, argv, "P:t:r:n:d:k:H:s:m:l:T:S:b:w:qhV", gen_long_opts,
                                        NULL)) != -1)
         rc = apply_opt(c, optarg, o);
     if (rc == 0 && optind < argc) {
@@ -332,13 +356,19 @@ static int run_open(gen_run *g)
         fprintf(stderr, "floe-gen: out of memory\n");
         return -1;
     }
+    for (uint32_t k = 0; k < o->exporters; k++)
+        g->ex[k].fd = -1; /* so that run_close after a failure closes only what opened */
     for (uint32_t i = 0; i < o->batch; i++)
         g->iov[i].iov_base = g->bufs + (size_t)i * GEN_DGRAM_MAX;
     for (uint32_t k = 0; k < o->exporters; k++) {
         gen_exporter *ex = &g->ex[k];
         ex->index = k;
         ex->domain = k + 1;
-        gen_flows_init(&ex->flows, gen_mix(o->seed, k), o->hosts, o->flow_length);
+        if (gen_flows_init(&ex->flows, gen_mix(o->seed, k), o->hosts, &o->mix, o->exporters,
+                           o->rate ? o->rate : GEN_VRATE) != 0) {
+            fprintf(stderr, "floe-gen: out of memory for the conversations\n");
+            return -1;
+        }
         gen_exporter_plan(ex, o);
         if (!o->no_send && gen_exporter_open(ex, o) != 0)
             return -1;
@@ -353,8 +383,10 @@ static int run_open(gen_run *g)
 
 static void run_close(gen_run *g)
 {
-    for (uint32_t k = 0; g->ex && k < g->o.exporters; k++)
+    for (uint32_t k = 0; g->ex && k < g->o.exporters; k++) {
         gen_exporter_close(&g->ex[k]);
+        gen_flows_close(&g->ex[k].flows);
+    }
     free(g->ex);
     gen_sender_close(&g->sender);
     free(g->iov);
@@ -379,7 +411,7 @@ static void sums_add(gen_sums *to, const gen_sums *s)
  * bursts). Returns how many datagrams it made. */
 static unsigned build_batch(gen_run *g, gen_exporter *ex, uint64_t left, uint64_t budget)
 {
-    uint64_t vrate = g->o.rate ? g->o.rate : 1000000; /* the virtual clock's pace */
+    uint64_t vrate = g->o.rate ? g->o.rate : GEN_VRATE; /* the virtual clock's pace */
     uint64_t recs = 0;
     unsigned n = 0;
     while (n < g->o.batch && recs < budget && recs < left) {
@@ -469,6 +501,9 @@ static void print_summary(const gen_run *g)
     floe_json_kstr(&j, "target", o->target_text);
     floe_json_ku64(&j, "exporters", o->exporters);
     floe_json_ku64(&j, "seed", o->seed);
+    char mix[64];
+    gen_mix_name(&o->mix, mix, sizeof(mix));
+    floe_json_kstr(&j, "mix", mix);
     floe_json_ku64(&j, "rate_target", o->rate);
     floe_json_ku64(&j, "datagrams", t->datagrams);
     floe_json_ku64(&j, "records", t->records);

@@ -21,6 +21,7 @@
 #define GEN_MAX_EXPORTERS 1000
 #define GEN_MAX_BATCH     1024     /* UIO_MAXIOV: sendmmsg takes no more per call */
 #define GEN_BOOT_MS       3600000u /* exporters booted an hour before the virtual clock starts */
+#define GEN_VRATE         1000000u /* the virtual clock's pace in records/s when the rate is 0 */
 
 /* ---- random numbers (wyrand: one multiply per draw, 2^64 period) -------- */
 
@@ -78,27 +79,73 @@ typedef struct gen_flow {
     uint16_t in_if, out_if;
     uint16_t pkt_len; /* IP length of its packets */
     uint8_t ipproto, tos, tcp_flags;
+    uint8_t turn; /* bidirectional mixes: its next record is the reply (dst to src) */
 } gen_flow;
 
 /* One flow record (or one sFlow sample) drawn from a conversation. */
 typedef struct gen_rec {
-    gen_flow f; /* a copy: the conversation may be replaced after the draw */
+    gen_flow f; /* a copy, in the record's direction: the conversation may be replaced */
     uint32_t packets, bytes;
     uint64_t first_ms, last_ms; /* on the virtual clock */
 } gen_rec;
 
-/* An exporter's conversations. Record lengths are geometric with mean
- * flow_length, so a conversation shows up in several records spread over
- * several datagrams, as a long flow does in real exports. */
+/*
+ * Workload mixes (--mix): how many records a conversation gets, and in
+ * which directions.
+ *   GEN_MIX_ONE       every record a new conversation, one direction ("1");
+ *   GEN_MIX_BIFLOW    two records: A to B, then B to A, each once, as a
+ *                     router exports both directions of a conversation ("2");
+ *   GEN_MIX_GEOMETRIC a geometric number of records of mean flow_length,
+ *                     all in the direction the conversation started ("8");
+ *   GEN_MIX_PARETO    a heavy-tailed number of records, P(L >= k) = k^-alpha
+ *                     (alpha 1.5: 65% of conversations have one record, 81%
+ *                     at most two, and a tail up to 10^6), directions
+ *                     alternating ("pareto[:ALPHA]");
+ *   GEN_MIX_STEADY    a steady table: `flows` conversations in all, each
+ *                     record from one of them at random, directions
+ *                     alternating; `turnover` of them a second (virtual
+ *                     clock) replaced by new ones, oldest first
+ *                     ("steady[:FLOWS[:TURNOVER]]").
+ */
+enum gen_mix_kind { GEN_MIX_ONE, GEN_MIX_BIFLOW, GEN_MIX_GEOMETRIC, GEN_MIX_PARETO, GEN_MIX_STEADY };
+
+typedef struct gen_mixspec {
+    int kind;           /* enum gen_mix_kind */
+    double flow_length; /* GEOMETRIC: the mean */
+    double alpha;       /* PARETO: the tail index, > 1 */
+    uint32_t flows;     /* STEADY: live conversations over all exporters */
+    double turnover;    /* STEADY: conversations replaced a second */
+} gen_mixspec;
+
+/* Parses a --mix value ("1", "2", "8", "geometric", "pareto[:ALPHA]",
+ * "steady[:FLOWS[:TURNOVER]]") over m, whose flow_length is kept for "8"
+ * and "geometric". Returns 0, or -1 with a reason in why. */
+int gen_mix_parse(const char *s, gen_mixspec *m, char *why, size_t whylen);
+/* The mix's name as bench tables print it: 1, 2, 8 (the mean), pareto:1.5,
+ * steady:100000:10000. */
+void gen_mix_name(const gen_mixspec *m, char *out, size_t outlen);
+
+/* An exporter's conversations. Records of a conversation show up spread
+ * over several datagrams, interleaved with others, as in real exports. */
 typedef struct gen_flows {
     gen_rng rng;
-    double inv_log_keep; /* 1 / ln(1 - 1/mean); 0 makes every conversation one record */
+    gen_mixspec mix;
+    double inv_log_keep; /* GEOMETRIC: 1 / ln(1 - 1/mean); 0 makes every conversation one record */
+    double turn_per_rec; /* STEADY: conversations replaced per record */
+    double turn_owed;    /* STEADY: replacements due, fractional */
+    uint32_t next_turn;  /* STEADY: the slot replaced next (round robin: oldest first) */
     uint32_t hosts;
-    gen_flow slot[GEN_FLOW_SLOTS];
+    uint32_t n_slots; /* live conversations */
+    gen_flow *slot;
 } gen_flows;
 
-/* Seeds the model and fills every slot. hosts >= 2, mean_len >= 1. */
-void gen_flows_init(gen_flows *fl, uint64_t seed, uint32_t hosts, double mean_len);
+/* Seeds the model and fills its slots: GEN_FLOW_SLOTS, or for a steady mix
+ * its share (mix->flows / exporters) of the conversations. vrate is the
+ * virtual clock's pace in records a second. hosts >= 2. Returns 0 or
+ * -ENOMEM; gen_flows_close frees. */
+int gen_flows_init(gen_flows *fl, uint64_t seed, uint32_t hosts, const gen_mixspec *mix,
+                   uint32_t exporters, uint64_t vrate);
+void gen_flows_close(gen_flows *fl);
 /* Draws the next record at virtual time now_ms into r. */
 void gen_flows_next(gen_flows *fl, uint64_t now_ms, gen_rec *r);
 /* Host i's address: 10.0.0.0 + i + 1, or 2001:db8::/96 + i + 1. */
@@ -120,7 +167,7 @@ typedef struct gen_opts {
     double duration;  /* stop after this many seconds; 0 = no limit */
     uint32_t exporters, hosts, template_refresh, sampling, batch;
     uint64_t seed;
-    double flow_length;
+    gen_mixspec mix;
     uint64_t start_ms; /* the virtual clock's start, ms since the epoch */
     const char *pcap_path;
     int no_send, no_gso, quiet;

@@ -191,11 +191,12 @@ class GenVersusTshark(unittest.TestCase):
         self.assertEqual(da, db)
         self.assertNotEqual(da, dc)
 
-    def distinct_share(self, mean):
-        """The share of records whose 5-tuple no earlier record had."""
+    def conversations(self, *mix):
+        """Records per conversation (a 5-tuple in either direction), and
+        how many conversations were seen in both directions."""
         pcap = self.path("flows.pcap")
-        gen("--proto", "v5", "--target", "127.0.0.1:2055", "--no-send", "--pcap", pcap,
-            "--records", "20000", "--flow-length", str(mean), "--hosts", "100000")
+        sent = gen("--proto", "v5", "--target", "127.0.0.1:2055", "--no-send", "--pcap", pcap,
+                   "--records", "20000", "--hosts", "100000", *mix)
         out = subprocess.run(["tshark", "-r", pcap, "-d", "udp.port==2055,cflow", "-T", "fields",
                               "-E", "occurrence=a", "-E", "aggregator=;", "-e", "cflow.srcaddr",
                               "-e", "cflow.dstaddr", "-e", "cflow.srcport", "-e", "cflow.dstport"],
@@ -204,13 +205,58 @@ class GenVersusTshark(unittest.TestCase):
         for line in out.splitlines():
             keys += list(zip(*[c.split(";") for c in line.split("\t")]))
         self.assertEqual(len(keys), 20000)
-        return len(set(keys)) / len(keys)
+        convs, dirs = {}, set()
+        for src, dst, sport, dport in keys:
+            a, b = (src, sport), (dst, dport)
+            conv = (min(a, b), max(a, b))
+            convs[conv] = convs.get(conv, 0) + 1
+            dirs.add((conv, a < b))
+        both = sum(1 for c in convs if (c, True) in dirs and (c, False) in dirs)
+        return sent, list(convs.values()), both
 
     def test_flows_repeat(self):
         # 1024 live conversations of 8 records on average: about
         # (1024 + 20000 / 8) / 20000 of the records start a new one.
-        self.assertLess(self.distinct_share(8), 0.25)
-        self.assertGreater(self.distinct_share(1), 0.95)
+        _, lengths, both = self.conversations()
+        self.assertLess(len(lengths) / 20000, 0.25)
+        self.assertEqual(both, 0)
+        sent, lengths, _ = self.conversations("--flow-length", "1")
+        self.assertGreater(len(lengths) / 20000, 0.95)
+        self.assertEqual(sent["mix"], "1")
+
+    def test_mixes(self):
+        # 1: every record its own conversation.
+        sent, lengths, both = self.conversations("--mix", "1")
+        self.assertEqual(sent["mix"], "1")
+        self.assertEqual(len(lengths), 20000)
+        # 2: both directions, once each; only the conversations still live
+        # at the end (at most 1024) lack their second record.
+        sent, lengths, both = self.conversations("--mix", "2")
+        self.assertEqual(sent["mix"], "2")
+        self.assertEqual(max(lengths), 2)
+        self.assertGreater(both, 10000 - 1024)
+        self.assertEqual(both, sum(1 for n in lengths if n == 2))
+        # pareto: most conversations one or two records, a long tail.
+        sent, lengths, both = self.conversations("--mix", "pareto")
+        self.assertEqual(sent["mix"], "pareto:1.5")
+        short = sum(1 for n in lengths if n <= 2) / len(lengths)
+        self.assertGreater(short, 0.75)
+        self.assertGreater(max(lengths), 15)  # a window of 20000 records over 1024 slots
+        self.assertGreater(both, 0)
+        # steady: 2000 conversations (one exporter), 1000 replaced a second of
+        # the virtual clock (a million records a second): 20 in 20000 records.
+        sent, lengths, both = self.conversations("--mix", "steady:2000:1000")
+        self.assertEqual(sent["mix"], "steady:2000:1000")
+        self.assertGreaterEqual(len(lengths), 2000)
+        self.assertLessEqual(len(lengths), 2000 + 20)
+        self.assertGreater(both, 1900)
+
+    def test_bad_mix(self):
+        for mix in ("0", "x", "pareto:1", "steady:0", "steady:10:x", "2:3"):
+            out = subprocess.run([GEN_BIN, "--proto", "v5", "--target", "127.0.0.1:2055",
+                                  "--mix", mix], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 2, mix)
+            self.assertIn("--mix", out.stderr)
 
 
 @unittest.skipUnless(os.access(GEN_BIN, os.X_OK), "floe-gen is not built")
