@@ -57,22 +57,26 @@ static uint64_t host_hash(const floe_addr *a)
     return floe_hash(a, sizeof(*a), HOST_SEED);
 }
 
+static inline int host_is(const void *item, const void *addr)
+{
+    return floe_addr_eq(&((const floe_host *)item)->addr, addr);
+}
+
+static inline floe_host *host_find(const floe_tables *t, const floe_addr *a, uint64_t h)
+{
+    return floe_tmap_find(&t->hosts, h, host_is, a);
+}
+
 floe_host *floe_tables_host(floe_tables *t, const floe_addr *a)
 {
-    uint64_t h = host_hash(a);
-    for (floe_hnode *n = floe_hmap_bucket(&t->hosts, h); n; n = n->next) {
-        floe_host *host = FLOE_CONTAINER_OF(n, floe_host, node);
-        if (n->hash == h && floe_addr_eq(&host->addr, a))
-            return host;
-    }
-    return NULL;
+    return host_find(t, a, host_hash(a));
 }
 
 static void host_free(floe_tables *t, floe_host *h)
 {
     if (h->net >= 0)
         t->nets[h->net].hosts--;
-    floe_hmap_remove(&t->hosts, &h->node);
+    floe_tmap_remove(&t->hosts, h->hash, h);
     floe_list_remove(&h->lru);
     floe_pool_free(&t->host_pool, h);
 }
@@ -87,9 +91,9 @@ static int find_net(const floe_tables *t, const floe_addr *a)
 
 /* Finds or creates the host; NULL when the table is full of hosts that all
  * have live flows. */
-static floe_host *host_get(floe_tables *t, const floe_addr *a, uint64_t now)
+static floe_host *host_get(floe_tables *t, const floe_addr *a, uint64_t hash, uint64_t now)
 {
-    floe_host *h = floe_tables_host(t, a);
+    floe_host *h = host_find(t, a, hash);
     if (h)
         return h;
     h = floe_pool_alloc(&t->host_pool);
@@ -108,8 +112,8 @@ static floe_host *host_get(floe_tables *t, const floe_addr *a, uint64_t now)
     h->ip_app = t->dpi ? floe_dpi_ip_app(t->dpi, a) : 0;
     if (h->net >= 0)
         t->nets[h->net].hosts++;
-    h->node.hash = host_hash(a);
-    floe_hmap_insert(&t->hosts, &h->node);
+    h->hash = hash;
+    floe_tmap_insert(&t->hosts, hash, h); /* cannot fail: the pool has the same bound */
     floe_list_init(&h->lru);
     floe_list_push_tail(&t->host_idle, &h->lru);
     return h;
@@ -178,14 +182,36 @@ static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
             (x[5] ^ y[5])) == 0;
 }
 
-static inline floe_flow *flow_find(floe_tables *t, const floe_flow_key *k, uint64_t h)
+/* A record's flow key and hash, worked out ahead of applying it. */
+typedef struct record_prep {
+    floe_flow_key key;
+    uint64_t hash;
+    int src_is_a;
+    int chained;          /* its bucket overflowed: look again at stage 2 */
+    int have_hosts;       /* host_hash is set */
+    uint64_t host_hash[2]; /* of the record's source and destination */
+} record_prep;
+
+/* The hosts' hashes, once per record, for the prefetches and host_get. */
+static inline void record_host_hashes(const floe_record *r, record_prep *p)
 {
-    for (floe_hnode *n = floe_hmap_bucket(&t->flows, h); n; n = n->next) {
-        floe_flow *f = FLOE_CONTAINER_OF(n, floe_flow, node);
-        if (n->hash == h && flow_key_eq(&f->key, k))
-            return f;
+    if (!p->have_hosts) {
+        p->host_hash[0] = host_hash(&r->src);
+        p->host_hash[1] = host_hash(&r->dst);
+        p->have_hosts = 1;
     }
-    return NULL;
+}
+
+static inline int flow_is(const void *item, const void *prep)
+{
+    const floe_flow *f = item;
+    const record_prep *p = prep;
+    return f->hash == p->hash && flow_key_eq(&f->key, &p->key);
+}
+
+static inline floe_flow *flow_find(const floe_tables *t, const record_prep *p)
+{
+    return floe_tmap_find(&t->flows, p->hash, flow_is, p);
 }
 
 const floe_addr *floe_flow_client(const floe_flow *f, uint16_t *port)
@@ -390,7 +416,7 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
         flow_statuses_free(f);
     host_detach(t, f->host[0], 0);
     host_detach(t, f->host[1], 1);
-    floe_hmap_remove(&t->flows, &f->node);
+    floe_tmap_remove(&t->flows, f->hash, f);
     floe_fifo_clear(&t->flow_lru, f->lru_pos);
     if (f->periodic_pos)
         floe_fifo_clear(&t->periodic, f->periodic_pos);
@@ -621,13 +647,12 @@ FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f)
  * At the bound every new flow evicts the oldest, whose lines are long out
  * of cache, and evictions come about a microsecond apart. The flows next in
  * line are read from the ring by position, so they are fetched ahead in
- * three steps, each relying on the one before: 16 places ahead, the flow's
+ * two steps, the second relying on the first: 16 places ahead, the flow's
  * lines; 8 ahead, for a flow that will be evicted rather than moved back,
- * its bucket slot and its hosts; 3 ahead, the first flow of that bucket's
- * chain, which the unlinking walks. When a flow comes to be evicted,
- * nothing it touches is cold.
+ * its bucket (the one line unlinking it touches) and its hosts. When a
+ * flow comes to be evicted, nothing it touches is cold.
  */
-static const uint64_t victim_distance[3] = {16, 8, 3};
+static const uint64_t victim_distance[2] = {16, 8};
 
 FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, int step,
                                      uint64_t now)
@@ -638,20 +663,14 @@ FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, i
     }
     if (!flow_stale(f, now))
         return;
-    if (step == 1) {
-        FLOE_PREFETCH(floe_hmap_slot(&t->flows, f->node.hash));
-        prefetch_hosts(f);
-    } else {
-        const floe_hnode *first = *floe_hmap_slot(&t->flows, f->node.hash);
-        if (first && first != &f->node)
-            FLOE_PREFETCH(first);
-    }
+    FLOE_PREFETCH(floe_tmap_home(&t->flows, f->hash));
+    prefetch_hosts(f);
 }
 
 FLOE_PREFETCHER void prefetch_victims(floe_tables *t, uint64_t now)
 {
     const floe_flow *f;
-    for (int step = 0; step < 3; step++)
+    for (int step = 0; step < 2; step++)
         while ((f = floe_fifo_ahead(&t->flow_lru, &t->victim_ahead[step], victim_distance[step])))
             prefetch_victim(t, f, step, now);
 }
@@ -677,9 +696,10 @@ static inline int dpi_wanted(const floe_tables *t, const floe_flow *f, const flo
            f->app_source != FLOE_APP_DPI && f->dpi_packets < t->dpi_max_packets;
 }
 
-static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, int src_is_a,
-                           const floe_record *r, uint64_t now)
+static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
+                           uint64_t now)
 {
+    int src_is_a = p->src_is_a;
     floe_flow *f = floe_pool_alloc(&t->flow_pool);
     floe_flow *victim;
     if (!f && (victim = lru_oldest(t, now))) {
@@ -689,17 +709,19 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     }
     if (!f)
         return NULL;
-    f->key = *k;
+    f->key = p->key;
     int certain, c = src_is_client(t, r, &certain);
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
     f->first_ms = f->last_ms = now;
-    f->node.hash = h;
-    floe_hmap_insert(&t->flows, &f->node);
+    f->hash = p->hash;
+    floe_tmap_insert(&t->flows, p->hash, f); /* cannot fail: the pool has the same bound */
     lru_make_room(t);
     lru_queue(t, f);
-    f->host[0] = host_get(t, floe_flow_client(f, NULL), now);
-    f->host[1] = host_get(t, floe_flow_server(f, NULL), now);
+    record_host_hashes(r, p);
+    int cli_is_src = f->cli_is_a == src_is_a;
+    f->host[0] = host_get(t, floe_flow_client(f, NULL), p->host_hash[!cli_is_src], now);
+    f->host[1] = host_get(t, floe_flow_server(f, NULL), p->host_hash[cli_is_src], now);
     host_attach(t, f->host[0], 0, 1);
     host_attach(t, f->host[1], 1, 1);
     t->st.flows_created++;
@@ -876,14 +898,6 @@ int floe_tables_flush_small(floe_tables *t, size_t max)
     return 1;
 }
 
-/* A record's flow key and hash, worked out ahead of applying it. */
-typedef struct record_prep {
-    floe_flow_key key;
-    uint64_t hash;
-    int src_is_a;
-    int chained; /* its bucket was not empty at the second stage */
-} record_prep;
-
 static inline int record_has_endpoints(const floe_record *r)
 {
     return (r->has & (FLOE_F(SRC) | FLOE_F(DST))) == (FLOE_F(SRC) | FLOE_F(DST));
@@ -892,15 +906,15 @@ static inline int record_has_endpoints(const floe_record *r)
 static void record_prepare(const floe_record *r, record_prep *p)
 {
     p->hash = flow_key(r, r->exporter_id, &p->key, &p->src_is_a);
+    p->chained = 0;
+    p->have_hosts = 0;
 }
 
-static void record_apply(floe_tables *t, const floe_record *r, const record_prep *p, uint64_t now)
+static void record_apply(floe_tables *t, const floe_record *r, record_prep *p, uint64_t now)
 {
-    const floe_flow_key *k = &p->key;
-    uint64_t h = p->hash;
     int src_is_a = p->src_is_a, created = 0;
     t->st.records++;
-    floe_flow *f = flow_find(t, k, h);
+    floe_flow *f = flow_find(t, p);
     if (f) {
         /* Only a SYN can overturn roles taken from ports or first sight. */
         if (!f->dir_certain && (r->tcp_flags & TCP_SYN) && (r->has & FLOE_F(TCP_FLAGS))) {
@@ -909,7 +923,7 @@ static void record_apply(floe_tables *t, const floe_record *r, const record_prep
             if (certain && c == !src_is_cli)
                 flow_flip(t, f);
         }
-    } else if (!(f = flow_new(t, k, h, src_is_a, r, now))) {
+    } else if (!(f = flow_new(t, p, r, now))) {
         return;
     } else {
         created = 1;
@@ -945,11 +959,12 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
  * stages, 8 records apart, as they move through it; each stage reads only
  * what the stage before fetched:
  *   0  the flow's bucket;
- *   8  the bucket's first flow, all its lines, or if the bucket is empty (a new flow for
- *      sure) its hosts' buckets;
- *   16 with the flow in cache, the hosts' buckets of a new flow found
- *      behind a chained bucket; or the hosts themselves;
- *   24 the hosts themselves, for those whose buckets came at 16;
+ *   8  the flows whose tags match in that bucket, all their lines; or if
+ *      none does and nothing overflowed past it (a new flow for sure), its
+ *      hosts' buckets; or if something did, the next bucket;
+ *   16 the hosts whose tags match in their buckets; or, after an
+ *      overflow, the flow, or a new flow's hosts' buckets;
+ *   24 the hosts, for those whose buckets came at 16;
  *   32 the record is applied, from cache.
  */
 #define PIPE_STAGE 8
@@ -961,20 +976,20 @@ typedef struct tables__pipe_entry {
     int hosts; /* 0: not wanted, 1: buckets fetched, 2: hosts fetched */
 } pipe_entry;
 
-FLOE_PREFETCHER void prefetch_host_slots(const floe_tables *t, const floe_record *r)
+FLOE_PREFETCHER void prefetch_host_buckets(const floe_tables *t, const floe_record *r,
+                                           record_prep *p)
 {
-    FLOE_PREFETCH(floe_hmap_slot(&t->hosts, host_hash(&r->src)));
-    FLOE_PREFETCH(floe_hmap_slot(&t->hosts, host_hash(&r->dst)));
+    record_host_hashes(r, p);
+    FLOE_PREFETCH(floe_tmap_home(&t->hosts, p->host_hash[0]));
+    FLOE_PREFETCH(floe_tmap_home(&t->hosts, p->host_hash[1]));
 }
 
-FLOE_PREFETCHER void prefetch_host_nodes(const floe_tables *t, const floe_record *r)
+/* The items whose tags match in the home bucket (their first line). */
+FLOE_PREFETCHER void prefetch_matches(const floe_tmap *m, uint64_t hash)
 {
-    const floe_hnode *a = floe_hmap_bucket(&t->hosts, host_hash(&r->src));
-    const floe_hnode *b = floe_hmap_bucket(&t->hosts, host_hash(&r->dst));
-    if (a)
-        FLOE_PREFETCH(a);
-    if (b)
-        FLOE_PREFETCH(b);
+    const floe_tmap_bucket *b = floe_tmap_home(m, hash);
+    for (uint64_t x = floe_tmap_match(b, floe_tmap_tag(hash)); x; x &= x - 1)
+        FLOE_PREFETCH(b->item[floe_tmap_slot(x)]);
 }
 
 static pipe_entry *pipe_at(floe_tables *t, size_t back)
@@ -992,31 +1007,41 @@ static void pipe_pop(floe_tables *t, uint64_t now)
         record_apply(t, &e->rec, &e->prep, now);
 }
 
+/* Stage 1: what the flow's bucket says. */
+FLOE_PREFETCHER void pipe_stage_bucket(floe_tables *t, pipe_entry *e)
+{
+    const floe_tmap_bucket *b = floe_tmap_home(&t->flows, e->prep.hash);
+    uint64_t x = floe_tmap_match(b, floe_tmap_tag(e->prep.hash));
+    for (; x; x &= x - 1)
+        prefetch_flow(b->item[floe_tmap_slot(x)]);
+    if (floe_tmap_match(b, floe_tmap_tag(e->prep.hash)))
+        return; /* most likely its flow, now on its way */
+    if (b->over) {
+        e->prep.chained = 1;
+        FLOE_PREFETCH(floe_tmap_next(&t->flows, b));
+        return;
+    }
+    prefetch_host_buckets(t, &e->rec, &e->prep);
+    e->hosts = 1;
+}
+
 FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
 {
     if (!e->usable)
         return;
     if (stage == 1) {
-        /* The bucket's first flow is most often the record's own: a busy
-         * flow is young, and new flows go first in their chain. */
-        const floe_hnode *node = floe_hmap_bucket(&t->flows, e->prep.hash);
-        e->prep.chained = node != NULL;
-        if (node) {
-            prefetch_flow(FLOE_CONTAINER_OF(node, floe_flow, node));
-        } else {
-            prefetch_host_slots(t, &e->rec);
-            e->hosts = 1;
-        }
+        pipe_stage_bucket(t, e);
     } else if (e->hosts == 1) {
-        prefetch_host_nodes(t, &e->rec);
+        prefetch_matches(&t->hosts, e->prep.host_hash[0]);
+        prefetch_matches(&t->hosts, e->prep.host_hash[1]);
         e->hosts = 2;
     } else if (stage == 2 && e->prep.chained) {
-        const floe_flow *f = flow_find(t, &e->prep.key, e->prep.hash);
-        if (!f) {
-            prefetch_host_slots(t, &e->rec);
-            e->hosts = 1;
-        } else if (&f->node != floe_hmap_bucket(&t->flows, e->prep.hash)) {
+        const floe_flow *f = flow_find(t, &e->prep);
+        if (f) {
             prefetch_flow(f);
+        } else {
+            prefetch_host_buckets(t, &e->rec, &e->prep);
+            e->hosts = 1;
         }
     }
 }
@@ -1030,7 +1055,7 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
     e->hosts = 0;
     if (e->usable) {
         record_prepare(r, &e->prep);
-        FLOE_PREFETCH(floe_hmap_slot(&t->flows, e->prep.hash));
+        FLOE_PREFETCH(floe_tmap_home(&t->flows, e->prep.hash));
     }
     for (int stage = 1; stage <= 3; stage++)
         if (t->pipe_len > (size_t)stage * PIPE_STAGE)
@@ -1129,10 +1154,10 @@ int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, c
         floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, o->max_hosts) != 0 ||
         floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, o->max_interfaces) != 0 ||
         tables__appnames_init(t) != 0 ||
-        floe_hmap_init(&t->flows, (size_t)o->max_flows * 2, 1) != 0 ||
+        floe_tmap_init(&t->flows, o->max_flows) != 0 ||
         floe_fifo_init(&t->flow_lru, (size_t)o->max_flows * 2) != 0 ||
         floe_fifo_init(&t->dirty, o->max_flows) != 0 ||
-        floe_hmap_init(&t->hosts, o->max_hosts, 1) != 0 || floe_hmap_init(&t->ifaces, 1024, 0) != 0)
+        floe_tmap_init(&t->hosts, o->max_hosts) != 0 || floe_hmap_init(&t->ifaces, 1024, 0) != 0)
         goto nomem;
     if (tables__nets_init(t, o, err, errlen) != 0) {
         floe_tables_close(t);
@@ -1167,8 +1192,8 @@ void floe_tables_close(floe_tables *t)
     floe_pool_close(&t->iface_pool);
     floe_pool_close(&t->appname_pool);
     floe_hmap_close(&t->appnames);
-    floe_hmap_close(&t->flows);
-    floe_hmap_close(&t->hosts);
+    floe_tmap_close(&t->flows);
+    floe_tmap_close(&t->hosts);
     floe_hmap_close(&t->ifaces);
     free(t->nets);
     memset(t, 0, sizeof(*t));
@@ -1202,7 +1227,8 @@ size_t floe_tables_bytes(const floe_tables *t)
 {
     return floe_pool_bytes(&t->flow_pool) + floe_pool_bytes(&t->host_pool) +
            floe_pool_bytes(&t->iface_pool) +
-           (t->flows.mask + 1 + t->hosts.mask + 1 + t->ifaces.mask + 1) * sizeof(floe_hnode *) +
+           (t->flows.mask + 1 + t->hosts.mask + 1) * sizeof(floe_tmap_bucket) +
+           (t->ifaces.mask + 1) * sizeof(floe_hnode *) +
            (t->flow_lru.mask + 1 + t->dirty.mask + 1 +
             (t->periodic.slot ? t->periodic.mask + 1 : 0)) *
                sizeof(void *) +

@@ -145,7 +145,7 @@ typedef struct floe_flow {
     /* Laid out by use: the first 64 bytes are what a lookup reads, the next
      * 128 what a record writes, the rest what flow creation, the end, the
      * API and plugins read. */
-    floe_hnode node;
+    uint64_t hash; /* of the key, as the table holds it */
     floe_flow_key key;
     uint64_t last_ms;              /* when floe saw the last record */
     uint64_t bytes[2], packets[2]; /* scaled by the sampling rate */
@@ -202,7 +202,7 @@ typedef struct floe_iface_mark {
 } floe_iface_mark;
 
 typedef struct floe_host {
-    floe_hnode node;
+    uint64_t hash; /* of addr, as the table holds it */
     floe_list lru; /* on the idle list while no flow refers to it */
     floe_addr addr;
     uint64_t first_ms, last_ms;
@@ -340,14 +340,15 @@ struct tables__pipe_entry;
 
 typedef struct floe_tables {
     floe_pool flow_pool, host_pool, iface_pool, appname_pool;
-    floe_hmap flows, hosts, ifaces, appnames;
+    floe_tmap flows, hosts; /* at most flows.max and hosts.max */
+    floe_hmap ifaces, appnames;
     floe_fifo flow_lru; /* flows, oldest queued_ms first */
     floe_list host_idle, host_busy, iface_lru, appname_lru;
     floe_fifo dirty; /* flows whose counters the hosts and networks lack */
     size_t n_dirty;
     floe_fifo periodic;       /* flows by when their next periodic update is due */
     uint64_t periodic_ms;     /* the periodic-update interval, 0: none */
-    uint64_t victim_ahead[3]; /* flow_lru positions prefetched, by step */
+    uint64_t victim_ahead[2]; /* flow_lru positions prefetched, by step */
     uint64_t dirty_ahead[2];  /* dirty positions prefetched, by step */
     floe_net *nets;
     size_t n_nets;

@@ -1,12 +1,18 @@
 /*
- * floe_pool: equal-sized items in chunks, a free list threaded through free
- * items, and a bitmap per chunk saying which slots are live. Tables use it
- * so that a new flow or host costs no malloc in steady state, memory stays
- * under a bound, and scans walk contiguous memory.
+ * floe_pool: equal-sized items in one reserved address range, a free list
+ * threaded through free items, and a bitmap saying which slots are live.
+ * Tables use it so that a new flow or host costs no malloc, memory stays
+ * under a bound, scans walk contiguous memory, and an item's slot is a
+ * subtraction and a division (it was a binary search over chunks).
  */
 #include "util/util.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max)
 {
@@ -16,104 +22,46 @@ int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max)
     p->item_size = (item_size + 7) & ~(size_t)7;
     if (p->item_size < sizeof(void *))
         p->item_size = sizeof(void *);
+    if (max > SIZE_MAX / p->item_size / 2)
+        return FLOE_EINVAL;
     p->per_chunk = per_chunk;
     p->max = max;
+    /* Address space only: pages are backed as they are first touched, and
+     * MAP_NORESERVE keeps an unused bound from counting against overcommit. */
+    p->reserved = max * p->item_size;
+    void *base = mmap(NULL, p->reserved, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    p->used = calloc((max + 7) / 8, 1);
+    if (base == MAP_FAILED || !p->used) {
+        if (base != MAP_FAILED)
+            munmap(base, p->reserved);
+        free(p->used);
+        memset(p, 0, sizeof(*p));
+        return FLOE_ENOMEM;
+    }
+    p->base = base;
     return 0;
 }
 
 void floe_pool_close(floe_pool *p)
 {
-    for (size_t i = 0; i < p->n_chunks; i++) {
-        free(p->chunks[i]);
-        free(p->used[i]);
-    }
-    free(p->chunks);
+    if (p->base)
+        munmap(p->base, p->reserved);
     free(p->used);
-    free(p->order);
     memset(p, 0, sizeof(*p));
-}
-
-/* Finds the chunk and slot of an item by binary search over the chunks
- * sorted by address (p->order), so freeing stays cheap at a million items. */
-static int pool_locate(const floe_pool *p, const void *item, size_t *chunk, size_t *slot)
-{
-    uintptr_t c = (uintptr_t)item;
-    size_t span = p->item_size * p->per_chunk;
-    size_t lo = 0, hi = p->n_chunks;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        uintptr_t base = (uintptr_t)p->chunks[p->order[mid]];
-        if (c < base) {
-            hi = mid;
-        } else if (c >= base + span) {
-            lo = mid + 1;
-        } else {
-            *chunk = p->order[mid];
-            *slot = (size_t)(c - base) / p->item_size;
-            return 0;
-        }
-    }
-    return FLOE_ENOTFOUND;
-}
-
-/* Inserts the newest chunk into the address order. */
-static void pool_order_insert(floe_pool *p)
-{
-    size_t n = p->n_chunks - 1;
-    uintptr_t base = (uintptr_t)p->chunks[n];
-    size_t i = n;
-    while (i > 0 && (uintptr_t)p->chunks[p->order[i - 1]] > base) {
-        p->order[i] = p->order[i - 1];
-        i--;
-    }
-    p->order[i] = n;
-}
-
-/* Adds a chunk and threads its slots onto the free list, lowest first. */
-static int pool_grow(floe_pool *p)
-{
-    char **chunks = realloc(p->chunks, (p->n_chunks + 1) * sizeof(*chunks));
-    if (!chunks)
-        return FLOE_ENOMEM;
-    p->chunks = chunks;
-    uint8_t **used = realloc(p->used, (p->n_chunks + 1) * sizeof(*used));
-    if (!used)
-        return FLOE_ENOMEM;
-    p->used = used;
-    size_t *order = realloc(p->order, (p->n_chunks + 1) * sizeof(*order));
-    if (!order)
-        return FLOE_ENOMEM;
-    p->order = order;
-    char *chunk = malloc(p->item_size * p->per_chunk);
-    uint8_t *bits = calloc((p->per_chunk + 7) / 8, 1);
-    if (!chunk || !bits) {
-        free(chunk);
-        free(bits);
-        return FLOE_ENOMEM;
-    }
-    p->chunks[p->n_chunks] = chunk;
-    p->used[p->n_chunks] = bits;
-    p->n_chunks++;
-    pool_order_insert(p);
-    for (size_t i = p->per_chunk; i-- > 0;) {
-        void *item = chunk + i * p->item_size;
-        *(void **)item = p->free_list;
-        p->free_list = item;
-    }
-    return 0;
 }
 
 void *floe_pool_alloc(floe_pool *p)
 {
     if (p->live >= p->max)
         return NULL;
-    if (!p->free_list && pool_grow(p) != 0)
-        return NULL;
     void *item = p->free_list;
-    p->free_list = *(void **)item;
-    size_t c, s;
-    if (pool_locate(p, item, &c, &s) == 0)
-        p->used[c][s / 8] |= (uint8_t)(1u << (s % 8));
+    if (item)
+        p->free_list = *(void **)item;
+    else
+        item = p->base + p->n_slots++ * p->item_size; /* live < max, so a slot is left */
+    size_t s = floe_pool_slot(p, item);
+    p->used[s / 8] |= (uint8_t)(1u << (s % 8));
     memset(item, 0, p->item_size);
     p->live++;
     return item;
@@ -121,25 +69,38 @@ void *floe_pool_alloc(floe_pool *p)
 
 void floe_pool_free(floe_pool *p, void *item)
 {
-    size_t c, s;
-    if (!item || pool_locate(p, item, &c, &s) != 0)
+    if (!item || (char *)item < p->base || (char *)item >= p->base + p->n_slots * p->item_size)
         return;
-    p->used[c][s / 8] &= (uint8_t) ~(1u << (s % 8));
+    size_t s = floe_pool_slot(p, item);
+    p->used[s / 8] &= (uint8_t) ~(1u << (s % 8));
     *(void **)item = p->free_list;
     p->free_list = item;
     p->live--;
 }
 
+int floe_pool_prefault(floe_pool *p)
+{
+    if (p->free_list || p->faulted >= p->max || p->faulted >= p->n_slots + p->per_chunk)
+        return 0;
+    size_t from = p->faulted > p->n_slots ? p->faulted : p->n_slots;
+    size_t to = from + p->per_chunk < p->max ? from + p->per_chunk : p->max;
+    uintptr_t page = 4096;
+    uintptr_t a = ((uintptr_t)(p->base + from * p->item_size) + page - 1) & ~(page - 1);
+    uintptr_t b = ((uintptr_t)(p->base + to * p->item_size) + page - 1) & ~(page - 1);
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* a hint: may fail on old kernels */
+    p->faulted = to;
+    return 1;
+}
+
 void *floe_pool_at(const floe_pool *p, size_t i)
 {
-    size_t c = i / p->per_chunk, s = i % p->per_chunk;
-    if (c >= p->n_chunks || !(p->used[c][s / 8] & (1u << (s % 8))))
+    if (i >= p->n_slots || !(p->used[i / 8] & (1u << (i % 8))))
         return NULL;
-    return p->chunks[c] + s * p->item_size;
+    return p->base + i * p->item_size;
 }
 
 size_t floe_pool_bytes(const floe_pool *p)
 {
-    return p->n_chunks * (p->item_size * p->per_chunk + (p->per_chunk + 7) / 8 + sizeof(char *) +
-                          sizeof(uint8_t *) + sizeof(size_t));
+    return p->n_slots * p->item_size + (p->max + 7) / 8;
 }

@@ -320,6 +320,92 @@ static inline size_t floe_pow2_at_least(size_t n)
     return s;
 }
 
+/* ---- hash table of pointers in one-line buckets, with tags --------------- */
+
+/*
+ * An open-addressing table of item pointers for a table on the hot path.
+ * Each bucket is one 64-byte line: seven slots, each with a tag (8 bits of
+ * the item's hash, never 0; 0 marks a free slot), and a count of the items
+ * that did not fit in this bucket and went on to the next ones. A lookup
+ * reads its bucket's line, compares the seven tags at once, and follows
+ * only the pointers whose tag matches (a stranger once in 255 slots), and
+ * moves to the next bucket only if something overflowed past: a miss costs
+ * one line. Removing an item, given its hash, costs its bucket's line and
+ * never touches another item. Callers keep each item's hash and compare
+ * keys themselves. The size is fixed at init for a bound on the items.
+ */
+#define FLOE_TMAP_SLOTS 7
+
+typedef struct floe_tmap_bucket {
+    uint8_t tag[FLOE_TMAP_SLOTS];
+    uint8_t over; /* items whose home is at or before this bucket but live after it; 255 sticks */
+    void *item[FLOE_TMAP_SLOTS];
+} floe_tmap_bucket;
+
+typedef struct floe_tmap {
+    floe_tmap_bucket *b;
+    size_t mask; /* buckets - 1 (a power of two) */
+    size_t count;
+    size_t max; /* items it was sized for; inserts past it are refused */
+} floe_tmap;
+
+/* Sizes the table for at most n items (buckets at most 5/7 full). Returns 0
+ * or FLOE_ENOMEM. */
+int floe_tmap_init(floe_tmap *m, size_t n);
+void floe_tmap_close(floe_tmap *m);
+/* Adds item under hash; 0, or FLOE_ELIMIT past the bound given at init. */
+int floe_tmap_insert(floe_tmap *m, uint64_t hash, void *item);
+/* Removes item, which is in the table under hash; 0 or FLOE_ENOTFOUND. */
+int floe_tmap_remove(floe_tmap *m, uint64_t hash, const void *item);
+
+static inline uint8_t floe_tmap_tag(uint64_t hash)
+{
+    uint8_t t = (uint8_t)(hash >> 56);
+    return t ? t : 1;
+}
+static inline const floe_tmap_bucket *floe_tmap_home(const floe_tmap *m, uint64_t hash)
+{
+    return &m->b[hash & m->mask];
+}
+static inline const floe_tmap_bucket *floe_tmap_next(const floe_tmap *m, const floe_tmap_bucket *b)
+{
+    return &m->b[((size_t)(b - m->b) + 1) & m->mask];
+}
+/* A bit (8 * slot + 7) for each slot of b whose tag is tag; tag 0 gives
+ * the free slots. Exact: each byte is tested on its own. */
+static inline uint64_t floe_tmap_match(const floe_tmap_bucket *b, uint8_t tag)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t w;
+    memcpy(&w, b, 8);
+    w ^= 0x0101010101010101ULL * tag;
+    return ~(((w & low7) + low7) | w | low7) & 0x0080808080808080ULL;
+}
+/* The slot of the lowest bit of a match. */
+static inline unsigned floe_tmap_slot(uint64_t match)
+{
+    return (unsigned)__builtin_ctzll(match) >> 3;
+}
+/* The item under hash for which eq(item, key) holds, or NULL. eq is called
+ * only for items whose tag matches; inlined, so a constant eq costs no call. */
+static inline __attribute__((always_inline)) void *
+floe_tmap_find(const floe_tmap *m, uint64_t hash, int (*eq)(const void *item, const void *key),
+               const void *key)
+{
+    uint8_t tag = floe_tmap_tag(hash);
+    const floe_tmap_bucket *b = floe_tmap_home(m, hash);
+    for (;;) {
+        for (uint64_t x = floe_tmap_match(b, tag); x; x &= x - 1) {
+            void *item = b->item[floe_tmap_slot(x)];
+            if (eq(item, key))
+                return item;
+        }
+        if (!b->over)
+            return NULL;
+        b = floe_tmap_next(m, b);
+    }
+}
+
 /* ---- queue of pointers with holes -------------------------------------- */
 
 /*
@@ -396,38 +482,54 @@ static inline void *floe_fifo_ahead(const floe_fifo *q, uint64_t *pos, uint64_t 
 /* ---- fixed-size object pool -------------------------------------------- */
 
 /*
- * A pool of equal-sized items allocated in chunks, with a free list. Items
- * never move, so pointers to them stay valid until they are freed, and the
- * pool can be walked by index in slices (floe_pool_at) while the loop keeps
- * running: a slot is either live or free, never half of each. The pool
- * grows chunk by chunk up to max items and never past it.
+ * A pool of up to max equal-sized items in one address range reserved at
+ * init and backed by memory only as it is used, with a free list. Items
+ * never move, so pointers to them stay valid until they are freed, an
+ * item's slot is its offset over the item size, and the pool can be walked
+ * by slot in slices (floe_pool_at) while the loop keeps running: a slot is
+ * either live or free, never half of each. New slots are handed out in
+ * order after the free list is empty, so memory is touched only as the
+ * pool fills; floe_pool_prefault faults in the next ones ahead, in one
+ * call, off the hot path. The pool never holds more than max items.
  */
 typedef struct floe_pool {
     size_t item_size;
-    size_t per_chunk;
-    size_t max;  /* items */
-    size_t live; /* items in use */
-    char **chunks;
-    uint8_t **used; /* one bitmap per chunk */
-    size_t *order;  /* chunk indexes sorted by address */
-    size_t n_chunks;
+    size_t per_chunk; /* slots prefaulted at a time */
+    size_t max;       /* items */
+    size_t live;      /* items in use */
+    char *base;       /* max * item_size bytes, reserved */
+    size_t reserved;  /* bytes of the reservation (mmap) */
+    size_t n_slots;   /* slots handed out so far: 0..n_slots-1 */
+    size_t faulted;   /* slots known to be backed by memory */
+    uint8_t *used;    /* a bit per slot of max */
     void *free_list;
 } floe_pool;
 
-/* item_size is rounded up to a multiple of 8. Returns 0 or FLOE_EINVAL. */
+/* item_size is rounded up to a multiple of 8. Returns 0, FLOE_EINVAL or
+ * FLOE_ENOMEM (no address range that large). */
 int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max);
 void floe_pool_close(floe_pool *p);
-/* A zeroed item, or NULL when the pool holds max items or memory is short. */
+/* A zeroed item, or NULL when the pool holds max items. */
 void *floe_pool_alloc(floe_pool *p);
 void floe_pool_free(floe_pool *p, void *item);
+/* When fewer than per_chunk fresh slots are backed by memory ahead of the
+ * next new one, faults in the next per_chunk (MADV_POPULATE_WRITE: one
+ * call instead of a fault per page, later, on the hot path). Returns 1 if
+ * it did, else 0. Harmless where the kernel lacks it. */
+int floe_pool_prefault(floe_pool *p);
 /* Slots that exist (live or free); walk 0..floe_pool_slots()-1. */
 static inline size_t floe_pool_slots(const floe_pool *p)
 {
-    return p->n_chunks * p->per_chunk;
+    return p->n_slots;
 }
 /* The live item at slot i, or NULL if the slot is free. */
 void *floe_pool_at(const floe_pool *p, size_t i);
-/* Bytes the pool holds, chunks and bitmaps. */
+/* The slot of a live item of the pool. */
+static inline size_t floe_pool_slot(const floe_pool *p, const void *item)
+{
+    return (size_t)((const char *)item - p->base) / p->item_size;
+}
+/* Bytes the pool holds: the slots handed out, and the bitmap. */
 size_t floe_pool_bytes(const floe_pool *p);
 
 /* ---- logging ----------------------------------------------------------- */
