@@ -1104,6 +1104,9 @@ size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
 {
     size_t n = 0, ended = 0;
     floe_flow *f;
+    /* New flows and hosts find their memory backed already. */
+    floe_pool_prefault(&t->flow_pool);
+    floe_pool_prefault(&t->host_pool);
     while (n < budget && (f = floe_fifo_head(&t->dirty))) {
         if (f->dirty_ms + FLOE_FLUSH_AGE_MS > now)
             break;

@@ -14,6 +14,17 @@
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
+/* The pool grows in steps of whole huge pages: on this kind of VM a first
+ * touch of a 4 KiB page costs about 16 us (the hypervisor's page tables),
+ * while a 2 MiB page populated with MADV_POPULATE_WRITE costs about 0.3 us
+ * per 4 KiB of it, and is then one TLB entry instead of 512. */
+#define POOL_HUGE ((size_t)2 << 20)
+
+static size_t round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
 int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max)
 {
     memset(p, 0, sizeof(*p));
@@ -22,33 +33,48 @@ int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max)
     p->item_size = (item_size + 7) & ~(size_t)7;
     if (p->item_size < sizeof(void *))
         p->item_size = sizeof(void *);
-    if (max > SIZE_MAX / p->item_size / 2)
+    if (max > SIZE_MAX / p->item_size / 4)
         return FLOE_EINVAL;
     p->per_chunk = per_chunk;
     p->max = max;
-    /* Address space only: pages are backed as they are first touched, and
-     * MAP_NORESERVE keeps an unused bound from counting against overcommit. */
-    p->reserved = max * p->item_size;
-    void *base = mmap(NULL, p->reserved, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    p->step = round_up(per_chunk * p->item_size, POOL_HUGE);
+    /* Address space only: pages are backed as the pool grows, and
+     * MAP_NORESERVE keeps an unused bound from counting against
+     * overcommit. One extra huge page lets the base be aligned to one. */
+    p->reserved = round_up(max * p->item_size, POOL_HUGE) + POOL_HUGE;
+    char *map = mmap(NULL, p->reserved, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     p->used = calloc((max + 7) / 8, 1);
-    if (base == MAP_FAILED || !p->used) {
-        if (base != MAP_FAILED)
-            munmap(base, p->reserved);
+    if (map == MAP_FAILED || !p->used) {
+        if (map != MAP_FAILED)
+            munmap(map, p->reserved);
         free(p->used);
         memset(p, 0, sizeof(*p));
         return FLOE_ENOMEM;
     }
-    p->base = base;
+    p->map = map;
+    p->base = (char *)round_up((size_t)(uintptr_t)map, POOL_HUGE);
+    (void)madvise(p->base, p->reserved - POOL_HUGE, MADV_HUGEPAGE); /* a hint */
     return 0;
 }
 
 void floe_pool_close(floe_pool *p)
 {
-    if (p->base)
-        munmap(p->base, p->reserved);
+    if (p->map)
+        munmap(p->map, p->reserved);
     free(p->used);
     memset(p, 0, sizeof(*p));
+}
+
+/* Backs the next step of the range with memory, in one call. Where the
+ * kernel lacks MADV_POPULATE_WRITE (before 5.14) the pages fault in as
+ * they are touched instead. */
+static void pool_populate(floe_pool *p)
+{
+    size_t end = p->reserved - POOL_HUGE;
+    size_t len = p->faulted + p->step <= end ? p->step : end - p->faulted;
+    (void)madvise(p->base + p->faulted, len, MADV_POPULATE_WRITE);
+    p->faulted += len;
 }
 
 void *floe_pool_alloc(floe_pool *p)
@@ -56,13 +82,18 @@ void *floe_pool_alloc(floe_pool *p)
     if (p->live >= p->max)
         return NULL;
     void *item = p->free_list;
-    if (item)
+    if (item) {
         p->free_list = *(void **)item;
-    else
-        item = p->base + p->n_slots++ * p->item_size; /* live < max, so a slot is left */
+        memset(item, 0, p->item_size);
+    } else {
+        /* A fresh slot (live < max, so one is left): zero, as the kernel
+         * gives it. */
+        item = p->base + p->n_slots++ * p->item_size;
+        while (p->n_slots * p->item_size > p->faulted)
+            pool_populate(p);
+    }
     size_t s = floe_pool_slot(p, item);
     p->used[s / 8] |= (uint8_t)(1u << (s % 8));
-    memset(item, 0, p->item_size);
     p->live++;
     return item;
 }
@@ -80,16 +111,12 @@ void floe_pool_free(floe_pool *p, void *item)
 
 int floe_pool_prefault(floe_pool *p)
 {
-    if (p->free_list || p->faulted >= p->max || p->faulted >= p->n_slots + p->per_chunk)
+    /* Fresh slots are used only once the free list is empty; keep the
+     * next per_chunk of them backed. */
+    if (p->free_list || p->n_slots >= p->max ||
+        (p->n_slots + p->per_chunk) * p->item_size <= p->faulted)
         return 0;
-    size_t from = p->faulted > p->n_slots ? p->faulted : p->n_slots;
-    size_t to = from + p->per_chunk < p->max ? from + p->per_chunk : p->max;
-    uintptr_t page = 4096;
-    uintptr_t a = ((uintptr_t)(p->base + from * p->item_size) + page - 1) & ~(page - 1);
-    uintptr_t b = ((uintptr_t)(p->base + to * p->item_size) + page - 1) & ~(page - 1);
-    if (b > a)
-        (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* a hint: may fail on old kernels */
-    p->faulted = to;
+    pool_populate(p);
     return 1;
 }
 
@@ -102,5 +129,5 @@ void *floe_pool_at(const floe_pool *p, size_t i)
 
 size_t floe_pool_bytes(const floe_pool *p)
 {
-    return p->n_slots * p->item_size + (p->max + 7) / 8;
+    return p->faulted + (p->max + 7) / 8;
 }

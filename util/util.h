@@ -488,19 +488,23 @@ static inline void *floe_fifo_ahead(const floe_fifo *q, uint64_t *pos, uint64_t 
  * item's slot is its offset over the item size, and the pool can be walked
  * by slot in slices (floe_pool_at) while the loop keeps running: a slot is
  * either live or free, never half of each. New slots are handed out in
- * order after the free list is empty, so memory is touched only as the
- * pool fills; floe_pool_prefault faults in the next ones ahead, in one
- * call, off the hot path. The pool never holds more than max items.
+ * order after the free list is empty, and the range is backed by memory in
+ * steps of whole 2 MiB pages (transparent huge pages where the kernel
+ * allows), each in one call (MADV_POPULATE_WRITE) instead of a fault per
+ * 4 KiB page; floe_pool_prefault takes the next step ahead of need, off the
+ * hot path. The pool never holds more than max items.
  */
 typedef struct floe_pool {
     size_t item_size;
     size_t per_chunk; /* slots prefaulted at a time */
     size_t max;       /* items */
     size_t live;      /* items in use */
-    char *base;       /* max * item_size bytes, reserved */
-    size_t reserved;  /* bytes of the reservation (mmap) */
+    char *map;        /* the reservation (mmap), reserved bytes */
+    size_t reserved;
+    char *base;       /* in it, aligned to 2 MiB: max * item_size bytes */
+    size_t step;      /* bytes backed at a time: per_chunk items, in whole 2 MiB */
+    size_t faulted;   /* bytes from base backed by memory */
     size_t n_slots;   /* slots handed out so far: 0..n_slots-1 */
-    size_t faulted;   /* slots known to be backed by memory */
     uint8_t *used;    /* a bit per slot of max */
     void *free_list;
 } floe_pool;
@@ -513,9 +517,8 @@ void floe_pool_close(floe_pool *p);
 void *floe_pool_alloc(floe_pool *p);
 void floe_pool_free(floe_pool *p, void *item);
 /* When fewer than per_chunk fresh slots are backed by memory ahead of the
- * next new one, faults in the next per_chunk (MADV_POPULATE_WRITE: one
- * call instead of a fault per page, later, on the hot path). Returns 1 if
- * it did, else 0. Harmless where the kernel lacks it. */
+ * next new one, backs the next step now, so that floe_pool_alloc does not
+ * have to on the hot path. Returns 1 if it did, else 0. */
 int floe_pool_prefault(floe_pool *p);
 /* Slots that exist (live or free); walk 0..floe_pool_slots()-1. */
 static inline size_t floe_pool_slots(const floe_pool *p)
@@ -529,7 +532,7 @@ static inline size_t floe_pool_slot(const floe_pool *p, const void *item)
 {
     return (size_t)((const char *)item - p->base) / p->item_size;
 }
-/* Bytes the pool holds: the slots handed out, and the bitmap. */
+/* Bytes the pool holds: the memory backed so far, and the bitmap. */
 size_t floe_pool_bytes(const floe_pool *p);
 
 /* ---- logging ----------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* Unit tests for util/: JSON, addresses, endpoints, the hash map, the logger. */
+/* Unit tests for util/: JSON, addresses, endpoints, the hash maps, the pool, the logger. */
 #include "tests/unit/runner.h"
 #include "util/util.h"
 
@@ -174,7 +174,128 @@ TEST(fifo_holes_order_and_room)
     floe_fifo_close(&q);
 }
 
+/* Items of the tmap tests: a value, and a hash the test picks. */
+typedef struct tm_item {
+    uint64_t hash;
+    int value;
+} tm_item;
+
+static int tm_is(const void *it, const void *value)
+{
+    return ((const tm_item *)it)->value == *(const int *)value;
+}
+
+TEST(tmap_collisions_overflow_and_removal)
+{
+    floe_tmap m;
+    enum { N = 60 };
+    static tm_item items[N];
+    ASSERT_EQ(floe_tmap_init(&m, N), 0);
+    size_t buckets = m.mask + 1;
+    ASSERT_EQ(buckets, 16);
+    /* Every item in bucket 3, half of them with the same tag: they spill
+     * over into the next buckets, and each is still found, and only it. */
+    for (int i = 0; i < N; i++) {
+        items[i].value = i;
+        items[i].hash = 3 | (uint64_t)(i % 2 ? 0x42 : i) << 56;
+        ASSERT_EQ(floe_tmap_insert(&m, items[i].hash, &items[i]), 0);
+    }
+    ASSERT_EQ(m.count, N);
+    ASSERT_EQ(floe_tmap_insert(&m, 3, &items[0]), FLOE_ELIMIT); /* the bound */
+    ASSERT(m.b[3].over > 0);
+    for (int i = 0; i < N; i++)
+        ASSERT(floe_tmap_find(&m, items[i].hash, tm_is, &i) == &items[i]);
+    int absent = N + 1;
+    ASSERT(floe_tmap_find(&m, items[1].hash, tm_is, &absent) == NULL);
+    /* Removing every item leaves no overflow count behind. */
+    for (int i = N - 1; i >= 0; i -= 2)
+        ASSERT_EQ(floe_tmap_remove(&m, items[i].hash, &items[i]), 0);
+    for (int i = 0; i < N; i++)
+        ASSERT(floe_tmap_find(&m, items[i].hash, tm_is, &i) == (i % 2 ? NULL : &items[i]));
+    for (int i = 0; i < N; i += 2)
+        ASSERT_EQ(floe_tmap_remove(&m, items[i].hash, &items[i]), 0);
+    ASSERT_EQ(floe_tmap_remove(&m, items[0].hash, &items[0]), FLOE_ENOTFOUND);
+    ASSERT_EQ(m.count, 0);
+    for (size_t b = 0; b < buckets; b++) {
+        ASSERT_EQ(m.b[b].over, 0);
+        ASSERT_EQ(floe_tmap_match(&m.b[b], 0), 0x0080808080808080ULL); /* all free */
+    }
+    floe_tmap_close(&m);
+}
+
+TEST(tmap_tags_never_zero_and_wrap)
+{
+    floe_tmap m;
+    static tm_item items[20];
+    ASSERT_EQ(floe_tmap_init(&m, 20), 0);
+    ASSERT_EQ(floe_tmap_tag(0x00ffffffffffffffULL), 1);
+    /* Homes in the last bucket spill over into the first. */
+    size_t last = m.mask;
+    for (int i = 0; i < 20; i++) {
+        items[i].value = i;
+        items[i].hash = last; /* tag 0, taken as 1 */
+        ASSERT_EQ(floe_tmap_insert(&m, items[i].hash, &items[i]), 0);
+    }
+    ASSERT(m.b[last].over > 0);
+    ASSERT(m.b[0].item[0] != NULL);
+    for (int i = 0; i < 20; i++)
+        ASSERT(floe_tmap_find(&m, items[i].hash, tm_is, &i) == &items[i]);
+    for (int i = 0; i < 20; i++)
+        ASSERT_EQ(floe_tmap_remove(&m, items[i].hash, &items[i]), 0);
+    ASSERT_EQ(m.b[last].over, 0);
+    floe_tmap_close(&m);
+}
+
+TEST(pool_slots_reuse_and_bound)
+{
+    floe_pool p;
+    ASSERT_EQ(floe_pool_init(&p, 300, 16, 100), 0);
+    ASSERT_EQ(p.item_size, 304);
+    char *a[100];
+    for (int i = 0; i < 100; i++) {
+        a[i] = floe_pool_alloc(&p);
+        ASSERT(a[i] != NULL);
+        for (int k = 0; k < 304; k++)
+            ASSERT_EQ(a[i][k], 0);
+        memset(a[i], 0xab, 304);
+        ASSERT_EQ(floe_pool_slot(&p, a[i]), (size_t)i); /* fresh slots in order */
+        ASSERT(floe_pool_at(&p, (size_t)i) == a[i]);
+    }
+    ASSERT(floe_pool_alloc(&p) == NULL); /* the bound */
+    ASSERT_EQ(floe_pool_slots(&p), 100);
+    floe_pool_free(&p, a[7]);
+    floe_pool_free(&p, a[42]);
+    ASSERT(floe_pool_at(&p, 7) == NULL);
+    ASSERT_EQ(p.live, 98);
+    char *b = floe_pool_alloc(&p), *c = floe_pool_alloc(&p);
+    ASSERT(b == a[42] && c == a[7]); /* the latest freed first: still in cache */
+    for (int k = 0; k < 304; k++)
+        ASSERT(b[k] == 0 && c[k] == 0);
+    ASSERT(floe_pool_at(&p, 7) == c);
+    ASSERT(floe_pool_bytes(&p) >= 100 * 304);
+    floe_pool_close(&p);
+}
+
+TEST(pool_prefault_backs_ahead)
+{
+    floe_pool p;
+    ASSERT_EQ(floe_pool_init(&p, 256, 8192, 100000), 0);
+    ASSERT_EQ(p.faulted, 0);
+    ASSERT_EQ(floe_pool_prefault(&p), 1);
+    size_t step = p.faulted;
+    ASSERT(step >= 8192 * 256);
+    ASSERT_EQ(floe_pool_prefault(&p), 0); /* the next chunk is backed */
+    for (int i = 0; i < 8192; i++)
+        ASSERT(floe_pool_alloc(&p) != NULL);
+    ASSERT_EQ(p.faulted, step);     /* no allocation had to back memory */
+    ASSERT_EQ(floe_pool_prefault(&p), 1);
+    ASSERT_EQ(p.faulted, 2 * step);
+    floe_pool_close(&p);
+}
+
 TEST_MAIN(TEST_ENTRY(json_commas_and_nesting), TEST_ENTRY(json_escapes_control_and_high_bytes),
           TEST_ENTRY(addr_v4_roundtrip), TEST_ENTRY(addr_v6_roundtrip), TEST_ENTRY(endpoint_parse),
-          TEST_ENTRY(hmap_insert_find_remove_grow), TEST_ENTRY(log_rate_limit_counts_suppressed),
+          TEST_ENTRY(hmap_insert_find_remove_grow), TEST_ENTRY(tmap_collisions_overflow_and_removal),
+          TEST_ENTRY(tmap_tags_never_zero_and_wrap), TEST_ENTRY(pool_slots_reuse_and_bound),
+          TEST_ENTRY(pool_prefault_backs_ahead), TEST_ENTRY(log_rate_limit_counts_suppressed),
           TEST_ENTRY(strerror_names_codes), TEST_ENTRY(fifo_holes_order_and_room))
