@@ -172,6 +172,15 @@ static void host_app_bytes(floe_host *h, uint16_t app, uint64_t bytes)
 /* ---- flows --------------------------------------------------------------- */
 
 _Static_assert(sizeof(floe_flow_key) == 48, "flow_key_eq compares six words");
+_Static_assert(sizeof(floe_flow) == 256 && offsetof(floe_flow, pend_pkts) < 128 &&
+                   offsetof(floe_flow, first_ms) == 192,
+               "a flow is four lines, laid out by use (see tables.h)");
+
+/* The key's hash: the same as flow_key gives for the record it came from. */
+static inline uint64_t flow_hash(const floe_flow_key *k)
+{
+    return floe_hash(k, sizeof(*k), FLOW_SEED);
+}
 
 static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
 {
@@ -206,7 +215,7 @@ static inline int flow_is(const void *item, const void *prep)
 {
     const floe_flow *f = item;
     const record_prep *p = prep;
-    return f->hash == p->hash && flow_key_eq(&f->key, &p->key);
+    return flow_key_eq(&f->key, &p->key); /* the tags have sorted out nearly all others */
 }
 
 static inline floe_flow *flow_find(const floe_tables *t, const record_prep *p)
@@ -280,19 +289,8 @@ static void flow_flush(floe_tables *t, floe_flow *f)
         if (f->host[1])
             f->host[1]->syns_rcvd++;
     }
-    for (int dir = 0; dir < 2; dir++) {
-        uint32_t rt = f->retrans[dir] - f->retrans_flushed[dir];
-        if (!rt)
-            continue;
-        if (f->host[dir])
-            f->host[dir]->retrans_sent += rt;
-        if (f->host[!dir])
-            f->host[!dir]->retrans_rcvd += rt;
-        f->retrans_flushed[dir] = f->retrans[dir];
-    }
-    if (f->dirty_pos) {
-        floe_fifo_clear(&t->dirty, f->dirty_pos);
-        f->dirty_pos = 0;
+    if (f->dirty) {
+        f->dirty = 0; /* its entry in the queue stays, and is skipped when met */
         t->n_dirty--;
     }
 }
@@ -416,10 +414,10 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
         flow_statuses_free(f);
     host_detach(t, f->host[0], 0);
     host_detach(t, f->host[1], 1);
-    floe_tmap_remove(&t->flows, f->hash, f);
-    floe_fifo_clear(&t->flow_lru, f->lru_pos);
-    if (f->periodic_pos)
-        floe_fifo_clear(&t->periodic, f->periodic_pos);
+    floe_tmap_remove(&t->flows, flow_hash(&f->key), f);
+    floe_fifo_clear_slot(&t->flow_lru, f->lru_slot);
+    if (f->periodic_slot)
+        floe_fifo_clear_slot(&t->periodic, f->periodic_slot - 1);
     floe_pool_free(&t->flow_pool, f);
 }
 
@@ -562,7 +560,7 @@ static inline int flow_stale(const floe_flow *f, uint64_t now)
 static void lru_queue(floe_tables *t, floe_flow *f)
 {
     f->queued_ms = f->last_ms;
-    f->lru_pos = floe_fifo_push(&t->flow_lru, f);
+    f->lru_slot = (uint32_t)(floe_fifo_push(&t->flow_lru, f) & t->flow_lru.mask);
 }
 
 /* Before a push: a ring full of holes moves its head flow to the tail
@@ -574,8 +572,14 @@ static void lru_make_room(floe_tables *t)
     floe_flow *f;
     while ((f = floe_fifo_blocking(q))) {
         floe_fifo_pop(q);
-        f->lru_pos = floe_fifo_push(q, f);
+        f->lru_slot = (uint32_t)(floe_fifo_push(q, f) & q->mask);
     }
+}
+
+/* A periodic-queue position as a flow keeps it: its slot + 1 (0: none). */
+static inline uint32_t periodic_slot(const floe_fifo *q, uint64_t pos)
+{
+    return (uint32_t)(pos & q->mask) + 1;
 }
 
 /* Joins the periodic-update queue, due periodic_ms after since. A ring
@@ -587,10 +591,10 @@ static void periodic_queue(floe_tables *t, floe_flow *f, uint64_t since)
     floe_flow *old;
     while ((old = floe_fifo_blocking(q))) {
         floe_fifo_pop(q);
-        old->periodic_pos = floe_fifo_push(q, old);
+        old->periodic_slot = periodic_slot(q, floe_fifo_push(q, old));
     }
     f->periodic_ms = since;
-    f->periodic_pos = floe_fifo_push(q, f);
+    f->periodic_slot = periodic_slot(q, floe_fifo_push(q, f));
 }
 
 /* Fires the periodic updates that are due, at most budget; a flow with no
@@ -604,7 +608,7 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
         if (due > now)
             break;
         floe_fifo_pop(&t->periodic);
-        f->periodic_pos = 0;
+        f->periodic_slot = 0;
         if (f->last_ms > f->periodic_ms || f->periodic_ms == f->first_ms) { /* its first */
             t->st.periodic_updates++;
             fire(t, FLOE_EV_PERIODIC_UPDATE, f);
@@ -623,14 +627,21 @@ int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
     if (interval_ms == 0 && t->periodic.slot)
         while ((f = floe_fifo_head(&t->periodic))) {
             floe_fifo_pop(&t->periodic);
-            f->periodic_pos = 0;
+            f->periodic_slot = 0;
         }
     t->periodic_ms = interval_ms;
     return 0;
 }
 
-/* All of a flow's lines: a record reads the first and writes the rest. */
+/* The lines a record and a flush use: the first three. */
 FLOE_PREFETCHER void prefetch_flow(const void *f)
+{
+    for (size_t off = 0; off < offsetof(floe_flow, first_ms); off += 64)
+        FLOE_PREFETCH((const char *)f + off);
+}
+
+/* All four, for an eviction. */
+FLOE_PREFETCHER void prefetch_flow_all(const void *f)
 {
     for (size_t off = 0; off < sizeof(floe_flow); off += 64)
         FLOE_PREFETCH((const char *)f + off);
@@ -658,12 +669,12 @@ FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, i
                                      uint64_t now)
 {
     if (step == 0) {
-        prefetch_flow(f);
+        prefetch_flow_all(f);
         return;
     }
     if (!flow_stale(f, now))
         return;
-    FLOE_PREFETCH(floe_tmap_home(&t->flows, f->hash));
+    FLOE_PREFETCH(floe_tmap_home(&t->flows, flow_hash(&f->key)));
     prefetch_hosts(f);
 }
 
@@ -714,7 +725,6 @@ static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
     f->first_ms = f->last_ms = now;
-    f->hash = p->hash;
     floe_tmap_insert(&t->flows, p->hash, f); /* cannot fail: the pool has the same bound */
     lru_make_room(t);
     lru_queue(t, f);
@@ -757,9 +767,9 @@ static void flow_flip(floe_tables *t, floe_flow *f)
     b = f->pend_bytes[0], p = f->pend_pkts[0];
     f->pend_bytes[0] = f->pend_bytes[1], f->pend_pkts[0] = f->pend_pkts[1];
     f->pend_bytes[1] = b, f->pend_pkts[1] = p;
-    uint32_t rt = f->retrans[0], rf = f->retrans_flushed[0];
-    f->retrans[0] = f->retrans[1], f->retrans_flushed[0] = f->retrans_flushed[1];
-    f->retrans[1] = rt, f->retrans_flushed[1] = rf;
+    uint32_t rt = f->retrans[0];
+    f->retrans[0] = f->retrans[1];
+    f->retrans[1] = rt;
 }
 
 /* Feeds an sFlow sampled header to nDPI until it labels the flow. */
@@ -810,14 +820,27 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
     fire_detected(t, f);
 }
 
-/* Joins the flush queue. Flows flushed out of turn leave holes; should
- * they fill the ring, the oldest are flushed early to make room. */
-static void dirty_queue(floe_tables *t, floe_flow *f)
+/* Takes the oldest entry off the flush queue, and flushes its flow if the
+ * flow still waits. An entry whose flow was flushed out of turn (or ended)
+ * is stale: the flow's dirty bit is clear, or it was dirtied again since,
+ * which only brings its flush forward. */
+static void dirty_pop(floe_tables *t, floe_flow *f)
+{
+    floe_fifo_pop(&t->dirty);
+    if (f->dirty)
+        flow_flush(t, f);
+}
+
+/* Joins the flush queue, stamped now. Should stale entries fill the ring,
+ * the oldest are taken off (and flushed early) to make room. */
+static void dirty_queue(floe_tables *t, floe_flow *f, uint64_t now)
 {
     floe_flow *old;
     while ((old = floe_fifo_blocking(&t->dirty)))
-        flow_flush(t, old);
-    f->dirty_pos = floe_fifo_push(&t->dirty, f);
+        dirty_pop(t, old);
+    uint64_t pos = floe_fifo_push(&t->dirty, f);
+    t->dirty_stamp[pos & t->dirty.mask] = now;
+    f->dirty = 1;
     t->n_dirty++;
 }
 
@@ -830,6 +853,20 @@ FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
         prefetch_flow(f);
     while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 6)))
         prefetch_hosts(f);
+}
+
+/* Retransmissions in direction dir reach the hosts at once: they are rare
+ * (only some exporters send them), so this costs less than a flush would
+ * keeping track of them. */
+static void flow_retrans(floe_flow *f, int dir, uint32_t n)
+{
+    if (!n)
+        return;
+    f->retrans[dir] += n;
+    if (f->host[dir])
+        f->host[dir]->retrans_sent += n;
+    if (f->host[!dir])
+        f->host[!dir]->retrans_rcvd += n;
 }
 
 /* Adds the record's counters to the flow, its hosts and networks. */
@@ -869,25 +906,23 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
     if (r->has & FLOE_F(SRV_LATENCY))
         f->srv_latency_us = r->srv_latency_us;
     if (r->has & FLOE_F(RETRANS_IN))
-        f->retrans[d] += r->retrans_in;
+        flow_retrans(f, d, r->retrans_in);
     if (r->has & FLOE_F(RETRANS_OUT))
-        f->retrans[!d] += r->retrans_out;
+        flow_retrans(f, !d, r->retrans_out);
     if (r->has & FLOE_F(L7_RISK))
         f->risk |= r->l7_risk;
     f->pend_bytes[0] += bytes[0];
     f->pend_bytes[1] += bytes[1];
     f->pend_pkts[d] += pkts;
-    if (!f->dirty_pos) {
-        f->dirty_ms = now;
-        dirty_queue(t, f);
-    }
+    if (!f->dirty)
+        dirty_queue(t, f, now);
 }
 
 void floe_tables_flush(floe_tables *t)
 {
     floe_flow *f;
     while ((f = floe_fifo_head(&t->dirty)))
-        flow_flush(t, f);
+        dirty_pop(t, f);
 }
 
 int floe_tables_flush_small(floe_tables *t, size_t max)
@@ -1108,10 +1143,10 @@ size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
     floe_pool_prefault(&t->flow_pool);
     floe_pool_prefault(&t->host_pool);
     while (n < budget && (f = floe_fifo_head(&t->dirty))) {
-        if (f->dirty_ms + FLOE_FLUSH_AGE_MS > now)
+        if (t->dirty_stamp[t->dirty.head & t->dirty.mask] + FLOE_FLUSH_AGE_MS > now)
             break;
         prefetch_dirty(t);
-        flow_flush(t, f);
+        dirty_pop(t, f);
         n++;
     }
     n += periodic_some(t, now, budget - n);
@@ -1160,6 +1195,7 @@ int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, c
         floe_tmap_init(&t->flows, o->max_flows) != 0 ||
         floe_fifo_init(&t->flow_lru, (size_t)o->max_flows * 2) != 0 ||
         floe_fifo_init(&t->dirty, o->max_flows) != 0 ||
+        !(t->dirty_stamp = floe_table_calloc(t->dirty.mask + 1, sizeof(uint64_t))) ||
         floe_tmap_init(&t->hosts, o->max_hosts) != 0 || floe_hmap_init(&t->ifaces, 1024, 0) != 0)
         goto nomem;
     if (tables__nets_init(t, o, err, errlen) != 0) {
@@ -1186,6 +1222,7 @@ void floe_tables_close(floe_tables *t)
     }
     floe_fifo_close(&t->flow_lru);
     floe_fifo_close(&t->dirty);
+    free(t->dirty_stamp);
     floe_fifo_close(&t->periodic);
     floe_dpi_free(t->dpi);
     free(t->pipe);
@@ -1232,7 +1269,7 @@ size_t floe_tables_bytes(const floe_tables *t)
            floe_pool_bytes(&t->iface_pool) +
            (t->flows.mask + 1 + t->hosts.mask + 1) * sizeof(floe_tmap_bucket) +
            (t->ifaces.mask + 1) * sizeof(floe_hnode *) +
-           (t->flow_lru.mask + 1 + t->dirty.mask + 1 +
+           (t->flow_lru.mask + 1 + 2 * (t->dirty.mask + 1) +
             (t->periodic.slot ? t->periodic.mask + 1 : 0)) *
                sizeof(void *) +
            (t->dpi ? floe_dpi_states(t->dpi) * floe_dpi_state_size(t->dpi) : 0);

@@ -141,44 +141,50 @@ typedef struct floe_flow_key {
 
 struct floe_host;
 
+/*
+ * A flow is four cache lines, laid out by use. A record's lookup reads the
+ * first; a record writes the first three; the flush (hosts catching up)
+ * reads the three; an eviction reads all four, and so do creation, the API
+ * and plugins. Fields the flush needs are not in the fourth line, which a
+ * flow's first record therefore touches only when it is created.
+ */
 typedef struct floe_flow {
-    /* Laid out by use: the first 64 bytes are what a lookup reads, the next
-     * 128 what a record writes, the rest what flow creation, the end, the
-     * API and plugins read. */
-    uint64_t hash; /* of the key, as the table holds it */
+    /* line 0: the key and the eviction order's clocks */
     floe_flow_key key;
-    uint64_t last_ms;              /* when floe saw the last record */
+    uint64_t last_ms;   /* when floe saw the last record */
+    uint64_t queued_ms; /* last_ms when the flow took its place in the eviction order */
+    /* line 1: counters */
     uint64_t bytes[2], packets[2]; /* scaled by the sampling rate */
     uint64_t pend_bytes[2];        /* not yet added to the hosts, interfaces, networks */
-    uint32_t records;
-    uint16_t tcp_flags[2];
     uint64_t pend_pkts[2];
-    uint64_t dirty_pos; /* in the tables' flush queue while pend_* is not zero; 0 not */
-    uint64_t dirty_ms;  /* when it joined the dirty list */
-    uint32_t ifs[2][2]; /* [direction][0 input, 1 output] ifIndex, 0 unknown */
+    /* line 2: what records, the flush and the end read besides */
+    struct floe_host *host[2]; /* client, server; NULL if the host table was full */
+    uint32_t ifs[2][2];        /* [direction][0 input, 1 output] ifIndex, 0 unknown */
+    uint64_t risk;             /* nDPI flow risks, bit n for ndpi_risk_enum n */
+    uint32_t records;
     uint32_t sampling;
+    uint16_t tcp_flags[2];
     uint8_t cli_is_a;
     uint8_t dir_certain; /* client decided by a SYN, not by ports */
     uint8_t app_source;  /* enum floe_app_source */
     uint8_t tos;
-    uint64_t lru_pos;          /* in the eviction order, by queued_ms (see floe_tables) */
-    uint64_t queued_ms;        /* last_ms when the flow took its place there */
-    struct floe_host *host[2]; /* client, server; NULL if the host table was full */
-    uint64_t first_ms;         /* when floe saw the first record */
     floe_app_label app;
-    uint16_t score; /* the sum of its statuses' scores (plugins) */
     uint8_t dpi_packets;
-    uint8_t detected;    /* protocolDetected has fired */
-    uint8_t syn_counted; /* its client's SYN is in the server's syns_rcvd */
-    uint8_t pad[1];
-    uint32_t cli_latency_us, srv_latency_us;
-    uint32_t retrans[2];
+    uint8_t detected : 1;    /* protocolDetected has fired */
+    uint8_t syn_counted : 1; /* its client's SYN is in the server's syns_rcvd */
+    uint8_t dirty : 1;       /* pend_* wait for a flush (see floe_tables.dirty) */
+    /* line 3: the rest */
+    uint64_t first_ms;              /* when floe saw the first record */
     void *dpi;                      /* nDPI state while dissecting sampled headers */
     struct floe_status_set *status; /* plugin statuses; NULL until a plugin sets one */
-    uint64_t periodic_pos;          /* in the periodic-update queue; 0 not */
     uint64_t periodic_ms;           /* when its last periodic update was due */
-    uint64_t risk;                  /* nDPI flow risks, bit n for ndpi_risk_enum n */
-    uint32_t retrans_flushed[2];    /* retrans[] already added to the hosts */
+    uint32_t retrans[2];            /* TCP retransmissions by direction (exporters that send them) */
+    uint32_t cli_latency_us, srv_latency_us;
+    uint16_t score; /* the sum of its statuses' scores (plugins) */
+    uint16_t pad;
+    uint32_t lru_slot;      /* its slot in the eviction order */
+    uint32_t periodic_slot; /* its slot + 1 in the periodic-update queue; 0 not queued */
+    uint32_t pad2;
 } floe_flow;
 
 #define FLOE_HOST_TOP_APPS 8
@@ -344,8 +350,11 @@ typedef struct floe_tables {
     floe_hmap ifaces, appnames;
     floe_fifo flow_lru; /* flows, oldest queued_ms first */
     floe_list host_idle, host_busy, iface_lru, appname_lru;
-    floe_fifo dirty; /* flows whose counters the hosts and networks lack */
-    size_t n_dirty;
+    floe_fifo dirty;       /* flows whose counters the hosts and networks lack, oldest first; */
+    uint64_t *dirty_stamp; /* when each entry joined (by slot). A flow flushed out of turn
+                            * leaves its entry, skipped when met (the flow's dirty bit is
+                            * clear) or flushing it early if it was dirtied again */
+    size_t n_dirty;        /* flows with the dirty bit */
     floe_fifo periodic;       /* flows by when their next periodic update is due */
     uint64_t periodic_ms;     /* the periodic-update interval, 0: none */
     uint64_t victim_ahead[2]; /* flow_lru positions prefetched, by step */

@@ -439,6 +439,11 @@ static inline void floe_fifo_clear(floe_fifo *q, uint64_t pos)
 {
     q->slot[pos & q->mask] = NULL;
 }
+/* The same by slot (pos & mask), for a caller that keeps only that. */
+static inline void floe_fifo_clear_slot(floe_fifo *q, uint64_t slot)
+{
+    q->slot[slot & q->mask] = NULL;
+}
 /* The item at pos, NULL for a hole or a position outside the queue. */
 static inline void *floe_fifo_at(const floe_fifo *q, uint64_t pos)
 {
