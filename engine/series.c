@@ -297,8 +297,8 @@ static void put_host(floe_engine *e, floe_host *h)
      * inherited a count (space-saving), so its first minute is unknown and
      * left out. */
     for (int k = 0; k < FLOE_HOST_TOP_APPS; k++) {
-        uint16_t app = h->top[k].app;
-        uint64_t bytes = h->top[k].bytes;
+        uint16_t app = h->top_app[k];
+        uint64_t bytes = h->top_bytes[k];
         int same = m->top_app[k] == app || m->top_bytes[k] == 0;
         uint64_t from = m->top_app[k] == app ? m->top_bytes[k] : 0;
         m->top_app[k] = app;

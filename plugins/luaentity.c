@@ -479,12 +479,12 @@ static int h_top_apps(lua_State *L)
     lua_newtable(L);
     lua_Integer n = 1;
     for (int i = 0; i < FLOE_HOST_TOP_APPS; i++) {
-        if (!h->top[i].bytes)
+        if (!h->top_bytes[i])
             continue;
         lua_createtable(L, 0, 2);
-        lua_pushstring(L, t && t->dpi ? floe_dpi_app_name(t->dpi, h->top[i].app) : "?");
+        lua_pushstring(L, t && t->dpi ? floe_dpi_app_name(t->dpi, h->top_app[i]) : "?");
         lua_setfield(L, -2, "app");
-        push_number(L, (double)h->top[i].bytes);
+        push_number(L, (double)h->top_bytes[i]);
         lua_setfield(L, -2, "bytes");
         lua_rawseti(L, -2, n++);
     }

@@ -9,6 +9,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define FLOW_SEED  0x666c6f77ULL /* "flow" */
 #define HOST_SEED  0x686f7374ULL /* "host" */
@@ -76,7 +79,7 @@ static void host_free(floe_tables *t, floe_host *h)
 {
     if (h->net >= 0)
         t->nets[h->net].hosts--;
-    floe_tmap_remove(&t->hosts, h->hash, h);
+    floe_tmap_remove(&t->hosts, host_hash(&h->addr), h);
     floe_list_remove(&h->lru);
     floe_pool_free(&t->host_pool, h);
 }
@@ -112,7 +115,6 @@ static floe_host *host_get(floe_tables *t, const floe_addr *a, uint64_t hash, ui
     h->ip_app = t->dpi ? floe_dpi_ip_app(t->dpi, a) : 0;
     if (h->net >= 0)
         t->nets[h->net].hosts++;
-    h->hash = hash;
     floe_tmap_insert(&t->hosts, hash, h); /* cannot fail: the pool has the same bound */
     floe_list_init(&h->lru);
     floe_list_push_tail(&t->host_idle, &h->lru);
@@ -126,7 +128,7 @@ static void host_attach(floe_tables *t, floe_host *h, int server, int count)
     if (!h)
         return;
     if (h->active_client + h->active_server == 0)
-        floe_list_move_tail(&t->host_busy, &h->lru);
+        floe_list_remove(&h->lru); /* off the idle list: it cannot be evicted now */
     if (server) {
         h->active_server++;
         h->flows_server += (uint64_t)count;
@@ -145,28 +147,39 @@ static void host_detach(floe_tables *t, floe_host *h, int server)
     else
         h->active_client--;
     if (h->active_client + h->active_server == 0)
-        floe_list_move_tail(&t->host_idle, &h->lru);
+        floe_list_push_tail(&t->host_idle, &h->lru);
+}
+
+/* The slot of app among the host's top applications, or -1. An empty slot
+ * (no bytes) is nobody's, not application 0's. */
+static inline int host_app_slot(const floe_host *h, uint16_t app)
+{
+#ifdef __SSE2__
+    if (app) { /* ids other than 0 are in at most one slot: compare all eight at once */
+        __m128i ids = _mm_loadu_si128((const __m128i *)(const void *)h->top_app);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(ids, _mm_set1_epi16((short)app)));
+        return m ? __builtin_ctz(m) / 2 : -1;
+    }
+#endif
+    for (int i = 0; i < FLOE_HOST_TOP_APPS; i++)
+        if (h->top_app[i] == app && (h->top_bytes[i] || app))
+            return i;
+    return -1;
 }
 
 /* Space-saving top-N: a known app adds; a new one takes a free slot or
  * replaces the smallest, inheriting its count (an upper bound). */
 static void host_app_bytes(floe_host *h, uint16_t app, uint64_t bytes)
 {
-    if (h->top[0].app == app && h->top[0].bytes) { /* the usual case: its main app */
-        h->top[0].bytes += bytes;
-        return;
+    int i = host_app_slot(h, app);
+    if (i < 0) {
+        i = 0;
+        for (int k = 1; k < FLOE_HOST_TOP_APPS; k++)
+            if (h->top_bytes[k] < h->top_bytes[i])
+                i = k;
+        h->top_app[i] = app;
     }
-    int min = 0;
-    for (int i = 0; i < FLOE_HOST_TOP_APPS; i++) {
-        if (h->top[i].app == app && (h->top[i].bytes || app)) {
-            h->top[i].bytes += bytes;
-            return;
-        }
-        if (h->top[i].bytes < h->top[min].bytes)
-            min = i;
-    }
-    h->top[min].app = app;
-    h->top[min].bytes += bytes;
+    h->top_bytes[i] += bytes;
 }
 
 /* ---- flows --------------------------------------------------------------- */
@@ -175,6 +188,9 @@ _Static_assert(sizeof(floe_flow_key) == 48, "flow_key_eq compares six words");
 _Static_assert(sizeof(floe_flow) == 256 && offsetof(floe_flow, pend_pkts) < 128 &&
                    offsetof(floe_flow, first_ms) == 192,
                "a flow is four lines, laid out by use (see tables.h)");
+_Static_assert(offsetof(floe_host, lru) == 64 && offsetof(floe_host, top_bytes) == 128 &&
+                   sizeof(floe_host) % 64 == 0,
+               "a host's lines, laid out by use (see tables.h)");
 
 /* The key's hash: the same as flow_key gives for the record it came from. */
 static inline uint64_t flow_hash(const floe_flow_key *k)
@@ -1185,7 +1201,6 @@ int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, c
     t->dpi_max_rate = o->dpi_max_rate;
     well_known_init(t->well_known);
     floe_list_init(&t->host_idle);
-    floe_list_init(&t->host_busy);
     floe_list_init(&t->iface_lru);
     floe_list_init(&t->appname_lru);
     if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, o->max_flows) != 0 ||

@@ -131,8 +131,8 @@ static void host_apps_json(floe_json *jw, floe_dpi *dpi, const floe_host *h)
     } top[FLOE_HOST_TOP_APPS];
     size_t n = 0;
     for (int i = 0; i < FLOE_HOST_TOP_APPS; i++)
-        if (h->top[i].bytes)
-            top[n].bytes = h->top[i].bytes, top[n++].app = h->top[i].app;
+        if (h->top_bytes[i])
+            top[n].bytes = h->top_bytes[i], top[n++].app = h->top_app[i];
     qsort(top, n, sizeof(top[0]), app_bytes_desc);
     floe_json_key(jw, "apps");
     floe_json_arr_begin(jw);

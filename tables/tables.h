@@ -207,23 +207,29 @@ typedef struct floe_iface_mark {
     uint64_t counters_ms; /* of the counter sample the mark holds; 0: none */
 } floe_iface_mark;
 
+/* A host is laid out by use too: a lookup, the flush's counters and the
+ * live-flow counts in the first line; what a new flow and the top
+ * applications' names need in the second; their counts in the third; the
+ * rest after. */
 typedef struct floe_host {
-    uint64_t hash; /* of addr, as the table holds it */
-    floe_list lru; /* on the idle list while no flow refers to it */
+    /* line 0 */
     floe_addr addr;
-    uint64_t first_ms, last_ms;
+    uint64_t last_ms;
     uint64_t bytes_sent, bytes_rcvd, pkts_sent, pkts_rcvd;
+    uint32_t active_client, active_server;
+    /* line 1 */
+    floe_list lru;                       /* on the idle list while no flow refers to it */
     uint64_t flows_client, flows_server; /* totals */
+    uint32_t score;                      /* the sum of its live flows' scores */
+    int32_t net;                         /* index of its local network, -1 if not local */
+    uint16_t ip_app;                     /* nDPI service of its address (IP lists), 0 if none */
+    /* approximate top applications (space-saving): ids, and in line 2 their bytes */
+    uint16_t top_app[FLOE_HOST_TOP_APPS];
+    uint64_t top_bytes[FLOE_HOST_TOP_APPS] __attribute__((aligned(64)));
+    /* line 3 and after */
+    uint64_t first_ms;
     uint64_t retrans_sent, retrans_rcvd; /* TCP retransmissions, from flows that carry them */
     uint64_t syns_rcvd;                  /* TCP flows opened towards it (a SYN from the client) */
-    uint32_t active_client, active_server;
-    uint32_t score;  /* the sum of its live flows' scores */
-    int32_t net;     /* index of its local network, -1 if not local */
-    uint16_t ip_app; /* nDPI service of its address (IP lists), 0 if none */
-    struct {
-        uint16_t app;
-        uint64_t bytes;
-    } top[FLOE_HOST_TOP_APPS]; /* approximate top applications (space-saving) */
     floe_host_mark mark;
 } floe_host;
 
@@ -349,7 +355,7 @@ typedef struct floe_tables {
     floe_tmap flows, hosts; /* at most flows.max and hosts.max */
     floe_hmap ifaces, appnames;
     floe_fifo flow_lru; /* flows, oldest queued_ms first */
-    floe_list host_idle, host_busy, iface_lru, appname_lru;
+    floe_list host_idle, iface_lru, appname_lru;
     floe_fifo dirty;       /* flows whose counters the hosts and networks lack, oldest first; */
     uint64_t *dirty_stamp; /* when each entry joined (by slot). A flow flushed out of turn
                             * leaves its entry, skipped when met (the flow's dirty bit is

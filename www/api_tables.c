@@ -435,7 +435,7 @@ static int host_match(const scan_job *j, const void *item)
         return 0;
     if (j->q.has_app) {
         for (int i = 0; i < FLOE_HOST_TOP_APPS; i++)
-            if (h->top[i].bytes && h->top[i].app == j->q.app)
+            if (h->top_bytes[i] && h->top_app[i] == j->q.app)
                 return 1;
         return 0;
     }

@@ -522,7 +522,7 @@ TEST(ie95_named_by_the_exporter_maps_to_ndpi)
     floe_tables_flush(&fx.t);
     floe_host *h = floe_tables_host(&fx.t, &b.src);
     ASSERT(h != NULL);
-    ASSERT_STR_EQ(floe_dpi_app_name(fx.t.dpi, h->top[0].bytes ? h->top[0].app : h->top[1].app),
+    ASSERT_STR_EQ(floe_dpi_app_name(fx.t.dpi, h->top_bytes[0] ? h->top_app[0] : h->top_app[1]),
                   "HTTP");
     fx_close(&fx);
 }
@@ -748,10 +748,10 @@ TEST(host_top_apps_keep_the_largest)
     floe_dpi_guess(fx.t.dpi, 6, &h, 40000, &host->addr, 6379, &redis);
     uint64_t got = 0, min = UINT64_MAX;
     for (int i = 0; i < FLOE_HOST_TOP_APPS; i++) {
-        if (host->top[i].app == redis.app)
-            got = host->top[i].bytes;
-        else if (host->top[i].bytes < min)
-            min = host->top[i].bytes;
+        if (host->top_app[i] == redis.app)
+            got = host->top_bytes[i];
+        else if (host->top_bytes[i] < min)
+            min = host->top_bytes[i];
     }
     ASSERT_GE(got, 10000);
     ASSERT_LE(got, 10000 + min);
