@@ -95,28 +95,58 @@ typedef struct iface_key {
     uint32_t pad;
 } iface_key;
 
+/* Where (exporter, ifindex) goes in the cache in front of the table: a
+ * flow record names two interfaces, and a few dozen take most records. */
+static inline floe_iface **iface_cache_slot(floe_tables *t, uint64_t exporter, uint32_t ifindex)
+{
+    uint64_t x = (exporter * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)ifindex * 0xbf58476d1ce4e5b9ULL);
+    return &t->iface_cache[x >> 56];
+}
+
+/* Least recently updated first, to the millisecond: an interface already
+ * updated in this millisecond keeps its place (a record names two, and
+ * moving them for every record would touch their neighbours each time). */
+static inline void iface_touch(floe_tables *t, floe_iface *i, uint64_t now)
+{
+    if (i->last_ms != now && t->iface_lru.prev != &i->lru)
+        floe_list_move_tail(&t->iface_lru, &i->lru);
+    i->last_ms = now;
+}
+
+static floe_iface *iface_evict_oldest(floe_tables *t)
+{
+    floe_iface *old = FLOE_CONTAINER_OF(t->iface_lru.next, floe_iface, lru);
+    floe_iface **c = iface_cache_slot(t, old->exporter, old->ifindex);
+    if (*c == old)
+        *c = NULL;
+    floe_hmap_remove(&t->ifaces, &old->node);
+    floe_list_remove(&old->lru);
+    floe_pool_free(&t->iface_pool, old);
+    t->st.iface_evictions++;
+    return floe_pool_alloc(&t->iface_pool);
+}
+
 static floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex, uint64_t now)
 {
+    floe_iface **c = iface_cache_slot(t, exporter, ifindex);
+    floe_iface *i = *c;
+    if (i && i->exporter == exporter && i->ifindex == ifindex) {
+        iface_touch(t, i, now);
+        return i;
+    }
     iface_key k = {exporter, ifindex, 0};
     uint64_t h = floe_hash(&k, sizeof(k), IFACE_SEED);
     for (floe_hnode *n = floe_hmap_bucket(&t->ifaces, h); n; n = n->next) {
-        floe_iface *i = FLOE_CONTAINER_OF(n, floe_iface, node);
+        i = FLOE_CONTAINER_OF(n, floe_iface, node);
         if (n->hash == h && i->exporter == exporter && i->ifindex == ifindex) {
-            if (t->iface_lru.prev != &i->lru)
-                floe_list_move_tail(&t->iface_lru, &i->lru);
-            i->last_ms = now;
+            iface_touch(t, i, now);
+            *c = i;
             return i;
         }
     }
-    floe_iface *i = floe_pool_alloc(&t->iface_pool);
-    if (!i && !floe_list_empty(&t->iface_lru)) {
-        floe_iface *old = FLOE_CONTAINER_OF(t->iface_lru.next, floe_iface, lru);
-        floe_hmap_remove(&t->ifaces, &old->node);
-        floe_list_remove(&old->lru);
-        floe_pool_free(&t->iface_pool, old);
-        t->st.iface_evictions++;
-        i = floe_pool_alloc(&t->iface_pool);
-    }
+    i = floe_pool_alloc(&t->iface_pool);
+    if (!i && !floe_list_empty(&t->iface_lru))
+        i = iface_evict_oldest(t);
     if (!i)
         return NULL;
     i->exporter = exporter;
@@ -126,6 +156,7 @@ static floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex
     floe_hmap_insert(&t->ifaces, &i->node);
     floe_list_init(&i->lru);
     floe_list_push_tail(&t->iface_lru, &i->lru);
+    *c = i;
     return i;
 }
 

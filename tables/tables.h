@@ -356,6 +356,7 @@ typedef struct floe_tables {
     floe_hmap ifaces, appnames;
     floe_fifo flow_lru; /* flows, oldest queued_ms first */
     floe_list host_idle, iface_lru, appname_lru;
+    floe_iface *iface_cache[256]; /* recent interfaces by (exporter, ifIndex), in front of ifaces */
     floe_fifo dirty;       /* flows whose counters the hosts and networks lack, oldest first; */
     uint64_t *dirty_stamp; /* when each entry joined (by slot). A flow flushed out of turn
                             * leaves its entry, skipped when met (the flow's dirty bit is

@@ -446,6 +446,44 @@ TEST(interfaces_count_in_and_out)
     fx_close(&fx);
 }
 
+/* The interface ifindex of the fixture's exporter, or NULL. */
+static const floe_iface *find_iface(fixture *fx, uint32_t ifindex)
+{
+    for (size_t i = 0; i < floe_pool_slots(&fx->t.iface_pool); i++) {
+        const floe_iface *f = floe_pool_at(&fx->t.iface_pool, i);
+        if (f && f->ifindex == ifindex)
+            return f;
+    }
+    return NULL;
+}
+
+TEST(interfaces_least_recently_updated_go_first)
+{
+    fixture fx;
+    char err[256];
+    fx_init(&fx, 100, 100);
+    floe_tables_close(&fx.t);
+    fx.cfg.tables.max_interfaces = 3;
+    ASSERT_EQ(floe_tables_init(&fx.t, &fx.cfg.tables, &fx.log, err, sizeof(err)), 0);
+    /* One flow a millisecond, each in on one interface: 1, 2, 3, 1 again,
+     * then 4, which takes the place of 2, and 2, which takes 3's. */
+    static const uint32_t ifs[] = {1, 2, 3, 1, 4, 2};
+    for (uint16_t k = 0; k < 6; k++) {
+        floe_record a = rec(&fx, "10.0.0.1", (uint16_t)(40000 + k), "192.0.2.9", 443, 100 + k, 1, 0x18);
+        a.has |= FLOE_F(IN_IF);
+        a.in_if = ifs[k];
+        floe_tables_record(&fx.t, &a, 1 + k);
+        floe_tables_flush(&fx.t);
+    }
+    ASSERT_EQ(fx.t.ifaces.count, 3);
+    ASSERT_EQ(fx.t.st.iface_evictions, 2);
+    ASSERT(find_iface(&fx, 3) == NULL);
+    ASSERT_EQ(find_iface(&fx, 1)->bytes_in, 100 + 103);
+    ASSERT_EQ(find_iface(&fx, 4)->bytes_in, 104);
+    ASSERT_EQ(find_iface(&fx, 2)->bytes_in, 105); /* a new one: 101 went with the old */
+    fx_close(&fx);
+}
+
 static const char *label(fixture *fx, const floe_flow *f, char *buf, size_t n)
 {
     snprintf(buf, n, "%s/%s", floe_dpi_app_name(fx->t.dpi, f->app.app),
@@ -770,7 +808,8 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(housekeeping_works_in_bounded_slices),
           TEST_ENTRY(periodic_updates_fire_for_active_flows),
           TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
-          TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(dpi_ip_list_labels_google),
+          TEST_ENTRY(interfaces_count_in_and_out),
+          TEST_ENTRY(interfaces_least_recently_updated_go_first), TEST_ENTRY(dpi_ip_list_labels_google),
           TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
           TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
           TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
