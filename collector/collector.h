@@ -73,6 +73,9 @@ typedef struct floe_daemon {
     uv_timer_t tick, force_exit;
     uv_check_t housekeep_check;
     uv_idle_t housekeep_idle;
+    uv_timer_t nap;          /* the listeners' pause between light turns (see listen.c) */
+    uint64_t turn_datagrams; /* read in this turn of the loop */
+    int napping;
     int stopping;
 } floe_daemon;
 
@@ -80,5 +83,10 @@ typedef struct floe_daemon {
  * configured. Returns 0, or a negative code after logging which failed. */
 int floe_listeners_apply(floe_daemon *d);
 void floe_listeners_close_all(floe_daemon *d);
+/* After a turn of the loop that read only a few datagrams, stops reading
+ * for a few milliseconds (as the buffers allow), so that a slow stream is
+ * read in batches instead of a wake-up, two reads and an upkeep slice per
+ * datagram. Called once a turn, from the daemon's check handle. */
+void floe_listeners_turn(floe_daemon *d);
 
 #endif /* FLOE_COLLECTOR_H */

@@ -146,6 +146,7 @@ static void daemon_stop(floe_daemon *d, const char *why)
         floe_engine_release_loop(&d->engine);
     uv_timer_stop(&d->tick);
     uv_close((uv_handle_t *)&d->tick, NULL);
+    uv_close((uv_handle_t *)&d->nap, NULL);
     uv_close((uv_handle_t *)&d->housekeep_check, NULL);
     uv_close((uv_handle_t *)&d->housekeep_idle, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -188,7 +189,10 @@ static void on_housekeep_idle(uv_idle_t *h)
 
 static void on_housekeep_check(uv_check_t *h)
 {
-    housekeep(h->data);
+    floe_daemon *d = h->data;
+    floe_listeners_turn(d);
+    if (d->engine.tables_on)
+        housekeep(d);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -225,8 +229,7 @@ static int daemon_start(floe_daemon *d)
         return FLOE_EIO;
     }
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
-    if (d->engine.tables_on)
-        uv_check_start(&d->housekeep_check, on_housekeep_check);
+    uv_check_start(&d->housekeep_check, on_housekeep_check);
     return 0;
 }
 
@@ -268,6 +271,8 @@ int floe_cmd_run(const floe_run_opts *o)
     d->force_exit.data = d;
     uv_timer_init(&d->loop, &d->tick);
     d->tick.data = d;
+    uv_timer_init(&d->loop, &d->nap);
+    d->nap.data = d;
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_signal_init(&d->loop, &d->sighup);

@@ -44,6 +44,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     if (floe_addr_from_sockaddr(&src, &port, addr) != 0)
         return;
     l->source.datagrams++;
+    l->d->turn_datagrams++;
     floe_engine_datagram(&l->d->engine, &src, port, (const uint8_t *)buf->base, (size_t)nread,
                          floe_time_ms());
     if (!(flags & UV_UDP_MMSG_CHUNK))
@@ -189,6 +190,58 @@ int floe_listeners_apply(floe_daemon *d)
     if (opened == 0 && d->cfg.n_listen > 0)
         return FLOE_EIO;
     return 0;
+}
+
+/*
+ * Naps. At a low rate every datagram wakes the loop alone: an epoll wait,
+ * two recvmmsg calls (the second finds nothing), the checks after the turn
+ * and, on a VM, the wake-up itself, for 30 records or fewer. So after a
+ * turn that read fewer than NAP_BELOW datagrams the listeners stop reading
+ * for up to NAP_MAX_MS, and the kernel queues what comes meanwhile; the
+ * next turn reads it all at once. Busy turns never nap. A nap lasts a
+ * millisecond per MiB of the smallest socket buffer granted (none under
+ * 1 MiB), so that even a burst of a gigabyte a second fits while floe
+ * sleeps. The loop itself keeps serving everything else.
+ */
+#define NAP_BELOW  32
+#define NAP_MAX_MS 10
+
+static void on_nap_end(uv_timer_t *t)
+{
+    floe_daemon *d = t->data;
+    d->napping = 0;
+    for (floe_list *it = d->listeners.next; it != &d->listeners; it = it->next) {
+        floe_listener *l = FLOE_CONTAINER_OF(it, floe_listener, link);
+        if (!uv_is_closing((uv_handle_t *)&l->udp))
+            uv_udp_recv_start(&l->udp, on_alloc, on_recv);
+    }
+}
+
+static uint64_t nap_ms(const floe_daemon *d)
+{
+    uint64_t ms = NAP_MAX_MS;
+    for (const floe_list *it = d->listeners.next; it != &d->listeners; it = it->next) {
+        const floe_listener *l = FLOE_CONTAINER_OF(it, floe_listener, link);
+        uint64_t by_buf = (uint64_t)(l->source.rcvbuf > 0 ? l->source.rcvbuf : 0) / 2 >> 20;
+        if (by_buf < ms)
+            ms = by_buf;
+    }
+    return ms;
+}
+
+void floe_listeners_turn(floe_daemon *d)
+{
+    uint64_t n = d->turn_datagrams;
+    d->turn_datagrams = 0;
+    if (d->napping || d->stopping || n == 0 || n >= NAP_BELOW)
+        return;
+    uint64_t ms = nap_ms(d);
+    if (ms == 0)
+        return;
+    for (floe_list *it = d->listeners.next; it != &d->listeners; it = it->next)
+        uv_udp_recv_stop(&FLOE_CONTAINER_OF(it, floe_listener, link)->udp);
+    d->napping = 1;
+    uv_timer_start(&d->nap, on_nap_end, ms, 0);
 }
 
 void floe_listeners_close_all(floe_daemon *d)

@@ -192,10 +192,12 @@ _Static_assert(offsetof(floe_host, lru) == 64 && offsetof(floe_host, top_bytes) 
                    sizeof(floe_host) % 64 == 0,
                "a host's lines, laid out by use (see tables.h)");
 
-/* The key's hash: the same as flow_key gives for the record it came from. */
-static inline uint64_t flow_hash(const floe_flow_key *k)
+/* The key's hash as the flow table uses it: its bucket (the low bits; a
+ * table has fewer than 2^32 buckets) and its tag (the top byte). The
+ * flow keeps those parts, so that an eviction need not hash its key. */
+static inline uint64_t flow_hash(const floe_flow *f)
 {
-    return floe_hash(k, sizeof(*k), FLOW_SEED);
+    return (uint64_t)f->hash_hi << 56 | f->hash_lo;
 }
 
 static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
@@ -430,7 +432,7 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
         flow_statuses_free(f);
     host_detach(t, f->host[0], 0);
     host_detach(t, f->host[1], 1);
-    floe_tmap_remove(&t->flows, flow_hash(&f->key), f);
+    floe_tmap_remove(&t->flows, flow_hash(f), f);
     floe_fifo_clear_slot(&t->flow_lru, f->lru_slot);
     if (f->periodic_slot)
         floe_fifo_clear_slot(&t->periodic, f->periodic_slot - 1);
@@ -690,7 +692,7 @@ FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, i
     }
     if (!flow_stale(f, now))
         return;
-    FLOE_PREFETCH(floe_tmap_home(&t->flows, flow_hash(&f->key)));
+    FLOE_PREFETCH(floe_tmap_home(&t->flows, flow_hash(f)));
     prefetch_hosts(f);
 }
 
@@ -741,6 +743,8 @@ static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
     f->first_ms = f->last_ms = now;
+    f->hash_lo = (uint32_t)p->hash;
+    f->hash_hi = (uint8_t)(p->hash >> 56);
     floe_tmap_insert(&t->flows, p->hash, f); /* cannot fail: the pool has the same bound */
     lru_make_room(t);
     lru_queue(t, f);

@@ -181,10 +181,11 @@ typedef struct floe_flow {
     uint32_t retrans[2];            /* TCP retransmissions by direction (exporters that send them) */
     uint32_t cli_latency_us, srv_latency_us;
     uint16_t score; /* the sum of its statuses' scores (plugins) */
-    uint16_t pad;
+    uint8_t hash_hi; /* the key's hash, bits 56-63 (its tag in the table) */
+    uint8_t pad;
     uint32_t lru_slot;      /* its slot in the eviction order */
     uint32_t periodic_slot; /* its slot + 1 in the periodic-update queue; 0 not queued */
-    uint32_t pad2;
+    uint32_t hash_lo;       /* and bits 0-31 (its bucket): all an eviction needs of it */
 } floe_flow;
 
 #define FLOE_HOST_TOP_APPS 8
