@@ -184,9 +184,12 @@ static void host_app_bytes(floe_host *h, uint16_t app, uint64_t bytes)
 
 /* ---- flows --------------------------------------------------------------- */
 
-_Static_assert(sizeof(floe_flow_key) == 48, "flow_key_eq compares six words");
-_Static_assert(sizeof(floe_flow) == 256 && offsetof(floe_flow, pend_pkts) < 128 &&
-                   offsetof(floe_flow, first_ms) == 192,
+_Static_assert(sizeof(floe_flow_key) == 48 && offsetof(floe_flow_key, port_a) == 32 &&
+                   offsetof(floe_flow_key, vlan) == 36 && offsetof(floe_flow_key, ipproto) == 38 &&
+                   offsetof(floe_flow_key, exporter) == 40,
+               "flow_key writes and flow_key_eq compares six words");
+_Static_assert(sizeof(floe_flow) == 256 && offsetof(floe_flow, bytes) == 64 &&
+                   offsetof(floe_flow, host) == 128 && offsetof(floe_flow, first_ms) == 192,
                "a flow is four lines, laid out by use (see tables.h)");
 _Static_assert(offsetof(floe_host, lru) == 64 && offsetof(floe_host, top_bytes) == 128 &&
                    sizeof(floe_host) % 64 == 0,
@@ -508,6 +511,10 @@ static uint64_t flow_key(const floe_record *r, uint64_t exporter, floe_flow_key 
                      (uint64_t)pa | (uint64_t)pb << 16 | (uint64_t)vlan << 32 |
                          (uint64_t)r->ipproto << 48,
                      exporter};
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The key is these six words, as they lie in memory: six stores. */
+    memcpy(k, w, sizeof(w));
+#else
     k->a = sa ? r->src : r->dst;
     k->b = sa ? r->dst : r->src;
     k->port_a = pa;
@@ -516,6 +523,7 @@ static uint64_t flow_key(const floe_record *r, uint64_t exporter, floe_flow_key 
     k->ipproto = r->ipproto;
     k->pad = 0;
     k->exporter = exporter;
+#endif
     const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2 = 0xbf58476d1ce4e5b9ULL;
     uint64_t h = FLOW_SEED ^ (sizeof(w) * k1);
     for (int i = 0; i < 6; i++) {
@@ -864,15 +872,24 @@ static void dirty_queue(floe_tables *t, floe_flow *f, uint64_t now)
     t->n_dirty++;
 }
 
-/* The flush reads a flow a second after its records, long out of cache:
- * fetch the flows 16 places ahead, and the hosts of those 6 ahead. */
+/* The flush reads a flow a second after its records, long out of cache,
+ * and often (when the table turns over in less than a second) the flow
+ * has been flushed at its end since, and its entry is stale. So the line
+ * with the dirty bit comes 16 places ahead, and only for a flow still
+ * waiting, 8 ahead, the rest of what the flush reads: its key and
+ * counters, and its hosts. */
 FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
 {
     const floe_flow *f;
     while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[0], 16)))
-        prefetch_flow(f);
-    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 6)))
+        FLOE_PREFETCH(&f->host);
+    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 8))) {
+        if (!f->dirty)
+            continue;
+        FLOE_PREFETCH(&f->key);
+        FLOE_PREFETCH(&f->bytes);
         prefetch_hosts(f);
+    }
 }
 
 /* Retransmissions in direction dir reach the hosts at once: they are rare
