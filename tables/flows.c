@@ -848,30 +848,6 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
     fire_detected(t, f);
 }
 
-/* Takes the oldest entry off the flush queue, and flushes its flow if the
- * flow still waits. An entry whose flow was flushed out of turn (or ended)
- * is stale: the flow's dirty bit is clear, or it was dirtied again since,
- * which only brings its flush forward. */
-static void dirty_pop(floe_tables *t, floe_flow *f)
-{
-    floe_fifo_pop(&t->dirty);
-    if (f->dirty)
-        flow_flush(t, f);
-}
-
-/* Joins the flush queue, stamped now. Should stale entries fill the ring,
- * the oldest are taken off (and flushed early) to make room. */
-static void dirty_queue(floe_tables *t, floe_flow *f, uint64_t now)
-{
-    floe_flow *old;
-    while ((old = floe_fifo_blocking(&t->dirty)))
-        dirty_pop(t, old);
-    uint64_t pos = floe_fifo_push(&t->dirty, f);
-    t->dirty_stamp[pos & t->dirty.mask] = now;
-    f->dirty = 1;
-    t->n_dirty++;
-}
-
 /* The flush reads a flow a second after its records, long out of cache,
  * and often (when the table turns over in less than a second) the flow
  * has been flushed at its end since, and its entry is stale. So the line
@@ -890,6 +866,33 @@ FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
         FLOE_PREFETCH(&f->bytes);
         prefetch_hosts(f);
     }
+
+/* Takes the oldest entry off the flush queue, and flushes its flow if the
+ * flow still waits. An entry whose flow was flushed out of turn (or ended)
+ * is stale: the flow's dirty bit is clear, or it was dirtied again since,
+ * which only brings its flush forward. */
+static void dirty_pop(floe_tables *t, floe_flow *f)
+{
+    floe_fifo_pop(&t->dirty);
+    if (f->dirty)
+        flow_flush(t, f);
+}
+
+/* Joins the flush queue, stamped now. Should stale entries fill the ring,
+ * the oldest are taken off (and flushed early) to make room. */
+static void dirty_queue(floe_tables *t, floe_flow *f, uint64_t now)
+{
+    floe_flow *old;
+    while ((old = floe_fifo_blocking(&t->dirty))) {
+        prefetch_dirty(t);
+        dirty_pop(t, old);
+    }
+    uint64_t pos = floe_fifo_push(&t->dirty, f);
+    t->dirty_stamp[pos & t->dirty.mask] = now;
+    f->dirty = 1;
+    t->n_dirty++;
+}
+
 }
 
 /* Retransmissions in direction dir reach the hosts at once: they are rare
