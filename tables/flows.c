@@ -866,6 +866,7 @@ FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
         FLOE_PREFETCH(&f->bytes);
         prefetch_hosts(f);
     }
+}
 
 /* Takes the oldest entry off the flush queue, and flushes its flow if the
  * flow still waits. An entry whose flow was flushed out of turn (or ended)
@@ -891,8 +892,6 @@ static void dirty_queue(floe_tables *t, floe_flow *f, uint64_t now)
     t->dirty_stamp[pos & t->dirty.mask] = now;
     f->dirty = 1;
     t->n_dirty++;
-}
-
 }
 
 /* Retransmissions in direction dir reach the hosts at once: they are rare
