@@ -235,6 +235,40 @@ TEST(flow_bound_evicts_oldest_and_never_grows)
     fx_close(&fx);
 }
 
+/* Flows that end before their flush leave their entry in the flush queue;
+ * a later flow may take their memory. Every byte still reaches the hosts
+ * exactly once, and the queue's count comes back to zero. */
+TEST(flushes_skip_flows_that_ended_and_count_once)
+{
+    fixture fx;
+    fx_init(&fx, 4, 1000);
+    char src[32];
+    uint64_t sent = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(src, sizeof(src), "10.0.0.%d", i + 1);
+        floe_record a = rec(&fx, src, 40000, "192.0.2.9", 443, 100 + (uint64_t)i, 1, 0x18);
+        floe_tables_record(&fx.t, &a, 1000 + (uint64_t)i);
+        sent += 100 + (uint64_t)i;
+        if (i % 3 == 0) /* and a second record for some: a flow dirtied twice */
+            floe_tables_record(&fx.t, &a, 1000 + (uint64_t)i), sent += 100 + (uint64_t)i;
+        ASSERT_LE(fx.t.n_dirty, 4);
+    }
+    ASSERT_EQ(fx.t.st.flow_evictions, 36);
+    floe_addr srv;
+    floe_addr_parse(&srv, "192.0.2.9");
+    /* The 36 evicted flows reached the hosts at their end; the last four wait. */
+    ASSERT_EQ(fx.t.n_dirty, 4);
+    ASSERT(floe_tables_host(&fx.t, &srv)->bytes_rcvd < sent);
+    while (floe_tables_housekeep(&fx.t, 1000 + 40 + FLOE_FLUSH_AGE_MS, 7) == 7)
+        ;
+    ASSERT_EQ(fx.t.n_dirty, 0);
+    ASSERT_EQ(floe_tables_host(&fx.t, &srv)->bytes_rcvd, sent);
+    ASSERT_EQ(fx.t.st.bytes, sent);
+    floe_tables_flush(&fx.t);
+    ASSERT_EQ(floe_tables_host(&fx.t, &srv)->bytes_rcvd, sent);
+    fx_close(&fx);
+}
+
 TEST(eviction_spares_flows_with_recent_records)
 {
     fixture fx;
@@ -802,6 +836,7 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(idle_flows_end_and_release_hosts),
           TEST_ENTRY(exporter_end_reason_ends_the_flow),
           TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
+          TEST_ENTRY(flushes_skip_flows_that_ended_and_count_once),
           TEST_ENTRY(eviction_spares_flows_with_recent_records),
           TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
           TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
