@@ -195,12 +195,10 @@ _Static_assert(offsetof(floe_host, lru) == 64 && offsetof(floe_host, top_bytes) 
                    sizeof(floe_host) % 64 == 0,
                "a host's lines, laid out by use (see tables.h)");
 
-/* The key's hash as the flow table uses it: its bucket (the low bits; a
- * table has fewer than 2^32 buckets) and its tag (the top byte). The
- * flow keeps those parts, so that an eviction need not hash its key. */
+/* The key's hash: the same as flow_key gives for the record it came from. */
 static inline uint64_t flow_hash(const floe_flow *f)
 {
-    return (uint64_t)f->hash_hi << 56 | f->hash_lo;
+    return floe_hash(&f->key, sizeof(f->key), FLOW_SEED);
 }
 
 static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
@@ -310,8 +308,9 @@ static void flow_flush(floe_tables *t, floe_flow *f)
         if (f->host[1])
             f->host[1]->syns_rcvd++;
     }
-    if (f->dirty) {
-        f->dirty = 0; /* its entry in the queue stays, and is skipped when met */
+    if (f->dirty_slot) {
+        floe_fifo_clear_slot(&t->dirty, f->dirty_slot - 1);
+        f->dirty_slot = 0;
         t->n_dirty--;
     }
 }
@@ -416,7 +415,8 @@ int floe_flow_clear_status(floe_flow *f, uint32_t id)
     return 1;
 }
 
-static void flow_end(floe_tables *t, floe_flow *f, int reason)
+/* Ends a flow whose key hashes to hash (flow_hash). */
+static void flow_end_hashed(floe_tables *t, floe_flow *f, int reason, uint64_t hash)
 {
     static const size_t counters[] = {
         offsetof(floe_tables_stats, flows_idle), offsetof(floe_tables_stats, flows_exporter_end),
@@ -435,11 +435,17 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
         flow_statuses_free(f);
     host_detach(t, f->host[0], 0);
     host_detach(t, f->host[1], 1);
-    floe_tmap_remove(&t->flows, flow_hash(f), f);
+    if (floe_tmap_remove(&t->flows, hash, f) != 0)
+        floe_tmap_remove(&t->flows, flow_hash(f), f); /* not expected: a stale hash */
     floe_fifo_clear_slot(&t->flow_lru, f->lru_slot);
     if (f->periodic_slot)
         floe_fifo_clear_slot(&t->periodic, f->periodic_slot - 1);
     floe_pool_free(&t->flow_pool, f);
+}
+
+static void flow_end(floe_tables *t, floe_flow *f, int reason)
+{
+    flow_end_hashed(t, f, reason, flow_hash(f));
 }
 
 /* Well-known service ports beyond 1..1023, for deciding the server side;
@@ -691,8 +697,10 @@ FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f)
  */
 static const uint64_t victim_distance[2] = {16, 8};
 
-FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, int step,
-                                     uint64_t now)
+/* The second step hashes the victim's key to find its bucket, and keeps
+ * the hash by the victim's place in the order (a place holds one flow
+ * once), so that the eviction does not hash it again. */
+FLOE_PREFETCHER void prefetch_victim(floe_tables *t, const floe_flow *f, int step, uint64_t now)
 {
     if (step == 0) {
         prefetch_flow_all(f);
@@ -700,7 +708,9 @@ FLOE_PREFETCHER void prefetch_victim(const floe_tables *t, const floe_flow *f, i
     }
     if (!flow_stale(f, now))
         return;
-    FLOE_PREFETCH(floe_tmap_home(&t->flows, flow_hash(f)));
+    uint64_t pos = t->victim_ahead[1] - 1, h = flow_hash(f);
+    t->victim_hash[pos % FLOE_VICTIM_HASHES] = (struct floe_victim_hash){pos, h};
+    FLOE_PREFETCH(floe_tmap_home(&t->flows, h));
     prefetch_hosts(f);
 }
 
@@ -710,6 +720,15 @@ FLOE_PREFETCHER void prefetch_victims(floe_tables *t, uint64_t now)
     for (int step = 0; step < 2; step++)
         while ((f = floe_fifo_ahead(&t->flow_lru, &t->victim_ahead[step], victim_distance[step])))
             prefetch_victim(t, f, step, now);
+}
+
+/* The hash of the flow at the head of the order, kept by its prefetch if
+ * there was one. */
+static inline uint64_t head_hash(const floe_tables *t, const floe_flow *f)
+{
+    uint64_t pos = t->flow_lru.head;
+    const struct floe_victim_hash *v = &t->victim_hash[pos % FLOE_VICTIM_HASHES];
+    return v->pos == pos ? v->hash : flow_hash(f);
 }
 
 /* The head of the order after moving flows with newer records to the
@@ -740,7 +759,7 @@ static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
     floe_flow *f = floe_pool_alloc(&t->flow_pool);
     floe_flow *victim;
     if (!f && (victim = lru_oldest(t, now))) {
-        flow_end(t, victim, FLOE_END_EVICTED);
+        flow_end_hashed(t, victim, FLOE_END_EVICTED, head_hash(t, victim));
         f = floe_pool_alloc(&t->flow_pool);
         prefetch_victims(t, now);
     }
@@ -751,8 +770,6 @@ static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
     f->first_ms = f->last_ms = now;
-    f->hash_lo = (uint32_t)p->hash;
-    f->hash_hi = (uint8_t)(p->hash >> 56);
     floe_tmap_insert(&t->flows, p->hash, f); /* cannot fail: the pool has the same bound */
     lru_make_room(t);
     lru_queue(t, f);
@@ -848,49 +865,29 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
     fire_detected(t, f);
 }
 
-/* The flush reads a flow a second after its records, long out of cache,
- * and often (when the table turns over in less than a second) the flow
- * has been flushed at its end since, and its entry is stale. So the line
- * with the dirty bit comes 16 places ahead, and only for a flow still
- * waiting, 8 ahead, the rest of what the flush reads: its key and
- * counters, and its hosts. */
+/* The flush reads a flow a second after its records, long out of cache:
+ * fetch the lines it reads 16 places ahead, and the hosts of those 6
+ * ahead. */
 FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
 {
     const floe_flow *f;
     while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[0], 16)))
-        FLOE_PREFETCH(&f->host);
-    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 8))) {
-        if (!f->dirty)
-            continue;
-        FLOE_PREFETCH(&f->key);
-        FLOE_PREFETCH(&f->bytes);
+        prefetch_flow(f);
+    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 6)))
         prefetch_hosts(f);
-    }
 }
 
-/* Takes the oldest entry off the flush queue, and flushes its flow if the
- * flow still waits. An entry whose flow was flushed out of turn (or ended)
- * is stale: the flow's dirty bit is clear, or it was dirtied again since,
- * which only brings its flush forward. */
-static void dirty_pop(floe_tables *t, floe_flow *f)
-{
-    floe_fifo_pop(&t->dirty);
-    if (f->dirty)
-        flow_flush(t, f);
-}
-
-/* Joins the flush queue, stamped now. Should stale entries fill the ring,
- * the oldest are taken off (and flushed early) to make room. */
+/* Joins the flush queue, stamped now. Flows flushed out of turn leave
+ * holes; should they fill the ring, the oldest are flushed early to make
+ * room. */
 static void dirty_queue(floe_tables *t, floe_flow *f, uint64_t now)
 {
     floe_flow *old;
-    while ((old = floe_fifo_blocking(&t->dirty))) {
-        prefetch_dirty(t);
-        dirty_pop(t, old);
-    }
+    while ((old = floe_fifo_blocking(&t->dirty)))
+        flow_flush(t, old);
     uint64_t pos = floe_fifo_push(&t->dirty, f);
     t->dirty_stamp[pos & t->dirty.mask] = now;
-    f->dirty = 1;
+    f->dirty_slot = (uint32_t)(pos & t->dirty.mask) + 1;
     t->n_dirty++;
 }
 
@@ -953,7 +950,7 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
     f->pend_bytes[0] += bytes[0];
     f->pend_bytes[1] += bytes[1];
     f->pend_pkts[d] += pkts;
-    if (!f->dirty)
+    if (!f->dirty_slot)
         dirty_queue(t, f, now);
 }
 
@@ -961,7 +958,7 @@ void floe_tables_flush(floe_tables *t)
 {
     floe_flow *f;
     while ((f = floe_fifo_head(&t->dirty)))
-        dirty_pop(t, f);
+        flow_flush(t, f);
 }
 
 int floe_tables_flush_small(floe_tables *t, size_t max)
@@ -1185,7 +1182,7 @@ size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
         if (t->dirty_stamp[t->dirty.head & t->dirty.mask] + FLOE_FLUSH_AGE_MS > now)
             break;
         prefetch_dirty(t);
-        dirty_pop(t, f);
+        flow_flush(t, f);
         n++;
     }
     n += periodic_some(t, now, budget - n);

@@ -172,7 +172,6 @@ typedef struct floe_flow {
     uint8_t dpi_packets;
     uint8_t detected : 1;    /* protocolDetected has fired */
     uint8_t syn_counted : 1; /* its client's SYN is in the server's syns_rcvd */
-    uint8_t dirty : 1;       /* pend_* wait for a flush (see floe_tables.dirty) */
     /* line 3: the rest */
     uint64_t first_ms;              /* when floe saw the first record */
     void *dpi;                      /* nDPI state while dissecting sampled headers */
@@ -181,11 +180,10 @@ typedef struct floe_flow {
     uint32_t retrans[2];            /* TCP retransmissions by direction (exporters that send them) */
     uint32_t cli_latency_us, srv_latency_us;
     uint16_t score; /* the sum of its statuses' scores (plugins) */
-    uint8_t hash_hi; /* the key's hash, bits 56-63 (its tag in the table) */
-    uint8_t pad;
+    uint16_t pad;
     uint32_t lru_slot;      /* its slot in the eviction order */
     uint32_t periodic_slot; /* its slot + 1 in the periodic-update queue; 0 not queued */
-    uint32_t hash_lo;       /* and bits 0-31 (its bucket): all an eviction needs of it */
+    uint32_t dirty_slot;    /* its slot + 1 in the flush queue while pend_* wait; 0 not */
 } floe_flow;
 
 #define FLOE_HOST_TOP_APPS 8
@@ -358,14 +356,16 @@ typedef struct floe_tables {
     floe_fifo flow_lru; /* flows, oldest queued_ms first */
     floe_list host_idle, iface_lru, appname_lru;
     floe_iface *iface_cache[256]; /* recent interfaces by (exporter, ifIndex), in front of ifaces */
-    floe_fifo dirty;       /* flows whose counters the hosts and networks lack, oldest first; */
-    uint64_t *dirty_stamp; /* when each entry joined (by slot). A flow flushed out of turn
-                            * leaves its entry, skipped when met (the flow's dirty bit is
-                            * clear) or flushing it early if it was dirtied again */
-    size_t n_dirty;        /* flows with the dirty bit */
+    floe_fifo dirty;       /* flows whose counters the hosts and networks lack, oldest first */
+    uint64_t *dirty_stamp; /* when each of them joined, by slot */
+    size_t n_dirty;
     floe_fifo periodic;       /* flows by when their next periodic update is due */
     uint64_t periodic_ms;     /* the periodic-update interval, 0: none */
     uint64_t victim_ahead[2]; /* flow_lru positions prefetched, by step */
+#define FLOE_VICTIM_HASHES 16
+    struct floe_victim_hash {
+        uint64_t pos, hash; /* the key hash of the flow at flow_lru position pos */
+    } victim_hash[FLOE_VICTIM_HASHES];
     uint64_t dirty_ahead[2];  /* dirty positions prefetched, by step */
     floe_net *nets;
     size_t n_nets;
