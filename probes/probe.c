@@ -18,13 +18,16 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define GREETING_MAX 512 /* bytes of a MySQL greeting kept: the version is near its start */
+#define GREETING_MAX     512  /* bytes of a MySQL greeting kept: the version is near its start */
+#define GREETING_LEN_MAX 4096 /* a longer first packet, or one not numbered 0, is not a greeting */
 
 static const char *const kind_names[] = {
 #define X(id, name) name,
@@ -400,8 +403,9 @@ static int mysql_probe(probe_ctx *c)
     if (read_exact(c, hdr, sizeof(hdr), "greeting") != 0)
         return FLOE_EIO;
     size_t len = (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16;
-    if (len == 0)
-        return fail(c, "not a MySQL greeting (an empty packet)");
+    if (len == 0 || len > GREETING_LEN_MAX || hdr[3] != 0)
+        return fail(c, "not a MySQL greeting (a packet header of %02x %02x %02x %02x)", hdr[0],
+                    hdr[1], hdr[2], hdr[3]);
     size_t n = len < sizeof(body) ? len : sizeof(body);
     if (read_exact(c, body, n, "greeting") != 0)
         return FLOE_EIO;
@@ -420,11 +424,37 @@ static int mysql_probe(probe_ctx *c)
 
 /* ---- one probe ----------------------------------------------------------- */
 
+/* OpenSSL writes to its socket with write(): a server that closed first
+ * would raise SIGPIPE. It is blocked on this thread while the probe runs,
+ * and one it raised is taken before the mask is restored, so a probe is
+ * safe in a process that does not ignore the signal. */
+static void sigpipe_block(sigset_t *old)
+{
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, old);
+}
+
+static void sigpipe_restore(const sigset_t *old)
+{
+    sigset_t pipe, pending;
+    struct timespec zero = {0, 0};
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 &&
+        sigismember(&pending, SIGPIPE))
+        sigtimedwait(&pipe, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 int floe_probe_run(const floe_probe_spec *s, floe_probe_result *out)
 {
     probe_ctx c = {s, out, mono_us(), 0, -1};
     char why[160];
+    sigset_t mask;
     memset(out, 0, sizeof(*out));
+    sigpipe_block(&mask);
     int rc;
     if (floe_probe_spec_check(s, why, sizeof(why)) != 0) {
         fail(&c, "%s", why);
@@ -438,6 +468,7 @@ int floe_probe_run(const floe_probe_spec *s, floe_probe_result *out)
     }
     if (c.fd >= 0)
         close(c.fd);
+    sigpipe_restore(&mask);
     out->ok = rc == 0;
     out->duration_ms = (double)(mono_us() - c.start_us) / 1000.0;
     out->at_ms = floe_time_ms();
