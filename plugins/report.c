@@ -8,6 +8,9 @@
  */
 #include "plugins/internal.h"
 
+#include "alerts/alerts.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 
 static const char *const state_names[] = {"ok", "failed", "off"};
@@ -269,7 +272,34 @@ static void probes_json(const plug__plugin *p, floe_json *j)
     floe_json_arr_end(j);
 }
 
-static void plugin_json(floe_plugins *P, const plug__plugin *p, floe_json *j)
+#define ENGAGED_LISTED 100
+
+/* The plugin's engaged alerts (the first ENGAGED_LISTED), and how many:
+ * one walk of the engaged set, so only for one plugin at a time. */
+static void engaged_json(floe_plugins *P, const plug__plugin *p, floe_json *j)
+{
+    uint64_t n = 0;
+    floe_json_key(j, "engaged");
+    floe_json_arr_begin(j);
+    for (size_t b = 0; P->engaged.buckets && b <= P->engaged.mask; b++)
+        for (floe_hnode *h = P->engaged.buckets[b]; h; h = h->next) {
+            const plug__engaged *e = FLOE_CONTAINER_OF(h, plug__engaged, node);
+            if (strcmp(P->alerts[e->def].plugin, p->name) != 0 || n++ >= ENGAGED_LISTED)
+                continue;
+            floe_json_obj_begin(j);
+            floe_json_kstr(j, "type", P->alerts[e->def].key);
+            floe_json_kstr(j, "check", e->check);
+            floe_json_kstr(j, "value", e->value);
+            floe_json_kstr(j, "severity", floe_severity_name(e->severity));
+            floe_json_ku64(j, "since_ms", e->since_ms);
+            floe_json_obj_end(j);
+        }
+    floe_json_arr_end(j);
+    floe_json_ku64(j, "engaged_count", n);
+}
+
+/* A plugin, with its engaged alerts when engaged is 1 (one plugin asked for). */
+static void plugin_json(floe_plugins *P, const plug__plugin *p, floe_json *j, int engaged)
 {
     floe_json_obj_begin(j);
     floe_json_kstr(j, "name", p->name);
@@ -295,6 +325,8 @@ static void plugin_json(floe_plugins *P, const plug__plugin *p, floe_json *j)
     floe_json_arr_end(j);
     pages_json(p, j);
     probes_json(p, j);
+    if (engaged)
+        engaged_json(P, p, j);
     floe_json_obj_end(j);
 }
 
@@ -311,7 +343,7 @@ void floe_plugins_json(floe_plugins *P, floe_json *j)
     floe_json_key(j, "plugins");
     floe_json_arr_begin(j);
     for (size_t i = 0; i < P->n_plugins; i++)
-        plugin_json(P, P->plugins[i], j);
+        plugin_json(P, P->plugins[i], j, 0);
     floe_json_arr_end(j);
     floe_json_key(j, "statuses");
     floe_json_arr_begin(j);
@@ -342,7 +374,7 @@ int floe_plugins_check_json(floe_plugins *P, const char *plugin, const char *che
         if (strcmp(p->name, plugin) != 0)
             continue;
         if (!check) {
-            plugin_json(P, p, j);
+            plugin_json(P, p, j, 1);
             return 0;
         }
         for (size_t k = 0; k < p->n_checks; k++)

@@ -76,7 +76,9 @@ static void n_heading(render_ctx *r, const floe_page_node *n)
 
 static void n_text(render_ctx *r, const floe_page_node *n)
 {
-    floe_html_tpl(r->b, "<p class=\"pblock {}\">{}</p>", tone_class(n->tone), n->text ? n->text : "");
+    const char *tone = tone_class(n->tone);
+    floe_html_tpl(r->b, "<p class=\"pblock{!}{}\">{}</p>", tone[0] ? " " : "", tone,
+                  n->text ? n->text : "");
 }
 
 static void n_section(render_ctx *r, const floe_page_node *n)
@@ -100,10 +102,22 @@ static void n_table(render_ctx *r, const floe_page_node *n)
     floe_buf_puts(r->b, "<div class=\"table-wrap\"><table class=\"data\"><thead><tr>");
 }
 
+/* ' class="num tone-bad"', or nothing when neither applies. */
+static const char *cell_class(const floe_page_node *n, char *out, size_t len)
+{
+    const char *tone = tone_class(n->tone);
+    if (!n->numeric && !tone[0])
+        return "";
+    snprintf(out, len, " class=\"%s%s%s\"", n->numeric ? "num" : "",
+             n->numeric && tone[0] ? " " : "", tone);
+    return out;
+}
+
 static void n_column(render_ctx *r, const floe_page_node *n)
 {
+    char cls[64];
     r->columns++;
-    floe_html_tpl(r->b, "<th class=\"{}\">{}</th>", n->numeric ? "num" : "", n->text);
+    floe_html_tpl(r->b, "<th{!}>{}</th>", cell_class(n, cls, sizeof(cls)), n->text);
 }
 
 static void close_head(render_ctx *r)
@@ -131,7 +145,8 @@ static void value(render_ctx *r, const floe_page_node *n)
 
 static void n_cell(render_ctx *r, const floe_page_node *n)
 {
-    floe_html_tpl(r->b, "<td class=\"{} {}\">", n->numeric ? "num" : "", tone_class(n->tone));
+    char cls[64];
+    floe_html_tpl(r->b, "<td{!}>", cell_class(n, cls, sizeof(cls)));
     value(r, n);
     floe_buf_puts(r->b, "</td>");
 }
@@ -161,7 +176,8 @@ static void n_kv(render_ctx *r, const floe_page_node *n)
 
 static void n_kv_item(render_ctx *r, const floe_page_node *n)
 {
-    floe_html_tpl(r->b, "<dt>{}</dt><dd class=\"{}\">", n->key, tone_class(n->tone));
+    char cls[64];
+    floe_html_tpl(r->b, "<dt>{}</dt><dd{!}>", n->key, cell_class(n, cls, sizeof(cls)));
     value(r, n);
     floe_buf_puts(r->b, "</dd>");
 }

@@ -50,7 +50,7 @@ if #conf.services == 0 then
 else
   blocks[1] = { text = string.format("%d services: %d up, %d down, %d not probed yet.",
                                      #conf.services, up, down, #conf.services - up - down),
-                tone = down > 0 and "bad" or "ok" }
+                tone = down > 0 and "bad" or up > 0 and "ok" or "muted" }
 end
 blocks[#blocks + 1] = {
   title = "Last probes",
