@@ -961,8 +961,12 @@
         return { value: v };
     }
 
+    /* What the last save of a check said, kept across the card's rebuild. */
+    var saveNotes = {};
+
     function settingsForm(p, c) {
-        var form = el('form', { class: 'settings', novalidate: true, 'data-check': p.name + '.' + c.key });
+        var id = p.name + '.' + c.key;
+        var form = el('form', { class: 'settings', novalidate: true, 'data-check': id });
         var fields = [];
         (c.settings || []).forEach(function (s) {
             var cur = normal(s, c.config ? c.config[s.key] : undefined);
@@ -971,13 +975,15 @@
             var hint = [s.description, s.min !== undefined ? 'min ' + s.min : null, s.max !== undefined ? 'max ' + s.max : null,
                         s.validated ? 'checked by the plugin' : null].filter(Boolean).join(' \u00b7 ');
             form.appendChild(el('div', { class: 'field field-' + editKind(s) },
-                el('label', { for: input.id }, s.title || s.key, el('span', { class: 'mono key' }, s.key)),
+                el('label', { for: input.id }, s.title || s.key,
+                   s.title && s.title !== s.key ? el('span', { class: 'mono key' }, s.key) : null),
                 input, hint ? el('span', { class: 'hint' }, hint) : null, err));
             fields.push({ s: s, input: input, cur: cur, err: err });
         });
         if (!fields.length)
             form.appendChild(el('p', { class: 'hint' }, 'This check has no settings besides on and off.'));
-        var status = el('span', { class: 'form-status hint', role: 'status' });
+        var status = el('span', { class: 'form-status hint', role: 'status' }, saveNotes[id] || '');
+        delete saveNotes[id];
         var save = el('button', { type: 'submit', disabled: !fields.length }, 'Save settings');
         form.appendChild(el('div', { class: 'form-buttons' }, save, status));
         form.addEventListener('input', function () { form.setAttribute('data-dirty', '1'); });
@@ -1003,7 +1009,7 @@
             send('PUT', '/api/v1/plugins/' + encodeURIComponent(p.name) + '/checks/' + encodeURIComponent(c.key), body)
                 .then(function (r) {
                     if (r.ok) {
-                        status.textContent = 'saved';
+                        status.textContent = saveNotes[id] = 'saved at ' + new Date().toLocaleTimeString();
                         form.removeAttribute('data-dirty');
                         refresh();
                         return;
