@@ -73,9 +73,48 @@ static void on_tick(void *ud, int period, uint64_t boundary_ms)
 static void on_alert(void *ud, const struct floe_alert *a)
 {
     floe_engine *e = ud;
-    e->alerts++;
+    e->n_alerts++;
+    if (e->alerts)
+        floe_alerts_push(e->alerts, a);
     if (e->tap.alert)
         e->tap.alert(e->tap.ud, a);
+}
+
+/* ---- the alert store ------------------------------------------------------ */
+
+static int alerts_open(floe_engine *e, char *err, size_t errlen)
+{
+    const floe_config *cfg = e->cfg;
+    floe_alerts_opts o;
+    floe_alerts_opts_defaults(&o);
+    o.dir = cfg->data_dir;
+    o.queue_max = cfg->alerts_queue_max;
+    o.repeat_window_ms = (uint64_t)cfg->alerts_repeat_window * 1000;
+    /* A replay's alerts carry the capture's time, which may be older than
+     * max_age by the wall clock the store prunes with: keep them. */
+    o.max_age_s = e->mode == FLOE_ENGINE_LIVE ? (uint64_t)cfg->alerts_max_age * 86400 : 0;
+    o.max_rows = cfg->alerts_max_rows;
+    o.endpoints = cfg->alert_endpoints;
+    o.n_endpoints = cfg->n_alert_endpoints;
+    if (!(e->alerts = floe_alerts_open(&o, e->log, err, errlen)))
+        return FLOE_EIO;
+    for (size_t i = 0; i < cfg->n_alert_exclusions; i++) {
+        floe_alert_rule r;
+        const char *json = cfg->alert_exclusions[i];
+        if (floe_alert_rule_parse(&r, json, strlen(json), err, errlen) == 0) {
+            floe_alerts_exclusion_add(e->alerts, &r, 0, NULL);
+            floe_alert_rule_close(&r);
+        }
+    }
+    return 0;
+}
+
+static int restore_engaged(void *ud, int64_t id, const floe_alert *a)
+{
+    (void)id;
+    floe_engine *e = ud;
+    floe_plugins_engaged_restore(e->plugins, a);
+    return 0;
 }
 
 static int ts_define(void *ud, const struct floe_ts_schema *s, char *err, size_t errlen)
@@ -240,8 +279,13 @@ int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_l
         e->ing.out.ifcounters = on_ifcounters;
         e->ing.out.appname = on_appname;
         e->ing.out.ud = e;
+        int stores = mode == FLOE_ENGINE_LIVE || cfg->offline_stores;
+        if (stores && cfg->alerts_enabled && (rc = alerts_open(e, err, errlen)) != 0)
+            return rc;
         if ((rc = plugins_start(e, err, errlen)) != 0)
             return rc;
+        if (e->alerts && floe_alerts_engaged(e->alerts, restore_engaged, e) != 0)
+            log_warn(log, "alerts: could not read the engaged alerts back");
     }
     return 0;
 }
@@ -252,6 +296,8 @@ void floe_engine_close(floe_engine *e)
         floe_engine_finish(e);
         floe_plugins_free(e->plugins);
         e->plugins = NULL;
+        floe_alerts_close(e->alerts); /* commits what is queued */
+        e->alerts = NULL;
         floe_tables_close(&e->tables);
         e->tables_on = 0;
     }

@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "alerts/alerts.h"
 #include "decoders/decoders.h"
 #include "plugins/plugins.h"
 #include "tables/tables.h"
@@ -56,11 +57,22 @@ typedef struct floe_config {
     uint32_t lua_failures;     /* in a row, before a check is disabled */
     uint32_t lua_cpu_share;    /* percent of the loop's time */
     const char *only_plugin;   /* not a config key: `floe plugin test` loads one plugin */
+    int offline_stores;        /* not a config key: an offline engine keeps alerts and
+                                * timeseries in data_dir too (`floe replay --data`) */
     char *web_password;        /* "" : FLOE_ADMIN_PASSWORD, else the stored or a random one */
     char *web_token;           /* "" : FLOE_API_TOKEN, else no bearer access */
     char *web_tls_cert;        /* PEM file; with web_tls_key, HTTPS */
     char *web_tls_key;
     uint32_t web_session_ttl; /* s a login lasts */
+    int alerts_enabled;       /* keep alerts in <data_dir>/alerts.db */
+    uint32_t alerts_queue_max;
+    uint32_t alerts_repeat_window; /* s */
+    uint32_t alerts_max_age;       /* days; 0: no bound */
+    uint32_t alerts_max_rows;      /* 0: no bound */
+    char **alert_exclusions;       /* rules, each a JSON object (floe_alert_rule_parse) */
+    size_t n_alert_exclusions;
+    floe_alerts_endpoint *alert_endpoints; /* strings and lists owned */
+    size_t n_alert_endpoints;
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
@@ -293,9 +305,10 @@ typedef struct floe_engine {
     floe_list sources; /* floe_source, by link */
     uint64_t reloads, reload_errors;
     floe_plugins *plugins; /* NULL with the tables off */
+    floe_alerts *alerts;   /* the alert store; NULL: none */
     floe_engine_tap tap;
     struct floe_ts *ts; /* the timeseries store; NULL: none */
-    uint64_t alerts;    /* alert events raised */
+    uint64_t n_alerts;  /* alert events raised */
 } floe_engine;
 
 /*

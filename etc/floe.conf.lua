@@ -108,3 +108,20 @@ web_tls_key = ""
 
 -- seconds a web login lasts
 web_session_ttl = 43200
+
+alerts = {
+    -- keep alerts in <data_dir>/alerts.db (SQLite); false: alerts are only counted
+    enabled = true,
+    -- alerts waiting for the writer; past it they are counted as dropped
+    queue_max = 65536,
+    -- seconds within which a one-shot alert of the same type and entity is counted, not stored
+    repeat_window = 300,
+    -- days past alerts are kept; 0 keeps them
+    max_age = 30,
+    -- past alerts kept at most, the oldest pruned first; 0: no bound
+    max_rows = 10000000,
+    -- rules { type =, plugin =, hosts = {...}, apps = {...}, exporters = {...} }: matching alerts are counted, not stored
+    exclusions = {},
+    -- notifications: { { type = "webhook", url = ... }, { type = "syslog", address = ... }, { type = "command", command = ... } } (README)
+    endpoints = {},
+}

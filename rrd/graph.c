@@ -202,6 +202,23 @@ static int ts_order_tags(const floe_ts_graph_req *r, const floe_ts_schema *d,
     return 0;
 }
 
+int floe_ts_fetch_req_json(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *out, char *err,
+                           size_t errlen)
+{
+    const char *tags[FLOE_TS_MAX_TAGS];
+    floe_ts_schema def;
+    if (floe_ts_schema_find(ts, req->schema, &def) != 0) {
+        snprintf(err, errlen, "timeseries: bad schema '%.80s': no such schema", req->schema);
+        return FLOE_ENOTFOUND;
+    }
+    int rc = ts_order_tags(req, &def, tags, err, errlen);
+    if (rc)
+        return rc;
+    int64_t to = req->to_s ? req->to_s : (int64_t)time(NULL);
+    int64_t from = req->from_s ? req->from_s : to - req->range_s;
+    return floe_ts_fetch_json(ts, def.name, tags, from, to, req->metrics, out, err, errlen);
+}
+
 /* ---- drawing ----------------------------------------------------------------- */
 
 typedef struct ts_theme {

@@ -156,11 +156,12 @@ struct floe_ts {
     ts__chunk *free_chunk;   /* the writer's spare, handed back under qlock */
     /* published by the writer under qlock */
     uint64_t pub_cached, pub_series, pub_backlog, pub_steps;
+    double pub_ups;
     uint64_t steps;
 
     /* counters (atomic: several threads add) */
     atomic_uint_fast64_t c_queued, c_rejected, c_dropped, c_written, c_skipped, c_failed,
-        c_updates, c_errors, c_created, c_mismatched, c_deleted, c_rendered, c_gcached;
+        c_updates, c_errors, c_busy, c_created, c_mismatched, c_deleted, c_rendered, c_gcached;
     double updates_per_s;
     pthread_mutex_t elock; /* last_error */
     char last_error[256];

@@ -143,12 +143,19 @@ int floe_ts_fetch_json(floe_ts *ts, const char *schema, const char *const *tag_v
     if (!rc) {
         floe_json j;
         floe_json_init(&j, out);
-        ts_fetch_head(&j, d, tag_values, step, start, end, pick);
+        /* Rows are stamped with the end of their interval; librrd returns
+         * whole intervals around the range, so keep those that end in it. */
+        size_t rows = step ? (size_t)(end - start) / step : 0, r0 = 0;
+        while (r0 < rows && start + (time_t)((r0 + 1) * step) < from_s)
+            r0++;
+        while (rows > r0 && start + (time_t)(rows * step) > to_s)
+            rows--;
+        ts_fetch_head(&j, d, tag_values, step, start + (time_t)((r0 + 1) * step),
+                      start + (time_t)(rows * step), pick);
         ts_columns(d, names, n_ds, col);
         floe_json_key(&j, "points");
         floe_json_arr_begin(&j);
-        size_t rows = step ? (size_t)(end - start) / step : 0;
-        for (size_t r = 0; r < rows; r++) {
+        for (size_t r = r0; r < rows; r++) {
             floe_json_arr_begin(&j);
             floe_json_i64(&j, (int64_t)(start + (time_t)((r + 1) * step)));
             for (unsigned i = 0; i < d->n_metrics; i++)

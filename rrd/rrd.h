@@ -229,9 +229,10 @@ void floe_ts_hold(floe_ts *ts, int on);
 /* ---- reading (any thread; blocking) -------------------------------------- */
 
 /*
- * Writes the points of one series from from_s to to_s as JSON:
+ * Writes the points of one series stamped from from_s to to_s as JSON:
  * {"schema","tags":{...},"step","start","end","metrics":[...],
- *  "points":[[t,v1,v2...],...]} with null for unknown. The resolution is
+ *  "points":[[t,v1,v2...],...]} with null for unknown; start and end are
+ * the first and last point's time (each point covers the step before it). The resolution is
  * the finest archive that covers from_s at no more than 1,500 points.
  * metrics is a comma-separated subset, or NULL for all. The series' cached
  * points are written first. Returns 0, FLOE_ENOTFOUND (schema or file),
@@ -293,6 +294,15 @@ int floe_ts_graph_req_parse(floe_ts_graph_req *r, const char *const *keys,
 int floe_ts_graph(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *image,
                   const char **content_type, char *err, size_t errlen);
 
+/*
+ * floe_ts_fetch_json for a parsed request (the HTTP handler's shortcut):
+ * its schema, its tags by name or position, from/to or range, metrics.
+ * Returns what floe_ts_fetch_json returns; a bad tag key is FLOE_EINVAL
+ * with "unknown key '...'" in err.
+ */
+int floe_ts_fetch_req_json(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *out, char *err,
+                           size_t errlen);
+
 /* ---- files that predate the schema --------------------------------------- */
 
 typedef struct floe_ts_migrate_result {
@@ -327,6 +337,7 @@ typedef struct floe_ts_stats {
     uint64_t points_failed;    /* lost to a write error */
     uint64_t updates;          /* rrd_update / rrdc_update calls that succeeded */
     uint64_t write_errors;
+    uint64_t writes_busy;      /* writes put off: the file was locked by another writer */
     uint64_t files_created;
     uint64_t files_mismatched; /* existing files whose layout differs from the schema */
     uint64_t cleanup_deleted;

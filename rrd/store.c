@@ -348,6 +348,7 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     st->points_failed = atomic_load(&ts->c_failed);
     st->updates = atomic_load(&ts->c_updates);
     st->write_errors = atomic_load(&ts->c_errors);
+    st->writes_busy = atomic_load(&ts->c_busy);
     st->files_created = atomic_load(&ts->c_created);
     st->files_mismatched = atomic_load(&ts->c_mismatched);
     st->cleanup_deleted = atomic_load(&ts->c_deleted);
@@ -359,7 +360,7 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     st->series = ts->pub_series;
     st->backlog = ts->pub_backlog;
     st->steps = ts->pub_steps;
-    st->updates_per_s = ts->updates_per_s;
+    st->updates_per_s = ts->pub_ups;
     pthread_mutex_unlock(&ts->qlock);
     pthread_mutex_lock(&ts->elock);
     memcpy(st->last_error, ts->last_error, sizeof(st->last_error));
@@ -375,6 +376,7 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     XX(points_failed, "counter", "points lost to write errors")                           \
     XX(updates, "counter", "successful update calls")                                     \
     XX(write_errors, "counter", "failed create, update and check calls")                  \
+    XX(writes_busy, "counter", "writes put off because another writer held the file's lock") \
     XX(files_created, "counter", "series files created")                                  \
     XX(files_mismatched, "counter", "existing files whose layout differs from the schema") \
     XX(cleanup_deleted, "counter", "series files deleted by the cleanup job")             \

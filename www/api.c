@@ -66,7 +66,11 @@ static void plugins_status_json(floe_json *j, const floe_engine *e)
     if (e->plugins)
         floe_plugins_stats_get(e->plugins, &st);
     floe_json_ku64(j, "plugins", st.plugins);
-    floe_json_ku64(j, "alerts", e->alerts);
+    floe_json_ku64(j, "alerts", e->n_alerts);
+    if (e->alerts) {
+        floe_json_key(j, "alert_store");
+        floe_alerts_stats_json(e->alerts, j);
+    }
     floe_json_key(j, "lua");
     floe_json_obj_begin(j);
     floe_json_ku64(j, "plugins_failed", st.plugins_failed);
@@ -261,6 +265,8 @@ static void on_metrics(floe_www_req *req, void *ud)
         floe_tables_stats_metrics(&b, &e->tables.st);
     if (e->plugins)
         floe_plugins_metrics(e->plugins, &b);
+    if (e->alerts)
+        floe_alerts_metrics(e->alerts, &b);
     metric_head(&b, "scheduler_ticks_total", "counter", "Scheduler ticks fired, by period.");
     for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
         floe_buf_printf(&b, "floe_scheduler_ticks_total{period=\"%s\"} %llu\n", floe_period_name(p),
@@ -307,12 +313,7 @@ static void on_routes(floe_www_req *req, void *ud)
 }
 
 /* The routes, one row each. */
-static const struct api_route {
-    const char *method;
-    const char *path;
-    unsigned flags;
-    floe_www_handler handler;
-} api_routes[] = {
+static const floe_www_route_def api_routes[] = {
     {"GET", "/api/v1/status", 0, on_status},
     {"GET", "/api/v1/exporters", 0, on_exporters},
     {"GET", "/metrics", 0, on_metrics},
@@ -321,12 +322,10 @@ static const struct api_route {
 
 int floe_api_register(floe_www *w, floe_engine *e)
 {
-    for (size_t i = 0; i < FLOE_ARRAY_LEN(api_routes); i++) {
-        const struct api_route *r = &api_routes[i];
-        int rc = floe_www_route(w, r->method, r->path, r->flags, r->handler, e);
-        if (rc != 0)
-            return rc;
-    }
-    int rc = floe_api_tables_register(w, e);
-    return rc != 0 ? rc : floe_api_plugins_register(w, e);
+    int rc = floe_www_routes(w, api_routes, FLOE_ARRAY_LEN(api_routes), e);
+    if (rc == 0)
+        rc = floe_api_tables_register(w, e);
+    if (rc == 0)
+        rc = floe_api_plugins_register(w, e);
+    return rc != 0 ? rc : floe_api_alerts_register(w, e);
 }

@@ -519,6 +519,14 @@ int floe_www_route(floe_www *w, const char *method, const char *path, unsigned f
     return 0;
 }
 
+int floe_www_routes(floe_www *w, const floe_www_route_def *defs, size_t n, void *ud)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = floe_www_route(w, defs[i].method, defs[i].path, defs[i].flags, defs[i].handler, ud);
+    return rc;
+}
+
 void floe_www_set_auth(floe_www *w, floe_www_auth auth, void *ud)
 {
     w->auth = auth;

@@ -201,6 +201,9 @@ class Password(unittest.TestCase):
             self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
             password = open(path).read().strip()
             self.assertGreaterEqual(len(password), 16)
+            # The file is written on a worker thread, the log line after it.
+            while password not in d.logtext() and time.time() < deadline:
+                time.sleep(0.05)
             self.assertIn(password, d.logtext())
             self.assertNotIn(password, open(os.path.join(d.data, "web-password")).read())
             self.change(d, password, "my own password")
