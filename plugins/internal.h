@@ -200,9 +200,9 @@ typedef struct plug__plugin {
     uint64_t files_sig; /* a hash of its files' names, sizes and mtimes */
     plug__check **checks;
     size_t n_checks;
-    int state_ref;                  /* the `state` table, kept across reloads */
-    int ud_ref[UD_COUNT];           /* one userdata per kind, reused for every call */
-    char menu_title[64];            /* web_gui/menu.lua; "" for no menu entry */
+    int state_ref;        /* the `state` table, kept across reloads */
+    int ud_ref[UD_COUNT]; /* one userdata per kind, reused for every call */
+    char menu_title[64];  /* web_gui/menu.lua; "" for no menu entry */
     char menu_icon[16];
     plug__page *pages; /* its pages, in menu order */
     size_t n_pages;
@@ -273,9 +273,9 @@ struct floe_plugins {
     uint64_t alerts_raised, alerts_dropped;
     plug__listfile *files;
     uint64_t reloads, reload_failures;
-    void *watch;      /* watch.c's handles for the roots */
-    char *conf_state; /* persisted API config: JSON text */
-    char *conf_file;  /* from the config file: JSON text */
+    void *watch;         /* watch.c's handles for the roots */
+    char *conf_state;    /* persisted API config: JSON text */
+    char *conf_file;     /* from the config file: JSON text */
     floe_probes *probeq; /* live: the probes of every plugin; NULL until one starts */
     uint64_t probes_done;
 };

@@ -121,8 +121,8 @@ static lua_Integer opt_int(lua_State *L, int t, const char *key, lua_Integer def
  * ca_file =}. Raises an error naming the field. */
 static void read_spec(lua_State *L, int t, floe_probe_spec *s)
 {
-    static const char *const keys[] = {"kind",        "host",   "port", "timeout_ms",
-                                       "server_name", "ca_file"};
+    static const char *const keys[] = {"kind",       "host",        "port",
+                                       "timeout_ms", "server_name", "ca_file"};
     char kind[16] = "tcp", why[160];
     luaL_checktype(L, t, LUA_TTABLE);
     lua_pushnil(L);
@@ -236,8 +236,8 @@ static int pr_start(lua_State *L)
     if (!e)
         return luaL_error(L, "probe.start: at most %d probe keys per plugin", PROBES_MAX);
     if (!P->probeq && P->env.loop)
-        P->probeq = floe_probes_new((uv_loop_t *)P->env.loop, QUEUE_RUNNING, QUEUE_WAITING,
-                                    on_done, P);
+        P->probeq =
+            floe_probes_new((uv_loop_t *)P->env.loop, QUEUE_RUNNING, QUEUE_WAITING, on_done, P);
     e->spec = spec;
     e->started_ms = P->now_ms;
     e->starts++;
@@ -295,8 +295,8 @@ static int pr_forget(lua_State *L)
 }
 
 static const luaL_Reg probe_api[] = {
-    {"start", pr_start},   {"results", pr_results}, {"result", pr_result},
-    {"forget", pr_forget}, {NULL, NULL},
+    {"start", pr_start}, {"results", pr_results}, {"result", pr_result}, {"forget", pr_forget},
+    {NULL, NULL},
 };
 /* What a page may call: reading only. */
 static const luaL_Reg probe_read_api[] = {
@@ -361,8 +361,9 @@ static void read_cert(lua_State *L, floe_probe_result *r)
         if (strcmp(floe_cert_status_name(st), status) == 0)
             r->cert_status = st;
     if (r->cert_status < 0)
-        luaL_error(L, "probe result: cert status '%s' is not valid, expired, not yet valid, "
-                      "self-signed, untrusted or name mismatch",
+        luaL_error(L,
+                   "probe result: cert status '%s' is not valid, expired, not yet valid, "
+                   "self-signed, untrusted or name mismatch",
                    status);
     r->cert_problems = r->cert_status == FLOE_CERT_VALID ? 0 : 1u << r->cert_status;
     r->cert_days_left = (int64_t)opt_num(L, -1, "days_left", 365);

@@ -92,7 +92,8 @@ static void add_page(lua_State *L, plug__plugin *p, plug__page *pages, size_t *n
     if (!default_title)
         menu_text(L, t, "title", pg->title, sizeof(pg->title), 1);
     if (!page_key_ok(pg->key))
-        luaL_error(L, "web_gui/menu.lua: page key '%s' must be letters, digits and '_' (not 'menu')",
+        luaL_error(L,
+                   "web_gui/menu.lua: page key '%s' must be letters, digits and '_' (not 'menu')",
                    pg->key);
     for (size_t i = 0; i < *n; i++)
         if (strcmp(pages[i].key, pg->key) == 0)
@@ -730,8 +731,7 @@ static const char *token(lua_State *L, render_ctx *r, int t, const char *key, co
     return s;
 }
 
-#define NAME_CHARS                                                                                 \
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:.-"
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:.-"
 
 static void walk_chart(lua_State *L, render_ctx *r, int block, int val, int depth)
 {

@@ -264,8 +264,31 @@ size_t floe_plugins_menu(const floe_plugins *P, floe_plugin_menu *out, size_t ma
 size_t floe_plugins_pages(const floe_plugins *P, const char *plugin, floe_plugin_page_info *out,
                           size_t max);
 
-/* NODE(ID): what a page is made of, in document order. */
-#define FLOE_PAGE_NODES(X)                                                                             X(HEADING)       /* text */                                                                        X(TEXT)          /* text, tone */                                                                  X(SECTION)       /* title: a card around the nodes up to SECTION_END */                            X(SECTION_END)                                                                                     X(TABLE)         /* title, text: what an empty table says */                                       X(COLUMN)        /* text, numeric */                                                               X(ROW)                                                                                             X(CELL)          /* text, href, tone, numeric */                                                   X(ROW_END)                                                                                         X(TABLE_END)     /* rows: how many there were */                                                   X(KV)            /* title: a list of key and value pairs */                                        X(KV_ITEM)       /* key, text, href, tone */                                                       X(KV_END)                                                                                          X(CHART)         /* title, schema, tags, unit, range */
+/*
+ * X(ID): what a page is made of, in document order, and the fields of
+ * floe_page_node each one uses:
+ *   HEADING text; TEXT text, tone; SECTION title (a card around the nodes
+ *   up to SECTION_END); TABLE title, text (what it says without rows);
+ *   COLUMN text, numeric; ROW; CELL text, href, tone, numeric; ROW_END;
+ *   TABLE_END rows (how many there were); KV title (a list of key and value
+ *   pairs); KV_ITEM key, text, href, tone; KV_END; CHART title, schema,
+ *   tags, unit, range.
+ */
+#define FLOE_PAGE_NODES(X)                                                                         \
+    X(HEADING)                                                                                     \
+    X(TEXT)                                                                                        \
+    X(SECTION)                                                                                     \
+    X(SECTION_END)                                                                                 \
+    X(TABLE)                                                                                       \
+    X(COLUMN)                                                                                      \
+    X(ROW)                                                                                         \
+    X(CELL)                                                                                        \
+    X(ROW_END)                                                                                     \
+    X(TABLE_END)                                                                                   \
+    X(KV)                                                                                          \
+    X(KV_ITEM)                                                                                     \
+    X(KV_END)                                                                                      \
+    X(CHART)
 enum floe_page_node_type {
 #define X(id) FLOE_PAGE_##id,
     FLOE_PAGE_NODES(X)
@@ -276,8 +299,8 @@ enum floe_page_node_type {
 /* One node. Strings are plain text (the renderer escapes them), valid
  * during the sink's call; NULL when absent. */
 typedef struct floe_page_node {
-    int type;         /* enum floe_page_node_type */
-    int depth;        /* sections open around it */
+    int type;  /* enum floe_page_node_type */
+    int depth; /* sections open around it */
     const char *title;
     const char *text;
     const char *key;

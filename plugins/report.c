@@ -121,8 +121,8 @@ static void settings_json(const plug__check *c, floe_json *j)
     lua_State *L = c->p->sb.L;
     lua_pushcfunction(L, decls_protected);
     lua_pushlightuserdata(L, &x);
-    if (c->schema_ref != LUA_NOREF && floe_sandbox_call(&c->p->sb, 1, 0, 0, err, sizeof(err)) == 0 &&
-        floe_buf_ok(&b) && b.data)
+    if (c->schema_ref != LUA_NOREF &&
+        floe_sandbox_call(&c->p->sb, 1, 0, 0, err, sizeof(err)) == 0 && floe_buf_ok(&b) && b.data)
         floe_json_raw(j, b.data);
     else
         floe_json_null(j);

@@ -27,7 +27,8 @@
 #include <unistd.h>
 
 #define GREETING_MAX     512  /* bytes of a MySQL greeting kept: the version is near its start */
-#define GREETING_LEN_MAX 4096 /* a longer first packet, or one not numbered 0, is not a greeting */
+#define GREETING_LEN_MAX 4096 /* a longer first packet, or one not numbered 0, is not a greeting   \
+                               */
 
 static const char *const kind_names[] = {
 #define X(id, name) name,
@@ -442,8 +443,7 @@ static void sigpipe_restore(const sigset_t *old)
     struct timespec zero = {0, 0};
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
-    if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 &&
-        sigismember(&pending, SIGPIPE))
+    if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
         sigtimedwait(&pipe, NULL, &zero);
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }

@@ -26,7 +26,7 @@
 
 #include "util/util.h"
 
-/* PROBE_KIND(ID, "name"): FLOE_PROBE_<ID> and its name in the Lua API. */
+/* X(ID, "name"): FLOE_PROBE_<ID> and its name in the Lua API. */
 #define FLOE_PROBE_KINDS(X) X(TCP, "tcp") X(TLS, "tls") X(MYSQL, "mysql")
 enum floe_probe_kind {
 #define X(id, name) FLOE_PROBE_##id,
@@ -64,24 +64,24 @@ const char *floe_cert_status_name(int status);
 
 /* What to probe. Plain data: copied when queued. */
 typedef struct floe_probe_spec {
-    int kind;                             /* enum floe_probe_kind */
-    char host[FLOE_PROBE_HOST_MAX];       /* a name or a literal address */
-    uint16_t port;                        /* 1..65535 */
-    uint32_t timeout_ms;                  /* 1..FLOE_PROBE_TIMEOUT_MAX */
+    int kind;                              /* enum floe_probe_kind */
+    char host[FLOE_PROBE_HOST_MAX];        /* a name or a literal address */
+    uint16_t port;                         /* 1..65535 */
+    uint32_t timeout_ms;                   /* 1..FLOE_PROBE_TIMEOUT_MAX */
     char server_name[FLOE_PROBE_HOST_MAX]; /* TLS: SNI and the name verified; "": host */
-    char ca_file[512];                    /* TLS: a PEM bundle trusted besides the system's */
+    char ca_file[512];                     /* TLS: a PEM bundle trusted besides the system's */
 } floe_probe_spec;
 
 /* What a probe found. Strings are NUL-terminated, printable ASCII. */
 typedef struct floe_probe_result {
-    int ok;              /* reached, and (TLS) the handshake or (MySQL) the greeting done */
-    double rtt_ms;       /* the TCP connect's time */
-    double duration_ms;  /* the whole probe's, name lookup included */
-    char error[256];     /* why not ok; "" when ok */
-    uint64_t at_ms;      /* wall clock when it ended */
-    char address[48];    /* the address connected to */
+    int ok;             /* reached, and (TLS) the handshake or (MySQL) the greeting done */
+    double rtt_ms;      /* the TCP connect's time */
+    double duration_ms; /* the whole probe's, name lookup included */
+    char error[256];    /* why not ok; "" when ok */
+    uint64_t at_ms;     /* wall clock when it ended */
+    char address[48];   /* the address connected to */
     /* TLS, once the handshake is done */
-    int cert_status;     /* enum floe_cert_status; NONE without a certificate */
+    int cert_status;        /* enum floe_cert_status; NONE without a certificate */
     unsigned cert_problems; /* bit (1 << status) for every verdict that applies */
     int64_t cert_days_left; /* whole days to notAfter, negative once expired */
     int64_t cert_not_after_s;

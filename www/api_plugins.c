@@ -102,8 +102,8 @@ static void configure_error(floe_www_req *req, unsigned status, const char *err)
     floe_json j;
     char key[64] = "";
     const char *q = strstr(err, ": '");
-    size_t n = q ? strspn(q + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-                 : 0;
+    size_t n =
+        q ? strspn(q + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") : 0;
     if (q && n && n < sizeof(key) && q[3 + n] == '\'')
         snprintf(key, sizeof(key), "%.*s", (int)n, q + 3);
     floe_buf_init(&b);

@@ -19,7 +19,9 @@
 size_t floe_web_menu_extra(floe_engine *e, floe_web_menu_item *out, size_t max)
 {
     floe_plugin_menu m[PLUGIN_MENU_MAX];
-    size_t n = e->plugins ? floe_plugins_menu(e->plugins, m, max < PLUGIN_MENU_MAX ? max : 32) : 0;
+    size_t n = e->plugins
+                   ? floe_plugins_menu(e->plugins, m, max < PLUGIN_MENU_MAX ? max : PLUGIN_MENU_MAX)
+                   : 0;
     for (size_t i = 0; i < n; i++) {
         snprintf(out[i].title, sizeof(out[i].title), "%.15s%s%.47s", m[i].icon,
                  m[i].icon[0] ? " " : "", m[i].title);
@@ -33,10 +35,10 @@ size_t floe_web_menu_extra(floe_engine *e, floe_web_menu_item *out, size_t max)
 
 typedef struct render_ctx {
     floe_buf *b;
-    int in_head;      /* a table's head is open: the first row closes it */
-    size_t columns;   /* of the open table */
-    char empty[128];  /* what the open table says without rows */
-    int card;         /* the open table or list has a card of its own */
+    int in_head;     /* a table's head is open: the first row closes it */
+    size_t columns;  /* of the open table */
+    char empty[128]; /* what the open table says without rows */
+    int card;        /* the open table or list has a card of its own */
 } render_ctx;
 
 static const char *tone_class(const char *tone)
@@ -83,7 +85,8 @@ static void n_text(render_ctx *r, const floe_page_node *n)
 
 static void n_section(render_ctx *r, const floe_page_node *n)
 {
-    floe_buf_puts(r->b, n->depth ? "<div class=\"subsection\">" : "<section class=\"card wide pblock\">");
+    floe_buf_puts(r->b,
+                  n->depth ? "<div class=\"subsection\">" : "<section class=\"card wide pblock\">");
     if (n->title)
         floe_html_tpl(r->b, n->depth ? "<h3>{}</h3>" : "<h2>{}</h2>", n->title);
 }
@@ -204,13 +207,13 @@ typedef void (*node_fn)(render_ctx *r, const floe_page_node *n);
 
 /* One template per node type (plugins.h, FLOE_PAGE_NODES). */
 static const node_fn renderers[FLOE_PAGE_NODE_COUNT] = {
-    [FLOE_PAGE_HEADING] = n_heading,   [FLOE_PAGE_TEXT] = n_text,
-    [FLOE_PAGE_SECTION] = n_section,   [FLOE_PAGE_SECTION_END] = n_section_end,
-    [FLOE_PAGE_TABLE] = n_table,       [FLOE_PAGE_COLUMN] = n_column,
-    [FLOE_PAGE_ROW] = n_row,           [FLOE_PAGE_CELL] = n_cell,
-    [FLOE_PAGE_ROW_END] = n_row_end,   [FLOE_PAGE_TABLE_END] = n_table_end,
-    [FLOE_PAGE_KV] = n_kv,             [FLOE_PAGE_KV_ITEM] = n_kv_item,
-    [FLOE_PAGE_KV_END] = n_kv_end,     [FLOE_PAGE_CHART] = n_chart,
+    [FLOE_PAGE_HEADING] = n_heading, [FLOE_PAGE_TEXT] = n_text,
+    [FLOE_PAGE_SECTION] = n_section, [FLOE_PAGE_SECTION_END] = n_section_end,
+    [FLOE_PAGE_TABLE] = n_table,     [FLOE_PAGE_COLUMN] = n_column,
+    [FLOE_PAGE_ROW] = n_row,         [FLOE_PAGE_CELL] = n_cell,
+    [FLOE_PAGE_ROW_END] = n_row_end, [FLOE_PAGE_TABLE_END] = n_table_end,
+    [FLOE_PAGE_KV] = n_kv,           [FLOE_PAGE_KV_ITEM] = n_kv_item,
+    [FLOE_PAGE_KV_END] = n_kv_end,   [FLOE_PAGE_CHART] = n_chart,
 };
 
 static void on_node(void *ud, const floe_page_node *n)

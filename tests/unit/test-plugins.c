@@ -387,7 +387,6 @@ TEST(reload_keeps_state_and_a_broken_edit_keeps_the_old_version)
     fx_close(&fx);
 }
 
-
 /* ---- pages ----------------------------------------------------------------------- */
 
 static const char *const node_names[] = {
@@ -471,32 +470,33 @@ TEST(pages_render_their_blocks_as_nodes)
     page_text t;
     char title[128], err[512];
     fx_init(&fx, 0);
-    page_plugin(&fx, "local rows = {}\n"
-                     "for i = 1, 2 do rows[i] = { 'svc' .. i, { text = i * 10, tone = i == 2 and "
-                     "'bad' or nil },\n"
-                     "  { text = 'host', href = '/hosts/10.0.0.' .. i } } end\n"
-                     "return { title = 'Main page', blocks = {\n"
-                     "  { heading = 'Hello <b>' }, 'plain', { text = 'warned', tone = 'warn' },\n"
-                     "  { title = 'Probes', table = { columns = { 'Name', { title = 'RTT', "
-                     "numeric = true }, 'Host' },\n"
-                     "    rows = rows, empty = 'none' } },\n"
-                     "  { kv = { { 'limit', checks.config('c').limit }, { 'missing', state.x } } },\n"
-                     "  { title = 'RTT', chart = { schema = 'pg:probe', tags = { service = 'db' }, "
-                     "unit = 'ms', range = '1w' } },\n"
-                     "  { title = 'S', section = { { text = page.plugin .. '/' .. page.key } } },\n"
-                     "} }\n");
+    page_plugin(&fx,
+                "local rows = {}\n"
+                "for i = 1, 2 do rows[i] = { 'svc' .. i, { text = i * 10, tone = i == 2 and "
+                "'bad' or nil },\n"
+                "  { text = 'host', href = '/hosts/10.0.0.' .. i } } end\n"
+                "return { title = 'Main page', blocks = {\n"
+                "  { heading = 'Hello <b>' }, 'plain', { text = 'warned', tone = 'warn' },\n"
+                "  { title = 'Probes', table = { columns = { 'Name', { title = 'RTT', "
+                "numeric = true }, 'Host' },\n"
+                "    rows = rows, empty = 'none' } },\n"
+                "  { kv = { { 'limit', checks.config('c').limit }, { 'missing', state.x } } },\n"
+                "  { title = 'RTT', chart = { schema = 'pg:probe', tags = { service = 'db' }, "
+                "unit = 'ms', range = '1w' } },\n"
+                "  { title = 'S', section = { { text = page.plugin .. '/' .. page.key } } },\n"
+                "} }\n");
     fx_start(&fx);
     ASSERT_EQ(render(&fx, "main", &t, title, err), 0);
     ASSERT_STR_EQ(title, "Main page");
     ASSERT(same(t.buf, "HEADING(text=Hello <b>) | TEXT(text=plain) | TEXT(text=warned,tone=warn)"
-                         " | TABLE(title=Probes,text=none) | COLUMN(text=Name) | "
-                         "COLUMN(text=RTT,num=1) | COLUMN(text=Host) | ROW() | CELL(text=svc1) | "
-                         "CELL(text=10,num=1) | CELL(text=host,href=/hosts/10.0.0.1) | ROW_END() | "
-                         "ROW() | CELL(text=svc2) | CELL(text=20,tone=bad,num=1) | "
-                         "CELL(text=host,href=/hosts/10.0.0.2) | ROW_END() | TABLE_END() | KV() | "
-                         "KV_ITEM(text=5,key=limit) | KV_ITEM(key=missing) | KV_END() | "
-                         "CHART(title=RTT,schema=pg:probe,tags=db,unit=ms,range=1w) | "
-                         "SECTION(title=S) | TEXT(text=pg/main) | SECTION_END()"));
+                       " | TABLE(title=Probes,text=none) | COLUMN(text=Name) | "
+                       "COLUMN(text=RTT,num=1) | COLUMN(text=Host) | ROW() | CELL(text=svc1) | "
+                       "CELL(text=10,num=1) | CELL(text=host,href=/hosts/10.0.0.1) | ROW_END() | "
+                       "ROW() | CELL(text=svc2) | CELL(text=20,tone=bad,num=1) | "
+                       "CELL(text=host,href=/hosts/10.0.0.2) | ROW_END() | TABLE_END() | KV() | "
+                       "KV_ITEM(text=5,key=limit) | KV_ITEM(key=missing) | KV_END() | "
+                       "CHART(title=RTT,schema=pg:probe,tags=db,unit=ms,range=1w) | "
+                       "SECTION(title=S) | TEXT(text=pg/main) | SECTION_END()"));
     ASSERT_EQ(render(&fx, "other", &t, title, err), 0);
     ASSERT_STR_EQ(title, "Other"); /* the menu's title when the page gives none */
     ASSERT_EQ(render(&fx, "none", &t, title, err), FLOE_ENOTFOUND);
@@ -520,7 +520,8 @@ TEST(a_bad_page_fails_alone_with_its_reason)
         {"while true do end", "instruction budget"},
         {"state.n = 1; return { blocks = {} }", "read-only"},
         {"return { blocks = { { text = 'a', colour = 'red' } } }", "block 1: unknown key 'colour'"},
-        {"return { blocks = { 'a', { text = 'x', heading = 'y' } } }", "block 2: a block is one of"},
+        {"return { blocks = { 'a', { text = 'x', heading = 'y' } } }",
+         "block 2: a block is one of"},
         {"return { blocks = { { table = { columns = { 'a' }, rows = { { { text = 'x', href = "
          "'//evil.example/' } } } } } } }",
          "must be a path on this server"},
@@ -594,8 +595,8 @@ TEST(pages_read_state_hosts_and_probe_results)
     ASSERT_STR_EQ(err, "");
     ASSERT_EQ(rc, 0);
     ASSERT(same(t.buf, "TEXT(text=runs 1 keys 1) | TEXT(text=top 2 192.0.2.9 0 10.0.0.2) | "
-                         "TEXT(text=one 10 nil) | TEXT(text=probe false refused expired) | "
-                         "TEXT(text=no nil nil nil function)"));
+                       "TEXT(text=one 10 nil) | TEXT(text=probe false refused expired) | "
+                       "TEXT(text=no nil nil nil function)"));
     fx_close(&fx);
 }
 
@@ -639,7 +640,8 @@ TEST(settings_are_declared_in_the_json_and_validated)
     put(&fx, "v/manifest.lua", "return {}\n");
     put(&fx, "v/checks/system/s.lua",
         "return { config = {\n"
-        "  port = { type = 'integer', default = 80, min = 1, max = 65535, description = 'a port' },\n"
+        "  port = { type = 'integer', default = 80, min = 1, max = 65535, description = 'a port' "
+        "},\n"
         "  mode = { type = 'string', default = 'a', choices = { 'a', 'b' } },\n"
         "  names = { type = 'list', default = {}, validate = function(v)\n"
         "    for i, n in ipairs(v) do if type(n) ~= 'table' or not n.name then\n"
@@ -647,11 +649,12 @@ TEST(settings_are_declared_in_the_json_and_validated)
         "}, hooks = { min = function() end } }\n");
     fx_start(&fx);
     plugin_state(&fx.e, "v", buf, sizeof(buf));
-    ASSERT(strstr(buf, "\"settings\":[{\"key\":\"mode\",\"type\":\"string\",\"choices\":[\"a\",\"b\"],"
-                    "\"default\":\"a\",\"validated\":false},{\"key\":\"names\",\"type\":\"list\","
-                    "\"default\":[],\"validated\":true},{\"key\":\"port\",\"type\":\"integer\","
-                    "\"description\":\"a port\",\"min\":1,\"max\":65535,\"default\":80,"
-                    "\"validated\":false}]"));
+    ASSERT(strstr(buf,
+                  "\"settings\":[{\"key\":\"mode\",\"type\":\"string\",\"choices\":[\"a\",\"b\"],"
+                  "\"default\":\"a\",\"validated\":false},{\"key\":\"names\",\"type\":\"list\","
+                  "\"default\":[],\"validated\":true},{\"key\":\"port\",\"type\":\"integer\","
+                  "\"description\":\"a port\",\"min\":1,\"max\":65535,\"default\":80,"
+                  "\"validated\":false}]"));
     const char *bad = "{\"names\": [{\"name\": \"a\"}, {\"host\": \"b\"}]}";
     ASSERT_EQ(floe_plugins_configure(fx.e.plugins, "v", "s", bad, strlen(bad), err, sizeof(err)),
               FLOE_EINVAL);

@@ -158,9 +158,9 @@ TEST(unresolvable_names_and_bad_specs_fail_with_a_reason)
 TEST(mysql_greeting_gives_the_server_version)
 {
     /* A MySQL 8 initial handshake, cut after the version and thread id. */
-    static const uint8_t greeting[] = {0x1a, 0, 0, 0, 10, '8', '.', '0', '.', '3', '6', '-', 'f',
-                                       'l',  'o', 'e', 0, 1, 0, 0, 0, 'a', 'b', 'c', 'd', 'e',
-                                       'f',  'g', 'h', 0};
+    static const uint8_t greeting[] = {0x1a, 0,   0,   0,   10,  '8', '.', '0', '.', '3',
+                                       '6',  '-', 'f', 'l', 'o', 'e', 0,   1,   0,   0,
+                                       0,    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0};
     speaker s;
     uint16_t port = start_speaker(&s, greeting, sizeof(greeting), NULL);
     floe_probe_result r = probe(FLOE_PROBE_MYSQL, port, 2000, NULL, NULL);
@@ -173,9 +173,9 @@ TEST(mysql_greeting_gives_the_server_version)
 
 TEST(mysql_error_packet_is_down_with_its_message)
 {
-    static const uint8_t err[] = {0x17, 0, 0, 0, 0xff, 0x10, 0x04, 'T', 'o', 'o', ' ', 'm',
-                                  'a',  'n', 'y', ' ', 'c', 'o', 'n', 'n', 'e', 'c', 't', 'i',
-                                  'o',  'n', 's'};
+    static const uint8_t err[] = {0x17, 0,   0,   0,   0xff, 0x10, 0x04, 'T', 'o',
+                                  'o',  ' ', 'm', 'a', 'n',  'y',  ' ',  'c', 'o',
+                                  'n',  'n', 'e', 'c', 't',  'i',  'o',  'n', 's'};
     speaker s;
     uint16_t port = start_speaker(&s, err, sizeof(err), NULL);
     floe_probe_result r = probe(FLOE_PROBE_MYSQL, port, 2000, NULL, NULL);
@@ -461,7 +461,8 @@ TEST_MAIN(TEST_ENTRY(tcp_connects_to_a_listener), TEST_ENTRY(tcp_to_a_closed_por
           TEST_ENTRY(mysql_error_packet_is_down_with_its_message),
           TEST_ENTRY(mysql_probe_of_something_else_says_so),
           TEST_ENTRY(a_silent_service_costs_the_timeout_and_no_more),
-          TEST_ENTRY(tls_self_signed_certificate), TEST_ENTRY(tls_expired_certificate_is_expired_first),
+          TEST_ENTRY(tls_self_signed_certificate),
+          TEST_ENTRY(tls_expired_certificate_is_expired_first),
           TEST_ENTRY(tls_valid_with_a_ca_file_and_a_name_mismatch_without_the_name),
           TEST_ENTRY(tls_to_a_service_that_is_not_tls_fails_the_handshake),
           TEST_ENTRY(queue_runs_one_probe_per_key_within_its_bounds),
