@@ -297,6 +297,8 @@ int plug__load_all(floe_plugins *P);
 /* A file's text (at most 1 MiB), NUL-terminated, to free; NULL if it
  * cannot be read. */
 char *plug__read_file(const char *path, size_t *len);
+/* 1 for a key: letters, digits and '_', 1 to 47 bytes. */
+int plug__valid_key(const char *s);
 /* Raises an error naming rel and the key for any key of the table at idx
  * not in keys. */
 void plug__only_keys(lua_State *L, int idx, const char *rel, const char *const *keys, size_t n);

@@ -217,7 +217,7 @@ static int opt_bool(lua_State *L, int idx, const char *key, int def, const char 
 }
 
 /* A key: letters, digits and '_', 1..47 bytes. */
-static int valid_key(const char *s)
+int plug__valid_key(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++)
@@ -233,7 +233,7 @@ static void def_key(lua_State *L, int idx, const char *stem, const char *plugin,
 {
     lua_getfield(L, idx, "key");
     const char *k = lua_isnil(L, -1) ? stem : lua_tostring(L, -1);
-    if (!k || !valid_key(k) || strlen(plugin) + 1 + strlen(k) >= TYPE_MAX)
+    if (!k || !plug__valid_key(k) || strlen(plugin) + 1 + strlen(k) >= TYPE_MAX)
         luaL_error(L, "%s: key '%s' must be letters, digits and '_', and '%s.%s' under %d bytes",
                    rel, k ? k : "?", plugin, k ? k : "?", TYPE_MAX);
     snprintf(key, size, "%s", k);
@@ -466,7 +466,7 @@ static void read_config_decl(lua_State *L, plug__check *c, int t, const char *re
     lua_pushnil(L);
     while (lua_next(L, decl) != 0) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (!k || !valid_key(k) || strcmp(k, "enabled") == 0)
+        if (!k || !plug__valid_key(k) || strcmp(k, "enabled") == 0)
             luaL_error(L, "%s: setting '%s' must be a name other than 'enabled'", rel, k ? k : "?");
         if (!lua_istable(L, -1))
             luaL_error(L, "%s: setting '%s' must be a table {type=, default=, ...}", rel, k);
@@ -487,7 +487,7 @@ static void read_check(lua_State *L, version *v, int kind, const char *rel, cons
                                        "periodic", "hosts",       "config", "default_enabled"};
     int t = lua_gettop(L);
     plug__only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
-    if (!valid_key(stem))
+    if (!plug__valid_key(stem))
         luaL_error(L, "%s: a check's file name must be letters, digits and '_'", rel);
     for (size_t i = 0; i < v->n_checks; i++)
         if (strcmp(v->checks[i]->key, stem) == 0)
@@ -981,7 +981,7 @@ static int is_plugin_dir(const char *root, const char *name)
 
 static int plugin_add(floe_plugins *P, const char *root, const char *name)
 {
-    if (!valid_key(name)) {
+    if (!plug__valid_key(name)) {
         log_error(P->env.log,
                   "plugins: %s/%s: a plugin's folder name must be 1 to %d letters, "
                   "digits or '_'; left out",

@@ -29,14 +29,10 @@
 
 /* ---- the menu ------------------------------------------------------------------- */
 
+/* A page key names web_gui/<key>.lua: any key but menu.lua's own name. */
 static int page_key_ok(const char *s)
 {
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-              (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
-            return 0;
-    return n > 0 && n < CHECK_KEY_MAX && strcmp(s, "menu") != 0;
+    return plug__valid_key(s) && strcmp(s, "menu") != 0;
 }
 
 /* The string at key of the table at t into dst (1 to size - 1 bytes). */

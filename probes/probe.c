@@ -26,9 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GREETING_MAX     512  /* bytes of a MySQL greeting kept: the version is near its start */
-#define GREETING_LEN_MAX 4096 /* a longer first packet, or one not numbered 0, is not a greeting   \
-                               */
+#define GREETING_MAX 512 /* bytes of a MySQL greeting kept: the version is near its start */
+#define GREETING_LEN_MAX                                                                           \
+    4096 /* a longer first packet, or one not numbered 0, is not a greeting                        \
+          */
 
 static const char *const kind_names[] = {
 #define X(id, name) name,
@@ -81,11 +82,15 @@ int floe_probe_spec_check(const floe_probe_spec *s, char *err, size_t errlen)
 
 /* ---- the probe's clock and its failures ----------------------------------- */
 
+#define WAIT_SLICE_MS 100 /* how soon a probe sees that it must stop */
+
 typedef struct probe_ctx {
     const floe_probe_spec *s;
     floe_probe_result *r;
     uint64_t start_us, deadline_us;
     int fd;
+    const atomic_int *stop;
+    int stopped;
 } probe_ctx;
 
 static uint64_t mono_us(void)
@@ -120,15 +125,21 @@ static int fail(probe_ctx *c, const char *fmt, ...)
     return FLOE_EIO;
 }
 
-/* Waits for events on the socket until the deadline: 1 ready, 0 timed
- * out, -1 an error (errno). */
+/* Waits for events on the socket until the deadline, in slices so that a
+ * stop request is seen: 1 ready, 0 timed out (or stopped), -1 an error
+ * (errno). */
 static int wait_fd(probe_ctx *c, short events)
 {
     for (;;) {
         uint64_t now = mono_us();
+        if (c->stop && atomic_load(c->stop)) {
+            c->stopped = 1;
+            c->deadline_us = now;
+        }
         if (now >= c->deadline_us)
             return 0;
         int ms = (int)((c->deadline_us - now + 999) / 1000);
+        ms = ms > WAIT_SLICE_MS ? WAIT_SLICE_MS : ms;
         struct pollfd p = {c->fd, events, 0};
         int n = poll(&p, 1, ms);
         if (n > 0)
@@ -450,7 +461,12 @@ static void sigpipe_restore(const sigset_t *old)
 
 int floe_probe_run(const floe_probe_spec *s, floe_probe_result *out)
 {
-    probe_ctx c = {s, out, mono_us(), 0, -1};
+    return floe_probe_run_until(s, out, NULL);
+}
+
+int floe_probe_run_until(const floe_probe_spec *s, floe_probe_result *out, const atomic_int *stop)
+{
+    probe_ctx c = {s, out, mono_us(), 0, -1, stop, 0};
     char why[160];
     sigset_t mask;
     memset(out, 0, sizeof(*out));
@@ -468,6 +484,10 @@ int floe_probe_run(const floe_probe_spec *s, floe_probe_result *out)
     }
     if (c.fd >= 0)
         close(c.fd);
+    if (c.stopped) {
+        snprintf(out->error, sizeof(out->error), "stopped");
+        rc = FLOE_EIO;
+    }
     sigpipe_restore(&mask);
     out->ok = rc == 0;
     out->duration_ms = (double)(mono_us() - c.start_us) / 1000.0;

@@ -20,6 +20,7 @@
 #ifndef FLOE_PROBES_H
 #define FLOE_PROBES_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -102,6 +103,10 @@ int floe_probe_spec_check(const floe_probe_spec *s, char *err, size_t errlen);
  * spec). Thread-safe: it touches nothing shared.
  */
 int floe_probe_run(const floe_probe_spec *s, floe_probe_result *out);
+/* The same, ending early (error "stopped") within about 100 ms of *stop
+ * becoming nonzero, wherever it waits on the network (not in the name
+ * lookup). stop may be NULL. */
+int floe_probe_run_until(const floe_probe_spec *s, floe_probe_result *out, const atomic_int *stop);
 
 /* ---- the queue ---------------------------------------------------------- */
 
@@ -136,10 +141,11 @@ floe_probes *floe_probes_new(uv_loop_t *loop, unsigned max_running, size_t max_q
 int floe_probes_submit(floe_probes *q, const char *key, const floe_probe_spec *s);
 void floe_probes_stats_get(const floe_probes *q, floe_probes_stats *st);
 /*
- * Drops the waiting probes and frees q; probes already running finish on
- * their threads and are discarded (done is not called), after which the
- * last of their memory goes. The loop must run for that to happen, as it
- * does until its last request ends. Safe on NULL.
+ * Drops the waiting probes and frees q; probes already running are told
+ * to stop (they end within about 100 ms, or when their name lookup does)
+ * and are discarded (done is not called), after which the last of their
+ * memory goes. The loop must run for that to happen, as it does until its
+ * last request ends. Safe on NULL.
  */
 void floe_probes_free(floe_probes *q);
 

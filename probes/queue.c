@@ -5,9 +5,10 @@
  * passwords and reads files for the web server. A key is never queued or
  * run twice at once, so a service that hangs costs one slot, not one per
  * period. Results come back on the loop thread through uv_after_work_cb.
- * Freeing the queue drops what waits; a running probe cannot be stopped
- * (a pool thread is inside connect or poll), so its job outlives the queue
- * and the last one to end frees the queue's memory.
+ * Freeing the queue drops what waits and tells the running probes to stop
+ * (they look between slices of their waits, so a shutdown does not wait
+ * out a long timeout); their jobs outlive the queue's owner, and the last
+ * one to end frees the queue's memory.
  */
 #include "probes/probes.h"
 
@@ -32,6 +33,7 @@ struct floe_probes {
     probe_job *head, *tail; /* waiting, oldest first */
     probe_job *running;     /* handed to the pool */
     int closing;            /* freed by its owner: the last running job frees it */
+    atomic_int stop;        /* read by the running probes: end now */
     int dispatching;        /* inside done: a free waits until it returns */
     floe_probes_stats st;
 };
@@ -47,6 +49,7 @@ floe_probes *floe_probes_new(uv_loop_t *loop, unsigned max_running, size_t max_q
     q->max_queued = max_queued;
     q->done = done;
     q->ud = ud;
+    atomic_init(&q->stop, 0);
     return q;
 }
 
@@ -74,7 +77,7 @@ static void unlink_running(floe_probes *q, probe_job *j)
 static void work_cb(uv_work_t *req)
 {
     probe_job *j = req->data;
-    floe_probe_run(&j->spec, &j->res);
+    floe_probe_run_until(&j->spec, &j->res, &j->q->stop); /* q outlives its running jobs */
 }
 
 static void pump(floe_probes *q);
@@ -172,6 +175,7 @@ void floe_probes_free(floe_probes *q)
     q->tail = NULL;
     q->st.queued = 0;
     q->closing = 1;
+    atomic_store(&q->stop, 1);
     if (!q->running && !q->dispatching)
         free(q);
 }

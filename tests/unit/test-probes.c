@@ -96,6 +96,30 @@ static floe_probe_result probe(int kind, uint16_t port, uint32_t timeout_ms, con
     return r;
 }
 
+static floe_probe_spec tcp_spec(uint16_t port, uint32_t timeout_ms)
+{
+    floe_probe_spec s;
+    memset(&s, 0, sizeof(s));
+    s.kind = FLOE_PROBE_TCP;
+    snprintf(s.host, sizeof(s.host), "127.0.0.1");
+    s.port = port;
+    s.timeout_ms = timeout_ms;
+    return s;
+}
+
+/* One probe of kind against a speaker that answers reply (or a TLS
+ * handshake with tls); the speaker is gone when it returns. */
+static floe_probe_result served(int kind, const uint8_t *reply, size_t len, SSL_CTX *tls,
+                                const char *name, const char *ca_file)
+{
+    speaker s;
+    uint16_t port = start_speaker(&s, reply, len, tls);
+    floe_probe_result r = probe(kind, port, tls ? 3000 : 2000, name, ca_file);
+    pthread_join(s.thread, NULL);
+    close(s.lfd);
+    return r;
+}
+
 /* ---- TCP ---------------------------------------------------------------------- */
 
 TEST(tcp_connects_to_a_listener)
@@ -161,14 +185,10 @@ TEST(mysql_greeting_gives_the_server_version)
     static const uint8_t greeting[] = {0x1a, 0,   0,   0,   10,  '8', '.', '0', '.', '3',
                                        '6',  '-', 'f', 'l', 'o', 'e', 0,   1,   0,   0,
                                        0,    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 0};
-    speaker s;
-    uint16_t port = start_speaker(&s, greeting, sizeof(greeting), NULL);
-    floe_probe_result r = probe(FLOE_PROBE_MYSQL, port, 2000, NULL, NULL);
-    pthread_join(s.thread, NULL);
+    floe_probe_result r = served(FLOE_PROBE_MYSQL, greeting, sizeof(greeting), NULL, NULL, NULL);
     ASSERT_EQ(r.ok, 1);
     ASSERT_EQ(r.mysql_protocol, 10);
     ASSERT_STR_EQ(r.server_version, "8.0.36-floe");
-    close(s.lfd);
 }
 
 TEST(mysql_error_packet_is_down_with_its_message)
@@ -176,25 +196,32 @@ TEST(mysql_error_packet_is_down_with_its_message)
     static const uint8_t err[] = {0x17, 0,   0,   0,   0xff, 0x10, 0x04, 'T', 'o',
                                   'o',  ' ', 'm', 'a', 'n',  'y',  ' ',  'c', 'o',
                                   'n',  'n', 'e', 'c', 't',  'i',  'o',  'n', 's'};
-    speaker s;
-    uint16_t port = start_speaker(&s, err, sizeof(err), NULL);
-    floe_probe_result r = probe(FLOE_PROBE_MYSQL, port, 2000, NULL, NULL);
-    pthread_join(s.thread, NULL);
+    floe_probe_result r = served(FLOE_PROBE_MYSQL, err, sizeof(err), NULL, NULL, NULL);
     ASSERT_EQ(r.ok, 0);
     ASSERT_STR_EQ(r.error, "MySQL error 1040: Too many connections");
-    close(s.lfd);
 }
 
 TEST(mysql_probe_of_something_else_says_so)
 {
     static const uint8_t http[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
-    speaker s;
-    uint16_t port = start_speaker(&s, http, sizeof(http) - 1, NULL);
-    floe_probe_result r = probe(FLOE_PROBE_MYSQL, port, 2000, NULL, NULL);
-    pthread_join(s.thread, NULL);
+    floe_probe_result r = served(FLOE_PROBE_MYSQL, http, sizeof(http) - 1, NULL, NULL, NULL);
     ASSERT_EQ(r.ok, 0);
     ASSERT_CONTAINS(r.error, "not a MySQL greeting");
-    close(s.lfd);
+}
+
+TEST(a_probe_asked_to_stop_ends_at_once)
+{
+    uint16_t port;
+    int fd = listen_any(&port);
+    floe_probe_spec m = tcp_spec(port, 20000);
+    floe_probe_result r;
+    atomic_int stop;
+    atomic_init(&stop, 1);
+    m.kind = FLOE_PROBE_MYSQL;
+    ASSERT_EQ(floe_probe_run_until(&m, &r, &stop), FLOE_EIO);
+    ASSERT_STR_EQ(r.error, "stopped");
+    ASSERT(r.duration_ms < 1000);
+    close(fd);
 }
 
 TEST(a_silent_service_costs_the_timeout_and_no_more)
@@ -262,12 +289,8 @@ static SSL_CTX *server_ctx(X509 *cert, EVP_PKEY *key)
 static floe_probe_result tls_probe_of(X509 *cert, EVP_PKEY *key, const char *name,
                                       const char *ca_file)
 {
-    speaker s;
     SSL_CTX *ctx = server_ctx(cert, key);
-    uint16_t port = start_speaker(&s, NULL, 0, ctx);
-    floe_probe_result r = probe(FLOE_PROBE_TLS, port, 3000, name, ca_file);
-    pthread_join(s.thread, NULL);
-    close(s.lfd);
+    floe_probe_result r = served(FLOE_PROBE_TLS, NULL, 0, ctx, name, ca_file);
     SSL_CTX_free(ctx);
     return r;
 }
@@ -335,14 +358,11 @@ TEST(tls_valid_with_a_ca_file_and_a_name_mismatch_without_the_name)
 TEST(tls_to_a_service_that_is_not_tls_fails_the_handshake)
 {
     static const uint8_t banner[] = "220 smtp.example ESMTP\r\n";
-    speaker s;
-    uint16_t port = start_speaker(&s, banner, sizeof(banner) - 1, NULL);
-    floe_probe_result r = probe(FLOE_PROBE_TLS, port, 2000, "localhost", NULL);
-    pthread_join(s.thread, NULL);
+    floe_probe_result r =
+        served(FLOE_PROBE_TLS, banner, sizeof(banner) - 1, NULL, "localhost", NULL);
     ASSERT_EQ(r.ok, 0);
     ASSERT_CONTAINS(r.error, "TLS handshake: ");
     ASSERT_EQ(r.cert_status, FLOE_CERT_NONE);
-    close(s.lfd);
 }
 
 /* ---- the queue ------------------------------------------------------------------ */
@@ -360,17 +380,6 @@ static void on_done(void *ud, const char *key, const floe_probe_result *r)
         snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", key);
         s->ok[s->n++] = r->ok;
     }
-}
-
-static floe_probe_spec tcp_spec(uint16_t port, uint32_t timeout_ms)
-{
-    floe_probe_spec s;
-    memset(&s, 0, sizeof(s));
-    s.kind = FLOE_PROBE_TCP;
-    snprintf(s.host, sizeof(s.host), "127.0.0.1");
-    s.port = port;
-    s.timeout_ms = timeout_ms;
-    return s;
 }
 
 TEST(queue_runs_one_probe_per_key_within_its_bounds)
@@ -411,7 +420,7 @@ TEST(queue_runs_one_probe_per_key_within_its_bounds)
     close(fd);
 }
 
-TEST(queue_freed_while_a_probe_runs_discards_it)
+TEST(queue_freed_while_a_probe_runs_stops_and_discards_it)
 {
     uv_loop_t loop;
     seen s = {0};
@@ -419,12 +428,15 @@ TEST(queue_freed_while_a_probe_runs_discards_it)
     int fd = listen_any(&port);
     ASSERT_EQ(uv_loop_init(&loop), 0);
     floe_probes *q = floe_probes_new(&loop, 1, 4, on_done, &s);
-    floe_probe_spec m = tcp_spec(port, 300);
-    m.kind = FLOE_PROBE_MYSQL; /* silence: it runs for the whole timeout */
+    floe_probe_spec m = tcp_spec(port, 20000);
+    m.kind = FLOE_PROBE_MYSQL; /* silence: it would wait for 20 s */
     ASSERT_EQ(floe_probes_submit(q, "slow", &m), 0);
     ASSERT_EQ(floe_probes_submit(q, "waiting", &m), 0);
+    usleep(50000); /* in its wait for a greeting */
+    uint64_t t0 = floe_monotonic_ms();
     floe_probes_free(q);
-    uv_run(&loop, UV_RUN_DEFAULT); /* the running one ends; its job frees the rest */
+    uv_run(&loop, UV_RUN_DEFAULT); /* the running one stops; its job frees the rest */
+    ASSERT_LE(floe_monotonic_ms() - t0, 1000);
     ASSERT_EQ(s.n, 0);
     ASSERT_EQ(uv_loop_close(&loop), 0);
     close(fd);
@@ -461,10 +473,10 @@ TEST_MAIN(TEST_ENTRY(tcp_connects_to_a_listener), TEST_ENTRY(tcp_to_a_closed_por
           TEST_ENTRY(mysql_error_packet_is_down_with_its_message),
           TEST_ENTRY(mysql_probe_of_something_else_says_so),
           TEST_ENTRY(a_silent_service_costs_the_timeout_and_no_more),
-          TEST_ENTRY(tls_self_signed_certificate),
+          TEST_ENTRY(a_probe_asked_to_stop_ends_at_once), TEST_ENTRY(tls_self_signed_certificate),
           TEST_ENTRY(tls_expired_certificate_is_expired_first),
           TEST_ENTRY(tls_valid_with_a_ca_file_and_a_name_mismatch_without_the_name),
           TEST_ENTRY(tls_to_a_service_that_is_not_tls_fails_the_handshake),
           TEST_ENTRY(queue_runs_one_probe_per_key_within_its_bounds),
-          TEST_ENTRY(queue_freed_while_a_probe_runs_discards_it),
+          TEST_ENTRY(queue_freed_while_a_probe_runs_stops_and_discards_it),
           TEST_ENTRY(queue_freed_from_its_own_callback))
