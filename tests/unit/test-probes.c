@@ -78,24 +78,6 @@ static uint16_t start_speaker(speaker *s, const uint8_t *reply, size_t len, SSL_
     return port;
 }
 
-static floe_probe_result probe(int kind, uint16_t port, uint32_t timeout_ms, const char *name,
-                               const char *ca_file)
-{
-    floe_probe_spec s;
-    floe_probe_result r;
-    memset(&s, 0, sizeof(s));
-    s.kind = kind;
-    snprintf(s.host, sizeof(s.host), "127.0.0.1");
-    s.port = port;
-    s.timeout_ms = timeout_ms;
-    snprintf(s.server_name, sizeof(s.server_name), "%s", name ? name : "");
-    snprintf(s.ca_file, sizeof(s.ca_file), "%s", ca_file ? ca_file : "");
-    int rc = floe_probe_run(&s, &r);
-    ASSERT_EQ(rc == 0, r.ok);
-    ASSERT(r.at_ms > 0);
-    return r;
-}
-
 static floe_probe_spec tcp_spec(uint16_t port, uint32_t timeout_ms)
 {
     floe_probe_spec s;
@@ -106,6 +88,21 @@ static floe_probe_spec tcp_spec(uint16_t port, uint32_t timeout_ms)
     s.timeout_ms = timeout_ms;
     return s;
 }
+
+static floe_probe_result probe(int kind, uint16_t port, uint32_t timeout_ms, const char *name,
+                               const char *ca_file)
+{
+    floe_probe_spec s = tcp_spec(port, timeout_ms);
+    floe_probe_result r;
+    s.kind = kind;
+    snprintf(s.server_name, sizeof(s.server_name), "%s", name ? name : "");
+    snprintf(s.ca_file, sizeof(s.ca_file), "%s", ca_file ? ca_file : "");
+    int rc = floe_probe_run(&s, &r);
+    ASSERT_EQ(rc == 0, r.ok);
+    ASSERT(r.at_ms > 0);
+    return r;
+}
+
 
 /* One probe of kind against a speaker that answers reply (or a TLS
  * handshake with tls); the speaker is gone when it returns. */
