@@ -103,7 +103,6 @@ static floe_probe_result probe(int kind, uint16_t port, uint32_t timeout_ms, con
     return r;
 }
 
-
 /* One probe of kind against a speaker that answers reply (or a TLS
  * handshake with tls); the speaker is gone when it returns. */
 static floe_probe_result served(int kind, const uint8_t *reply, size_t len, SSL_CTX *tls,
