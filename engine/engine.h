@@ -310,9 +310,9 @@ typedef struct floe_engine_tap {
 
 /* The built-in timeseries' state (engine/series.c). */
 typedef struct floe_series {
-    int64_t step_s;   /* the step being written (its end, s) */
-    size_t host_slot; /* the host walk's next slot */
-    int walking;      /* the host walk of step_s is under way */
+    int64_t step_s; /* the step being written (its end, s) */
+    size_t slot;    /* the walk's next slot: interfaces, then hosts */
+    int walking;    /* the walk of step_s is under way */
     struct {
         uint64_t bytes, records, drops, malformed, alerts, lua_ns;
     } mark;
