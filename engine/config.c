@@ -6,7 +6,7 @@
  */
 #include "engine/engine.h"
 #include "plugins/plugins.h"
-
+#include "rrd/rrd.h"
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
@@ -16,7 +16,19 @@
 #define CONFIG_MEM_LIMIT  (16u << 20)
 #define CONFIG_INSN_LIMIT 10000000
 
-enum ctype { C_STR, C_LIST, C_UINT, C_BOOL, C_LEVEL, C_TARGET, C_TABLE, C_RULES, C_ENDPOINTS };
+enum ctype {
+    C_STR,
+    C_LIST,
+    C_UINT,
+    C_BOOL,
+    C_LEVEL,
+    C_TARGET,
+    C_TABLE,
+    C_RULES,
+    C_ENDPOINTS,
+    C_RETENTION,
+    C_RETENTIONS
+};
 
 /*
  * path     the key; "a.b" is key b in table a
@@ -117,6 +129,21 @@ static const struct ckey {
      offsetof(floe_config, n_alert_endpoints), 0, 0,
      "notifications: { { type = \"webhook\", url = ... }, { type = \"syslog\", address = ... }, "
      "{ type = \"command\", command = ... } } (README)"},
+    {"timeseries.enabled", C_BOOL, offsetof(floe_config, ts_enabled), 0, 0, 0,
+     "write timeseries to RRD files in <data_dir>/timeseries and serve charts"},
+    {"timeseries.retention", C_RETENTION, offsetof(floe_config, ts_retention), 0, 0, 0,
+     "what a series keeps: RESOLUTION:SPAN items (units s m h d w y), e.g. \"1m:1d,1h:1y\""},
+    {"timeseries.host_retention", C_RETENTION, offsetof(floe_config, ts_host_retention), 0, 0, 0,
+     "the same for the per-host series (host:traffic, host:activity, host:ndpi)"},
+    {"timeseries.retentions", C_RETENTIONS, offsetof(floe_config, ts_retentions),
+     offsetof(floe_config, n_ts_retentions), 0, 0,
+     "per schema: { [\"iface:traffic\"] = \"1m:1w,1h:5y\" }; wins over the two above"},
+    {"timeseries.queue_max", C_UINT, offsetof(floe_config, ts_queue_max), 0, 1000, 100000000,
+     "points waiting for the RRD writer; past it the oldest are dropped and counted"},
+    {"timeseries.cleanup_age", C_UINT, offsetof(floe_config, ts_cleanup_age), 0, 0, 36500,
+     "days after which a series nobody writes any more is deleted; 0 keeps them"},
+    {"rrdcached", C_STR, offsetof(floe_config, rrdcached), 0, 0, 0,
+     "send RRD updates through rrdcached: \"unix:/run/rrdcached.sock\"; \"\" writes directly"},
 };
 
 static const char *const default_local_networks[] = {
@@ -217,6 +244,9 @@ int floe_config_defaults(floe_config *cfg)
     cfg->alerts_repeat_window = 300;
     cfg->alerts_max_age = 30;
     cfg->alerts_max_rows = 10000000;
+    cfg->ts_enabled = 1;
+    cfg->ts_queue_max = 1000000;
+    cfg->ts_cleanup_age = 30;
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
         floe_config_set_list(&cfg->tables.local_networks, &cfg->tables.n_local_networks,
@@ -230,7 +260,10 @@ int floe_config_defaults(floe_config *cfg)
         floe_config_set_str(&cfg->web_password, "") != 0 ||
         floe_config_set_str(&cfg->web_token, "") != 0 ||
         floe_config_set_str(&cfg->web_tls_cert, "") != 0 ||
-        floe_config_set_str(&cfg->web_tls_key, "") != 0) {
+        floe_config_set_str(&cfg->web_tls_key, "") != 0 ||
+        floe_config_set_str(&cfg->ts_retention, FLOE_TS_DEFAULT_RETENTION) != 0 ||
+        floe_config_set_str(&cfg->ts_host_retention, FLOE_CONFIG_HOST_RETENTION) != 0 ||
+        floe_config_set_str(&cfg->rrdcached, "") != 0) {
         floe_config_free(cfg);
         return FLOE_ENOMEM;
     }
@@ -252,6 +285,10 @@ void floe_config_free(floe_config *cfg)
     free(cfg->web_tls_key);
     list_free(cfg->alert_exclusions, cfg->n_alert_exclusions);
     endpoints_free(cfg->alert_endpoints, cfg->n_alert_endpoints);
+    free(cfg->ts_retention);
+    free(cfg->ts_host_retention);
+    list_free(cfg->ts_retentions, cfg->n_ts_retentions);
+    free(cfg->rrdcached);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -334,6 +371,71 @@ static int apply_list(floe_config *cfg, const struct ckey *k, lua_State *L, int 
     int rc = floe_config_set_list(list, count, items, n);
     free(items);
     return rc;
+}
+
+/* A retention string, checked by the timeseries module's own parser. */
+static int check_retention(const struct ckey *k, const char *name, const char *text, char *err,
+                           size_t errlen)
+{
+    floe_ts_retention r;
+    char why[200];
+    if (floe_ts_retention_parse(&r, text, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "key '%s'%s%s%s: %s", k->path, name ? " [\"" : "", name ? name : "",
+             name ? "\"]" : "", why);
+    return FLOE_ECONFIG;
+}
+
+/* timeseries.retentions: { [schema] = retention }, kept as "schema=retention". */
+static int apply_retentions(floe_config *cfg, const struct ckey *k, lua_State *L, int idx,
+                            char *err, size_t errlen)
+{
+    if (!lua_istable(L, idx))
+        return type_error(k, L, idx, "a table of schema = retention", err, errlen);
+    char **items = NULL;
+    size_t n = 0;
+    int rc = 0;
+    lua_pushnil(L);
+    while (rc == 0 && lua_next(L, idx) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+            snprintf(err, errlen, "key '%s' maps schema names to retention strings", k->path);
+            rc = FLOE_ECONFIG;
+        } else if ((rc = check_retention(k, lua_tostring(L, -2), lua_tostring(L, -1), err,
+                                         errlen)) == 0) {
+            char **grown = realloc(items, (n + 1) * sizeof(*items));
+            size_t len = strlen(lua_tostring(L, -2)) + strlen(lua_tostring(L, -1)) + 2;
+            char *item = grown ? malloc(len) : NULL;
+            if (grown)
+                items = grown;
+            if (!item) {
+                rc = FLOE_ENOMEM;
+            } else {
+                snprintf(item, len, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+                items[n++] = item;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    if (rc != 0) {
+        lua_pop(L, 1); /* the key lua_next left */
+        list_free(items, n);
+        return rc;
+    }
+    char ***list = (char ***)(void *)((char *)cfg + k->off);
+    size_t *count = (size_t *)(void *)((char *)cfg + k->noff);
+    list_free(*list, *count);
+    *list = items;
+    *count = n;
+    return 0;
+}
+
+const char *floe_config_retention(const floe_config *cfg, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < cfg->n_ts_retentions; i++)
+        if (strncmp(cfg->ts_retentions[i], name, len) == 0 && cfg->ts_retentions[i][len] == '=')
+            return cfg->ts_retentions[i] + len + 1;
+    return strncmp(name, "host:", 5) == 0 ? cfg->ts_host_retention : NULL;
 }
 
 static int apply_string_enum(floe_config *cfg, const struct ckey *k, lua_State *L, int idx,
@@ -583,6 +685,14 @@ static int apply_value(floe_config *cfg, const struct ckey *k, lua_State *L, int
         return apply_list(cfg, k, L, idx, err, errlen);
     case C_RULES:
         return apply_rules(cfg, k, L, idx, err, errlen);
+    case C_RETENTION:
+        if (lua_type(L, idx) != LUA_TSTRING)
+            return type_error(k, L, idx, "a string", err, errlen);
+        if (check_retention(k, NULL, lua_tostring(L, idx), err, errlen) != 0)
+            return FLOE_ECONFIG;
+        return floe_config_set_str((char **)(void *)((char *)cfg + k->off), lua_tostring(L, idx));
+    case C_RETENTIONS:
+        return apply_retentions(cfg, k, L, idx, err, errlen);
     case C_ENDPOINTS:
         return apply_endpoints(cfg, k, L, idx, err, errlen);
     case C_TABLE: {
@@ -774,9 +884,11 @@ static void describe_value(floe_buf *out, const floe_config *cfg, const struct c
     const char *base = (const char *)cfg + k->off;
     switch (k->type) {
     case C_STR:
+    case C_RETENTION:
         floe_buf_printf(out, "\"%s\"", *(char *const *)(const void *)base);
         break;
     case C_TABLE: /* only ever empty as a default */
+    case C_RETENTIONS:
     case C_RULES:
     case C_ENDPOINTS:
         floe_buf_puts(out, "{}");

@@ -73,7 +73,24 @@ typedef struct floe_config {
     size_t n_alert_exclusions;
     floe_alerts_endpoint *alert_endpoints; /* strings and lists owned */
     size_t n_alert_endpoints;
+    int ts_enabled;          /* RRD files in <data_dir>/timeseries */
+    char *ts_retention;      /* the default retention string */
+    char *ts_host_retention; /* the per-host schemas' */
+    char **ts_retentions;    /* "schema=retention" */
+    size_t n_ts_retentions;
+    uint32_t ts_queue_max;   /* points */
+    uint32_t ts_cleanup_age; /* days; 0: never */
+    char *rrdcached;         /* "" : write directly */
 } floe_config;
+
+/* The per-host schemas' default retention: a day of minutes, a week of
+ * hours and a year of days, 63 KiB a file of two metrics (the store's
+ * default would take 1.1 MiB a host over three schemas). */
+#define FLOE_CONFIG_HOST_RETENTION "1m:1d,1h:1w,1d:1y"
+
+/* The retention configured for a schema: timeseries.retentions, else
+ * timeseries.host_retention for "host:*", else NULL (the store's default). */
+const char *floe_config_retention(const floe_config *cfg, const char *name);
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
 int floe_config_defaults(floe_config *cfg);
@@ -146,6 +163,7 @@ typedef struct floe_exporter {
     int seq_known;
     floe_counters c;
     floe_dec_exporter dec;
+    uint64_t mark[4]; /* datagrams, records, malformed, lost at the last timeseries step */
 } floe_exporter;
 
 /*
@@ -290,6 +308,17 @@ typedef struct floe_engine_tap {
     void *ud;
 } floe_engine_tap;
 
+/* The built-in timeseries' state (engine/series.c). */
+typedef struct floe_series {
+    int64_t step_s; /* the step being written (its end, s) */
+    size_t slot;    /* the walk's next slot: interfaces, then hosts */
+    int walking;    /* the walk of step_s is under way */
+    struct {
+        uint64_t bytes, records, drops, malformed, alerts, lua_ns;
+    } mark;
+    uint64_t points, steps, late; /* late: walks still going at the next tick */
+} floe_series;
+
 typedef struct floe_engine {
     const floe_config *cfg; /* borrowed: the caller keeps it alive and calls
                              * floe_engine_reconfigure when it changes */
@@ -308,7 +337,9 @@ typedef struct floe_engine {
     floe_alerts *alerts;   /* the alert store; NULL: none */
     floe_engine_tap tap;
     struct floe_ts *ts; /* the timeseries store; NULL: none */
-    uint64_t n_alerts;  /* alert events raised */
+    floe_log ts_log;    /* the store's own (its writer thread logs) */
+    floe_series series;
+    uint64_t n_alerts; /* alert events raised */
 } floe_engine;
 
 /*
@@ -350,5 +381,27 @@ void floe_engine_release_loop(floe_engine *e);
 int floe_engine_reload_plugins(floe_engine *e, int force);
 void floe_engine_add_source(floe_engine *e, floe_source *s);
 void floe_engine_remove_source(floe_engine *e, floe_source *s);
+/* A timeseries point to the store and the tap (plugins' and built-ins'). */
+void floe_engine_ts_append(floe_engine *e, const char *schema, const char *const *tag_values,
+                           const double *values, size_t n, uint64_t when_s);
+/* The system entity's counters (the plugins' and the built-in series'). */
+void floe_engine_system(floe_engine *e, floe_plugin_system *out);
+/* An exporter id's address; 0, or FLOE_ENOTFOUND once it was evicted. */
+int floe_engine_exporter_addr(floe_engine *e, uint64_t id, floe_addr *out);
+
+/* ---- the built-in timeseries (engine/series.c) ----------------------------- */
+
+/* Registers the built-in schemas with e->ts. 0 or an error naming one. */
+int floe_series_define(floe_engine *e, char *err, size_t errlen);
+/* A minute ended at boundary_ms: writes the small tables at once and starts
+ * the host walk (offline: the whole walk). */
+void floe_series_tick(floe_engine *e, uint64_t boundary_ms);
+/* A slice of the host walk; 1 while more remains. */
+int floe_series_run(floe_engine *e);
+/* The end of the input: finishes the walk; offline, writes the last
+ * (partial) minute too. */
+void floe_series_finish(floe_engine *e);
+/* {"builtin_points", "builtin_steps", "builtin_late", "store": {...}}. */
+void floe_series_json(floe_engine *e, floe_json *j);
 
 #endif /* FLOE_ENGINE_H */

@@ -125,3 +125,21 @@ alerts = {
     -- notifications: { { type = "webhook", url = ... }, { type = "syslog", address = ... }, { type = "command", command = ... } } (README)
     endpoints = {},
 }
+
+timeseries = {
+    -- write timeseries to RRD files in <data_dir>/timeseries and serve charts
+    enabled = true,
+    -- what a series keeps: RESOLUTION:SPAN items (units s m h d w y), e.g. "1m:1d,1h:1y"
+    retention = "1m:1d,5m:1w,1h:1y,1d:5y",
+    -- the same for the per-host series (host:traffic, host:activity, host:ndpi)
+    host_retention = "1m:1d,1h:1w,1d:1y",
+    -- per schema: { ["iface:traffic"] = "1m:1w,1h:5y" }; wins over the two above
+    retentions = {},
+    -- points waiting for the RRD writer; past it the oldest are dropped and counted
+    queue_max = 1000000,
+    -- days after which a series nobody writes any more is deleted; 0 keeps them
+    cleanup_age = 30,
+}
+
+-- send RRD updates through rrdcached: "unix:/run/rrdcached.sock"; "" writes directly
+rrdcached = ""

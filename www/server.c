@@ -399,6 +399,30 @@ const char *floe_www_query(const floe_www_req *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+typedef struct query_walk {
+    const char **keys, **values;
+    size_t n, max;
+} query_walk;
+
+static enum MHD_Result query_pair(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    query_walk *q = cls;
+    (void)kind;
+    if (q->n >= q->max)
+        return MHD_NO;
+    q->keys[q->n] = key;
+    q->values[q->n++] = value ? value : "";
+    return MHD_YES;
+}
+
+size_t floe_www_query_all(const floe_www_req *r, const char **keys, const char **values, size_t max)
+{
+    query_walk q = {keys, values, 0, max};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_pair, &q);
+    return q.n;
+}
+
 const char *floe_www_header(const floe_www_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);

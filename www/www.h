@@ -104,6 +104,10 @@ const char *floe_www_path(const floe_www_req *r);
 const char *floe_www_path_rest(const floe_www_req *r);
 /* A query argument, or NULL. */
 const char *floe_www_query(const floe_www_req *r, const char *key);
+/* The first max query arguments in order (a key without a value has "");
+ * returns how many. The strings live as long as the request's handler. */
+size_t floe_www_query_all(const floe_www_req *r, const char **keys, const char **values,
+                          size_t max);
 const char *floe_www_header(const floe_www_req *r, const char *name);
 /* The request body, for methods that have one (capped at 1 MiB). */
 const char *floe_www_body(const floe_www_req *r, size_t *len);
@@ -177,6 +181,7 @@ int floe_api_register(floe_www *w, struct floe_engine *e);
 int floe_api_tables_register(floe_www *w, struct floe_engine *e);
 int floe_api_plugins_register(floe_www *w, struct floe_engine *e);
 int floe_api_alerts_register(floe_www *w, struct floe_engine *e);
+int floe_api_ts_register(floe_www *w, struct floe_engine *e);
 
 /* ---- authentication (www/auth.c) --------------------------------------- */
 
