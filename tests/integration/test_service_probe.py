@@ -5,7 +5,8 @@ an expired certificate (both made with the openssl command here), a tiny
 MySQL-greeting speaker, and a port nobody listens on. The probes run on
 floe's work queue; their results show in the plugin's API and page, and
 after the next minute tick the service that is down and the expired
-certificate have their alerts engaged, while floe keeps answering.
+certificate have their alerts engaged and every result is a point of the
+service_probe:probe timeseries, while floe keeps answering.
 
 The plugin runs on minute ticks, so this test takes one to two minutes:
 the first tick starts the probes, the second judges them.
@@ -197,6 +198,24 @@ class ServiceProbe(unittest.TestCase):
                      'data-tags="db"', "5 services: 4 up, 1 down"):
             self.assertIn(text, page)
         self.assertIn(">\u25ce Services<", d.get_raw("/")[2].decode())  # its nav entry
+        self.check_timeseries(d)
+
+    def check_timeseries(self, d):
+        """The judged results are points of service_probe:probe: up 0 for the
+        service that is down, up 1 and a connect time for the others."""
+        def points(service):
+            now = int(time.time())
+            body = d.get("/api/v1/timeseries?schema=service_probe:probe&tags=%s&from=%d&to=%d"
+                         % (service, now - 600, now + 60))
+            self.assertEqual(body["metrics"], ["rtt_ms", "up"])
+            return [p for p in body["points"] if p[2] is not None]
+        deadline = time.time() + 30 * SLOW
+        while time.time() < deadline and not (points("down") and points("db")):
+            time.sleep(1)
+        self.assertEqual({p[2] for p in points("down")}, {0})
+        db = points("db")
+        self.assertEqual({p[2] for p in db}, {1})
+        self.assertTrue(all(p[1] is not None and p[1] >= 0 for p in db), db)
 
 
 if __name__ == "__main__":
