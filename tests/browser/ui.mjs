@@ -323,8 +323,12 @@ async function themeAndPhone(page) {
     assert.equal(await page.isVisible('#nav'), false);
     await page.click('.nav-toggle');
     assert.equal(await page.isVisible('#nav a[href="/hosts"]'), true);
+    // Charts redraw at the new width after a short debounce; nothing overflows meanwhile.
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390 + 1, `page width ${width} on a 390 px screen`);
+    await page.waitForTimeout(400);
+    for (const c of await page.locator('.chart[data-state=drawn] canvas').all())
+        assert.ok((await c.boundingBox()).width <= 390, 'a chart redrawn to the phone\'s width');
     await shot(page, 'dashboard-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
 }
