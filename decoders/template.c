@@ -163,6 +163,9 @@ static const struct kind_desc {
     [NF_KIND_SYSUP] = {NF_OP_T_V9UP, LEN_NUM},
     [NF_KIND_X] = {NF_OP_X, LEN_NUM},
     [NF_KIND_NAME] = {NF_OP_NAME, LEN_ANY},
+    [NF_KIND_FLAGS] = {NF_OP_FLAGS, LEN_NUM},
+    [NF_KIND_MPLS] = {NF_OP_MPLS, LEN_ANY},
+    [NF_KIND_SECTION] = {NF_OP_SECTION, LEN_ANY},
 };
 
 /* The op for an element sent with length len, or SKIP when that length
@@ -183,6 +186,10 @@ static int kind_op(const nf_ie *ie, uint16_t len, int proto)
     }
     if (ie->kind == NF_KIND_SYSUP && proto != FLOE_PROTO_V9)
         return NF_OP_X;
+    if (ie->kind == NF_KIND_FLAGS && members[ie->target].width != W_U16)
+        return NF_OP_SKIP;
+    if (ie->kind == NF_KIND_MPLS && len < 3)
+        return NF_OP_SKIP; /* a label stack entry is 3 bytes at least */
     return k->op;
 }
 
@@ -204,6 +211,9 @@ static nf_step field_step(const nf_field *f, int proto, int v9_scope, uint32_t *
                             : ie->target;
         st.off = slot;
         *xmask |= 1u << slot;
+    } else if (st.op == NF_OP_SECTION) {
+        st.off = ie->target; /* enum nf_section */
+        *xmask |= NF_XBIT(SECTION);
     } else if (st.op != NF_OP_SKIP) {
         st.off = members[ie->target].off;
         st.bit = ie->target;
