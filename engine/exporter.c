@@ -107,6 +107,23 @@ floe_exporter *floe_exporters_get(floe_exporters *t, const floe_exporter_key *k,
     return ex;
 }
 
+size_t floe_exporters_remove_session(floe_exporters *t, uint32_t session)
+{
+    size_t n = 0;
+    /* A walk over the table: sessions end far less often than datagrams
+     * arrive, and the table is bounded. */
+    floe_list *it = t->lru.next;
+    while (session && it != &t->lru) {
+        floe_exporter *ex = FLOE_CONTAINER_OF(it, floe_exporter, lru);
+        it = it->next;
+        if (ex->key.session == session) {
+            exporter_free(t, ex);
+            n++;
+        }
+    }
+    return n;
+}
+
 floe_exporter *floe_exporters_by_id(floe_exporters *t, uint64_t id)
 {
     uint64_t h = id_hash(id);
