@@ -3,9 +3,10 @@
 # then either runs floe with its defaults or runs every test.
 #
 #   ./setup.sh run     build, then `floe run` with the built-in defaults
-#   ./setup.sh test    check the formatting, build with -Werror, run `make check`, then again under
-#                      ASan+UBSan, then the daemon integration test under
-#                      valgrind, then `make distcheck`
+#   ./setup.sh test    check the formatting, build with -Werror, install the browser
+#                      tests' playwright-core (npm ci), run `make check` (with the browser
+#                      tests in Debian's chromium), then again under ASan+UBSan, then the
+#                      daemon integration test under valgrind, then `make distcheck`
 #
 # Builds go to build/ and build-san/ beside this script. Run as root, or as
 # a user who may sudo.
@@ -15,8 +16,9 @@ TOP=$(pwd)
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config
  libfixbuf-dev libndpi-dev liblua5.4-dev librrd-dev libuv1-dev libsqlite3-dev
- libmicrohttpd-dev libpcap-dev libcurl4-openssl-dev"
-TEST_DEPS="python3 tshark softflowd valgrind clang libclang-rt-14-dev clang-format curl git rrdcached"
+ libmicrohttpd-dev libpcap-dev libcurl4-openssl-dev libcrypt-dev"
+TEST_DEPS="python3 tshark softflowd valgrind clang libclang-rt-14-dev clang-format curl git
+ rrdcached chromium nodejs openssl"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -49,11 +51,16 @@ case "${1:-}" in
 run)
     apt_install $BUILD_DEPS
     build build --enable-werror
-    say "starting floe: UDP 2055/4739/6343, http://127.0.0.1:3000/api/v1/status"
+    say "starting floe: UDP 2055/4739/6343, web UI on http://127.0.0.1:3000/ (user admin;"
+    echo "   the password is web_password or FLOE_ADMIN_PASSWORD, else the one floe logs below)"
     exec "$TOP/build/floe" run
     ;;
 test)
     apt_install $BUILD_DEPS $TEST_DEPS
+    # npm comes with NodeSource's nodejs, which conflicts with Debian's npm.
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    say "browser test dependencies (npm ci in tests/browser: playwright-core, no browser download)"
+    (cd "$TOP/tests/browser" && npm ci --no-audit --no-fund)
     if [ -d "$TOP/.git" ]; then
         say "formatting (clang-format, .clang-format)"
         (cd "$TOP" && git ls-files '*.c' '*.h' | grep -v '^tests/golden/' |

@@ -43,6 +43,7 @@ int floe_cmd_plugin_test(int argc, char **argv);
 /* ---- the daemon -------------------------------------------------------- */
 
 struct floe_www;
+struct floe_auth;
 struct floe_daemon;
 
 /* One UDP socket. The receive buffer is the listener's own: libuv batches
@@ -91,6 +92,7 @@ typedef struct floe_daemon {
     floe_list tcp_listeners; /* floe_tcp_listener, by link */
     uint32_t tcp_open;       /* connections over all of them */
     struct floe_www *www;
+    struct floe_auth *auth; /* passwords, tokens and sessions; outlives web restarts */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t tick, force_exit;
     uv_check_t housekeep_check;

@@ -83,19 +83,25 @@ static int make_dirs(const char *path, char *err, size_t errlen)
 
 static int web_start(floe_daemon *d)
 {
-    char err[256];
+    char err[512] = "";
     if (!d->cfg.web[0])
         return 0;
-    d->www = floe_www_new(&d->loop, d->cfg.web, &d->log, err, sizeof(err));
+    if (!d->auth && !(d->auth = floe_auth_new(&d->loop, &d->cfg, &d->log, err, sizeof(err)))) {
+        log_error(&d->log, "web: %s", err);
+        return FLOE_ECONFIG;
+    }
+    d->www = floe_www_new_tls(&d->loop, d->cfg.web, d->cfg.web_tls_cert, d->cfg.web_tls_key,
+                              &d->log, err, sizeof(err));
     if (!d->www) {
         log_error(&d->log, "%s", err);
         return FLOE_EIO;
     }
-    if (floe_api_register(d->www, &d->engine) != 0) {
+    if (floe_web_register(d->www, &d->engine, d->auth) != 0) {
         log_error(&d->log, "www: out of memory registering routes");
         return FLOE_ENOMEM;
     }
-    log_info(&d->log, "web: serving on http://%s/", floe_www_endpoint(d->www));
+    log_info(&d->log, "web: serving on %s://%s/", floe_www_tls(d->www) ? "https" : "http",
+             floe_www_endpoint(d->www));
     return 0;
 }
 
@@ -116,7 +122,9 @@ static void daemon_reload(floe_daemon *d)
         log_error(&d->log, "reload: %s; keeping the running config", err);
         return;
     }
-    int web_changed = strcmp(next.web, d->cfg.web) != 0;
+    int web_changed = strcmp(next.web, d->cfg.web) != 0 ||
+                      strcmp(next.web_tls_cert, d->cfg.web_tls_cert) != 0 ||
+                      strcmp(next.web_tls_key, d->cfg.web_tls_key) != 0;
     floe_config_free(&d->cfg);
     d->cfg = next;
     if (d->cfg.log_syslog != d->log.use_syslog)
@@ -126,6 +134,8 @@ static void daemon_reload(floe_daemon *d)
     floe_engine_reload_plugins(&d->engine, 0);
     if (floe_listeners_apply(d) != 0 || floe_tcp_listeners_apply(d) != 0)
         log_error(&d->log, "reload: some listen addresses failed; see above");
+    if (d->auth && floe_auth_reconfigure(d->auth, &d->cfg, err, sizeof(err)) != 0)
+        log_error(&d->log, "reload: web: %s; keeping the previous password and token", err);
     if (web_changed) {
         floe_www_free(d->www);
         d->www = NULL;
@@ -156,6 +166,10 @@ static void daemon_stop(floe_daemon *d, const char *why)
     floe_tcp_listeners_close_all(d);
     floe_www_free(d->www);
     d->www = NULL;
+    floe_auth_free(d->auth); /* work still running finishes, then frees it */
+    d->auth = NULL;
+    if (d->engine_ready)
+        floe_engine_release_loop(&d->engine);
     uv_timer_stop(&d->tick);
     uv_close((uv_handle_t *)&d->tick, NULL);
     uv_close((uv_handle_t *)&d->housekeep_check, NULL);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "alerts/alerts.h"
+#include "rrd/rrd.h"
 
 #define TEST_MEM     (256u << 20)
 #define TEST_INSNS   1000000000ULL
@@ -32,6 +33,15 @@ typedef struct recorded_alert {
     floe_alert a;
     char info[1024];
 } recorded_alert;
+
+/* A timeseries point a plugin wrote. */
+typedef struct recorded_point {
+    char schema[FLOE_TS_NAME_MAX];
+    char tags[FLOE_TS_MAX_TAGS][FLOE_TS_VALUE_MAX];
+    double values[FLOE_TS_MAX_METRICS];
+    size_t n_values;
+    uint64_t when_s;
+} recorded_point;
 
 /* A flow's statuses as it ended, so tests can ask after flowEnd. */
 typedef struct ended_flow {
@@ -51,6 +61,8 @@ typedef struct runner {
     uint64_t now_ms;
     recorded_alert *alerts;
     size_t n_alerts;
+    recorded_point *points;
+    size_t n_points;
     ended_flow *ended;
     size_t n_ended;
     floe_flow_hooks plugin_hooks; /* the plugins' own, which the runner wraps */
@@ -69,6 +81,22 @@ static void on_alert(void *ud, const struct floe_alert *a)
     ra->a = *a;
     snprintf(ra->info, sizeof(ra->info), "%s", a->info ? a->info : "");
     ra->a.info = ra->info;
+}
+
+static void on_point(void *ud, const char *schema, const char *const *tags, const double *values,
+                     size_t n, uint64_t when_s)
+{
+    runner *r = ud;
+    const floe_ts_schema *s = floe_plugins_schema(r->e.plugins, schema);
+    if (!s || r->n_points >= MAX_RECORDED || n > FLOE_TS_MAX_METRICS)
+        return;
+    recorded_point *pt = &r->points[r->n_points++];
+    snprintf(pt->schema, sizeof(pt->schema), "%s", schema);
+    for (unsigned i = 0; i < s->n_tags; i++)
+        snprintf(pt->tags[i], sizeof(pt->tags[i]), "%s", tags[i]);
+    memcpy(pt->values, values, n * sizeof(*values));
+    pt->n_values = n;
+    pt->when_s = when_s;
 }
 
 static void on_flow_event(void *ud, int ev, floe_flow *f)
@@ -99,6 +127,7 @@ static int engine_up(runner *r, char *err, size_t errlen)
         return -1;
     r->engine_up = 1;
     r->e.tap.alert = on_alert;
+    r->e.tap.ts = on_point;
     r->e.tap.ud = r;
     /* Wrap the plugins' hook so flows that end leave their statuses behind;
      * every event is wanted so the wrapper sees flowEnd. */
@@ -108,7 +137,7 @@ static int engine_up(runner *r, char *err, size_t errlen)
     r->e.tables.hooks.wanted = ~0u;
     r->now_ms = T0_MS;
     floe_engine_advance(&r->e, r->now_ms);
-    r->n_alerts = r->n_ended = 0;
+    r->n_alerts = r->n_ended = r->n_points = 0;
     floe_plugins_stats st;
     floe_plugins_stats_get(r->e.plugins, &st);
     if (st.plugins != 1) {
@@ -587,6 +616,37 @@ static int t_host(lua_State *L)
     return 1;
 }
 
+/* test.ts(): every timeseries point so far, oldest first, as {schema =,
+ * when =, tags = {name = value}, values = {metric = value}}. */
+static int t_ts(lua_State *L)
+{
+    runner *r = self(L);
+    lua_createtable(L, (int)r->n_points, 0);
+    for (size_t i = 0; i < r->n_points; i++) {
+        const recorded_point *pt = &r->points[i];
+        const floe_ts_schema *s = floe_plugins_schema(r->e.plugins, pt->schema);
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, pt->schema);
+        lua_setfield(L, -2, "schema");
+        lua_pushinteger(L, (lua_Integer)pt->when_s);
+        lua_setfield(L, -2, "when");
+        lua_newtable(L);
+        for (unsigned t = 0; s && t < s->n_tags; t++) {
+            lua_pushstring(L, pt->tags[t]);
+            lua_setfield(L, -2, s->tags[t]);
+        }
+        lua_setfield(L, -2, "tags");
+        lua_newtable(L);
+        for (size_t m = 0; s && m < pt->n_values && m < s->n_metrics; m++) {
+            lua_pushnumber(L, pt->values[m]);
+            lua_setfield(L, -2, s->metrics[m].name);
+        }
+        lua_setfield(L, -2, "values");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 /* test.eq(got, want, what): a plain assertion that says both values. */
 static int t_eq(lua_State *L)
 {
@@ -611,6 +671,7 @@ static const luaL_Reg test_api[] = {
     {"replay", t_replay},
     {"configure", t_configure},
     {"host", t_host},
+    {"ts", t_ts},
     {"eq", t_eq},
     {NULL, NULL},
 };
@@ -780,7 +841,9 @@ static int setup(runner *r, const char *dir)
     floe_log_init(&r->log, FLOE_LOG_WARN, 0);
     r->alerts = calloc(MAX_RECORDED, sizeof(*r->alerts));
     r->ended = calloc(MAX_RECORDED, sizeof(*r->ended));
-    if (!r->alerts || !r->ended || floe_sandbox_open(&r->sb, TEST_MEM, err, sizeof(err)) != 0)
+    r->points = calloc(MAX_RECORDED, sizeof(*r->points));
+    if (!r->alerts || !r->ended || !r->points ||
+        floe_sandbox_open(&r->sb, TEST_MEM, err, sizeof(err)) != 0)
         return 1;
     return 0;
 }
@@ -803,6 +866,7 @@ int floe_cmd_plugin_test(int argc, char **argv)
         floe_config_free(&r->cfg);
         free(r->alerts);
         free(r->ended);
+        free(r->points);
         free(r);
     }
     if (!r)

@@ -97,6 +97,16 @@ static const struct ckey {
      "failed calls in a row after which a check is disabled"},
     {"lua.cpu_share", C_UINT, offsetof(floe_config, lua_cpu_share), 0, 1, 100,
      "percent of the loop's time Lua may use; past it runs are skipped and counted"},
+    {"web_password", C_STR, offsetof(floe_config, web_password), 0, 0, 0,
+     "admin password for the web UI; \"\": FLOE_ADMIN_PASSWORD, else the stored or a random one"},
+    {"web_token", C_STR, offsetof(floe_config, web_token), 0, 0, 0,
+     "API token for Authorization: Bearer (16+ chars); \"\": FLOE_API_TOKEN, else none"},
+    {"web_tls_cert", C_STR, offsetof(floe_config, web_tls_cert), 0, 0, 0,
+     "PEM certificate file; with web_tls_key the web UI is served over HTTPS"},
+    {"web_tls_key", C_STR, offsetof(floe_config, web_tls_key), 0, 0, 0,
+     "PEM private key file for web_tls_cert"},
+    {"web_session_ttl", C_UINT, offsetof(floe_config, web_session_ttl), 0, 60, 2592000,
+     "seconds a web login lasts"},
 };
 
 static const char *const default_local_networks[] = {
@@ -172,6 +182,7 @@ int floe_config_defaults(floe_config *cfg)
     cfg->max_templates_per_exporter = 1024;
     cfg->max_templates = 65536;
     cfg->tables_enabled = 1;
+    cfg->web_session_ttl = 43200;
     floe_tables_opts_defaults(&cfg->tables);
     cfg->lua_memory_mb = 64;
     cfg->lua_instructions = 1000000;
@@ -187,7 +198,11 @@ int floe_config_defaults(floe_config *cfg)
         floe_config_set_str(&cfg->web, "127.0.0.1:3000") != 0 ||
         floe_config_set_str(&cfg->data_dir, "./floe-data") != 0 ||
         floe_config_set_str(&cfg->builtin_plugins, "") != 0 ||
-        floe_config_set_str(&cfg->checks, "{}") != 0) {
+        floe_config_set_str(&cfg->checks, "{}") != 0 ||
+        floe_config_set_str(&cfg->web_password, "") != 0 ||
+        floe_config_set_str(&cfg->web_token, "") != 0 ||
+        floe_config_set_str(&cfg->web_tls_cert, "") != 0 ||
+        floe_config_set_str(&cfg->web_tls_key, "") != 0) {
         floe_config_free(cfg);
         return FLOE_ENOMEM;
     }
@@ -204,6 +219,10 @@ void floe_config_free(floe_config *cfg)
     free(cfg->data_dir);
     free(cfg->builtin_plugins);
     free(cfg->checks);
+    free(cfg->web_password);
+    free(cfg->web_token);
+    free(cfg->web_tls_cert);
+    free(cfg->web_tls_key);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -489,6 +508,21 @@ int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
                      cfg->tables.local_networks[i]);
             return FLOE_ECONFIG;
         }
+    }
+    if (cfg->web_password[0] &&
+        (strlen(cfg->web_password) < 8 || strlen(cfg->web_password) > 1024)) {
+        snprintf(err, errlen, "key 'web_password' must be 8 to 1024 characters");
+        return FLOE_ECONFIG;
+    }
+    if (cfg->web_token[0] && strlen(cfg->web_token) < 16) {
+        snprintf(err, errlen, "key 'web_token' must be 16 characters at least");
+        return FLOE_ECONFIG;
+    }
+    if (!cfg->web_tls_cert[0] != !cfg->web_tls_key[0]) {
+        snprintf(err, errlen, "key '%s' is needed with '%s' for HTTPS",
+                 cfg->web_tls_cert[0] ? "web_tls_key" : "web_tls_cert",
+                 cfg->web_tls_cert[0] ? "web_tls_cert" : "web_tls_key");
+        return FLOE_ECONFIG;
     }
     if (cfg->max_templates_per_exporter > cfg->max_templates) {
         snprintf(err, errlen, "key 'templates.max_per_exporter' (%u) exceeds 'templates.max' (%u)",

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "alerts/alerts.h"
+#include "rrd/rrd.h"
 
 /* Templates are swept for expiry every this often on the engine's clock. */
 #define SWEEP_EVERY_MS 10000
@@ -75,6 +76,22 @@ static void on_alert(void *ud, const struct floe_alert *a)
     e->alerts++;
     if (e->tap.alert)
         e->tap.alert(e->tap.ud, a);
+}
+
+static int ts_define(void *ud, const struct floe_ts_schema *s, char *err, size_t errlen)
+{
+    floe_engine *e = ud;
+    return e->ts ? floe_ts_define(e->ts, s, err, errlen) : 0;
+}
+
+static void ts_append(void *ud, const char *schema, const char *const *tags, const double *values,
+                      size_t n, uint64_t when_s)
+{
+    floe_engine *e = ud;
+    if (e->ts)
+        floe_ts_append(e->ts, schema, tags, values, (unsigned)n, (int64_t)when_s);
+    if (e->tap.ts)
+        e->tap.ts(e->tap.ud, schema, tags, values, n, when_s);
 }
 
 static int exporter_at(void *ud, size_t i, floe_plugin_exporter *out)
@@ -181,6 +198,8 @@ static int plugins_start(floe_engine *e, char *err, size_t errlen)
     env.live = e->mode == FLOE_ENGINE_LIVE;
     env.ud = e;
     env.alert = on_alert;
+    env.ts_define = ts_define;
+    env.ts_append = ts_append;
     env.exporter_at = exporter_at;
     env.system = system_view;
     e->plugins = floe_plugins_new(&o, &env, err, errlen);
@@ -280,6 +299,12 @@ size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget)
         floe_plugins_run(e->plugins, e->mode == FLOE_ENGINE_LIVE ? PLUGIN_SLICE_NS : 0))
         n = budget + 1; /* more to do: keep the loop turning */
     return n;
+}
+
+void floe_engine_release_loop(floe_engine *e)
+{
+    if (e->plugins)
+        floe_plugins_release_loop(e->plugins);
 }
 
 int floe_engine_reload_plugins(floe_engine *e, int force)

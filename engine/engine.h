@@ -59,8 +59,13 @@ typedef struct floe_config {
     uint32_t lua_memory_mb;    /* per plugin */
     uint32_t lua_instructions; /* per call */
     uint32_t lua_failures;     /* in a row, before a check is disabled */
-    uint32_t lua_cpu_share; /* percent of the loop's time */
-    const char *only_plugin; /* not a config key: `floe plugin test` loads one plugin */
+    uint32_t lua_cpu_share;    /* percent of the loop's time */
+    const char *only_plugin;   /* not a config key: `floe plugin test` loads one plugin */
+    char *web_password;        /* "" : FLOE_ADMIN_PASSWORD, else the stored or a random one */
+    char *web_token;           /* "" : FLOE_API_TOKEN, else no bearer access */
+    char *web_tls_cert;        /* PEM file; with web_tls_key, HTTPS */
+    char *web_tls_key;
+    uint32_t web_session_ttl; /* s a login lasts */
 } floe_config;
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
@@ -282,12 +287,17 @@ enum floe_engine_mode {
     FLOE_ENGINE_OFFLINE, /* a replay or a test: the capture's clock */
 };
 
-/* Where the engine's alert events go besides the store: a replay records
- * them for its report, a test inspects them. */
-typedef struct floe_alert_tap {
+struct floe_ts;
+
+/* Where the engine's alert events and timeseries points go besides the
+ * stores: a replay records alerts for its report, a test inspects both.
+ * Either may be NULL. */
+typedef struct floe_engine_tap {
     void (*alert)(void *ud, const struct floe_alert *a);
+    void (*ts)(void *ud, const char *schema, const char *const *tag_values, const double *values,
+               size_t n_values, uint64_t when_s);
     void *ud;
-} floe_alert_tap;
+} floe_engine_tap;
 
 typedef struct floe_engine {
     const floe_config *cfg; /* borrowed: the caller keeps it alive and calls
@@ -304,8 +314,9 @@ typedef struct floe_engine {
     floe_list sources; /* floe_source, by link */
     uint64_t reloads, reload_errors;
     floe_plugins *plugins; /* NULL with the tables off */
-    floe_alert_tap tap;
-    uint64_t alerts; /* alert events raised */
+    floe_engine_tap tap;
+    struct floe_ts *ts; /* the timeseries store; NULL: none */
+    uint64_t alerts;    /* alert events raised */
     uint32_t next_session; /* the last stream session number given out */
 } floe_engine;
 
@@ -340,6 +351,9 @@ size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget);
 /* The end of the input (a replay's last capture, a shutdown): catches the
  * hosts up and ends every flow, so hooks see every flow end. */
 void floe_engine_finish(floe_engine *e);
+/* Closes every handle the engine holds on its loop (the plugins' file
+ * watchers), so the loop can end; call it when the daemon stops. */
+void floe_engine_release_loop(floe_engine *e);
 /* Reloads the plugins whose files changed (all with force). Returns how
  * many failed, keeping their running versions. */
 int floe_engine_reload_plugins(floe_engine *e, int force);

@@ -93,3 +93,18 @@ lua = {
     -- percent of the loop's time Lua may use; past it runs are skipped and counted
     cpu_share = 30,
 }
+
+-- admin password for the web UI; "": FLOE_ADMIN_PASSWORD, else the stored or a random one
+web_password = ""
+
+-- API token for Authorization: Bearer (16+ chars); "": FLOE_API_TOKEN, else none
+web_token = ""
+
+-- PEM certificate file; with web_tls_key the web UI is served over HTTPS
+web_tls_cert = ""
+
+-- PEM private key file for web_tls_cert
+web_tls_key = ""
+
+-- seconds a web login lasts
+web_session_ttl = 43200

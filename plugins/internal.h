@@ -23,9 +23,9 @@
 /* A plugin's name is at most 31 bytes, a key 47, and "plugin.key" must
  * fit an alert's type (63); the loader says so when one does not. */
 #define PLUGIN_NAME_MAX 32
-#define CHECK_KEY_MAX 48
-#define FULL_KEY_MAX (PLUGIN_NAME_MAX + CHECK_KEY_MAX)
-#define TYPE_MAX 64
+#define CHECK_KEY_MAX   48
+#define FULL_KEY_MAX    (PLUGIN_NAME_MAX + CHECK_KEY_MAX)
+#define TYPE_MAX        64
 #define ERR_MAX         512
 #define N_HOOKS         4 /* at most: flow hooks, or the four periods */
 #define HIST_BUCKETS    8
@@ -135,11 +135,6 @@ typedef struct plug__alert_def {
     int live;
 } plug__alert_def;
 
-typedef struct plug__schema_def {
-    char plugin[PLUGIN_NAME_MAX];
-    struct floe_ts_schema *s;
-} plug__schema_def;
-
 /* Userdata kinds: the entity a hook is called with. */
 enum ud_kind { UD_FLOW, UD_HOST, UD_IFACE, UD_NET, UD_EXPORTER, UD_SYSTEM, UD_COUNT };
 
@@ -163,11 +158,13 @@ typedef struct plug__plugin {
     uint64_t files_sig; /* a hash of its files' names, sizes and mtimes */
     plug__check **checks;
     size_t n_checks;
-    int state_ref;        /* the `state` table, kept across reloads */
-    int ud_ref[UD_COUNT]; /* one userdata per kind, reused for every call */
-    int menu_ref;         /* web_gui/menu.lua's table, or LUA_NOREF */
-    int gone;             /* its folder disappeared */
-    void *watch;          /* watch.c's handles */
+    int state_ref;                  /* the `state` table, kept across reloads */
+    int ud_ref[UD_COUNT];           /* one userdata per kind, reused for every call */
+    int menu_ref;                   /* web_gui/menu.lua's table, or LUA_NOREF */
+    struct floe_ts_schema *schemas; /* from ts_schemas/, owned */
+    size_t n_schemas;
+    int gone;    /* its folder disappeared */
+    void *watch; /* watch.c's handles */
     uint64_t reloads;
     uint64_t log_window_ms; /* log.* rate limit */
     uint32_t log_count, log_suppressed;
@@ -206,10 +203,8 @@ struct floe_plugins {
     plug__status_def *statuses;
     size_t n_statuses, cap_statuses;
     plug__alert_def *alerts;
-    size_t n_alerts, cap_alerts;
-    plug__schema_def *schemas;
-    size_t n_schemas;
-    /* Flow hooks: the enabled checks of each flow event, in load order. */
+    size_t n_alerts,
+        cap_alerts; /* Flow hooks: the enabled checks of each flow event, in load order. */
     plug__check **flow_hooks[FLOE_EV_COUNT];
     size_t n_flow_hooks[FLOE_EV_COUNT];
     unsigned wanted;

@@ -12,6 +12,7 @@
 #include "plugins/internal.h"
 
 #include "alerts/alerts.h"
+#include "rrd/rrd.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -258,6 +259,8 @@ typedef struct version {
     plug__check **checks;
     size_t n_checks;
     int menu_ref;
+    floe_ts_schema *schemas;
+    size_t n_schemas;
 } version;
 
 static void *grow(lua_State *L, void *array, size_t n, size_t size)
@@ -542,6 +545,91 @@ static void read_checks(lua_State *L, version *v)
     }
 }
 
+/* One metric {name =, type = "gauge"|"delta", unit =, title =} of a schema. */
+static void read_metric(lua_State *L, floe_ts_schema *s, const char *rel, int i)
+{
+    static const char *const keys[] = {"name", "type", "unit", "title"};
+    char where[300], err[256];
+    snprintf(where, sizeof(where), "%s: metric %d", rel, i);
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s must be a table {name =, type =, unit =, title =}", where);
+    only_keys(L, lua_gettop(L), where, keys, FLOE_ARRAY_LEN(keys));
+    char name[64] = "", type[16] = "gauge", unit[32] = "", title[96] = "";
+    opt_string(L, -1, "name", name, sizeof(name), where);
+    opt_string(L, -1, "type", type, sizeof(type), where);
+    opt_string(L, -1, "unit", unit, sizeof(unit), where);
+    opt_string(L, -1, "title", title, sizeof(title), where);
+    if (strcmp(type, "gauge") != 0 && strcmp(type, "delta") != 0)
+        luaL_error(L, "%s: type must be \"gauge\" or \"delta\"", where);
+    if (floe_ts_schema_add_metric(s, name, type[0] == 'd' ? FLOE_TS_DELTA : FLOE_TS_GAUGE,
+                                  unit[0] ? unit : NULL, title[0] ? title : NULL, err,
+                                  sizeof(err)) != 0)
+        luaL_error(L, "%s: %s", where, err);
+}
+
+/* A schema's name is the plugin's own: "syn" in plugin p is "p:syn". */
+static void read_schema(lua_State *L, version *v, const char *rel, const char *stem)
+{
+    static const char *const keys[] = {"name", "title", "step", "tags", "metrics", "retention"};
+    int t = lua_gettop(L);
+    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    char name[FLOE_TS_NAME_MAX] = "", full[FLOE_TS_NAME_MAX + PLUGIN_NAME_MAX], err[256];
+    snprintf(name, sizeof(name), "%s", stem);
+    opt_string(L, t, "name", name, sizeof(name), rel);
+    size_t pl = strlen(v->p->name);
+    if (strchr(name, ':') && !(strncmp(name, v->p->name, pl) == 0 && name[pl] == ':'))
+        luaL_error(L, "%s: a plugin's schema is named \"%s:...\"", rel, v->p->name);
+    snprintf(full, sizeof(full), strchr(name, ':') ? "%s" : "%s:%s",
+             strchr(name, ':') ? name : v->p->name, name);
+    v->schemas = grow(L, v->schemas, v->n_schemas, sizeof(*v->schemas));
+    floe_ts_schema *s = &v->schemas[v->n_schemas++];
+    if (floe_ts_schema_init(s, full, (uint32_t)opt_int(L, t, "step", 60, 1, 86400, rel), err,
+                            sizeof(err)) != 0)
+        luaL_error(L, "%s: %s", rel, err);
+    opt_string(L, t, "title", s->title, sizeof(s->title), rel);
+    lua_getfield(L, t, "tags");
+    for (lua_Integer i = 1; lua_istable(L, -1) && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        const char *tag = lua_tostring(L, -1);
+        if (!tag || floe_ts_schema_add_tag(s, tag, err, sizeof(err)) != 0)
+            luaL_error(L, "%s: tag %d: %s", rel, (int)i, tag ? err : "must be a name");
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, t, "metrics");
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: key 'metrics' must be a list of {name =, type =, ...}", rel);
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        read_metric(L, s, rel, (int)i);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    char retention[128] = "";
+    opt_string(L, t, "retention", retention, sizeof(retention), rel);
+    if (retention[0] && floe_ts_schema_set_retention(s, retention, err, sizeof(err)) != 0)
+        luaL_error(L, "%s: retention: %s", rel, err);
+    if (floe_ts_schema_validate(s, err, sizeof(err)) != 0)
+        luaL_error(L, "%s: %s", rel, err);
+}
+
+static void read_schemas(lua_State *L, version *v)
+{
+    char dir[1100];
+    size_t n;
+    snprintf(dir, sizeof(dir), "%s/ts_schemas", v->p->dir);
+    char **names = list_dir(dir, ".lua", &n);
+    for (size_t i = 0; i < n; i++) {
+        char rel[256], stem[FLOE_TS_NAME_MAX];
+        snprintf(rel, sizeof(rel), "ts_schemas/%s", names[i]);
+        snprintf(stem, sizeof(stem), "%.*s", (int)(strlen(names[i]) - 4), names[i]);
+        int top = lua_gettop(L);
+        run_file(L, v->p, rel);
+        read_schema(L, v, rel, stem);
+        lua_settop(L, top);
+    }
+    free_names(names);
+}
+
 static void read_menu(lua_State *L, version *v)
 {
     char path[1100];
@@ -586,6 +674,7 @@ static int read_version(lua_State *L)
     read_defs(L, v, "status_definitions", read_status);
     resolve_status_alerts(L, v);
     read_checks(L, v);
+    read_schemas(L, v);
     read_menu(L, v);
     return 0;
 }
@@ -695,6 +784,7 @@ static void version_discard(floe_plugins *P, version *v)
     free(v->deps);
     free(v->statuses);
     free(v->alerts);
+    free(v->schemas);
     if (v->menu_ref != LUA_NOREF)
         luaL_unref(v->p->sb.L, LUA_REGISTRYINDEX, v->menu_ref);
     memset(v, 0, sizeof(*v));
@@ -742,6 +832,14 @@ static void commit(floe_plugins *P, plug__plugin *p, version *v)
     p->deps = v->deps;
     p->n_deps = v->n_deps;
     p->menu_ref = v->menu_ref;
+    free(p->schemas);
+    p->schemas = v->schemas;
+    p->n_schemas = v->n_schemas;
+    for (size_t i = 0; i < p->n_schemas; i++) {
+        char err[256];
+        if (P->env.ts_define && P->env.ts_define(P->env.ud, &p->schemas[i], err, sizeof(err)) != 0)
+            log_error(P->env.log, "plugins: %s: schema %s: %s", p->name, p->schemas[i].name, err);
+    }
     snprintf(p->title, sizeof(p->title), "%s", v->title);
     snprintf(p->description, sizeof(p->description), "%s", v->description);
     snprintf(p->author, sizeof(p->author), "%s", v->author);
@@ -829,6 +927,7 @@ void plug__plugin_free(floe_plugins *P, plug__plugin *p)
     for (size_t i = 0; i < p->n_deps; i++)
         free(p->deps[i]);
     free(p->deps);
+    free(p->schemas);
     floe_sandbox_close(&p->sb);
     free(p);
 }

@@ -66,6 +66,10 @@ static double h_retr_rcvd(const void *e)
 {
     return (double)HOST(e)->retrans_rcvd;
 }
+static double h_syns(const void *e)
+{
+    return (double)HOST(e)->syns_rcvd;
+}
 static double h_score(const void *e)
 {
     return HOST(e)->score;
@@ -90,6 +94,7 @@ static const num_field host_nums[] = {
     {"active_flows_as_server", h_active_srv},
     {"retransmissions_sent", h_retr_sent},
     {"retransmissions_rcvd", h_retr_rcvd},
+    {"syns_rcvd", h_syns},
     {"score", h_score},
     {"first_seen", h_first},
     {"last_seen", h_last},

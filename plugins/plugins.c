@@ -5,8 +5,11 @@
  */
 #include "plugins/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "rrd/rrd.h"
 
 static const char *const kind_names[FLOE_CHECK_KIND_COUNT] = {
 #define KIND(id, name, entity) name,
@@ -104,7 +107,6 @@ void floe_plugins_free(floe_plugins *P)
     free(P->only);
     free(P->statuses);
     free(P->alerts);
-    free(P->schemas);
     free((char *)P->o.state_path);
     free(P->conf_file);
     free(P->conf_state);
@@ -115,6 +117,14 @@ void floe_plugins_free(floe_plugins *P)
     free(P);
 }
 
+void floe_plugins_release_loop(floe_plugins *P)
+{
+    plug__watch_free(P);
+    for (size_t i = 0; i < P->n_plugins; i++)
+        plug__unwatch_plugin(P->plugins[i]);
+    P->env.loop = NULL;
+}
+
 void floe_plugins_set_clock(floe_plugins *P, uint64_t now_ms)
 {
     P->now_ms = now_ms;
@@ -122,9 +132,50 @@ void floe_plugins_set_clock(floe_plugins *P, uint64_t now_ms)
 
 /* ---- ts ---------------------------------------------------------------------- */
 
+/* ts.append(schema, tags, metrics, when): a point of one of the plugin's
+ * schemas (by its short or full name); tags and metrics are tables by
+ * name; a metric left out is unknown (NaN); when defaults to now. */
 static int t_append(lua_State *L)
 {
-    return luaL_error(L, "timeseries are not available yet");
+    plug__plugin *p = plug__self(L);
+    floe_plugins *P = p->P;
+    const char *name = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Number when = luaL_optnumber(L, 4, (lua_Number)P->now_ms / 1000.0);
+    lua_settop(L, 3); /* the tag strings pushed below stay anchored on the stack */
+    const floe_ts_schema *s = NULL;
+    for (size_t i = 0; !s && i < p->n_schemas; i++) {
+        const char *full = p->schemas[i].name, *colon = strchr(full, ':');
+        if (strcmp(full, name) == 0 || (colon && strcmp(colon + 1, name) == 0))
+            s = &p->schemas[i];
+    }
+    if (!s)
+        return luaL_error(L, "ts.append: no schema '%s' in %s's ts_schemas/", name, p->name);
+    const char *tags[FLOE_TS_MAX_TAGS];
+    double values[FLOE_TS_MAX_METRICS];
+    for (unsigned i = 0; i < s->n_tags; i++) {
+        lua_getfield(L, 2, s->tags[i]);
+        if (!(tags[i] = lua_tostring(L, -1)))
+            return luaL_error(L, "ts.append %s: tag '%s' is missing", s->name, s->tags[i]);
+    }
+    for (unsigned i = 0; i < s->n_metrics; i++) {
+        lua_getfield(L, 3, s->metrics[i].name);
+        values[i] = lua_isnumber(L, -1) ? (double)lua_tonumber(L, -1) : NAN;
+        lua_pop(L, 1);
+    }
+    if (P->env.ts_append)
+        P->env.ts_append(P->env.ud, s->name, tags, values, s->n_metrics, (uint64_t)when);
+    return 0;
+}
+
+const struct floe_ts_schema *floe_plugins_schema(const floe_plugins *P, const char *name)
+{
+    for (size_t i = 0; i < P->n_plugins; i++)
+        for (size_t k = 0; k < P->plugins[i]->n_schemas; k++)
+            if (strcmp(P->plugins[i]->schemas[k].name, name) == 0)
+                return &P->plugins[i]->schemas[k];
+    return NULL;
 }
 
 static const luaL_Reg ts_api[] = {{"append", t_append}, {NULL, NULL}};

@@ -144,7 +144,7 @@ typedef struct floe_plugins_env {
 typedef struct floe_plugins_opts {
     char *const *dirs; /* plugin roots, each holding plugin folders; built-ins first */
     size_t n_dirs;
-    const char *only;  /* load only the plugin of this name; NULL: all */
+    const char *only;        /* load only the plugin of this name; NULL: all */
     const char *state_path;  /* where API config changes persist; NULL: not kept */
     const char *checks_json; /* per-check config from the config file: a JSON object
                               * {"plugin.check": {"key": value, ...}}; NULL: none */
@@ -167,6 +167,9 @@ void floe_plugins_opts_defaults(floe_plugins_opts *o);
 floe_plugins *floe_plugins_new(const floe_plugins_opts *o, const floe_plugins_env *env, char *err,
                                size_t errlen);
 void floe_plugins_free(floe_plugins *P);
+/* Stops watching files and closes every handle on the loop; nothing is
+ * watched from then on (shutdown). */
+void floe_plugins_release_loop(floe_plugins *P);
 /* Moves the plugins' clock (what floe.now() says, what alerts carry). */
 void floe_plugins_set_clock(floe_plugins *P, uint64_t now_ms);
 /* Flow events from the tables (floe_flow_hooks.event). */
@@ -206,6 +209,8 @@ int floe_plugins_engaged_restore(floe_plugins *P, const struct floe_alert *a);
 /* A reloaded config's per-check settings (opts.checks_json): every check's
  * config is rebuilt when they changed. */
 void floe_plugins_set_checks_json(floe_plugins *P, const char *json);
+/* The schema of that full name a plugin defined, or NULL. */
+const struct floe_ts_schema *floe_plugins_schema(const floe_plugins *P, const char *name);
 /* A status key's id ("plugin.key"), or -1; and an id's key, or NULL. */
 int32_t floe_plugins_status_id(const floe_plugins *P, const char *key);
 const char *floe_plugins_status_key(void *P, uint32_t id);

@@ -222,6 +222,11 @@ static void flow_flush(floe_tables *t, floe_flow *f)
         tables__ifaces_account(t, f->key.exporter, f->ifs[dir], b, p, f->last_ms);
         f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
     }
+    if (!f->syn_counted && (f->tcp_flags[0] & TCP_SYN) && f->key.ipproto == 6) {
+        f->syn_counted = 1;
+        if (f->host[1])
+            f->host[1]->syns_rcvd++;
+    }
     for (int dir = 0; dir < 2; dir++) {
         uint32_t rt = f->retrans[dir] - f->retrans_flushed[dir];
         if (!rt)

@@ -159,6 +159,7 @@ void floe_host_json(floe_json *jw, floe_tables *t, const floe_host *h)
     pair_json(jw, "bytes", "sent", h->bytes_sent, "rcvd", h->bytes_rcvd);
     pair_json(jw, "packets", "sent", h->pkts_sent, "rcvd", h->pkts_rcvd);
     pair_json(jw, "retransmissions", "sent", h->retrans_sent, "rcvd", h->retrans_rcvd);
+    floe_json_ku64(jw, "syns_rcvd", h->syns_rcvd);
     floe_json_key(jw, "flows");
     floe_json_obj_begin(jw);
     floe_json_ku64(jw, "as_client", h->flows_client);

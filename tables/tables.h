@@ -168,8 +168,9 @@ typedef struct floe_flow {
     floe_app_label app;
     uint16_t score; /* the sum of its statuses' scores (plugins) */
     uint8_t dpi_packets;
-    uint8_t detected; /* protocolDetected has fired */
-    uint8_t pad[2];
+    uint8_t detected;    /* protocolDetected has fired */
+    uint8_t syn_counted; /* its client's SYN is in the server's syns_rcvd */
+    uint8_t pad[1];
     uint32_t cli_latency_us, srv_latency_us;
     uint32_t retrans[2];
     void *dpi;                      /* nDPI state while dissecting sampled headers */
@@ -190,6 +191,7 @@ typedef struct floe_host {
     uint64_t bytes_sent, bytes_rcvd, pkts_sent, pkts_rcvd;
     uint64_t flows_client, flows_server; /* totals */
     uint64_t retrans_sent, retrans_rcvd; /* TCP retransmissions, from flows that carry them */
+    uint64_t syns_rcvd;                  /* TCP flows opened towards it (a SYN from the client) */
     uint32_t active_client, active_server;
     uint32_t score;  /* the sum of its live flows' scores */
     int32_t net;     /* index of its local network, -1 if not local */

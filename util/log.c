@@ -125,7 +125,7 @@ static const struct period {
     const char *name;
     uint64_t ms;
 } periods[FLOE_PERIOD_COUNT] = {
-#define PERIOD(id, name, seconds) {name, (uint64_t)(seconds) * 1000},
+#define PERIOD(id, name, seconds) {name, (uint64_t)(seconds)*1000},
 #include "util/periods.def"
 #undef PERIOD
 };

@@ -478,7 +478,7 @@ void floe_log_rl_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINT
 
 /* ---- time -------------------------------------------------------------- */
 
-uint64_t floe_time_ms(void);       /* wall clock, ms since the epoch */
+uint64_t floe_time_ms(void);      /* wall clock, ms since the epoch */
 uint64_t floe_monotonic_ms(void); /* monotonic clock, ms */
 
 /* Periods (periods.def): the scheduler's ticks and the periodic hooks'

@@ -281,6 +281,37 @@ static void on_metrics(floe_www_req *req, void *ud)
     floe_buf_close(&b);
 }
 
+/* Every route the server has, with whether it needs authentication: what
+ * the test that every route asks for it walks. */
+static void on_routes(floe_www_req *req, void *ud)
+{
+    (void)ud;
+    floe_www *w = floe_www_server(req);
+    floe_buf b;
+    floe_json j;
+    const char *method, *path;
+    unsigned flags;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_json_obj_begin(&j);
+    floe_json_key(&j, "routes");
+    floe_json_arr_begin(&j);
+    for (size_t i = 0; floe_www_route_at(w, i, &method, &path, &flags) == 0; i++) {
+        floe_json_obj_begin(&j);
+        floe_json_kstr(&j, "method", method);
+        floe_json_kstr(&j, "path", path);
+        floe_json_key(&j, "prefix");
+        floe_json_bool(&j, (flags & FLOE_WWW_PREFIX) != 0);
+        floe_json_key(&j, "public");
+        floe_json_bool(&j, (flags & FLOE_WWW_PUBLIC) != 0);
+        floe_json_obj_end(&j);
+    }
+    floe_json_arr_end(&j);
+    floe_json_obj_end(&j);
+    floe_www_reply_json(req, 200, &b);
+    floe_buf_close(&b);
+}
+
 /* The routes, one row each. */
 static const struct api_route {
     const char *method;
@@ -291,6 +322,7 @@ static const struct api_route {
     {"GET", "/api/v1/status", 0, on_status},
     {"GET", "/api/v1/exporters", 0, on_exporters},
     {"GET", "/metrics", 0, on_metrics},
+    {"GET", "/api/v1/routes", 0, on_routes},
 };
 
 int floe_api_register(floe_www *w, floe_engine *e)

@@ -1,6 +1,7 @@
 /*
  * The table API: /api/v1/flows, /hosts, /hosts/{ip}, /interfaces and
- * /networks, each with limit, offset, sort and filters.
+ * /networks, each with limit, offset, sort and filters; and
+ * /api/v1/applications, the active flows' traffic summed by application.
  *
  * A top-N page over a million flows must not stall the loop, so a request
  * becomes a scan job: the pool is walked in slices of about a millisecond
@@ -37,6 +38,16 @@ typedef struct query {
 
 typedef struct table_spec table_spec;
 
+/* Per-application sums for /api/v1/applications: an open-addressing table
+ * by nDPI application id (nDPI knows a few hundred; past APP_SLOTS - 1
+ * distinct ids the rest go to id 0, Unknown). */
+#define APP_SLOTS 1024
+typedef struct app_sum {
+    uint32_t used;
+    uint16_t app, category;
+    uint64_t bytes, packets, flows;
+} app_sum;
+
 typedef struct scan_job {
     floe_engine *e;
     floe_www_req *req;
@@ -49,6 +60,7 @@ typedef struct scan_job {
     char *snaps;    /* entry i's snapshot at snaps + i * floe_tables_entry_size(spec->kind) */
     uint32_t slices;
     double max_slice_ms;
+    app_sum *apps; /* APP_SLOTS, for an aggregating scan */
     uv_idle_t idle;
 } scan_job;
 
@@ -59,6 +71,10 @@ struct table_spec {
     uint64_t (*key)(const void *item, int sort);
     void (*emit)(floe_json *jw, const scan_job *j, const void *snap);
     unsigned filters; /* FILTER_* this table takes */
+    /* An aggregating scan: each match goes to aggregate instead of the
+     * top-k heap, and reply writes the answer. */
+    void (*aggregate)(scan_job *j, const void *item);
+    void (*reply)(scan_job *j);
 };
 
 enum { FILTER_HOST = 1, FILTER_EXPORTER = 2, FILTER_APP = 4 };
@@ -241,7 +257,10 @@ static int scan_slice(scan_job *j)
             const void *item = floe_tables_at(t, j->spec->kind, j->slot);
             if (item && j->spec->match(j, item)) {
                 j->matched++;
-                heap_offer(j, item);
+                if (j->spec->aggregate)
+                    j->spec->aggregate(j, item);
+                else
+                    heap_offer(j, item);
             }
         }
         if (uv_hrtime() - t0 >= SCAN_SLICE_NS)
@@ -265,6 +284,10 @@ static void scan_reply(scan_job *j)
 {
     floe_buf b;
     floe_json jw;
+    if (j->spec->reply) {
+        j->spec->reply(j);
+        return;
+    }
     qsort_r(j->heap, j->n, sizeof(*j->heap), by_key_desc, j);
     floe_buf_init(&b);
     floe_json_init(&jw, &b);
@@ -291,6 +314,7 @@ static void scan_reply(scan_job *j)
 
 static void job_free(scan_job *j)
 {
+    free(j->apps);
     free(j->keys);
     free(j->heap);
     free(j->snaps);
@@ -346,7 +370,9 @@ static void table_request(floe_www_req *req, floe_engine *e, const table_spec *s
     j->keys = calloc(j->k ? j->k : 1, sizeof(*j->keys));
     j->heap = calloc(j->k ? j->k : 1, sizeof(*j->heap));
     j->snaps = calloc(j->k ? j->k : 1, floe_tables_entry_size(spec->kind));
-    if (!j->keys || !j->heap || !j->snaps) {
+    if (spec->aggregate)
+        j->apps = calloc(APP_SLOTS, sizeof(*j->apps));
+    if (!j->keys || !j->heap || !j->snaps || (spec->aggregate && !j->apps)) {
         job_free(j);
         floe_www_reply_error(req, 500, "out of memory");
         return;
@@ -467,14 +493,106 @@ static void iface_emit(floe_json *jw, const scan_job *j, const void *snap)
     floe_iface_json(jw, &j->e->tables, snap);
 }
 
-static const table_spec flows_spec = {"flows",    FLOE_TABLE_FLOWS,
-                                      flow_match, flow_key,
-                                      flow_emit,  FILTER_HOST | FILTER_EXPORTER | FILTER_APP};
-static const table_spec hosts_spec = {"hosts",  FLOE_TABLE_HOSTS, host_match,
-                                      host_key, host_emit,        FILTER_HOST | FILTER_APP};
-static const table_spec ifaces_spec = {"interfaces", FLOE_TABLE_IFACES, iface_match,
-                                       iface_key,    iface_emit,        FILTER_EXPORTER};
+/* ---- applications ------------------------------------------------------- */
 
+static void app_aggregate(scan_job *j, const void *item)
+{
+    const floe_flow *f = item;
+    uint16_t app = f->app.app;
+    size_t i = (app * 2654435761u) & (APP_SLOTS - 1), probes = 0;
+    while (j->apps[i].used && j->apps[i].app != app) {
+        i = (i + 1) & (APP_SLOTS - 1);
+        if (++probes >= APP_SLOTS - 1) { /* full: count it as Unknown */
+            app = 0;
+            i = 0;
+            break;
+        }
+    }
+    app_sum *s = &j->apps[i];
+    if (!s->used) {
+        s->used = 1;
+        s->app = app;
+        s->category = f->app.category;
+    }
+    s->bytes += f->bytes[0] + f->bytes[1];
+    s->packets += f->packets[0] + f->packets[1];
+    s->flows++;
+}
+
+static int app_bytes_desc(const void *a, const void *b)
+{
+    const app_sum *x = a, *y = b;
+    if (x->used != y->used)
+        return x->used ? -1 : 1;
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+static void app_reply(scan_job *j)
+{
+    floe_buf b;
+    floe_json jw;
+    floe_dpi *dpi = j->e->tables.dpi;
+    uint64_t bytes = 0, n = 0;
+    qsort(j->apps, APP_SLOTS, sizeof(*j->apps), app_bytes_desc);
+    for (size_t i = 0; i < APP_SLOTS && j->apps[i].used; i++, n++)
+        bytes += j->apps[i].bytes;
+    floe_buf_init(&b);
+    floe_json_init(&jw, &b);
+    floe_json_obj_begin(&jw);
+    floe_json_ku64(&jw, "total", n);
+    floe_json_ku64(&jw, "flows", j->matched);
+    floe_json_ku64(&jw, "bytes", bytes);
+    floe_json_ku64(&jw, "offset", j->q.offset);
+    floe_json_ku64(&jw, "limit", j->q.limit);
+    floe_json_key(&jw, "applications");
+    floe_json_arr_begin(&jw);
+    for (size_t i = j->q.offset; i < n && i < j->q.offset + j->q.limit; i++) {
+        const app_sum *s = &j->apps[i];
+        floe_json_obj_begin(&jw);
+        floe_json_kstr(&jw, "app", dpi ? floe_dpi_app_name(dpi, s->app) : "Unknown");
+        floe_json_ku64(&jw, "app_id", s->app);
+        floe_json_kstr(&jw, "category", dpi ? floe_dpi_category_name(dpi, s->category) : "");
+        floe_json_ku64(&jw, "bytes", s->bytes);
+        floe_json_ku64(&jw, "packets", s->packets);
+        floe_json_ku64(&jw, "flows", s->flows);
+        floe_json_obj_end(&jw);
+    }
+    floe_json_arr_end(&jw);
+    floe_json_obj_end(&jw);
+    floe_www_reply_json(j->req, 200, &b);
+    floe_buf_close(&b);
+}
+
+static const table_spec apps_spec = {.name = "applications",
+                                     .kind = FLOE_TABLE_FLOWS,
+                                     .match = flow_match,
+                                     .key = flow_key,
+                                     .filters = FILTER_HOST | FILTER_EXPORTER,
+                                     .aggregate = app_aggregate,
+                                     .reply = app_reply};
+static const table_spec flows_spec = {.name = "flows",
+                                      .kind = FLOE_TABLE_FLOWS,
+                                      .match = flow_match,
+                                      .key = flow_key,
+                                      .emit = flow_emit,
+                                      .filters = FILTER_HOST | FILTER_EXPORTER | FILTER_APP};
+static const table_spec hosts_spec = {.name = "hosts",
+                                      .kind = FLOE_TABLE_HOSTS,
+                                      .match = host_match,
+                                      .key = host_key,
+                                      .emit = host_emit,
+                                      .filters = FILTER_HOST | FILTER_APP};
+static const table_spec ifaces_spec = {.name = "interfaces",
+                                       .kind = FLOE_TABLE_IFACES,
+                                       .match = iface_match,
+                                       .key = iface_key,
+                                       .emit = iface_emit,
+                                       .filters = FILTER_EXPORTER};
+
+static void on_apps(floe_www_req *req, void *ud)
+{
+    table_request(req, ud, &apps_spec);
+}
 static void on_flows(floe_www_req *req, void *ud)
 {
     table_request(req, ud, &flows_spec);
@@ -550,6 +668,7 @@ static const struct {
     {"/api/v1/hosts/", FLOE_WWW_PREFIX, on_host},
     {"/api/v1/interfaces", 0, on_ifaces},
     {"/api/v1/networks", 0, on_networks},
+    {"/api/v1/applications", 0, on_apps},
 };
 
 int floe_api_tables_register(floe_www *w, floe_engine *e)

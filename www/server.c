@@ -1,9 +1,11 @@
 /*
  * The HTTP server: libmicrohttpd in external-select mode, its epoll fd
- * watched by a uv_poll and its timeouts by a uv_timer, plus the route table.
+ * watched by a uv_poll and its timeouts by a uv_timer, plus the route table,
+ * the security headers every response carries, and optional TLS.
  */
 #include "www/www.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,29 @@
 
 #define WWW_MAX_BODY        (1u << 20)
 #define WWW_MAX_CONNECTIONS 256
+#define WWW_MAX_PER_IP      64
 #define WWW_TIMEOUT_S       30
+#define WWW_MAX_PEM         (256u << 10)
+#define WWW_MAX_HEADERS     8
+
+/*
+ * Sent with every response. Scripts, styles, images and fetches come from
+ * floe itself only, with no inline script or style attribute: a value that
+ * slipped past escaping still cannot run. No page may be framed
+ * (clickjacking), and no URL leaks to another site in a Referer.
+ */
+static const struct {
+    const char *name, *value;
+} security_headers[] = {
+    {"Content-Security-Policy",
+     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+     "base-uri 'none'"},
+    {"X-Frame-Options", "DENY"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "same-origin"},
+    {"Cross-Origin-Opener-Policy", "same-origin"},
+};
 
 typedef struct route {
     char *method;
@@ -36,6 +60,10 @@ struct floe_www {
     uint64_t requests;
     floe_list suspended;
     uv_timer_t kick; /* runs libmicrohttpd soon after a resume */
+    int tls;
+    char *tls_cert, *tls_key; /* PEM text, kept while the daemon runs */
+    void *data;
+    void (*data_free)(void *);
     char endpoint[64];
 };
 
@@ -56,6 +84,10 @@ struct floe_www_req {
     void *cancel_ud;
     struct MHD_Response *pending;
     unsigned pending_status;
+    const char *user; /* static, set by the auth hook */
+    void *session;
+    size_t n_headers;
+    char *headers[WWW_MAX_HEADERS][2]; /* extra response headers, owned */
 };
 
 /* ---- the loop side ----------------------------------------------------- */
@@ -130,13 +162,15 @@ static void dispatch(floe_www_req *req)
         return;
     }
     const route *r = match_route(w, req->method, req->path, &known);
-    if (!r) {
-        floe_www_reply_error(req, known ? 405 : 404, known ? "method not allowed" : "not found");
-        return;
-    }
-    if (!(r->flags & FLOE_WWW_PUBLIC) && w->auth && !w->auth(req, w->auth_ud)) {
+    /* Authentication comes before "not found", so that without it every
+     * path but the public ones looks the same. */
+    if (!(r && (r->flags & FLOE_WWW_PUBLIC)) && (!w->auth || !w->auth(req, w->auth_ud))) {
         if (!req->replied)
             floe_www_reply_error(req, 401, "authentication required");
+        return;
+    }
+    if (!r) {
+        floe_www_reply_error(req, known ? 405 : 404, known ? "method not allowed" : "not found");
         return;
     }
     req->rest = (r->flags & FLOE_WWW_PREFIX) ? req->path + r->path_len : "";
@@ -183,6 +217,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+static void headers_free(floe_www_req *req)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        free(req->headers[i][0]);
+        free(req->headers[i][1]);
+    }
+    req->n_headers = 0;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
@@ -193,6 +236,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req) {
         if (req->pending)
             MHD_destroy_response(req->pending);
+        headers_free(req);
         floe_buf_close(&req->body);
         free(req);
         *con_cls = NULL;
@@ -201,19 +245,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- replies ----------------------------------------------------------- */
 
-static void reply_owned(floe_www_req *r, unsigned status, const char *content_type, char *body,
-                        size_t len)
+/* Adds the headers every response has, and the request's own, then sends
+ * resp (or keeps it for when a suspended request resumes). */
+static void reply_send(floe_www_req *r, unsigned status, struct MHD_Response *resp,
+                       const char *content_type, const char *cache)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        r->replied = 1;
-        return;
-    }
-    MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     r->replied = 1;
+    if (!resp)
+        return;
+    if (content_type)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", cache);
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(security_headers); i++)
+        MHD_add_response_header(resp, security_headers[i].name, security_headers[i].value);
+    for (size_t i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    headers_free(r);
     if (r->suspended) {
         /* A suspended connection takes its response when resumed. */
         r->pending = resp;
@@ -226,6 +273,72 @@ static void reply_owned(floe_www_req *r, unsigned status, const char *content_ty
     }
     MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
+}
+
+static void reply_owned(floe_www_req *r, unsigned status, const char *content_type, char *body,
+                        size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(body);
+    reply_send(r, status, resp, content_type, "no-store");
+}
+
+void floe_www_reply_static(floe_www_req *r, const char *content_type, const void *data, size_t len,
+                           unsigned max_age_s)
+{
+    char cache[64];
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT);
+    if (max_age_s)
+        snprintf(cache, sizeof(cache), "public, max-age=%u, immutable", max_age_s);
+    else
+        snprintf(cache, sizeof(cache), "no-cache");
+    reply_send(r, 200, resp, content_type, cache);
+}
+
+/* Sends b's bytes (taken from b, which is left empty), or a 500 if b ran
+ * out of memory while it was written. */
+static void reply_buf(floe_www_req *r, unsigned status, const char *content_type, floe_buf *b)
+{
+    if (!floe_buf_ok(b)) {
+        floe_buf_reset(b);
+        floe_www_reply_error(r, 500, "out of memory");
+        return;
+    }
+    size_t len;
+    char *body = floe_buf_steal(b, &len);
+    reply_owned(r, status, content_type, body, len);
+}
+
+void floe_www_reply_html(floe_www_req *r, unsigned status, floe_buf *b)
+{
+    reply_buf(r, status, "text/html; charset=utf-8", b);
+}
+
+void floe_www_redirect(floe_www_req *r, const char *location)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        MHD_add_response_header(resp, "Location", location);
+    reply_send(r, 303, resp, NULL, "no-store");
+}
+
+int floe_www_add_header(floe_www_req *r, const char *name, const char *value)
+{
+    if (r->n_headers >= WWW_MAX_HEADERS)
+        return FLOE_ELIMIT;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return FLOE_ENOMEM;
+    }
+    r->headers[r->n_headers][0] = n;
+    r->headers[r->n_headers][1] = v;
+    r->n_headers++;
+    return 0;
 }
 
 void floe_www_suspend(floe_www_req *r, void (*cancel)(void *ud), void *ud)
@@ -252,14 +365,7 @@ void floe_www_reply(floe_www_req *r, unsigned status, const char *content_type, 
 
 void floe_www_reply_json(floe_www_req *r, unsigned status, floe_buf *b)
 {
-    if (!floe_buf_ok(b)) {
-        floe_buf_reset(b);
-        floe_www_reply_error(r, 500, "out of memory");
-        return;
-    }
-    size_t len;
-    char *body = floe_buf_steal(b, &len);
-    reply_owned(r, status, "application/json", body, len);
+    reply_buf(r, status, "application/json", b);
 }
 
 void floe_www_reply_error(floe_www_req *r, unsigned status, const char *message)
@@ -304,6 +410,90 @@ const char *floe_www_body(const floe_www_req *r, size_t *len)
     return r->body.data ? r->body.data : "";
 }
 
+const char *floe_www_cookie(const floe_www_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* URL-decodes n bytes of in ('+' is a space) into out; returns the length
+ * or FLOE_ELIMIT. */
+static int form_decode(const char *in, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%' && i + 2 < n && hex_value(in[i + 1]) >= 0 &&
+                   hex_value(in[i + 2]) >= 0) {
+            c = hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]);
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return FLOE_ELIMIT;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+int floe_www_form(const floe_www_req *r, const char *key, char *out, size_t outlen)
+{
+    const char *ct = floe_www_header(r, "Content-Type");
+    static const char form_type[] = "application/x-www-form-urlencoded";
+    if (!ct || strncasecmp(ct, form_type, sizeof(form_type) - 1) != 0 || !r->body.data || !outlen)
+        return FLOE_ENOTFOUND;
+    size_t klen = strlen(key);
+    const char *p = r->body.data, *end = p + r->body.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        if (eq && (size_t)(eq - p) == klen && memcmp(p, key, klen) == 0)
+            return form_decode(eq + 1, (size_t)(stop - eq - 1), out, outlen);
+        p = stop + 1;
+    }
+    return FLOE_ENOTFOUND;
+}
+
+int floe_www_client(const floe_www_req *r, floe_addr *out)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return FLOE_EINVAL;
+    return floe_addr_from_sockaddr(out, NULL, ci->client_addr);
+}
+
+floe_www *floe_www_server(const floe_www_req *r)
+{
+    return r->w;
+}
+void floe_www_set_user(floe_www_req *r, const char *user)
+{
+    r->user = user;
+}
+const char *floe_www_user(const floe_www_req *r)
+{
+    return r->user;
+}
+void floe_www_set_session(floe_www_req *r, void *session)
+{
+    r->session = session;
+}
+void *floe_www_session(const floe_www_req *r)
+{
+    return r->session;
+}
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 int floe_www_route(floe_www *w, const char *method, const char *path, unsigned flags,
@@ -339,13 +529,133 @@ const char *floe_www_endpoint(const floe_www *w)
 {
     return w->endpoint;
 }
+int floe_www_tls(const floe_www *w)
+{
+    return w->tls;
+}
+uv_loop_t *floe_www_loop(const floe_www *w)
+{
+    return w->loop;
+}
+
+int floe_www_set_data(floe_www *w, void *data, void (*free_fn)(void *))
+{
+    if (w->data)
+        return FLOE_EEXISTS;
+    w->data = data;
+    w->data_free = free_fn;
+    return 0;
+}
+
+void *floe_www_data(const floe_www *w)
+{
+    return w->data;
+}
+
+size_t floe_www_route_count(const floe_www *w)
+{
+    return w->n_routes;
+}
+
+int floe_www_route_at(const floe_www *w, size_t i, const char **method, const char **path,
+                      unsigned *flags)
+{
+    if (i >= w->n_routes)
+        return FLOE_ENOTFOUND;
+    *method = w->routes[i].method;
+    *path = w->routes[i].path;
+    *flags = w->routes[i].flags;
+    return 0;
+}
 uint64_t floe_www_requests(const floe_www *w)
 {
     return w->requests;
 }
 
+/* Reads a PEM file whole (up to WWW_MAX_PEM). NULL with err set on failure. */
+static char *read_pem(const char *path, const char *key, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s %s: %s", key, path, strerror(errno));
+        return NULL;
+    }
+    floe_buf b;
+    floe_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len <= WWW_MAX_PEM)
+        floe_buf_append(&b, chunk, n);
+    int bad = ferror(f) || !floe_buf_ok(&b) || b.len > WWW_MAX_PEM;
+    fclose(f);
+    if (bad || !b.data || !strstr(b.data, "-----BEGIN ")) {
+        snprintf(err, errlen, "%s %s: %s", key, path,
+                 bad ? "unreadable or over 256 KiB" : "not a PEM file");
+        floe_buf_close(&b);
+        return NULL;
+    }
+    size_t len;
+    return floe_buf_steal(&b, &len);
+}
+
+static void www_discard(floe_www *w)
+{
+    if (w->data_free)
+        w->data_free(w->data);
+    free(w->tls_cert);
+    if (w->tls_key)
+        explicit_bzero(w->tls_key, strlen(w->tls_key)); /* the private key */
+    free(w->tls_key);
+    free(w);
+}
+
+/* Loads the certificate and key for HTTPS; 0, or -1 with err set. */
+static int www_tls_load(floe_www *w, const char *cert_file, const char *key_file, char *err,
+                        size_t errlen)
+{
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        snprintf(err, errlen, "web_tls_cert: this libmicrohttpd was built without TLS");
+        return -1;
+    }
+    w->tls_cert = read_pem(cert_file, "web_tls_cert", err, errlen);
+    if (!w->tls_cert)
+        return -1;
+    w->tls_key = read_pem(key_file, "web_tls_key", err, errlen);
+    if (!w->tls_key)
+        return -1;
+    w->tls = 1;
+    return 0;
+}
+
+static struct MHD_Daemon *www_start_mhd(floe_www *w, struct sockaddr_storage *ss)
+{
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ss->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, w->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, w->tls_cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (w->tls)
+        flags |= MHD_USE_TLS;
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)WWW_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WWW_MAX_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WWW_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, w, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY,
+        w->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
+}
+
 floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, char *err,
                        size_t errlen)
+{
+    return floe_www_new_tls(loop, endpoint, NULL, NULL, log, err, errlen);
+}
+
+floe_www *floe_www_new_tls(uv_loop_t *loop, const char *endpoint, const char *cert_file,
+                           const char *key_file, floe_log *log, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     char why[128];
@@ -360,19 +670,22 @@ floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, cha
     }
     w->loop = loop;
     w->log = log;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER,
-                              mhd_logger, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)WWW_MAX_CONNECTIONS,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WWW_TIMEOUT_S,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
-                              MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (cert_file && *cert_file && key_file && *key_file &&
+        www_tls_load(w, cert_file, key_file, err, errlen) != 0) {
+        www_discard(w);
+        return NULL;
+    }
+    w->mhd = www_start_mhd(w, &ss);
     if (!w->mhd) {
-        snprintf(err, errlen, "cannot listen for HTTP on %s (address in use or not local?)",
-                 endpoint);
-        free(w);
+        if (w->tls)
+            snprintf(err, errlen,
+                     "cannot serve HTTPS on %s: web_tls_cert %s and web_tls_key %s do not "
+                     "load as a pair (or the address is in use)",
+                     endpoint, cert_file, key_file);
+        else
+            snprintf(err, errlen, "cannot listen for HTTP on %s (address in use or not local?)",
+                     endpoint);
+        www_discard(w);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -380,7 +693,7 @@ floe_www *floe_www_new(uv_loop_t *loop, const char *endpoint, floe_log *log, cha
     if (!info) {
         snprintf(err, errlen, "HTTP on %s: libmicrohttpd gave no epoll descriptor", endpoint);
         MHD_stop_daemon(w->mhd);
-        free(w);
+        www_discard(w);
         return NULL;
     }
     floe_addr a;
@@ -410,7 +723,7 @@ static void on_handle_closed(uv_handle_t *h)
         free(w->routes[i].path);
     }
     free(w->routes);
-    free(w);
+    www_discard(w);
 }
 
 void floe_www_free(floe_www *w)

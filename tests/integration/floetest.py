@@ -1,11 +1,16 @@
 """Helpers for floe's integration tests: start the real daemon on loopback
 ports with a temporary data dir, send it datagrams, read its HTTP API.
 
+The daemon gets an API token (FLOE_API_TOKEN) and an admin password
+(FLOE_ADMIN_PASSWORD) in its environment, and Daemon.get sends the token,
+since every API path needs authentication.
+
 Set FLOE_VALGRIND=1 to run the daemon under valgrind; the daemon's exit
 status then carries valgrind's verdict (--error-exitcode=99).
 """
 import json
 import os
+import secrets
 import signal
 import socket
 import struct
@@ -20,6 +25,9 @@ SRCDIR = os.environ.get("FLOE_SRCDIR", os.path.abspath(os.path.join(os.path.dirn
 VALGRIND = os.environ.get("FLOE_VALGRIND") == "1"
 # Valgrind slows start-up and everything after it.
 SLOW = 20 if VALGRIND else 1
+# What the test daemons accept: a bearer token and the admin password.
+API_TOKEN = "floe-test-" + secrets.token_hex(16)
+ADMIN_PASSWORD = "floe-test-" + secrets.token_hex(6)
 
 
 def free_port(kind=socket.SOCK_DGRAM, family=socket.AF_INET):
@@ -33,9 +41,17 @@ def free_port(kind=socket.SOCK_DGRAM, family=socket.AF_INET):
 class Daemon:
     """One `floe run` process. Use as a context manager."""
 
-    def __init__(self, extra_args=(), config=None, listen=None, ipv6=False):
+    def __init__(self, extra_args=(), config=None, listen=None, ipv6=False, env=None,
+                 data=None, token=API_TOKEN, password=ADMIN_PASSWORD, scheme="http",
+                 context=None):
+        """env adds to (or, with None values, removes from) the daemon's
+        environment; data reuses a data directory (a restart)."""
         self.tmp = tempfile.TemporaryDirectory(prefix="floe-test-")
-        self.data = os.path.join(self.tmp.name, "data")
+        self.token = token
+        self.password = password
+        self.scheme = scheme
+        self.context = context  # an ssl.SSLContext for https
+        self.data = data or os.path.join(self.tmp.name, "data")
         self.udp_port = free_port()
         self.udp6_port = free_port(family=socket.AF_INET6) if ipv6 else None
         self.web_port = free_port(socket.SOCK_STREAM)
@@ -57,13 +73,30 @@ class Daemon:
         if VALGRIND:
             args = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                     "--errors-for-leak-kinds=definite", "--quiet"] + args
+        environ = dict(os.environ)
+        for k, v in (("FLOE_API_TOKEN", token), ("FLOE_ADMIN_PASSWORD", password)):
+            environ.pop(k, None)
+            if v:
+                environ[k] = v
+        for k, v in (env or {}).items():
+            environ.pop(k, None)
+            if v is not None:
+                environ[k] = v
         self.log_path = os.path.join(self.tmp.name, "floe.log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.args, self.environ = args, environ
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=environ)
+        self.wait_ready()
+
+    def restart(self):
+        """Stops the daemon and starts it again on the same data dir and ports."""
+        self.stop()
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.environ)
         self.wait_ready()
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.web_port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.web_port, path)
 
     def wait_ready(self, timeout=5.0):
         deadline = time.time() + timeout * SLOW
@@ -71,14 +104,22 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise AssertionError("floe exited early (%s): %s" % (self.proc.returncode, self.logtext()))
             try:
-                self.get("/api/v1/status")
+                self.get_raw("/static/app.js", token=None)
                 return
+            except urllib.error.HTTPError:
+                return  # it answers
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.05)
-        raise AssertionError("floe did not answer on /api/v1/status: " + self.logtext())
+        raise AssertionError("floe did not answer on HTTP: " + self.logtext())
 
-    def get_raw(self, path):
-        with urllib.request.urlopen(self.url(path), timeout=5 * SLOW) as r:
+    def get_raw(self, path, token="", headers=None, method=None, data=None, context=None):
+        """One request; token "" means the daemon's own, None none."""
+        h = dict(headers or {})
+        token = self.token if token == "" else token
+        if token:
+            h["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.url(path), headers=h, method=method, data=data)
+        with urllib.request.urlopen(req, timeout=5 * SLOW, context=context or self.context) as r:
             return r.status, r.headers, r.read()
 
     def get(self, path):
@@ -91,10 +132,9 @@ class Daemon:
     def request(self, method, path, body=None):
         """(HTTP status, parsed JSON) of a request with a JSON body, errors included."""
         data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-        req = urllib.request.Request(self.url(path), data=data, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=5 * SLOW) as r:
-                return r.status, json.loads(r.read())
+            status, _, raw = self.get_raw(path, method=method, data=data)
+            return status, json.loads(raw)
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 

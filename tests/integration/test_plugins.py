@@ -104,9 +104,7 @@ class Live(unittest.TestCase):
             flows = d.get("/api/v1/flows")["flows"]
             self.assertEqual(flow_with_client(flows, "10.1.0.1")["status"], None)
             # Kept across a restart: the same data dir, a new process.
-            d.stop()
-            d.proc = subprocess.Popen(d.proc.args, stdout=d.log, stderr=subprocess.STDOUT)
-            d.wait_ready()
+            d.restart()
             _, body = d.request("GET", path)
             self.assertEqual(body["config"]["ports"], [80, 8080, 8081])
             code, _ = d.request("PUT", "/api/v1/plugins/suspicious_port/checks/nope", {})

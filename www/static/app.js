@@ -1,0 +1,891 @@
+/*
+ * floe's web UI script: vanilla JavaScript, no framework. The server
+ * renders each page's structure; this fills it from the JSON API and keeps
+ * it live (a refresh every REFRESH_MS, paused while the tab is hidden),
+ * with human units (bits/s, SI prefixes, relative times), and turns every
+ * <div class="chart" data-schema=...> into an interactive uPlot chart fed
+ * by /api/v1/timeseries. Data is only ever written with textContent, never
+ * as markup.
+ */
+(function () {
+    'use strict';
+
+    var REFRESH_MS = 5000;
+    var PAGE = 50;
+    var THEME_KEY = 'floe-theme';
+
+    /* The theme, before the first paint (this script runs in <head>): the
+     * toggle's choice if there is one, else the system's, followed live. */
+    function storedTheme() {
+        try {
+            var t = localStorage.getItem(THEME_KEY);
+            return t === 'light' || t === 'dark' ? t : null;
+        } catch (e) {
+            return null;
+        }
+    }
+    var systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+    function applyTheme() {
+        document.documentElement.setAttribute('data-theme', storedTheme() || (systemDark.matches ? 'dark' : 'light'));
+    }
+    applyTheme();
+
+    /* ---- units ------------------------------------------------------------ */
+
+    var PREFIXES = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+
+    /* 1234567 -> "1.23 M" + unit; SI (powers of 1000), three significant digits. */
+    function si(v, unit) {
+        if (v === null || v === undefined || isNaN(v))
+            return '\u2013';
+        var neg = v < 0, x = Math.abs(v), i = 0;
+        while (x >= 999.5 && i < PREFIXES.length - 1) {
+            x /= 1000;
+            i++;
+        }
+        var text = i === 0 && Math.round(x) === x ? String(x) :
+            x >= 99.5 ? x.toFixed(0) : x >= 9.95 ? x.toFixed(1) : x.toFixed(2);
+        return (neg ? '-' : '') + text + (unit || PREFIXES[i] ? ' ' + PREFIXES[i] + (unit || '') : '');
+    }
+
+    function count(n) {
+        if (n === null || n === undefined)
+            return '\u2013';
+        return n < 10000 ? String(n) : si(n, '');
+    }
+
+    var fmt = {
+        si: si,
+        count: count,
+        bytes: function (b) { return si(b, 'B'); },
+        /* a rate in bytes per second, shown as bits per second */
+        bits: function (bytesPerSec) { return si(bytesPerSec * 8, 'bit/s'); },
+        /* ms since the epoch -> "12 s ago", "3 min ago", "2 h ago", "5 d ago" */
+        ago: function (ms, now) {
+            if (!ms)
+                return 'never';
+            var s = Math.round(((now || Date.now()) - ms) / 1000);
+            if (s < 2)
+                return 'just now';
+            if (s < 90)
+                return s + ' s ago';
+            if (s < 5400)
+                return Math.round(s / 60) + ' min ago';
+            if (s < 129600)
+                return Math.round(s / 3600) + ' h ago';
+            return Math.round(s / 86400) + ' d ago';
+        },
+        time: function (ms) { return new Date(ms).toLocaleString(); },
+        pct: function (x) { return (100 * x).toFixed(x >= 0.1 ? 0 : 1) + ' %'; },
+    };
+
+    /* ---- DOM -------------------------------------------------------------- */
+
+    function $(sel, root) { return (root || document).querySelector(sel); }
+    function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+    /* el('td', {class: 'num'}, 'text', node...): strings become text nodes. */
+    function el(tag, attrs) {
+        var e = document.createElement(tag);
+        for (var k in attrs || {}) {
+            if (attrs[k] === null || attrs[k] === undefined || attrs[k] === false)
+                continue;
+            if (k === 'class')
+                e.className = attrs[k];
+            else if (k === 'text')
+                e.textContent = attrs[k];
+            else
+                e.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
+        }
+        for (var i = 2; i < arguments.length; i++) {
+            var c = arguments[i];
+            if (c === null || c === undefined)
+                continue;
+            e.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+        }
+        return e;
+    }
+
+    function hostLink(ip) {
+        return el('a', { href: '/hosts/' + encodeURIComponent(ip), class: 'addr' }, ip);
+    }
+
+    function shareBar(x) {
+        var bar = el('span', { class: 'share', title: fmt.pct(x) }, el('span'));
+        bar.firstChild.style.width = Math.max(0, Math.min(100, 100 * x)).toFixed(1) + '%';
+        return bar;
+    }
+
+    /*
+     * Fills a server-rendered table's body. cols: [{v: row => text or node,
+     * num: bool, cls: string or row => string}].
+     */
+    function fillTable(table, rows, cols, empty, onRow) {
+        var body = table.tBodies[0], frag = document.createDocumentFragment();
+        rows.forEach(function (row) {
+            var tr = el('tr');
+            cols.forEach(function (c) {
+                var v = c.v(row), cls = typeof c.cls === 'function' ? c.cls(row) : c.cls;
+                tr.appendChild(el('td', { class: ((c.num ? 'num ' : '') + (cls || '')).trim() || null },
+                    v === null || v === undefined ? '\u2013' : v));
+            });
+            if (onRow)
+                onRow(tr, row);
+            frag.appendChild(tr);
+        });
+        if (!rows.length)
+            frag.appendChild(el('tr', { class: 'empty' }, el('td', { colspan: cols.length }, empty || 'nothing yet')));
+        body.replaceChildren(frag);
+    }
+
+    function tableMessage(table, text) {
+        var n = table.tHead.rows[0].cells.length;
+        table.tBodies[0].replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: n }, text)));
+    }
+
+    /* ---- the API ---------------------------------------------------------- */
+
+    function csrf() {
+        var m = $('meta[name="csrf-token"]');
+        return m ? m.getAttribute('content') : '';
+    }
+
+    function ApiError(status, message) {
+        this.status = status;
+        this.message = message;
+    }
+
+    /* GET path as JSON; a 401 means the session ended: back to the login. */
+    function api(path) {
+        return fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+            .then(function (r) {
+                if (r.status === 401) {
+                    location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+                    throw new ApiError(401, 'logged out');
+                }
+                return r.json().catch(function () { return {}; }).then(function (body) {
+                    if (!r.ok)
+                        throw new ApiError(r.status, body.error || r.statusText);
+                    return body;
+                });
+            }, function () {
+                throw new ApiError(0, 'floe is not answering');
+            });
+    }
+
+    function post(path, body) {
+        return fetch(path, {
+            method: 'POST', credentials: 'same-origin',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf() },
+            body: JSON.stringify(body || {}),
+        });
+    }
+
+    function qs(obj) {
+        return Object.keys(obj).filter(function (k) {
+            return obj[k] !== '' && obj[k] !== null && obj[k] !== undefined;
+        }).map(function (k) {
+            return encodeURIComponent(k) + '=' + encodeURIComponent(obj[k]);
+        }).join('&');
+    }
+
+    function params() {
+        var out = {};
+        new URLSearchParams(location.search).forEach(function (v, k) { out[k] = v; });
+        return out;
+    }
+
+    /* ---- live refresh and "last updated" ---------------------------------- */
+
+    var live = { tasks: [], last: 0, failed: false, timer: null };
+
+    function updatedText() {
+        var u = $('#updated');
+        if (!u || !live.last)
+            return;
+        u.textContent = (live.failed ? 'not updated since ' : 'updated ') +
+            new Date(live.last).toLocaleTimeString() + ' (' + fmt.ago(live.last) + ')';
+        u.classList.toggle('stale', live.failed);
+    }
+
+    function refresh() {
+        clearTimeout(live.timer);
+        var runs = live.tasks.map(function (t) {
+            try {
+                return Promise.resolve(t());
+            } catch (e) {
+                return Promise.reject(e);
+            }
+        });
+        return Promise.allSettled(runs).then(function (res) {
+            var failed = res.some(function (r) { return r.status === 'rejected' && r.reason && r.reason.status === 0; });
+            live.failed = failed;
+            if (!failed)
+                live.last = Date.now();
+            updatedText();
+            document.body.setAttribute('data-refreshed', String(Date.now()));
+            if (!performance.getEntriesByName('floe:data').length)
+                performance.mark('floe:data'); /* the first data drawn, for bench/web-page.mjs */
+            if (!document.hidden)
+                live.timer = setTimeout(refresh, REFRESH_MS);
+        });
+    }
+
+    /* Registers a task that refreshes part of the page; it returns a promise. */
+    function every(task) {
+        live.tasks.push(task);
+    }
+
+    document.addEventListener('visibilitychange', function () {
+        if (!document.hidden && live.tasks.length)
+            refresh();
+    });
+    setInterval(updatedText, 1000);
+
+    /* ---- charts ----------------------------------------------------------- */
+
+    var RANGES = [['1h', 3600], ['6h', 21600], ['1d', 86400], ['1w', 604800], ['1m', 2678400], ['1y', 31536000]];
+    var PALETTE = ['#1f6feb', '#e8590c', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e03131', '#5c7cfa'];
+    var charts = [];
+
+    function cssVar(name) {
+        return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    }
+
+    /*
+     * A chart in slot: range buttons (1h..1y), a plot where hovering shows
+     * the values at that time in the legend and a drag zooms (and fetches
+     * that range at its finer resolution), double-click or "Reset" to go
+     * back. unit "bytes": per-second deltas shown as bits/s.
+     */
+    function Chart(slot) {
+        this.slot = slot;
+        this.schema = slot.getAttribute('data-schema');
+        this.tags = slot.getAttribute('data-tags') || '';
+        this.unit = slot.getAttribute('data-unit') || '';
+        this.range = slot.getAttribute('data-range') || '1d';
+        this.zoom = null;
+        this.u = null;
+        this.data = null;
+        var self = this;
+        this.bar = el('div', { class: 'chart-bar', role: 'group', 'aria-label': 'Range' });
+        RANGES.forEach(function (r) {
+            var b = el('button', { type: 'button', 'data-range': r[0] }, r[0]);
+            b.addEventListener('click', function () {
+                self.range = r[0];
+                self.zoom = null;
+                self.load();
+            });
+            self.bar.appendChild(b);
+        });
+        this.reset = el('button', { type: 'button', class: 'reset', hidden: true }, 'Reset zoom');
+        this.reset.addEventListener('click', function () {
+            self.zoom = null;
+            self.load();
+        });
+        this.bar.appendChild(this.reset);
+        this.plot = el('div', { class: 'chart-plot' });
+        this.msg = el('div', { class: 'chart-msg' }, 'loading\u2026');
+        slot.replaceChildren(this.bar, this.msg, this.plot);
+        slot.chart = this;
+        charts.push(this);
+        this.load();
+    }
+
+    Chart.prototype.window = function () {
+        if (this.zoom)
+            return this.zoom;
+        var to = Math.floor(Date.now() / 1000), span = 86400;
+        RANGES.forEach(function (r) { if (r[0] === this.range) span = r[1]; }, this);
+        return [to - span, to];
+    };
+
+    Chart.prototype.message = function (text) {
+        this.msg.textContent = text;
+        this.msg.hidden = false;
+        this.plot.hidden = true;
+        this.slot.setAttribute('data-state', text === 'no timeseries yet' ? 'none' : 'message');
+    };
+
+    Chart.prototype.load = function () {
+        var self = this, w = this.window();
+        $$('button[data-range]', this.bar).forEach(function (b) {
+            b.setAttribute('aria-pressed', String(!self.zoom && b.getAttribute('data-range') === self.range));
+        });
+        this.reset.hidden = !this.zoom;
+        var url = '/api/v1/timeseries?' + qs({ schema: this.schema, tags: this.tags, from: w[0], to: w[1] });
+        return api(url).then(function (d) {
+            self.draw(d);
+        }, function (e) {
+            if (e.status === 404)
+                self.message('no timeseries yet');
+            else if (e.status !== 401)
+                self.message('chart unavailable: ' + e.message);
+        });
+    };
+
+    Chart.prototype.format = function (v) {
+        if (v === null || v === undefined)
+            return '\u2013';
+        return this.unit === 'bytes' ? si(v, 'bit/s') : si(v, this.unit === 'count' ? '' : this.unit);
+    };
+
+    /* JSON {metrics, points: [[t, v1, ...], ...]} -> uPlot's columns. */
+    Chart.prototype.columns = function (d) {
+        var scale = this.unit === 'bytes' ? 8 : 1, n = (d.metrics || []).length;
+        var cols = [[]];
+        for (var i = 0; i < n; i++)
+            cols.push([]);
+        (d.points || []).forEach(function (p) {
+            cols[0].push(p[0]);
+            for (var i = 0; i < n; i++) {
+                var v = p[i + 1];
+                cols[i + 1].push(v === null || v === undefined ? null : v * scale);
+            }
+        });
+        return cols;
+    };
+
+    Chart.prototype.options = function (metrics) {
+        var self = this, muted = cssVar('--muted'), grid = cssVar('--grid');
+        var series = [{ value: function (u, t) { return t === null ? '\u2013' : new Date(t * 1000).toLocaleString(); } }];
+        metrics.forEach(function (m, i) {
+            var c = PALETTE[i % PALETTE.length];
+            series.push({
+                label: m, stroke: c, width: 1.5, fill: c + '22', points: { show: false },
+                value: function (u, v) { return self.format(v); },
+            });
+        });
+        var axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+        return {
+            width: Math.max(200, this.plot.clientWidth || this.slot.clientWidth || 600),
+            height: 220,
+            series: series,
+            axes: [axis, Object.assign({}, axis, {
+                size: 80,
+                values: function (u, vals) { return vals.map(function (v) { return self.format(v); }); },
+            })],
+            scales: { x: { time: true } },
+            cursor: { drag: { x: true, y: false } },
+            hooks: {
+                setSelect: [function (u) {
+                    if (u.select.width < 4)
+                        return;
+                    var from = Math.floor(u.posToVal(u.select.left, 'x'));
+                    var to = Math.ceil(u.posToVal(u.select.left + u.select.width, 'x'));
+                    self.zoom = [from, to];
+                    self.load();
+                }],
+            },
+        };
+    };
+
+    Chart.prototype.draw = function (d) {
+        var cols = this.columns(d);
+        if (!cols[0].length) {
+            this.message('no data in this range');
+            return;
+        }
+        this.data = d;
+        this.msg.hidden = true;
+        this.plot.hidden = false;
+        this.slot.setAttribute('data-state', 'drawn');
+        var key = (d.metrics || []).join(',');
+        if (this.u && this.key === key) {
+            this.u.setData(cols);
+            return;
+        }
+        if (this.u)
+            this.u.destroy();
+        this.key = key;
+        this.u = new uPlot(this.options(d.metrics || []), cols, this.plot);
+        var self = this;
+        this.u.over.addEventListener('dblclick', function () {
+            self.zoom = null;
+            self.load();
+        });
+    };
+
+    Chart.prototype.redraw = function () {
+        if (!this.u || !this.data)
+            return;
+        this.u.destroy();
+        this.u = null;
+        this.draw(this.data);
+    };
+
+    Chart.prototype.resize = function () {
+        if (this.u)
+            this.u.setSize({ width: Math.max(200, this.plot.clientWidth), height: 220 });
+    };
+
+    function initCharts(root) {
+        $$('.chart[data-schema]', root).forEach(function (slot) {
+            if (!slot.chart && !slot.hidden)
+                new Chart(slot);
+        });
+    }
+
+    var resizeTimer = null;
+    window.addEventListener('resize', function () {
+        clearTimeout(resizeTimer);
+        resizeTimer = setTimeout(function () { charts.forEach(function (c) { c.resize(); }); }, 150);
+    });
+
+    /* ---- the table pages' shared parts ------------------------------------ */
+
+    /*
+     * A paged, sorted, filtered table page: the state lives in the URL
+     * (so a reload or a shared link keeps it), the filter form and the
+     * sortable headings edit it, and load(state) fetches a page.
+     */
+    function tablePage(table, fields, load) {
+        var state = params(), form = $('#filters');
+        state.offset = parseInt(state.offset || '0', 10) || 0;
+        if (form) {
+            fields.forEach(function (f) {
+                if (form.elements[f] && state[f])
+                    form.elements[f].value = state[f];
+            });
+            form.addEventListener('submit', function (ev) {
+                ev.preventDefault();
+                fields.forEach(function (f) { state[f] = form.elements[f] ? form.elements[f].value.trim() : ''; });
+                go(0);
+            });
+            form.addEventListener('reset', function () {
+                setTimeout(function () {
+                    fields.forEach(function (f) { state[f] = ''; });
+                    go(0);
+                });
+            });
+        }
+        $$('th[data-sort] button', table).forEach(function (b) {
+            b.addEventListener('click', function () {
+                state.sort = b.parentNode.getAttribute('data-sort');
+                go(0);
+            });
+        });
+        $('#prev').addEventListener('click', function () { go(Math.max(0, state.offset - PAGE)); });
+        $('#next').addEventListener('click', function () { go(state.offset + PAGE); });
+
+        function go(offset) {
+            state.offset = offset;
+            var q = {};
+            fields.concat(['sort']).forEach(function (f) { q[f] = state[f] || ''; });
+            q.offset = offset || '';
+            history.replaceState(null, '', location.pathname + (qs(q) ? '?' + qs(q) : ''));
+            refresh();
+        }
+
+        every(function () {
+            var sort = state.sort || 'bytes';
+            $$('th[data-sort]', table).forEach(function (th) {
+                if (th.getAttribute('data-sort') === sort)
+                    th.setAttribute('aria-sort', 'descending');
+                else
+                    th.removeAttribute('aria-sort');
+            });
+            var q = { limit: PAGE, offset: state.offset || '', sort: sort };
+            fields.forEach(function (f) { q[f] = state[f] || ''; });
+            return load(qs(q)).then(function (d) {
+                var first = d.total ? state.offset + 1 : 0;
+                var last = Math.min(state.offset + PAGE, d.total);
+                $('#page-info').textContent = count(first) + '\u2013' + count(last) + ' of ' + count(d.total);
+                $('#prev').disabled = state.offset === 0;
+                $('#next').disabled = state.offset + PAGE >= Math.min(d.total, 10000);
+            }, function (e) {
+                if (e.status)
+                    tableMessage(table, e.message);
+                throw e;
+            });
+        });
+    }
+
+    function flowApp(f) {
+        return f.app ? el('span', { title: (f.category || '') + ' (' + (f.app_source || '') + ')' }, f.app) : '\u2013';
+    }
+
+    function flowBytes(f) {
+        return (f.bytes ? f.bytes.c2s + f.bytes.s2c : 0);
+    }
+
+    /* The statuses the plugin engine sets: [{key, title, score, info}]. */
+    function flowStatus(f) {
+        var list = f.statuses || [];
+        if (!list.length)
+            return f.status ? el('span', { class: 'chip' }, String(f.status)) : '\u2013';
+        var span = el('span');
+        list.forEach(function (s) {
+            span.appendChild(el('span', {
+                class: 'chip ' + (s.score >= 100 ? 'bad' : s.score >= 10 ? 'warn' : ''),
+                title: (s.info ? String(s.info) + ' ' : '') + '(score ' + s.score + ')',
+            }, s.title || s.key));
+        });
+        return span;
+    }
+
+    var PROTOS = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 47: 'GRE', 50: 'ESP', 58: 'ICMPv6', 132: 'SCTP' };
+
+    function endpoint(ip, port) {
+        return el('span', null, hostLink(ip), port ? el('span', { class: 'mono' }, ':' + port) : null);
+    }
+
+    /* ---- pages ------------------------------------------------------------ */
+
+    var pages = {};
+
+    pages.dashboard = function () {
+        var prev = null;
+        every(function status() {
+            return api('/api/v1/status').then(function (st) {
+                var t = st.totals || {}, now = Date.now();
+                if (prev && now > prev.at) {
+                    var dt = (now - prev.at) / 1000;
+                    $('#traffic-now').textContent = fmt.bits(Math.max(0, (t.bytes - prev.bytes) / dt));
+                    $('#traffic-now-sub').textContent = si(Math.max(0, (t.records - prev.records) / dt), 'records/s') +
+                        ', ' + si(Math.max(0, (t.datagrams - prev.datagrams) / dt), 'datagrams/s') + ' (as exported)';
+                } else {
+                    $('#traffic-now').textContent = 'measuring\u2026';
+                    $('#traffic-now-sub').textContent = fmt.bytes(t.bytes) + ' received since start';
+                }
+                if (!prev) /* a second sample soon, for a first rate */
+                    setTimeout(function () { status().catch(function () {}); }, 1500);
+                prev = { at: now, bytes: t.bytes || 0, records: t.records || 0, datagrams: t.datagrams || 0 };
+                $('#flows-now').textContent = count(st.flows);
+                $('#flows-now-sub').textContent = count(st.hosts) + ' hosts';
+                $('#exporters-now').textContent = count(st.exporters);
+                $('#exporters-now-sub').textContent = count(t.malformed || 0) + ' malformed, ' +
+                    count(t.lost || 0) + ' lost';
+            });
+        });
+        every(function () {
+            return api('/api/v1/hosts?limit=10&sort=bytes').then(function (d) {
+                fillTable($('#top-hosts'), d.hosts, [
+                    { v: function (h) { return hostLink(h.ip); } },
+                    { num: true, v: function (h) { return fmt.bytes(h.bytes.sent + h.bytes.rcvd); } },
+                    { num: true, v: function (h) { return count(h.flows.active_as_client + h.flows.active_as_server); } },
+                    { v: function (h) { return fmt.ago(h.last_seen_ms); } },
+                ], 'no hosts yet');
+            });
+        });
+        every(function () {
+            return api('/api/v1/applications?limit=10').then(function (d) {
+                var total = d.bytes || 1;
+                fillTable($('#top-apps'), d.applications, [
+                    { v: function (a) { return el('a', { href: '/flows?app=' + encodeURIComponent(a.app) }, a.app); } },
+                    { num: true, v: function (a) { return fmt.bytes(a.bytes); } },
+                    { num: true, v: function (a) { return count(a.flows); } },
+                    { v: function (a) { return shareBar(a.bytes / total); } },
+                ], 'no applications yet');
+            });
+        });
+        every(function () {
+            return api('/api/v1/interfaces?limit=10&sort=bytes').then(function (d) {
+                fillTable($('#top-ifaces'), d.interfaces, [
+                    { v: function (i) { return el('span', { class: 'addr' }, i.exporter || '#' + i.exporter_id); } },
+                    { num: true, v: function (i) { return String(i.ifindex); } },
+                    { num: true, v: function (i) { return fmt.bytes(i.bytes.in); } },
+                    { num: true, v: function (i) { return fmt.bytes(i.bytes.out); } },
+                    { v: function (i) { return fmt.ago(i.last_seen_ms); } },
+                ], 'no interfaces yet');
+            });
+        });
+        every(function () {
+            return api('/api/v1/exporters').then(function (d) {
+                var list = d.exporters.slice().sort(function (a, b) { return b.last_seen_ms - a.last_seen_ms; });
+                fillTable($('#exporter-health'), list.slice(0, 10), exporterHealthCols(), 'no exporters yet');
+            });
+        });
+        every(alertsSlot);
+    };
+
+    function exporterHealthCols() {
+        var stale = function (x) { return Date.now() - x.last_seen_ms > 300000 ? 'stale' : ''; };
+        var bad = function (n) { return function (x) { return n(x) ? 'bad' : ''; }; };
+        return [
+            { v: function (x) {
+                return el('span', null, el('span', { class: 'addr' }, x.address + (x.agent ? ' (' + x.agent + ')' : '')),
+                    ' ' + x.proto + '/' + x.domain);
+            } },
+            { cls: stale, v: function (x) { return fmt.ago(x.last_seen_ms); } },
+            { num: true, cls: bad(function (x) { return x.sequence.lost; }), v: function (x) { return count(x.sequence.lost) + ' ' + x.sequence.lost_unit; } },
+            { num: true, cls: bad(function (x) { return x.counters.malformed; }), v: function (x) { return count(x.counters.malformed); } },
+            { num: true, cls: bad(function (x) { return x.counters.missing_template; }), v: function (x) { return count(x.counters.missing_template); } },
+        ];
+    }
+
+    function alertsSlot() {
+        var slot = $('#alerts-slot');
+        return api('/api/v1/alerts?state=engaged&limit=5&totals=1').then(function (d) {
+            var alerts = d.alerts || [], total = d.totals && d.totals.total !== undefined ? d.totals.total : alerts.length;
+            $('#alerts-now').textContent = count(total);
+            slot.replaceChildren(alerts.length ? genericTable(alerts, 5) : el('p', null, 'No engaged alerts.'));
+        }, function (e) {
+            if (e.status !== 404)
+                throw e;
+            $('#alerts-now').textContent = '\u2013';
+            $('#alerts-now-sub').textContent = 'the alert store is not in this build';
+            slot.textContent = 'Engaged alerts appear here once floe has its alert store.';
+        });
+    }
+
+    /* A table of whatever scalar fields a list's objects have (alerts and
+     * plugins, until their pages get columns of their own). */
+    function genericTable(list, limit) {
+        var keys = [];
+        list.slice(0, 20).forEach(function (o) {
+            Object.keys(o).forEach(function (k) {
+                var v = o[k];
+                if (keys.indexOf(k) < 0 && keys.length < 8 && (typeof v !== 'object' || v === null))
+                    keys.push(k);
+            });
+        });
+        var table = el('table', { class: 'data' }, el('thead', null, el('tr', null)), el('tbody'));
+        keys.forEach(function (k) { table.tHead.rows[0].appendChild(el('th', null, k)); });
+        fillTable(table, list.slice(0, limit || list.length), keys.map(function (k) {
+            return { v: function (o) { return o[k] === undefined || o[k] === null ? null : /_ms$/.test(k) ? fmt.ago(o[k]) : String(o[k]); } };
+        }));
+        return el('div', { class: 'table-wrap' }, table);
+    }
+
+    pages.hosts = function () {
+        var table = $('#hosts');
+        tablePage(table, ['host', 'app'], function (q) {
+            return api('/api/v1/hosts?' + q).then(function (d) {
+                fillTable(table, d.hosts, [
+                    { v: function (h) { return hostLink(h.ip); } },
+                    { v: function (h) { return h.local ? h.network : 'remote'; } },
+                    { num: true, v: function (h) { return fmt.bytes(h.bytes.sent + h.bytes.rcvd); } },
+                    { num: true, v: function (h) { return fmt.bytes(h.bytes.sent); } },
+                    { num: true, v: function (h) { return fmt.bytes(h.bytes.rcvd); } },
+                    { num: true, v: function (h) { return count(h.packets.sent + h.packets.rcvd); } },
+                    { num: true, v: function (h) { return count(h.flows.active_as_client + h.flows.active_as_server); } },
+                    { num: true, v: function (h) { return count(h.score); } },
+                    { v: function (h) { return fmt.ago(h.last_seen_ms); } },
+                ], 'no hosts match');
+                return d;
+            });
+        });
+    };
+
+    pages.host = function () {
+        var ip = document.body.getAttribute('data-arg');
+        every(function () {
+            return api('/api/v1/hosts/' + encodeURIComponent(ip)).then(function (h) {
+                $('#host-missing').hidden = true;
+                var dl = $('#host-counters'), rows = [
+                    ['Where', h.local ? 'local, ' + h.network : 'remote'],
+                    ['First seen', fmt.time(h.first_seen_ms)],
+                    ['Last seen', fmt.ago(h.last_seen_ms)],
+                    ['Sent', fmt.bytes(h.bytes.sent) + ', ' + count(h.packets.sent) + ' packets'],
+                    ['Received', fmt.bytes(h.bytes.rcvd) + ', ' + count(h.packets.rcvd) + ' packets'],
+                    ['Flows as client', count(h.flows.as_client) + ' (' + count(h.flows.active_as_client) + ' active)'],
+                    ['Flows as server', count(h.flows.as_server) + ' (' + count(h.flows.active_as_server) + ' active)'],
+                    ['Score', count(h.score)],
+                ];
+                var frag = document.createDocumentFragment();
+                rows.forEach(function (r) { frag.appendChild(el('dt', null, r[0])); frag.appendChild(el('dd', null, r[1])); });
+                dl.replaceChildren(frag);
+                var total = h.apps.reduce(function (s, a) { return s + a.bytes; }, 0) || 1;
+                fillTable($('#host-apps'), h.apps, [
+                    { v: function (a) { return a.app; } },
+                    { num: true, v: function (a) { return fmt.bytes(a.bytes); } },
+                    { v: function (a) { return shareBar(a.bytes / total); } },
+                ], 'no applications yet');
+            }, function (e) {
+                if (e.status === 404)
+                    $('#host-missing').hidden = false;
+                throw e;
+            });
+        });
+        every(function () {
+            return api('/api/v1/flows?' + qs({ host: ip, limit: PAGE, sort: 'bytes' })).then(function (d) {
+                fillTable($('#host-flows'), d.flows, [
+                    { v: function (f) { return f.client === ip ? endpoint(f.server, f.server_port) : endpoint(f.client, f.client_port); } },
+                    { v: function (f) { return f.client === ip ? 'client' : 'server'; } },
+                    { v: flowApp },
+                    { num: true, v: function (f) { return fmt.bytes(flowBytes(f)); } },
+                    { num: true, v: function (f) { return count(f.score); } },
+                    { v: flowStatus },
+                    { v: function (f) { return fmt.ago(f.last_seen_ms); } },
+                ], 'no active flows');
+            });
+        });
+    };
+
+    pages.flows = function () {
+        var table = $('#flows');
+        tablePage(table, ['host', 'app', 'exporter'], function (q) {
+            return api('/api/v1/flows?' + q).then(function (d) {
+                fillTable(table, d.flows, [
+                    { v: function (f) { return endpoint(f.client, f.client_port); } },
+                    { v: function (f) { return endpoint(f.server, f.server_port); } },
+                    { v: function (f) { return PROTOS[f.ipproto] || String(f.ipproto); } },
+                    { v: flowApp },
+                    { num: true, v: function (f) { return fmt.bytes(flowBytes(f)); } },
+                    { num: true, v: function (f) { return count(f.packets.c2s + f.packets.s2c); } },
+                    { num: true, v: function (f) { return count(f.score); } },
+                    { v: flowStatus },
+                    { v: function (f) { return fmt.ago(f.last_seen_ms); } },
+                    { v: function (f) { return el('span', { class: 'addr' }, f.exporter || ''); } },
+                ], 'no flows match');
+                return d;
+            });
+        });
+    };
+
+    pages.exporters = function () {
+        var open = {}, prev = {}, chartSlot = $('#iface-chart'), selected = null;
+        every(function () {
+            return api('/api/v1/exporters').then(function (d) {
+                var stale = function (x) { return Date.now() - x.last_seen_ms > 300000 ? 'stale' : ''; };
+                fillTable($('#exporters'), d.exporters, [
+                    { v: function (x) { return el('span', { class: 'addr' }, x.address + (x.agent ? ' (' + x.agent + ')' : '')); } },
+                    { v: function (x) { return x.proto; } },
+                    { num: true, v: function (x) { return String(x.domain); } },
+                    { cls: stale, v: function (x) { return fmt.ago(x.last_seen_ms); } },
+                    { num: true, v: function (x) { return x.sampling > 1 ? '1:' + x.sampling : 'none'; } },
+                    { num: true, v: function (x) { return count(x.template_count); } },
+                    { num: true, v: function (x) { return count(x.counters.records); } },
+                    { num: true, cls: function (x) { return x.sequence.lost ? 'bad' : ''; }, v: function (x) { return count(x.sequence.lost) + ' ' + x.sequence.lost_unit; } },
+                    { num: true, v: function (x) { return count(x.sequence.gaps); } },
+                    { num: true, cls: function (x) { return x.counters.malformed ? 'bad' : ''; }, v: function (x) { return count(x.counters.malformed); } },
+                    { num: true, cls: function (x) { return x.counters.missing_template ? 'bad' : ''; }, v: function (x) { return count(x.counters.missing_template); } },
+                ], 'no exporters yet');
+                templates(d.exporters);
+            });
+        });
+
+        function templates(list) {
+            var box = $('#templates'), frag = document.createDocumentFragment();
+            $$('details', box).forEach(function (det) { open[det.getAttribute('data-id')] = det.open; });
+            list.filter(function (x) { return x.templates && x.templates.length; }).forEach(function (x) {
+                var det = el('details', { class: 'templates', 'data-id': x.id, open: !!open[x.id] },
+                    el('summary', null, x.address + ' ' + x.proto + ' domain ' + x.domain + ': ' +
+                        x.templates.length + ' templates'));
+                var table = el('table', { class: 'data' }, el('thead', null, el('tr', null,
+                    el('th', { class: 'num' }, 'ID'), el('th', null, 'Kind'), el('th', { class: 'num' }, 'Fields'),
+                    el('th', { class: 'num' }, 'Record bytes'), el('th', null, 'Refreshed'), el('th', null, 'Fields'))), el('tbody'));
+                fillTable(table, x.templates, [
+                    { num: true, v: function (t) { return String(t.id); } },
+                    { v: function (t) { return t.kind; } },
+                    { num: true, v: function (t) { return String(t.field_count); } },
+                    { num: true, v: function (t) { return (t.variable_length ? '\u2265 ' : '') + t.record_length; } },
+                    { v: function (t) { return fmt.ago(Date.now() - t.age_ms); } },
+                    { cls: 'fields', v: function (t) { return t.fields.join(', '); } },
+                ]);
+                det.appendChild(el('div', { class: 'table-wrap' }, table));
+                frag.appendChild(det);
+            });
+            if (!frag.childNodes.length)
+                frag.appendChild(el('p', null, 'No exporter has sent templates (NetFlow v9 and IPFIX do).'));
+            box.replaceChildren(frag);
+        }
+
+        every(function () {
+            return api('/api/v1/interfaces?limit=500&sort=bytes').then(function (d) {
+                var now = Date.now(), next = {};
+                fillTable($('#interfaces'), d.interfaces, [
+                    { v: function (i) { return el('span', { class: 'addr' }, i.exporter || '#' + i.exporter_id); } },
+                    { num: true, v: function (i) { return String(i.ifindex); } },
+                    { num: true, v: function (i) { return fmt.bytes(i.bytes.in); } },
+                    { num: true, v: function (i) { return fmt.bytes(i.bytes.out); } },
+                    { num: true, v: function (i) { return rate(i, 'in'); } },
+                    { num: true, v: function (i) { return rate(i, 'out'); } },
+                    { v: function (i) { return fmt.ago(i.last_seen_ms); } },
+                ], 'no interfaces yet', function (tr, i) {
+                    var key = i.exporter_id + '/' + i.ifindex;
+                    next[key] = { at: now, in: i.bytes.in, out: i.bytes.out };
+                    tr.classList.add('clickable');
+                    tr.classList.toggle('selected', key === selected);
+                    tr.addEventListener('click', function () {
+                        selected = key;
+                        $$('#interfaces tr.selected').forEach(function (r) { r.classList.remove('selected'); });
+                        tr.classList.add('selected');
+                        chartSlot.setAttribute('data-tags', (i.exporter || i.exporter_id) + ',' + i.ifindex);
+                        chartSlot.hidden = false;
+                        if (chartSlot.chart) {
+                            chartSlot.chart.tags = chartSlot.getAttribute('data-tags');
+                            chartSlot.chart.load();
+                        } else {
+                            new Chart(chartSlot);
+                        }
+                    });
+                });
+                prev = next;
+                function rate(i, dir) {
+                    var p = prev[i.exporter_id + '/' + i.ifindex];
+                    if (!p || now <= p.at)
+                        return '\u2013';
+                    return fmt.bits(Math.max(0, (i.bytes[dir] - p[dir]) / ((now - p.at) / 1000)));
+                }
+            });
+        });
+    };
+
+    /* Alerts and plugins: the lists when their APIs exist, else what the
+     * page will hold. */
+    function listPage(path, key, listId, placeholderId) {
+        every(function () {
+            return api(path).then(function (d) {
+                var list = d[key] || [];
+                $('#' + placeholderId).hidden = true;
+                $('#' + listId).replaceChildren(list.length ? genericTable(list) : el('p', null, 'None.'));
+            }, function (e) {
+                if (e.status !== 404)
+                    throw e;
+                $('#' + listId).hidden = true;
+                $('#' + placeholderId).hidden = false;
+            });
+        });
+    }
+
+    pages.alerts = function () { listPage('/api/v1/alerts?limit=100', 'alerts', 'alerts-list', 'alerts-placeholder'); };
+    pages.plugins = function () { listPage('/api/v1/plugins', 'plugins', 'plugins-list', 'plugins-placeholder'); };
+
+    /* ---- the frame -------------------------------------------------------- */
+
+    function initFrame() {
+        var toggle = $('#theme-toggle');
+        if (toggle) {
+            toggle.addEventListener('click', function () {
+                var next = document.documentElement.getAttribute('data-theme') === 'dark' ? 'light' : 'dark';
+                document.documentElement.setAttribute('data-theme', next);
+                try {
+                    localStorage.setItem(THEME_KEY, next);
+                } catch (e) { /* private mode: the choice lasts for this page */ }
+                charts.forEach(function (c) { c.redraw(); });
+            });
+        }
+        systemDark.addEventListener('change', function () {
+            applyTheme();
+            charts.forEach(function (c) { c.redraw(); });
+        });
+        var navToggle = $('.nav-toggle'), nav = $('#nav');
+        if (navToggle && nav) {
+            navToggle.addEventListener('click', function () {
+                var openNow = nav.classList.toggle('open');
+                navToggle.setAttribute('aria-expanded', String(openNow));
+            });
+        }
+        document.addEventListener('click', function (ev) {
+            $$('details.user-menu[open]').forEach(function (d) {
+                if (!d.contains(ev.target))
+                    d.open = false;
+            });
+        });
+    }
+
+    document.addEventListener('DOMContentLoaded', function () {
+        initFrame();
+        initCharts(document);
+        var page = pages[document.body.getAttribute('data-page')];
+        if (page)
+            page();
+        if (live.tasks.length)
+            refresh();
+    });
+
+    /* For the browser tests and the console. */
+    window.floe = { fmt: fmt, Chart: Chart, charts: charts, api: api, post: post, refresh: refresh };
+})();
