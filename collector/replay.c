@@ -186,8 +186,9 @@ static void print_report(replay *rp, unsigned what)
 static void replay_usage(FILE *f)
 {
     fprintf(f, "usage: floe replay [-c FILE] [--dump flows|hosts|interfaces]... FILE...\n"
-               "Feeds captures through the whole pipeline with their own timestamps as\n"
-               "the clock and prints the alerts raised, counters and host totals.\n"
+               "Feeds captures (pcap, pcapng or IPFIX files) through the whole pipeline\n"
+               "with their own timestamps as the clock (an IPFIX file's: export times)\n"
+               "and prints the alerts raised, counters and host totals.\n"
                "  -c, --config FILE  the config to run with\n"
                "  --dump TABLE       also print a table as it stands at the end\n");
 }

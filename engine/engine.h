@@ -215,21 +215,37 @@ void floe_ingest_sweep(floe_ingest *ing, uint64_t now_ms);
 /* Sum over all protocols and the unknown bucket. */
 void floe_ingest_totals(const floe_ingest *ing, floe_counters *out);
 
-/* ---- pcap files -------------------------------------------------------- */
+/* ---- capture files: pcap, pcapng and IPFIX ------------------------------ */
 
 typedef struct floe_pcap_stats {
     uint64_t frames;
     uint64_t udp;
-    uint64_t skipped;   /* not UDP over IPv4/IPv6 */
-    uint64_t fragments; /* IP fragments, which floe does not reassemble */
+    uint64_t skipped;           /* not UDP over IPv4/IPv6 */
+    uint64_t fragments;         /* IP fragments seen */
+    uint64_t reassembled;       /* datagrams rebuilt from them */
+    uint64_t fragments_dropped; /* fragments of datagrams never completed (timeout, bound, bad) */
+    uint64_t ipfix_messages;    /* messages read from IPFIX files */
+    uint64_t ipfix_junk_bytes;  /* IPFIX file bytes that could not be framed as messages */
 } floe_pcap_stats;
+
+/* Fragments of at most this many datagrams wait at once; a datagram whose
+ * fragments are not all in within FLOE_FRAG_TIMEOUT_MS of capture time
+ * after its first is dropped (and so are the older ones, past the bound). */
+#define FLOE_FRAG_PENDING    64
+#define FLOE_FRAG_TIMEOUT_MS 30000
 
 /* payload is valid only during the call (libpcap reuses its buffer). */
 typedef void (*floe_pcap_cb)(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *payload,
                              size_t len, uint64_t ts_ms);
 /*
- * Calls cb for every UDP payload in a pcap or pcapng file. Handles Ethernet
- * (with VLAN tags), Linux cooked v1 and v2, raw IP, and BSD loopback.
+ * Calls cb for every export datagram in a capture file, which is told by
+ * its content:
+ *   - pcap or pcapng: every UDP payload. Handles Ethernet (with VLAN tags),
+ *     Linux cooked v1 and v2, raw IP, and BSD loopback; IPv4 and IPv6
+ *     fragments are reassembled (bounded, see above).
+ *   - an IPFIX file (RFC 5655: IPFIX messages one after another, as YAF
+ *     and ipfixDump write them): every message, from 0.0.0.0 port 0, at
+ *     its export time.
  * Returns 0, or a negative code with a one-line reason in err.
  */
 int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats *st, char *err,
