@@ -38,6 +38,7 @@ typedef struct frag_slot {
     frag_key key;
     int used;
     uint64_t first_ms;
+    uint64_t born; /* arrival order: the oldest is evicted first */
     uint32_t total; /* the payload's length, known once the last fragment came; else 0 */
     uint32_t frags; /* fragments held */
     int next;       /* the payload's protocol: IPv4's, or IPv6's from the first fragment; -1 */
@@ -51,6 +52,7 @@ typedef struct pcap_ctx {
     floe_pcap_stats *st;
     void (*peel)(struct pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts);
     frag_slot frags[FLOE_FRAG_PENDING];
+    uint64_t frag_clock;
 } pcap_ctx;
 
 static void udp_payload(pcap_ctx *c, const floe_addr *src, const uint8_t *p, size_t n,
@@ -89,7 +91,7 @@ static frag_slot *frag_slot_for(pcap_ctx *c, const frag_key *k, uint64_t ts_ms)
             free_slot = free_slot ? free_slot : f;
         } else if (memcmp(&f->key, k, sizeof(*k)) == 0) {
             mine = f;
-        } else if (!oldest || f->first_ms < oldest->first_ms) {
+        } else if (!oldest || f->born < oldest->born) {
             oldest = f;
         }
     }
@@ -103,6 +105,7 @@ static frag_slot *frag_slot_for(pcap_ctx *c, const frag_key *k, uint64_t ts_ms)
     f->key = *k;
     f->used = 1;
     f->first_ms = ts_ms;
+    f->born = ++c->frag_clock;
     f->total = f->frags = 0;
     f->next = -1;
     memset(f->have, 0, sizeof(f->have));
