@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <uv.h>
 
@@ -250,6 +251,9 @@ typedef void (*floe_pcap_cb)(void *ud, const floe_addr *src, uint16_t sport, con
  */
 int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats *st, char *err,
                    size_t errlen);
+/* The same from an open file, which it closes; name is for messages. */
+int floe_capture_read(FILE *f, const char *name, floe_pcap_cb cb, void *ud, floe_pcap_stats *st,
+                      char *err, size_t errlen);
 
 /* ---- the scheduler ----------------------------------------------------- */
 

@@ -385,12 +385,13 @@ static int is_ipfix_file(FILE *f)
     return yes;
 }
 
-static int read_pcap(const char *path, pcap_ctx *c, char *err, size_t errlen)
+static int read_pcap(FILE *f, const char *name, pcap_ctx *c, char *err, size_t errlen)
 {
     char perr[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (!pc) {
-        snprintf(err, errlen, "%s: %s", path, perr);
+        fclose(f);
+        snprintf(err, errlen, "%s: %s", name, perr);
         return FLOE_EIO;
     }
     int dlt = pcap_datalink(pc);
@@ -398,19 +399,44 @@ static int read_pcap(const char *path, pcap_ctx *c, char *err, size_t errlen)
         if (link_types[i].dlt == dlt)
             c->peel = link_types[i].peel;
     if (!c->peel) {
-        const char *name = pcap_datalink_val_to_name(dlt);
-        snprintf(err, errlen, "%s: unsupported link type %s (%d)", path, name ? name : "?", dlt);
+        const char *lt = pcap_datalink_val_to_name(dlt);
+        snprintf(err, errlen, "%s: unsupported link type %s (%d)", name, lt ? lt : "?", dlt);
         pcap_close(pc);
         return FLOE_EFORMAT;
     }
     int rc = pcap_loop(pc, -1, on_packet, (u_char *)(void *)c);
     if (rc == PCAP_ERROR) {
-        snprintf(err, errlen, "%s: %s", path, pcap_geterr(pc));
+        snprintf(err, errlen, "%s: %s", name, pcap_geterr(pc));
         pcap_close(pc);
         return FLOE_EIO;
     }
-    pcap_close(pc);
+    pcap_close(pc); /* and f with it */
     return 0;
+}
+
+int floe_capture_read(FILE *f, const char *name, floe_pcap_cb cb, void *ud, floe_pcap_stats *st,
+                      char *err, size_t errlen)
+{
+    if (is_ipfix_file(f)) {
+        int rc = ipfix_file(f, cb, ud, st);
+        fclose(f);
+        if (rc != 0)
+            snprintf(err, errlen, "%s: %s", name, floe_strerror(rc));
+        return rc;
+    }
+    pcap_ctx *c = calloc(1, sizeof(*c));
+    if (!c) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", name);
+        return FLOE_ENOMEM;
+    }
+    c->cb = cb;
+    c->ud = ud;
+    c->st = st;
+    int rc = read_pcap(f, name, c, err, errlen);
+    frags_close(c);
+    free(c);
+    return rc;
 }
 
 int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats *st, char *err,
@@ -421,24 +447,5 @@ int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats 
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return FLOE_EIO;
     }
-    if (is_ipfix_file(f)) {
-        int rc = ipfix_file(f, cb, ud, st);
-        fclose(f);
-        if (rc != 0)
-            snprintf(err, errlen, "%s: %s", path, floe_strerror(rc));
-        return rc;
-    }
-    fclose(f);
-    pcap_ctx *c = calloc(1, sizeof(*c));
-    if (!c) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return FLOE_ENOMEM;
-    }
-    c->cb = cb;
-    c->ud = ud;
-    c->st = st;
-    int rc = read_pcap(path, c, err, errlen);
-    frags_close(c);
-    free(c);
-    return rc;
+    return floe_capture_read(f, path, cb, ud, st, err, errlen);
 }
