@@ -22,6 +22,7 @@
  * element names and types (ie.c).
  */
 #include "decoders/nf9ipfix.h"
+#include "decoders/packet.h"
 
 #define V9_HDR_LEN      20
 #define IPFIX_HDR_LEN   16
@@ -69,6 +70,7 @@ typedef struct nf_msg {
     uint32_t sampling;     /* the rate for records that name none */
     uint32_t data_records; /* flow and options records, the IPFIX sequence unit */
     int count_unknown;     /* a data set was skipped or abandoned */
+    int sampled_set;       /* a packet section set a record's sampled */
     nf_one *batch;         /* NF_BATCH records */
     size_t batch_ready;    /* how many of them carry this datagram's exporter id */
     nf_one *one;           /* the record being emitted */
@@ -455,7 +457,9 @@ static void nf_section(nf_one *o)
     else if (r->has & FLOE_F(IPPROTO))
         dec__pkt_l4(&got, r->ipproto, o->sect, o->sect_len);
     nf_merge(r, &got);
-    uint64_t frame = (o->xhas & NF_XBIT(FRAME_SIZE)) ? o->x[NF_X_FRAME_SIZE] : pk.ip_len;
+    uint64_t frame = (o->xhas & NF_XBIT(FRAME_SIZE)) ? o->x[NF_X_FRAME_SIZE]
+                     : pk.l3                          ? dec__pkt_ip_len(pk.l3)
+                                                      : 0;
     if (!(r->has & FLOE_F(BYTES)) && frame) {
         r->bytes = frame;
         r->has |= FLOE_F(BYTES);
@@ -466,15 +470,32 @@ static void nf_section(nf_one *o)
     }
     if (pk.l3) {
         r->sampled = pk.l3;
-        r->sampled_len = pk.l3_len;
-        r->sampled_proto = pk.ip_ver == 4 ? 11 : 12; /* sFlow's IPv4 and IPv6 */
+        r->sampled_len = (uint32_t)(o->sect_len - (size_t)(pk.l3 - o->sect));
+        r->sampled_proto = pk.l3[0] >> 4 == 4 ? 11 : 12; /* sFlow's IPv4 and IPv6 */
     }
 }
 
+/* A biflow's reverse counters count in the sums too, as tshark sums them
+ * (it shows reverse elements under the forward element's field), and in
+ * their own reverse_* sums. */
+static void nf_count_reverse(floe_dec_stats *st, const floe_record *r)
+{
+    if (r->has & FLOE_F(REV_BYTES))
+        st->bytes += r->rev.bytes, st->reverse_bytes += r->rev.bytes;
+    if (r->has & FLOE_F(REV_PACKETS))
+        st->packets += r->rev.packets, st->reverse_packets += r->rev.packets;
+    if (r->has & FLOE_F(REV_BYTES_TOTAL))
+        st->bytes_total += r->rev.bytes_total, st->reverse_bytes_total += r->rev.bytes_total;
+    if (r->has & FLOE_F(REV_PACKETS_TOTAL))
+        st->packets_total += r->rev.packets_total,
+            st->reverse_packets_total += r->rev.packets_total;
+}
+
 /* A flow record's extras: IPFIX sysUpTime stamps, once systemInitTime is
- * known, YAF's reverse start, a packet section, and the sampling rate (its
- * own, its sampler's, or the default). */
-static void nf_resolve(nf_msg *m)
+ * known, YAF's reverse start, a packet section, the reverse counters, and
+ * the sampling rate (its own, its sampler's, or the default). Only records
+ * of templates with one of them come here. */
+static void nf_resolve(nf_msg *m, const nf_template *t)
 {
     nf_one *o = m->one;
     floe_record *r = &m->one->rec;
@@ -494,8 +515,12 @@ static void nf_resolve(nf_msg *m)
         r->rev.first_ms = r->first_ms + o->x[NF_X_REV_DELTA];
         r->has |= FLOE_F(REV_FIRST);
     }
-    if (has & NF_XBIT(SECTION))
+    if (has & NF_XBIT(SECTION)) {
         nf_section(o);
+        m->sampled_set = 1;
+    }
+    if (t->xmask & NF_XBIT(REVERSE))
+        nf_count_reverse(m->st, r);
     uint32_t rate = nf_rate(o);
     if (!rate && (has & NF_XBIT(SAMPLER_ID)))
         rate = sampler_rate(m->s, o->x[NF_X_SAMPLER_ID]);
@@ -510,22 +535,6 @@ static void nf_reject(nf_msg *m, int reason)
     floe_dec_reject(m->st, reason);
 }
 
-/* A biflow's reverse counters count in the sums too, as tshark sums them
- * (it shows reverse elements under the forward element's field), and in
- * their own reverse_* sums. */
-static void nf_count_reverse(floe_dec_stats *st, const floe_record *r)
-{
-    if (r->has & FLOE_F(REV_BYTES))
-        st->bytes += r->rev.bytes, st->reverse_bytes += r->rev.bytes;
-    if (r->has & FLOE_F(REV_PACKETS))
-        st->packets += r->rev.packets, st->reverse_packets += r->rev.packets;
-    if (r->has & FLOE_F(REV_BYTES_TOTAL))
-        st->bytes_total += r->rev.bytes_total, st->reverse_bytes_total += r->rev.bytes_total;
-    if (r->has & FLOE_F(REV_PACKETS_TOTAL))
-        st->packets_total += r->rev.packets_total,
-            st->reverse_packets_total += r->rev.packets_total;
-}
-
 /* Counts a decoded record and hands a flow record to the sink. */
 static void nf_emit(nf_msg *m, const nf_template *t)
 {
@@ -538,7 +547,7 @@ static void nf_emit(nf_msg *m, const nf_template *t)
         return;
     }
     if (t->xmask)
-        nf_resolve(m);
+        nf_resolve(m, t);
     st->records++;
     if (r->has & FLOE_F(BYTES))
         st->bytes += r->bytes;
@@ -548,8 +557,6 @@ static void nf_emit(nf_msg *m, const nf_template *t)
         st->bytes_total += r->bytes_total;
     if (r->has & FLOE_F(PACKETS_TOTAL))
         st->packets_total += r->packets_total;
-    if (r->has & FLOE_F_REVERSE)
-        nf_count_reverse(st, r);
     if (m->sink->record)
         m->sink->record(m->sink->ud, r);
 }
@@ -565,8 +572,11 @@ static void nf_records_start(nf_msg *m, size_t nb)
         o->rec.sampling = m->sampling;
         o->xhas = 0;
         o->name = NULL;
-        o->rec.sampled = NULL;
     }
+    /* Only packet sections set sampled: clear what they left. */
+    for (size_t i = 0; m->sampled_set && i < m->batch_ready; i++)
+        m->batch[i].rec.sampled = NULL;
+    m->sampled_set = 0;
 }
 
 /*
@@ -804,6 +814,7 @@ static void nf_decode(const nf_proto *pp, floe_decoders *d, floe_dec_exporter *e
     m.sampling = s->default_rate ? s->default_rate : 1;
     m.data_records = 0;
     m.count_unknown = 0;
+    m.sampled_set = 0;
     nf_one batch[NF_BATCH];
     m.batch = batch;
     m.batch_ready = 0;

@@ -102,6 +102,7 @@ enum nf_xslot {
     NF_X_REV_DELTA,         /* CERT 6871.21 reverseFlowDeltaMilliseconds */
     NF_X_FRAME_SIZE,        /* 312 dataLinkFrameSize */
     NF_X_SECTION,           /* no value: a packet section is in the record */
+    NF_X_REVERSE,           /* no value: the template has reverse counters (RFC 5103) */
     NF_X_COUNT
 };
 #define NF_XBIT(slot) (1u << NF_X_##slot)

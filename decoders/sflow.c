@@ -13,6 +13,7 @@
  * decoding goes on with the next sample when its length allows.
  */
 #include "decoders/internal.h"
+#include "decoders/packet.h"
 
 #include <stdlib.h>
 
@@ -260,8 +261,8 @@ static int rec_raw_header(void *ud, const uint8_t *p, uint32_t n)
      * tags it gets the IP packet. */
     if (pk.l3 && (pk.mpls || pk.tags)) {
         r->sampled = pk.l3;
-        r->sampled_len = pk.l3_len;
-        r->sampled_proto = pk.ip_ver == 4 ? SF_HP_IPV4 : SF_HP_IPV6;
+        r->sampled_len = (uint32_t)(hlen - (size_t)(pk.l3 - hdr));
+        r->sampled_proto = pk.l3[0] >> 4 == 4 ? SF_HP_IPV4 : SF_HP_IPV6;
     }
     return 0;
 }

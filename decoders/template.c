@@ -218,6 +218,11 @@ static nf_step field_step(const nf_field *f, int proto, int v9_scope, uint32_t *
         st.off = members[ie->target].off;
         st.bit = ie->target;
         st.weak = (ie->flags & NF_IE_WEAK) != 0;
+        /* A record of a template with reverse counters is counted in the
+         * extras, so other templates' records pay nothing for them. */
+        if (((uint64_t)1 << ie->target) & (FLOE_F(REV_BYTES) | FLOE_F(REV_PACKETS) |
+                                           FLOE_F(REV_BYTES_TOTAL) | FLOE_F(REV_PACKETS_TOTAL)))
+            *xmask |= NF_XBIT(REVERSE);
     }
     return st;
 }
