@@ -103,5 +103,22 @@ class IpfixFiles(unittest.TestCase):
         self.assertIn(junk, err)
 
 
+class RealBiflows(unittest.TestCase):
+    def test_yaf_totals_count_both_directions(self):
+        """logstash's YAF capture (golden 217) carries RFC 5103 reverse
+        totals; the captures manifest notes tshark's sums over both
+        directions: permanent_octets=596, permanent_packets=10."""
+        cap = os.path.join(os.environ.get("FLOE_SRCDIR", "."), "tests", "golden",
+                           "217-ipfix-logstash-yaf-basic-with-applabel", "capture.pcap")
+        rc, out, err = floe("decode", "--format", "summary", cap)
+        self.assertEqual(rc, 0, err)
+        s = json.loads(out)
+        self.assertEqual(s["bytes_total"], 596)
+        self.assertEqual(s["packets_total"], 10)
+        self.assertGreater(s["reverse_bytes_total"], 0)
+        recs = records(cap)
+        self.assertTrue(all("reverse_bytes_total" in r for r in recs))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
