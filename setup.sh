@@ -18,7 +18,7 @@ BUILD_DEPS="build-essential autoconf automake libtool pkg-config
  libfixbuf-dev libndpi-dev liblua5.4-dev librrd-dev libuv1-dev libsqlite3-dev
  libmicrohttpd-dev libpcap-dev libcurl4-openssl-dev libcrypt-dev"
 TEST_DEPS="python3 tshark softflowd valgrind clang libclang-rt-14-dev clang-format curl git
- rrdcached chromium nodejs openssl"
+ rrdcached rrdtool file chromium nodejs openssl"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '\n== %s\n' "$*"; }

@@ -97,7 +97,8 @@ typedef struct floe_alerts_endpoint {
     size_t n_types;
     const char *const *plugins;   /* plugins; n_plugins 0: all */
     size_t n_plugins;
-    uint32_t rate_per_min;        /* alerts sent per minute; 0: no limit. Default 60 */
+    uint32_t rate_per_min;        /* alerts sent per window (a minute); 0: no limit.
+                                   * Default 60 */
     uint32_t rate_window_ms;      /* the rate's window; default 60000 (tests shorten it) */
     uint32_t queue_max;           /* alerts waiting for delivery; default 1024 */
     uint32_t batch_max;           /* webhook: alerts per POST; default 50 */
@@ -133,7 +134,7 @@ typedef struct floe_alerts_opts {
     uint32_t prune_batch;         /* rows per prune transaction; 1000 */
     uint32_t prune_interval_ms;   /* how often retention looks when idle; 1000 */
     uint32_t readers;             /* read connections for queries; 4 */
-    uint32_t totals_cap;          /* rows counted for a query's totals; 500000 */
+    uint32_t totals_cap;          /* rows counted for a query's totals; 100000 */
     /* The clock retention reads (ms since the epoch); NULL: floe_time_ms. */
     uint64_t (*clock_ms)(void *ud);
     void *clock_ud;
@@ -146,8 +147,9 @@ void floe_alerts_opts_defaults(floe_alerts_opts *o);
 /*
  * Opens (or creates and migrates) <dir>/alerts.db, loads the persisted
  * exclusions and the engaged set, starts the writer and one thread per
- * endpoint. log must outlive the store; push uses its rate-limited variant
- * from the caller's thread only, the other threads its plain one. Returns
+ * endpoint. log (NULL: plain stderr) must outlive the store; push uses its
+ * rate-limited variant from the caller's thread only, the other threads its
+ * plain one. Returns
  * NULL with a one-line reason in err on failure.
  */
 floe_alerts *floe_alerts_open(const floe_alerts_opts *o, floe_log *log, char *err, size_t errlen);
@@ -163,7 +165,8 @@ void floe_alerts_close(floe_alerts *s);
 /*
  * Queues a copy of a (info included). Never blocks on I/O and never waits
  * for the writer beyond a short mutex. Returns 0 when queued, and also 0
- * when an exclusion rule matched (counted, not stored); FLOE_ELIMIT when the
+ * when an exclusion rule matched (counted, not stored; releases are never
+ * excluded, so a rule cannot strand an engaged alert); FLOE_ELIMIT when the
  * queue is full (counted as dropped, logged at a limited rate); FLOE_EINVAL
  * for an event whose kind, entity type or severity is out of range
  * (counted as invalid). Call it from one thread (the loop thread): the
@@ -172,10 +175,10 @@ void floe_alerts_close(floe_alerts *s);
 int floe_alerts_push(floe_alerts *s, const floe_alert *a);
 
 /*
- * Blocks until everything pushed before the call is committed (or given up
- * after repeated write errors). For tests, benchmarks and shutdown paths;
- * never from the loop thread. Returns 0, or FLOE_EIO if a write error
- * happened since open.
+ * Blocks until everything pushed before the call is committed. While
+ * writes fail (disk full) the writer keeps retrying and this keeps
+ * waiting. For tests, benchmarks and shutdown paths; never from the loop
+ * thread. Returns 0, or FLOE_EIO if a write error happened since open.
  */
 int floe_alerts_flush(floe_alerts *s);
 

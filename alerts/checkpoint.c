@@ -5,8 +5,9 @@
  * database file and fsync it. Instead the writer's WAL hook only wakes this
  * thread, which runs PASSIVE checkpoints on its own connection beside the
  * writer (WAL allows one checkpointer next to one writer); the WAL restarts
- * from its beginning at the first commit after a complete checkpoint.
- * Measured in BENCHMARKS.md ("Alert store").
+ * from its beginning at the first commit after a complete checkpoint. A
+ * writer that never pauses gets a bound instead (wal_hook below). Measured
+ * in BENCHMARKS.md ("Alert store").
  */
 #include "alerts/internal.h"
 
@@ -16,15 +17,32 @@
 
 /* WAL frames (pages) that wake the checkpointer: 16 MiB with 4 KiB pages. */
 #define CKPT_FRAMES 4096
+/* WAL frames past which the checkpoint is a RESTART: 64 MiB (-D to try
+ * others: 256 MiB and no bound measured no different under load). */
+#ifndef CKPT_HARD_FRAMES
+#define CKPT_HARD_FRAMES 16384
+#endif
 
 struct alerts__ckpt {
     sqlite3 *db;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int want, stop;
+    int want, restart, stop;
 };
 
+/*
+ * After each of the writer's commits: wakes the checkpointer past
+ * CKPT_FRAMES. A PASSIVE checkpoint beside a writer that never pauses
+ * copies frames but never catches up, and the WAL only starts over once
+ * every frame is copied: under a sustained flood it grows without bound (it
+ * reached 27 GB filling 10M rows). So past CKPT_HARD_FRAMES the checkpoint
+ * is a RESTART, which holds new write transactions off (the writer waits in
+ * its busy timeout) until the WAL is copied and can start over. That pause
+ * is the back-pressure a flood needs; at ordinary rates the writer pauses
+ * between batches and the PASSIVE checkpoints keep up. (The writer cannot
+ * run the RESTART itself: a second checkpointer gets SQLITE_BUSY at once.)
+ */
 static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
 {
     alerts__ckpt *c = ud;
@@ -33,6 +51,7 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
     if (frames >= CKPT_FRAMES) {
         pthread_mutex_lock(&c->lock);
         c->want = 1;
+        c->restart |= frames >= CKPT_HARD_FRAMES;
         pthread_cond_signal(&c->cond);
         pthread_mutex_unlock(&c->lock);
     }
@@ -51,9 +70,11 @@ static void *ckpt_main(void *arg)
             ts.tv_sec += 1;
             pthread_cond_timedwait(&c->cond, &c->lock, &ts);
         }
+        int mode = c->restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
         c->want = 0;
+        c->restart = 0;
         pthread_mutex_unlock(&c->lock);
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);

@@ -59,6 +59,7 @@ typedef struct endpoint {
     char *url, *address, *command;
     char **types, **plugins;
     char **argv;               /* command: what is executed */
+    nitem **items;             /* the thread's batch, batch_max long */
     floe_log *log;
     pthread_t thread;
     int started;
@@ -623,13 +624,13 @@ static void *endpoint_main(void *arg)
 {
     endpoint *e = arg;
     floe_buf b;
-    nitem **items = calloc(e->c.batch_max, sizeof(*items));
+    nitem **items = e->items;
     floe_buf_init(&b);
     pthread_mutex_lock(&e->lock);
     for (;;) {
         uint64_t now = floe_monotonic_ms();
         roll_window(e, now);
-        if (e->stop && (now >= e->stop_deadline_ms || !items))
+        if (e->stop && now >= e->stop_deadline_ms)
             drop_all(e);
         if (!e->head) {
             if (e->stop)
@@ -647,7 +648,6 @@ static void *endpoint_main(void *arg)
     }
     pthread_mutex_unlock(&e->lock);
     floe_buf_close(&b);
-    free(items);
     return NULL;
 }
 
@@ -719,8 +719,16 @@ static int endpoint_init(endpoint *e, const floe_alerts_endpoint *c, size_t i, f
     e->types = dup_list(c->types, c->n_types);
     e->plugins = dup_list(c->plugins, c->n_plugins);
     e->argv = e->command ? command_argv(e->command) : NULL;
+    e->items = calloc(c->batch_max, sizeof(*e->items));
+    /* Only the owned copies are used from here on. */
+    e->c.name = e->name;
+    e->c.url = e->url;
+    e->c.address = e->address;
+    e->c.command = e->command;
+    e->c.types = (const char *const *)e->types;
+    e->c.plugins = (const char *const *)e->plugins;
     if ((c->url && !e->url) || (c->address && !e->address) || (c->command && !e->argv) ||
-        !e->types || !e->plugins || pthread_mutex_init(&e->lock, NULL) ||
+        !e->types || !e->plugins || !e->items || pthread_mutex_init(&e->lock, NULL) ||
         pthread_cond_init(&e->cond, NULL))
         return FLOE_ENOMEM;
     return 0;
@@ -774,6 +782,7 @@ static void endpoint_close(endpoint *e)
     free_list(e->types);
     free_list(e->plugins);
     free_list(e->argv);
+    free(e->items);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);
 }

@@ -230,6 +230,8 @@ static void merge_arms(qsql *qs)
  */
 static const char *pick_index(const floe_alert_query *q)
 {
+    if (q->id > 0)
+        return ""; /* the row id */
     if (q->state == FLOE_STATE_ENGAGED)
         return " INDEXED BY alerts_engaged";
     if (q->ack == 1)
@@ -238,7 +240,7 @@ static const char *pick_index(const floe_alert_query *q)
         return " INDEXED BY alerts_type";
     if (q->plugin[0])
         return " INDEXED BY alerts_plugin";
-    return q->id > 0 ? "" : " INDEXED BY alerts_raised";
+    return " INDEXED BY alerts_raised";
 }
 
 static void build_where(qsql *qs, const floe_alert_query *q)
@@ -249,7 +251,7 @@ static void build_where(qsql *qs, const floe_alert_query *q)
         /* Engaged rows are few; their partial index beats any other,
          * whatever else the query names. */
         add_common(qs, "state = 0");
-        qs->indexed = " INDEXED BY alerts_engaged";
+        qs->indexed = q->id > 0 ? "" : " INDEXED BY alerts_engaged";
     } else if (q->state == FLOE_STATE_PAST) {
         add_common(qs, "state = 1");
     }

@@ -138,7 +138,8 @@ sqlite3 *alerts__db_open(const char *path, char *err, size_t errlen)
     char *msg = NULL;
     rc = sqlite3_exec(db,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
+                      " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;"
+                      " PRAGMA journal_size_limit=67108864;",
                       NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errstr(rc));

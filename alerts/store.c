@@ -64,7 +64,7 @@ void floe_alerts_opts_defaults(floe_alerts_opts *o)
     o->prune_batch = 1000;
     o->prune_interval_ms = 1000;
     o->readers = 4;
-    o->totals_cap = 500000;
+    o->totals_cap = 100000;
 }
 
 /* Zero sizes would make the store useless: they take the default. */
@@ -278,7 +278,9 @@ int floe_alerts_push(floe_alerts *s, const floe_alert *a)
         alerts__add(&s->invalid, 1);
         return FLOE_EINVAL;
     }
-    if (floe_alerts_excluded(s, a))
+    /* A release is never excluded: a rule added while an alert is engaged
+     * must not leave that alert engaged for ever. */
+    if (a->kind != FLOE_ALERT_RELEASE && floe_alerts_excluded(s, a))
         return 0;
     size_t bytes = 0;
     char *info = a->info ? info_copy(s, a->info, &bytes) : NULL;

@@ -286,6 +286,14 @@ static int run_update(alerts__writer *w, sqlite3_stmt *st)
     return rc == SQLITE_DONE ? sqlite3_changes(w->db) : -1;
 }
 
+/* Runs statement st with ?1 = id and ?2 = ms (release, one-shot repeat). */
+static int update_id_ms(alerts__writer *w, int st, int64_t id, uint64_t ms)
+{
+    sqlite3_bind_int64(w->st[st], 1, id);
+    sqlite3_bind_int64(w->st[st], 2, (sqlite3_int64)ms);
+    return run_update(w, w->st[st]);
+}
+
 static int apply_engage(alerts__writer *w, const floe_alert *e, woutcome *o)
 {
     char k[KEY_MAX];
@@ -326,10 +334,7 @@ static int apply_release(alerts__writer *w, const floe_alert *e, woutcome *o)
     *o = (woutcome){0, OUT_UNMATCHED};
     if (!key)
         return 0;
-    sqlite3_stmt *st = w->st[ST_RELEASE];
-    sqlite3_bind_int64(st, 1, key->id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->when_ms);
-    int n = run_update(w, st);
+    int n = update_id_ms(w, ST_RELEASE, key->id, e->when_ms);
     if (n < 0)
         return FLOE_EIO;
     if (n == 1)
@@ -358,10 +363,7 @@ static int apply_oneshot(floe_alerts *s, alerts__writer *w, const floe_alert *e,
     uint64_t h = floe_hash(k, klen, w->seed);
     wkey *key = key_find(&w->oneshot, k, klen, h);
     if (key && e->when_ms >= key->raised_ms && e->when_ms - key->raised_ms < s->o.repeat_window_ms) {
-        sqlite3_stmt *st = w->st[ST_BUMP_ONESHOT];
-        sqlite3_bind_int64(st, 1, key->id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)e->when_ms);
-        int n = run_update(w, st);
+        int n = update_id_ms(w, ST_BUMP_ONESHOT, key->id, e->when_ms);
         if (n < 0)
             return FLOE_EIO;
         if (n == 1) {
@@ -683,19 +685,36 @@ void alerts__qblock_clear(alerts__qblock *b)
 }
 
 /* Frees the batch's infos and gives its blocks back (under qlock). */
-static void recycle(floe_alerts *s, alerts__qblock *b)
+/* Gives a committed batch's blocks back: their infos are freed before the
+ * lock, and blocks past ALERTS__QFREE_KEEP after it, so push never waits
+ * behind thousands of free() calls. */
+static void finish_batch(floe_alerts *s, alerts__qblock *b, size_t n, size_t bytes)
 {
+    alerts__qblock *spare = NULL;
+    for (alerts__qblock *q = b; q; q = q->next)
+        alerts__qblock_clear(q);
+    pthread_mutex_lock(&s->qlock);
+    s->queued -= n;
+    s->queued_bytes -= bytes > s->queued_bytes ? s->queued_bytes : bytes;
+    s->seq_done += n;
     while (b) {
         alerts__qblock *next = b->next;
-        alerts__qblock_clear(b);
         if (s->n_qfree < ALERTS__QFREE_KEEP) {
             b->next = s->qfree;
             s->qfree = b;
             s->n_qfree++;
         } else {
-            free(b);
+            b->next = spare;
+            spare = b;
         }
         b = next;
+    }
+    pthread_cond_broadcast(&s->qdone);
+    pthread_mutex_unlock(&s->qlock);
+    while (spare) {
+        alerts__qblock *next = spare->next;
+        free(spare);
+        spare = next;
     }
 }
 
@@ -744,13 +763,7 @@ static void *writer_main(void *arg)
             size_t bytes = batch_bytes(b);
             write_batch(s, w, b, n);
             update_rate(s, w);
-            pthread_mutex_lock(&s->qlock);
-            s->queued -= n;
-            s->queued_bytes -= bytes > s->queued_bytes ? s->queued_bytes : bytes;
-            s->seq_done += n;
-            recycle(s, b);
-            pthread_cond_broadcast(&s->qdone);
-            pthread_mutex_unlock(&s->qlock);
+            finish_batch(s, b, n, bytes);
         }
         if (stop && !b)
             break;

@@ -8,7 +8,7 @@
  *   lua1/5/20 1, 5 or 20 trivial flow checks that every flow matches.
  * It prints the time per new flow for each, and the difference to "none":
  * the cost of the filters, and of a Lua call per flow event. Built on
- * demand: make bench/plugins && bench/plugins [FLOWS]
+ * demand: make bench/plugins && bench/plugins [FLOWS [SETUP...]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +122,11 @@ int main(int argc, char **argv)
            "Lua call (own clock) |\n");
     printf("|---|---|---|---|---|---|\n");
     for (size_t k = 0; k < FLOE_ARRAY_LEN(setups); k++) {
+        int wanted = argc <= 2;
+        for (int a = 2; a < argc; a++)
+            wanted |= strcmp(argv[a], setups[k].name) == 0;
+        if (!wanted)
+            continue;
         char dir[256];
         snprintf(dir, sizeof(dir), "%s/%s", tmp, setups[k].name);
         if (setups[k].checks)

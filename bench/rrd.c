@@ -15,6 +15,8 @@
  *                      seconds apart, reporting how even the writes are
  *     --chart DIR      write chart-host-traffic.png and .svg of a day of a
  *                      diurnal curve into DIR, and time warm renders
+ *     --reuse 1        keep the files of an earlier run (no creation cost;
+ *                      N: the clock starts N * 2 hours later than a new run)
  *
  * The steps run back to back (a compressed clock) with spreading off, so the
  * time one step's writes take is what real-time operation needs out of each
@@ -39,7 +41,7 @@
 #include <unistd.h>
 
 typedef struct bench {
-    unsigned hosts, minutes, batch, stall;
+    unsigned hosts, minutes, batch, stall, reuse;
     double spread_s;
     const char *dir, *retention, *mode, *chart_dir;
     char addr[300];
@@ -101,6 +103,7 @@ static void start_daemon(bench *b)
     snprintf(pidf, sizeof(pidf), "%s/rrdcached.pid", b->dir);
     snprintf(b->addr, sizeof(b->addr), "unix:%s", sock);
     mkdir(journal, 0700);
+    unlink(sock); /* a socket left by an earlier run would look like a listening daemon */
     b->daemon = fork();
     if (b->daemon == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -170,8 +173,11 @@ static void define(bench *b, const char *name, const char *const *metrics, unsig
     floe_ts_schema_add_tag(&s, "host", err, sizeof(err));
     for (unsigned i = 0; i < n; i++)
         floe_ts_schema_add_metric(&s, metrics[i], i < 2 && n == 2 ? FLOE_TS_DELTA : FLOE_TS_GAUGE,
-                                  strstr(metrics[i], "bytes") ? "bytes" : "count", NULL, err,
-                                  sizeof(err));
+                                  strstr(metrics[i], "bytes") ? "bytes" : "count",
+                                  !strcmp(metrics[i], "bytes_sent")   ? "Sent"
+                                  : !strcmp(metrics[i], "bytes_rcvd") ? "Received"
+                                                                      : NULL,
+                                  err, sizeof(err));
     if (floe_ts_schema_set_retention(&s, b->retention, err, sizeof(err)) ||
         floe_ts_define(b->ts, &s, err, sizeof(err)))
         die("schema", err);
@@ -184,7 +190,7 @@ static void open_store(bench *b, int spread)
     floe_ts_opts_default(&o);
     o.dir = b->dir;
     o.rrdcached = b->daemon ? b->addr : NULL;
-    o.queue_max = (size_t)b->hosts * 3 * (b->stall + 2);
+    o.queue_max = (size_t)b->hosts * 3 * (b->stall + 2) + 100000;
     o.series_max = (size_t)b->hosts * 3 + 1000;
     o.batch_steps = b->batch;
     o.spread = spread;
@@ -234,37 +240,44 @@ static void wait_written(bench *b, uint64_t steps)
 static void run_steps(bench *b)
 {
     floe_ts_stats st;
-    double total_w = 0, worst = 0, feed = 0;
-    long long disk0 = disk_written(b);
-    uint64_t upd0 = 0, steps = 0;
+    double steady_w = 0, worst = 0, feed = 0;
+    long long steady_disk = 0;
+    uint64_t upd0 = 0, created0 = 0, steps = 0, steady_upd = 0;
+    unsigned steady = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("step  append-ms  write-s  updates  created  cached-points\n");
+    printf("step  append-ms  write-s  updates  created  cached-points  disk-MB\n");
     for (unsigned m = 0; m <= b->minutes; m++) {
+        long long d0 = disk_written(b);
         double f = feed_step(b), t0 = now_s();
         feed += f;
         wait_written(b, ++steps);
         double w = now_s() - t0;
+        long long disk = disk_written(b) - d0;
         floe_ts_stats_get(b->ts, &st);
-        printf("%4u %10.1f %8.2f %8llu %8llu %14llu\n", m, f * 1000, w,
+        printf("%4u %10.1f %8.2f %8llu %8llu %14llu %8.1f\n", m, f * 1000, w,
                (unsigned long long)(st.updates - upd0), (unsigned long long)st.files_created,
-               (unsigned long long)st.cached_points);
-        upd0 = st.updates;
-        if (m > 0) { /* the first step creates files: reported apart */
-            total_w += w;
+               (unsigned long long)st.cached_points, disk / 1e6);
+        if (st.files_created == created0) { /* steady: no file created in the step */
+            steady++;
+            steady_w += w;
+            steady_disk += disk;
+            steady_upd += st.updates - upd0;
             worst = w > worst ? w : worst;
         }
+        upd0 = st.updates;
+        created0 = st.files_created;
     }
-    long long disk = disk_written(b) - disk0;
     floe_ts_stats_get(b->ts, &st);
-    printf("steady state over %u steps: %.2f s of writes per 60 s step on average, %.2f s at "
-           "worst (%s)\n", b->minutes, total_w / b->minutes, worst,
-           worst < 60 ? "fits in the step" : "DOES NOT FIT");
+    if (steady)
+        printf("steady state (%u steps without file creation): %.2f s of writes per 60 s step "
+               "on average, %.2f s at worst (%s); %.0f update calls/s while writing; %.1f MB "
+               "written to disk per minute\n", steady, steady_w / steady, worst,
+               worst < 60 ? "fits in the step" : "DOES NOT FIT", steady_upd / steady_w,
+               steady_disk / 1e6 / steady);
     printf("producer: %.0f ns per append\n", feed * 1e9 / ((b->minutes + 1) * 3.0 * b->hosts));
     printf("written: %llu points in %llu update calls; errors %llu; dropped %llu\n",
            (unsigned long long)st.points_written, (unsigned long long)st.updates,
            (unsigned long long)st.write_errors, (unsigned long long)st.points_dropped);
-    printf("disk written: %.1f MB in all, %.1f MB per simulated minute (incl. creation)\n",
-           disk / 1e6, disk / 1e6 / (b->minutes + 1));
 }
 
 /* The writer held for `stall` steps, then let go: how long to catch up. */
@@ -346,6 +359,11 @@ static void run_charts(bench *b)
             floe_ts_step_end(b->ts, t);
     }
     floe_ts_drain(b->ts);
+    floe_ts_stats st;
+    floe_ts_stats_get(b->ts, &st);
+    printf("chart: a day of one host written: %llu points written in all, %llu skipped, "
+           "%llu dropped\n", (unsigned long long)st.points_written,
+           (unsigned long long)st.points_skipped, (unsigned long long)st.points_dropped);
     floe_ts_graph_req r;
     floe_ts_graph_req_init(&r);
     snprintf(r.schema, sizeof(r.schema), "host:traffic");
@@ -419,6 +437,7 @@ static void parse(bench *b, int argc, char **argv)
         else if (!strcmp(k, "--stall")) b->stall = (unsigned)atoi(v);
         else if (!strcmp(k, "--spread")) b->spread_s = atof(v);
         else if (!strcmp(k, "--chart")) b->chart_dir = v;
+        else if (!strcmp(k, "--reuse")) b->reuse = (unsigned)atoi(v);
         else die("unknown option", k);
     }
     if (!b->hosts || (strcmp(b->mode, "direct") && strcmp(b->mode, "rrdcached")))
@@ -430,18 +449,27 @@ int main(int argc, char **argv)
     bench b = {.hosts = 100000, .minutes = 10, .stall = 3, .dir = "bench-rrd-data",
                .retention = "1m:1d,1h:1w", .mode = "direct"};
     parse(&b, argc, argv);
-    empty_dir(b.dir);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (!b.reuse)
+        empty_dir(b.dir);
     b.names = malloc(sizeof(*b.names) * b.hosts);
     for (unsigned h = 0; h < b.hosts; h++)
         snprintf(b.names[h], sizeof(b.names[h]), "10.%u.%u.%u", (h >> 16) & 255, (h >> 8) & 255,
                  h & 255);
     if (!strcmp(b.mode, "rrdcached"))
         start_daemon(&b);
-    b.t = (int64_t)time(NULL) / 60 * 60 - 86400;
+    b.t = (int64_t)time(NULL) / 60 * 60 - 86400 + (int64_t)b.reuse * 7200;
     floe_ts_schema probe;
     char err[256];
     floe_ts_schema_init(&probe, "x:y", 60, err, sizeof(err));
     floe_ts_schema_set_retention(&probe, b.retention, err, sizeof(err));
+    char load[64] = "";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf && fgets(load, sizeof(load), lf))
+        load[strcspn(load, "\n")] = 0;
+    if (lf)
+        fclose(lf);
+    printf("load average at start: %s\n", load);
     printf("bench/rrd: %u hosts x 3 series, %s, retention %s (%.1f KB per host), batch %u\n",
            b.hosts, b.mode, b.retention,
            (floe_ts_retention_bytes(&probe.retention, 60, 5) + 3 * 1500) / 1e3, b.batch);

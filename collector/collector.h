@@ -39,6 +39,8 @@ int floe_cmd_decode(int argc, char **argv);
 int floe_cmd_replay(int argc, char **argv);
 /* `floe plugin test DIR` (argv[0] is "test"). */
 int floe_cmd_plugin_test(int argc, char **argv);
+/* `floe rrd migrate`: RRD files rewritten to their schema's layout. */
+int floe_cmd_rrd(int argc, char **argv);
 
 /* ---- the daemon -------------------------------------------------------- */
 

@@ -59,28 +59,6 @@ fail:
     return rc;
 }
 
-static int make_dirs(const char *path, char *err, size_t errlen)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
-        snprintf(err, errlen, "data_dir is too long");
-        return FLOE_EINVAL;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
-            break;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create data_dir %s: %s", path, strerror(errno));
-        return FLOE_EIO;
-    }
-    return 0;
-}
-
 static int web_start(floe_daemon *d)
 {
     char err[512] = "";
@@ -231,8 +209,8 @@ static void on_tick(uv_timer_t *t)
 static int daemon_start(floe_daemon *d)
 {
     char err[512];
-    if (make_dirs(d->cfg.data_dir, err, sizeof(err)) != 0) {
-        log_error(&d->log, "%s", err);
+    if (floe_mkdirs(d->cfg.data_dir, 0750, err, sizeof(err)) != 0) {
+        log_error(&d->log, "data_dir: %s", err);
         return FLOE_EIO;
     }
     if (floe_engine_init(&d->engine, &d->cfg, &d->log, &d->loop, FLOE_ENGINE_LIVE, floe_time_ms(),

@@ -20,6 +20,7 @@ static void usage(FILE *f)
                "  replay   feed captures through the whole pipeline, print alerts and totals\n"
                "  config   print the configuration in effect, with every key documented\n"
                "  plugin   plugin tools: floe plugin test DIR runs a plugin's tests\n"
+               "  rrd      timeseries tools: floe rrd migrate rewrites files to their schema\n"
                "\n"
                "  floe --version    print the version\n"
                "  floe --help       print this help\n");
@@ -168,7 +169,7 @@ static const struct command {
     int (*main)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run},       {"decode", cmd_decode}, {"replay", floe_cmd_replay},
-    {"config", cmd_config}, {"plugin", cmd_plugin},
+    {"config", cmd_config}, {"plugin", cmd_plugin}, {"rrd", floe_cmd_rrd},
 };
 
 int main(int argc, char **argv)

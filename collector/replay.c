@@ -185,11 +185,14 @@ static void print_report(replay *rp, unsigned what)
 
 static void replay_usage(FILE *f)
 {
-    fprintf(f, "usage: floe replay [-c FILE] [--dump flows|hosts|interfaces]... FILE...\n"
+    fprintf(f, "usage: floe replay [-c FILE] [--data DIR] [--dump flows|hosts|interfaces]...\n"
+               "                   FILE...\n"
                "Feeds captures (pcap, pcapng or IPFIX files) through the whole pipeline\n"
                "with their own timestamps as the clock (an IPFIX file's: export times)\n"
                "and prints the alerts raised, counters and host totals.\n"
                "  -c, --config FILE  the config to run with\n"
+               "  -d, --data DIR     also keep the alerts and timeseries in DIR, as the\n"
+               "                     daemon would (default: keep nothing)\n"
                "  --dump TABLE       also print a table as it stands at the end\n");
 }
 
@@ -211,17 +214,20 @@ int floe_cmd_replay(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"data", required_argument, NULL, 'd'},
         {"dump", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL;
+    const char *config_path = NULL, *data_dir = NULL;
     unsigned what = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
         if (c == 'c') {
             config_path = optarg;
+        } else if (c == 'd') {
+            data_dir = optarg;
         } else if (c == 'D' && parse_dump(optarg, &what) == 0) {
             continue;
         } else if (c == 'D') {
@@ -241,7 +247,7 @@ int floe_cmd_replay(int argc, char **argv)
         return 2;
     }
     replay *rp = calloc(1, sizeof(*rp));
-    char err[256];
+    char err[256] = "out of memory";
     if (!rp)
         return 1;
     floe_buf_init(&rp->alerts);
@@ -251,6 +257,15 @@ int floe_cmd_replay(int argc, char **argv)
         return rc;
     }
     rp->o.cfg.tables_enabled = 1; /* a replay is for what the tables make of it */
+    if (data_dir && (floe_config_set_str(&rp->o.cfg.data_dir, data_dir) != 0 ||
+                     floe_mkdirs(data_dir, 0750, err, sizeof(err)) != 0)) {
+        fprintf(stderr, "floe replay: --data: %s\n", err);
+        col__offline_close(&rp->o);
+        floe_buf_close(&rp->alerts);
+        free(rp);
+        return 1;
+    }
+    rp->o.cfg.offline_stores = data_dir != NULL;
     if (uv_loop_init(&rp->loop) != 0) {
         fprintf(stderr, "floe replay: cannot start an event loop\n");
         rc = 1;

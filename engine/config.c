@@ -6,7 +6,7 @@
  */
 #include "engine/engine.h"
 #include "plugins/plugins.h"
-
+#include "rrd/rrd.h"
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
@@ -16,7 +16,19 @@
 #define CONFIG_MEM_LIMIT  (16u << 20)
 #define CONFIG_INSN_LIMIT 10000000
 
-enum ctype { C_STR, C_LIST, C_UINT, C_BOOL, C_LEVEL, C_TARGET, C_TABLE };
+enum ctype {
+    C_STR,
+    C_LIST,
+    C_UINT,
+    C_BOOL,
+    C_LEVEL,
+    C_TARGET,
+    C_TABLE,
+    C_RULES,
+    C_ENDPOINTS,
+    C_RETENTION,
+    C_RETENTIONS
+};
 
 /*
  * path     the key; "a.b" is key b in table a
@@ -107,6 +119,39 @@ static const struct ckey {
      "PEM private key file for web_tls_cert"},
     {"web_session_ttl", C_UINT, offsetof(floe_config, web_session_ttl), 0, 60, 2592000,
      "seconds a web login lasts"},
+    {"alerts.enabled", C_BOOL, offsetof(floe_config, alerts_enabled), 0, 0, 0,
+     "keep alerts in <data_dir>/alerts.db (SQLite); false: alerts are only counted"},
+    {"alerts.queue_max", C_UINT, offsetof(floe_config, alerts_queue_max), 0, 64, 100000000,
+     "alerts waiting for the writer; past it they are counted as dropped"},
+    {"alerts.repeat_window", C_UINT, offsetof(floe_config, alerts_repeat_window), 0, 0, 86400,
+     "seconds within which a one-shot alert of the same type and entity is counted, not stored"},
+    {"alerts.max_age", C_UINT, offsetof(floe_config, alerts_max_age), 0, 0, 36500,
+     "days past alerts are kept; 0 keeps them"},
+    {"alerts.max_rows", C_UINT, offsetof(floe_config, alerts_max_rows), 0, 0, 1000000000,
+     "past alerts kept at most, the oldest pruned first; 0: no bound"},
+    {"alerts.exclusions", C_RULES, offsetof(floe_config, alert_exclusions),
+     offsetof(floe_config, n_alert_exclusions), 0, 0,
+     "rules { type =, plugin =, hosts = {...}, apps = {...}, exporters = {...} }: matching "
+     "alerts are counted, not stored"},
+    {"alerts.endpoints", C_ENDPOINTS, offsetof(floe_config, alert_endpoints),
+     offsetof(floe_config, n_alert_endpoints), 0, 0,
+     "notifications: { { type = \"webhook\", url = ... }, { type = \"syslog\", address = ... }, "
+     "{ type = \"command\", command = ... } } (README)"},
+    {"timeseries.enabled", C_BOOL, offsetof(floe_config, ts_enabled), 0, 0, 0,
+     "write timeseries to RRD files in <data_dir>/timeseries and serve charts"},
+    {"timeseries.retention", C_RETENTION, offsetof(floe_config, ts_retention), 0, 0, 0,
+     "what a series keeps: RESOLUTION:SPAN items (units s m h d w y), e.g. \"1m:1d,1h:1y\""},
+    {"timeseries.host_retention", C_RETENTION, offsetof(floe_config, ts_host_retention), 0, 0, 0,
+     "the same for the per-host series (host:traffic, host:activity, host:ndpi)"},
+    {"timeseries.retentions", C_RETENTIONS, offsetof(floe_config, ts_retentions),
+     offsetof(floe_config, n_ts_retentions), 0, 0,
+     "per schema: { [\"iface:traffic\"] = \"1m:1w,1h:5y\" }; wins over the two above"},
+    {"timeseries.queue_max", C_UINT, offsetof(floe_config, ts_queue_max), 0, 1000, 100000000,
+     "points waiting for the RRD writer; past it the oldest are dropped and counted"},
+    {"timeseries.cleanup_age", C_UINT, offsetof(floe_config, ts_cleanup_age), 0, 0, 36500,
+     "days after which a series nobody writes any more is deleted; 0 keeps them"},
+    {"rrdcached", C_STR, offsetof(floe_config, rrdcached), 0, 0, 0,
+     "send RRD updates through rrdcached: \"unix:/run/rrdcached.sock\"; \"\" writes directly"},
 };
 
 static const char *const default_local_networks[] = {
@@ -168,6 +213,23 @@ int floe_config_add_list(char ***list, size_t *n, const char *item)
     return 0;
 }
 
+static void endpoint_close(floe_alerts_endpoint *e)
+{
+    free((char *)e->name);
+    free((char *)e->url);
+    free((char *)e->address);
+    free((char *)e->command);
+    list_free((char **)e->types, e->n_types);
+    list_free((char **)e->plugins, e->n_plugins);
+}
+
+static void endpoints_free(floe_alerts_endpoint *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        endpoint_close(&e[i]);
+    free(e);
+}
+
 int floe_config_defaults(floe_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -188,6 +250,14 @@ int floe_config_defaults(floe_config *cfg)
     cfg->lua_instructions = 1000000;
     cfg->lua_failures = 5;
     cfg->lua_cpu_share = 30;
+    cfg->alerts_enabled = 1;
+    cfg->alerts_queue_max = 65536;
+    cfg->alerts_repeat_window = 300;
+    cfg->alerts_max_age = 30;
+    cfg->alerts_max_rows = 10000000;
+    cfg->ts_enabled = 1;
+    cfg->ts_queue_max = 1000000;
+    cfg->ts_cleanup_age = 30;
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
         floe_config_set_list(&cfg->tables.local_networks, &cfg->tables.n_local_networks,
@@ -202,7 +272,10 @@ int floe_config_defaults(floe_config *cfg)
         floe_config_set_str(&cfg->web_password, "") != 0 ||
         floe_config_set_str(&cfg->web_token, "") != 0 ||
         floe_config_set_str(&cfg->web_tls_cert, "") != 0 ||
-        floe_config_set_str(&cfg->web_tls_key, "") != 0) {
+        floe_config_set_str(&cfg->web_tls_key, "") != 0 ||
+        floe_config_set_str(&cfg->ts_retention, FLOE_TS_DEFAULT_RETENTION) != 0 ||
+        floe_config_set_str(&cfg->ts_host_retention, FLOE_CONFIG_HOST_RETENTION) != 0 ||
+        floe_config_set_str(&cfg->rrdcached, "") != 0) {
         floe_config_free(cfg);
         return FLOE_ENOMEM;
     }
@@ -223,6 +296,12 @@ void floe_config_free(floe_config *cfg)
     free(cfg->web_token);
     free(cfg->web_tls_cert);
     free(cfg->web_tls_key);
+    list_free(cfg->alert_exclusions, cfg->n_alert_exclusions);
+    endpoints_free(cfg->alert_endpoints, cfg->n_alert_endpoints);
+    free(cfg->ts_retention);
+    free(cfg->ts_host_retention);
+    list_free(cfg->ts_retentions, cfg->n_ts_retentions);
+    free(cfg->rrdcached);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -307,6 +386,71 @@ static int apply_list(floe_config *cfg, const struct ckey *k, lua_State *L, int 
     return rc;
 }
 
+/* A retention string, checked by the timeseries module's own parser. */
+static int check_retention(const struct ckey *k, const char *name, const char *text, char *err,
+                           size_t errlen)
+{
+    floe_ts_retention r;
+    char why[200];
+    if (floe_ts_retention_parse(&r, text, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "key '%s'%s%s%s: %s", k->path, name ? " [\"" : "", name ? name : "",
+             name ? "\"]" : "", why);
+    return FLOE_ECONFIG;
+}
+
+/* timeseries.retentions: { [schema] = retention }, kept as "schema=retention". */
+static int apply_retentions(floe_config *cfg, const struct ckey *k, lua_State *L, int idx,
+                            char *err, size_t errlen)
+{
+    if (!lua_istable(L, idx))
+        return type_error(k, L, idx, "a table of schema = retention", err, errlen);
+    char **items = NULL;
+    size_t n = 0;
+    int rc = 0;
+    lua_pushnil(L);
+    while (rc == 0 && lua_next(L, idx) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+            snprintf(err, errlen, "key '%s' maps schema names to retention strings", k->path);
+            rc = FLOE_ECONFIG;
+        } else if ((rc = check_retention(k, lua_tostring(L, -2), lua_tostring(L, -1), err,
+                                         errlen)) == 0) {
+            char **grown = realloc(items, (n + 1) * sizeof(*items));
+            size_t len = strlen(lua_tostring(L, -2)) + strlen(lua_tostring(L, -1)) + 2;
+            char *item = grown ? malloc(len) : NULL;
+            if (grown)
+                items = grown;
+            if (!item) {
+                rc = FLOE_ENOMEM;
+            } else {
+                snprintf(item, len, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+                items[n++] = item;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    if (rc != 0) {
+        lua_pop(L, 1); /* the key lua_next left */
+        list_free(items, n);
+        return rc;
+    }
+    char ***list = (char ***)(void *)((char *)cfg + k->off);
+    size_t *count = (size_t *)(void *)((char *)cfg + k->noff);
+    list_free(*list, *count);
+    *list = items;
+    *count = n;
+    return 0;
+}
+
+const char *floe_config_retention(const floe_config *cfg, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < cfg->n_ts_retentions; i++)
+        if (strncmp(cfg->ts_retentions[i], name, len) == 0 && cfg->ts_retentions[i][len] == '=')
+            return cfg->ts_retentions[i] + len + 1;
+    return strncmp(name, "host:", 5) == 0 ? cfg->ts_host_retention : NULL;
+}
+
 static int apply_string_enum(floe_config *cfg, const struct ckey *k, lua_State *L, int idx,
                              char *err, size_t errlen)
 {
@@ -329,6 +473,219 @@ static int apply_string_enum(floe_config *cfg, const struct ckey *k, lua_State *
     return 0;
 }
 
+/* Each item of the list at idx must be a table; returns the count, or -1
+ * with err set. */
+static int table_list_len(const struct ckey *k, lua_State *L, int idx, char *err, size_t errlen)
+{
+    if (!lua_istable(L, idx)) {
+        snprintf(err, errlen, "key '%s' must be a list of tables", k->path);
+        return -1;
+    }
+    int n = (int)lua_rawlen(L, idx);
+    for (int i = 1; i <= n; i++) {
+        int t = lua_rawgeti(L, idx, i);
+        lua_pop(L, 1);
+        if (t != LUA_TTABLE) {
+            snprintf(err, errlen, "key '%s' item %d must be a table", k->path, i);
+            return -1;
+        }
+    }
+    return n;
+}
+
+/* alerts.exclusions: each rule as JSON, checked by the alert store's own
+ * parser so that a bad rule names its field. */
+static int apply_rules(floe_config *cfg, const struct ckey *k, lua_State *L, int idx, char *err,
+                       size_t errlen)
+{
+    int n = table_list_len(k, L, idx, err, errlen);
+    if (n < 0)
+        return FLOE_ECONFIG;
+    char **items = calloc((size_t)n + 1, sizeof(*items));
+    if (!items)
+        return FLOE_ENOMEM;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char why[256];
+        floe_alert_rule r;
+        lua_rawgeti(L, idx, i + 1);
+        items[i] = floe_plugins_lua_json(L, -1);
+        lua_pop(L, 1);
+        if (!items[i])
+            rc = FLOE_ENOMEM;
+        else if (floe_alert_rule_parse(&r, items[i], strlen(items[i]), why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "key '%s' item %d: %s", k->path, i + 1, why);
+            rc = FLOE_ECONFIG;
+        } else {
+            floe_alert_rule_close(&r);
+        }
+    }
+    if (rc == 0) {
+        char ***list = (char ***)(void *)((char *)cfg + k->off);
+        size_t *count = (size_t *)(void *)((char *)cfg + k->noff);
+        list_free(*list, *count);
+        *list = items;
+        *count = (size_t)n;
+        return 0;
+    }
+    list_free(items, (size_t)n);
+    return rc;
+}
+
+/* A string field of the endpoint table at idx, copied (NULL if absent). */
+static int endpoint_str(lua_State *L, int idx, const char *key, const char **dst)
+{
+    lua_getfield(L, idx, key);
+    int t = lua_type(L, -1);
+    if (t == LUA_TSTRING && !(*dst = strdup(lua_tostring(L, -1))))
+        t = -1;
+    lua_pop(L, 1);
+    return t == LUA_TNIL || t == LUA_TSTRING ? 0 : -1;
+}
+
+static int endpoint_list(lua_State *L, int idx, const char *key, const char *const **dst, size_t *n)
+{
+    lua_getfield(L, idx, key);
+    int rc = 0;
+    if (lua_istable(L, -1)) {
+        size_t len = (size_t)lua_rawlen(L, -1);
+        char **items = calloc(len + 1, sizeof(*items));
+        for (size_t i = 0; items && i < len && rc == 0; i++) {
+            lua_rawgeti(L, -1, (lua_Integer)i + 1);
+            rc =
+                lua_type(L, -1) == LUA_TSTRING && (items[i] = strdup(lua_tostring(L, -1))) ? 0 : -1;
+            lua_pop(L, 1);
+        }
+        *dst = (const char *const *)items;
+        *n = items ? len : 0;
+        rc = items ? rc : -1;
+    } else if (!lua_isnil(L, -1)) {
+        rc = -1;
+    }
+    lua_pop(L, 1);
+    return rc;
+}
+
+static const char *const endpoint_keys[] = {
+    "type",       "name",      "url",       "address",      "command", "min_severity",
+    "entities",   "types",     "plugins",   "rate_per_min", "retries", "timeout_ms",
+    "backoff_ms", "queue_max", "batch_max", "facility",
+};
+
+static int endpoint_uint(lua_State *L, int idx, const char *key, uint32_t *dst)
+{
+    lua_getfield(L, idx, key);
+    int ok = 1, isint = 0;
+    if (!lua_isnil(L, -1)) {
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        ok = isint && v >= 0 && v <= 0x7fffffff;
+        if (ok)
+            *dst = (uint32_t)v;
+    }
+    lua_pop(L, 1);
+    return ok ? 0 : -1;
+}
+
+/* One endpoint from the table at idx; a bad field is named in why. */
+static int endpoint_read(floe_alerts_endpoint *e, lua_State *L, int idx, char *why, size_t len)
+{
+    static const char *const types[] = {"webhook", "syslog", "command"};
+    static const char *const nums[] = {"rate_per_min", "retries",   "timeout_ms",
+                                       "backoff_ms",   "queue_max", "batch_max"};
+    lua_getfield(L, idx, "type");
+    const char *type = lua_tostring(L, -1);
+    int t = -1;
+    for (int i = 0; type && i < 3; i++)
+        if (strcmp(type, types[i]) == 0)
+            t = i;
+    lua_pop(L, 1);
+    if (t < 0)
+        return snprintf(why, len, "type must be webhook, syslog or command"), -1;
+    floe_alerts_endpoint_defaults(e, t);
+    static const int types_enum[] = {FLOE_ENDPOINT_WEBHOOK, FLOE_ENDPOINT_SYSLOG,
+                                     FLOE_ENDPOINT_COMMAND};
+    e->type = types_enum[t];
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+        size_t i = 0;
+        while (i < FLOE_ARRAY_LEN(endpoint_keys) && strcmp(k, endpoint_keys[i]) != 0)
+            i++;
+        if (i == FLOE_ARRAY_LEN(endpoint_keys)) {
+            lua_pop(L, 1);
+            return snprintf(why, len, "unknown key '%s'", k), -1;
+        }
+    }
+    if (endpoint_str(L, idx, "name", &e->name) || endpoint_str(L, idx, "url", &e->url) ||
+        endpoint_str(L, idx, "address", &e->address) ||
+        endpoint_str(L, idx, "command", &e->command))
+        return snprintf(why, len, "name, url, address and command are strings"), -1;
+    if (endpoint_list(L, idx, "types", &e->types, &e->n_types) ||
+        endpoint_list(L, idx, "plugins", &e->plugins, &e->n_plugins))
+        return snprintf(why, len, "types and plugins are lists of names"), -1;
+    uint32_t *dst[] = {&e->rate_per_min, &e->retries,   &e->timeout_ms,
+                       &e->backoff_ms,   &e->queue_max, &e->batch_max};
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(nums); i++)
+        if (endpoint_uint(L, idx, nums[i], dst[i]) != 0)
+            return snprintf(why, len, "%s must be a whole number", nums[i]), -1;
+    uint32_t facility = (uint32_t)e->facility;
+    if (endpoint_uint(L, idx, "facility", &facility) != 0 || facility > 23)
+        return snprintf(why, len, "facility must be from 0 to 23"), -1;
+    e->facility = (int)facility;
+    lua_getfield(L, idx, "min_severity");
+    const char *sev = lua_tostring(L, -1);
+    int bad = sev && (e->min_severity = floe_severity_parse(sev)) < 0;
+    lua_pop(L, 1);
+    if (bad)
+        return snprintf(why, len, "min_severity '%s' is not a severity", sev), -1;
+    lua_getfield(L, idx, "entities");
+    for (lua_Integer i = 1; lua_istable(L, -1) && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        int ent = lua_tostring(L, -1) ? floe_entity_parse(lua_tostring(L, -1)) : -1;
+        lua_pop(L, 1);
+        if (ent < 0) {
+            lua_pop(L, 1);
+            return snprintf(why, len, "entities item %d is not an entity type", (int)i), -1;
+        }
+        e->entity_mask |= 1u << ent;
+    }
+    lua_pop(L, 1);
+    if (e->type == FLOE_ENDPOINT_WEBHOOK && !e->url)
+        return snprintf(why, len, "a webhook needs a url"), -1;
+    if (e->type == FLOE_ENDPOINT_SYSLOG && !e->address)
+        return snprintf(why, len, "syslog needs an address HOST:PORT"), -1;
+    if (e->type == FLOE_ENDPOINT_COMMAND && !e->command)
+        return snprintf(why, len, "a command endpoint needs a command"), -1;
+    return 0;
+}
+
+static int apply_endpoints(floe_config *cfg, const struct ckey *k, lua_State *L, int idx, char *err,
+                           size_t errlen)
+{
+    int n = table_list_len(k, L, idx, err, errlen);
+    if (n < 0)
+        return FLOE_ECONFIG;
+    floe_alerts_endpoint *eps = calloc((size_t)n + 1, sizeof(*eps));
+    if (!eps)
+        return FLOE_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        char why[200];
+        lua_rawgeti(L, idx, i + 1);
+        int rc = endpoint_read(&eps[i], L, lua_gettop(L), why, sizeof(why));
+        lua_pop(L, 1);
+        if (rc != 0) {
+            snprintf(err, errlen, "key '%s' item %d: %s", k->path, i + 1, why);
+            endpoints_free(eps, (size_t)i + 1);
+            return FLOE_ECONFIG;
+        }
+    }
+    endpoints_free(cfg->alert_endpoints, cfg->n_alert_endpoints);
+    cfg->alert_endpoints = eps;
+    cfg->n_alert_endpoints = (size_t)n;
+    return 0;
+}
+
 static int apply_value(floe_config *cfg, const struct ckey *k, lua_State *L, int idx, char *err,
                        size_t errlen)
 {
@@ -339,6 +696,18 @@ static int apply_value(floe_config *cfg, const struct ckey *k, lua_State *L, int
         return floe_config_set_str((char **)(void *)((char *)cfg + k->off), lua_tostring(L, idx));
     case C_LIST:
         return apply_list(cfg, k, L, idx, err, errlen);
+    case C_RULES:
+        return apply_rules(cfg, k, L, idx, err, errlen);
+    case C_RETENTION:
+        if (lua_type(L, idx) != LUA_TSTRING)
+            return type_error(k, L, idx, "a string", err, errlen);
+        if (check_retention(k, NULL, lua_tostring(L, idx), err, errlen) != 0)
+            return FLOE_ECONFIG;
+        return floe_config_set_str((char **)(void *)((char *)cfg + k->off), lua_tostring(L, idx));
+    case C_RETENTIONS:
+        return apply_retentions(cfg, k, L, idx, err, errlen);
+    case C_ENDPOINTS:
+        return apply_endpoints(cfg, k, L, idx, err, errlen);
     case C_TABLE: {
         if (!lua_istable(L, idx))
             return type_error(k, L, idx, "a table", err, errlen);
@@ -539,9 +908,13 @@ static void describe_value(floe_buf *out, const floe_config *cfg, const struct c
     const char *base = (const char *)cfg + k->off;
     switch (k->type) {
     case C_STR:
+    case C_RETENTION:
         floe_buf_printf(out, "\"%s\"", *(char *const *)(const void *)base);
         break;
-    case C_TABLE: /* only ever {} as a default */
+    case C_TABLE: /* only ever empty as a default */
+    case C_RETENTIONS:
+    case C_RULES:
+    case C_ENDPOINTS:
         floe_buf_puts(out, "{}");
         break;
     case C_LIST: {

@@ -45,15 +45,19 @@ static const char *status_key(void *ud, uint32_t id)
     return e->plugins ? floe_plugins_status_key(e->plugins, id) : NULL;
 }
 
-/* Names a flow's exporter id for the tables' JSON. */
-static int exporter_addr(void *ud, uint64_t id, floe_addr *out)
+int floe_engine_exporter_addr(floe_engine *e, uint64_t id, floe_addr *out)
 {
-    floe_engine *e = ud;
     const floe_exporter *ex = floe_exporters_by_id(&e->ing.exporters, id);
     if (!ex)
         return FLOE_ENOTFOUND;
     *out = ex->key.addr;
     return 0;
+}
+
+/* Names a flow's exporter id for the tables' JSON. */
+static int exporter_addr(void *ud, uint64_t id, floe_addr *out)
+{
+    return floe_engine_exporter_addr(ud, id, out);
 }
 
 static void on_tick(void *ud, int period, uint64_t boundary_ms)
@@ -66,6 +70,8 @@ static void on_tick(void *ud, int period, uint64_t boundary_ms)
             floe_tables_flush(&e->tables); /* periodic checks see up-to-date hosts */
         floe_plugins_tick(e->plugins, period, boundary_ms);
     }
+    if (period == FLOE_PERIOD_MIN)
+        floe_series_tick(e, boundary_ms);
 }
 
 /* ---- what the plugins see ------------------------------------------------ */
@@ -73,25 +79,99 @@ static void on_tick(void *ud, int period, uint64_t boundary_ms)
 static void on_alert(void *ud, const struct floe_alert *a)
 {
     floe_engine *e = ud;
-    e->alerts++;
+    e->n_alerts++;
+    if (e->alerts)
+        floe_alerts_push(e->alerts, a);
     if (e->tap.alert)
         e->tap.alert(e->tap.ud, a);
 }
 
+/* ---- the alert store ------------------------------------------------------ */
+
+static int alerts_open(floe_engine *e, char *err, size_t errlen)
+{
+    const floe_config *cfg = e->cfg;
+    floe_alerts_opts o;
+    floe_alerts_opts_defaults(&o);
+    o.dir = cfg->data_dir;
+    o.queue_max = cfg->alerts_queue_max;
+    o.repeat_window_ms = (uint64_t)cfg->alerts_repeat_window * 1000;
+    /* A replay's alerts carry the capture's time, which may be older than
+     * max_age by the wall clock the store prunes with: keep them. */
+    o.max_age_s = e->mode == FLOE_ENGINE_LIVE ? (uint64_t)cfg->alerts_max_age * 86400 : 0;
+    o.max_rows = cfg->alerts_max_rows;
+    o.endpoints = cfg->alert_endpoints;
+    o.n_endpoints = cfg->n_alert_endpoints;
+    if (!(e->alerts = floe_alerts_open(&o, e->log, err, errlen)))
+        return FLOE_EIO;
+    for (size_t i = 0; i < cfg->n_alert_exclusions; i++) {
+        floe_alert_rule r;
+        const char *json = cfg->alert_exclusions[i];
+        if (floe_alert_rule_parse(&r, json, strlen(json), err, errlen) == 0) {
+            floe_alerts_exclusion_add(e->alerts, &r, 0, NULL);
+            floe_alert_rule_close(&r);
+        }
+    }
+    return 0;
+}
+
+static int restore_engaged(void *ud, int64_t id, const floe_alert *a)
+{
+    (void)id;
+    floe_engine *e = ud;
+    floe_plugins_engaged_restore(e->plugins, a);
+    return 0;
+}
+
+/* A plugin's schema; timeseries.retentions wins over the plugin's own. */
 static int ts_define(void *ud, const struct floe_ts_schema *s, char *err, size_t errlen)
 {
     floe_engine *e = ud;
-    return e->ts ? floe_ts_define(e->ts, s, err, errlen) : 0;
+    if (!e->ts)
+        return 0;
+    const char *keep = floe_config_retention(e->cfg, s->name);
+    if (!keep || strncmp(s->name, "host:", 5) == 0)
+        return floe_ts_define(e->ts, s, err, errlen);
+    floe_ts_schema mine = *s;
+    int rc = floe_ts_schema_set_retention(&mine, keep, err, errlen);
+    return rc ? rc : floe_ts_define(e->ts, &mine, err, errlen);
+}
+
+void floe_engine_ts_append(floe_engine *e, const char *schema, const char *const *tags,
+                           const double *values, size_t n, uint64_t when_s)
+{
+    if (e->ts)
+        floe_ts_append(e->ts, schema, tags, values, (unsigned)n, (int64_t)when_s);
+    if (e->tap.ts)
+        e->tap.ts(e->tap.ud, schema, tags, values, n, when_s);
 }
 
 static void ts_append(void *ud, const char *schema, const char *const *tags, const double *values,
                       size_t n, uint64_t when_s)
 {
-    floe_engine *e = ud;
-    if (e->ts)
-        floe_ts_append(e->ts, schema, tags, values, (unsigned)n, (int64_t)when_s);
-    if (e->tap.ts)
-        e->tap.ts(e->tap.ud, schema, tags, values, n, when_s);
+    floe_engine_ts_append(ud, schema, tags, values, n, when_s);
+}
+
+/* ---- the timeseries store -------------------------------------------------- */
+
+static int ts_open(floe_engine *e, char *err, size_t errlen)
+{
+    const floe_config *cfg = e->cfg;
+    char dir[4200];
+    floe_ts_opts o;
+    floe_ts_opts_default(&o);
+    snprintf(dir, sizeof(dir), "%s/timeseries", cfg->data_dir);
+    o.dir = dir;
+    o.retention = cfg->ts_retention;
+    o.rrdcached = cfg->rrdcached;
+    o.queue_max = cfg->ts_queue_max;
+    o.cleanup_age_s = cfg->ts_cleanup_age * 86400u;
+    /* A replay's minutes come faster than real time: nothing to pace. */
+    o.spread = e->mode == FLOE_ENGINE_LIVE;
+    e->ts_log = *e->log;
+    if (!(e->ts = floe_ts_new(&o, &e->ts_log, err, errlen)))
+        return FLOE_EIO;
+    return floe_series_define(e, err, errlen);
 }
 
 static int exporter_at(void *ud, size_t i, floe_plugin_exporter *out)
@@ -126,7 +206,11 @@ static int exporter_at(void *ud, size_t i, floe_plugin_exporter *out)
 
 static void system_view(void *ud, floe_plugin_system *out)
 {
-    floe_engine *e = ud;
+    floe_engine_system(ud, out);
+}
+
+void floe_engine_system(floe_engine *e, floe_plugin_system *out)
+{
     floe_counters t;
     floe_ingest_totals(&e->ing, &t);
     memset(out, 0, sizeof(*out));
@@ -240,8 +324,15 @@ int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_l
         e->ing.out.ifcounters = on_ifcounters;
         e->ing.out.appname = on_appname;
         e->ing.out.ud = e;
+        int stores = mode == FLOE_ENGINE_LIVE || cfg->offline_stores;
+        if (stores && cfg->alerts_enabled && (rc = alerts_open(e, err, errlen)) != 0)
+            return rc;
+        if (stores && cfg->ts_enabled && (rc = ts_open(e, err, errlen)) != 0)
+            return rc;
         if ((rc = plugins_start(e, err, errlen)) != 0)
             return rc;
+        if (e->alerts && floe_alerts_engaged(e->alerts, restore_engaged, e) != 0)
+            log_warn(log, "alerts: could not read the engaged alerts back");
     }
     return 0;
 }
@@ -252,6 +343,10 @@ void floe_engine_close(floe_engine *e)
         floe_engine_finish(e);
         floe_plugins_free(e->plugins);
         e->plugins = NULL;
+        floe_alerts_close(e->alerts); /* commits what is queued */
+        e->alerts = NULL;
+        floe_ts_free(e->ts); /* writes what is queued and cached */
+        e->ts = NULL;
         floe_tables_close(&e->tables);
         e->tables_on = 0;
     }
@@ -298,6 +393,8 @@ size_t floe_engine_housekeep(floe_engine *e, uint64_t now_ms, size_t budget)
     if (e->plugins &&
         floe_plugins_run(e->plugins, e->mode == FLOE_ENGINE_LIVE ? PLUGIN_SLICE_NS : 0))
         n = budget + 1; /* more to do: keep the loop turning */
+    if (floe_series_run(e))
+        n = budget + 1;
     return n;
 }
 
@@ -320,6 +417,7 @@ void floe_engine_finish(floe_engine *e)
     floe_tables_flush(&e->tables);
     if (e->plugins)
         floe_plugins_run(e->plugins, 0); /* periodic runs still due */
+    floe_series_finish(e);
     floe_tables_end_all(&e->tables);
 }
 

@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "alerts/alerts.h"
 #include "decoders/decoders.h"
 #include "plugins/plugins.h"
 #include "tables/tables.h"
@@ -62,12 +63,40 @@ typedef struct floe_config {
     uint32_t lua_failures;     /* in a row, before a check is disabled */
     uint32_t lua_cpu_share;    /* percent of the loop's time */
     const char *only_plugin;   /* not a config key: `floe plugin test` loads one plugin */
+    int offline_stores;        /* not a config key: an offline engine keeps alerts and
+                                * timeseries in data_dir too (`floe replay --data`) */
     char *web_password;        /* "" : FLOE_ADMIN_PASSWORD, else the stored or a random one */
     char *web_token;           /* "" : FLOE_API_TOKEN, else no bearer access */
     char *web_tls_cert;        /* PEM file; with web_tls_key, HTTPS */
     char *web_tls_key;
     uint32_t web_session_ttl; /* s a login lasts */
+    int alerts_enabled;       /* keep alerts in <data_dir>/alerts.db */
+    uint32_t alerts_queue_max;
+    uint32_t alerts_repeat_window; /* s */
+    uint32_t alerts_max_age;       /* days; 0: no bound */
+    uint32_t alerts_max_rows;      /* 0: no bound */
+    char **alert_exclusions;       /* rules, each a JSON object (floe_alert_rule_parse) */
+    size_t n_alert_exclusions;
+    floe_alerts_endpoint *alert_endpoints; /* strings and lists owned */
+    size_t n_alert_endpoints;
+    int ts_enabled;          /* RRD files in <data_dir>/timeseries */
+    char *ts_retention;      /* the default retention string */
+    char *ts_host_retention; /* the per-host schemas' */
+    char **ts_retentions;    /* "schema=retention" */
+    size_t n_ts_retentions;
+    uint32_t ts_queue_max;   /* points */
+    uint32_t ts_cleanup_age; /* days; 0: never */
+    char *rrdcached;         /* "" : write directly */
 } floe_config;
+
+/* The per-host schemas' default retention: a day of minutes, a week of
+ * hours and a year of days, 63 KiB a file of two metrics (the store's
+ * default would take 1.1 MiB a host over three schemas). */
+#define FLOE_CONFIG_HOST_RETENTION "1m:1d,1h:1w,1d:1y"
+
+/* The retention configured for a schema: timeseries.retentions, else
+ * timeseries.host_retention for "host:*", else NULL (the store's default). */
+const char *floe_config_retention(const floe_config *cfg, const char *name);
 
 /* Fills cfg with the built-in defaults. Returns 0 or FLOE_ENOMEM. */
 int floe_config_defaults(floe_config *cfg);
@@ -142,6 +171,7 @@ typedef struct floe_exporter {
     int seq_known;
     floe_counters c;
     floe_dec_exporter dec;
+    uint64_t mark[4]; /* datagrams, records, malformed, lost at the last timeseries step */
 } floe_exporter;
 
 /*
@@ -319,6 +349,17 @@ typedef struct floe_engine_tap {
     void *ud;
 } floe_engine_tap;
 
+/* The built-in timeseries' state (engine/series.c). */
+typedef struct floe_series {
+    int64_t step_s; /* the step being written (its end, s) */
+    size_t slot;    /* the walk's next slot: interfaces, then hosts */
+    int walking;    /* the walk of step_s is under way */
+    struct {
+        uint64_t bytes, records, drops, malformed, alerts, lua_ns;
+    } mark;
+    uint64_t points, steps, late; /* late: walks still going at the next tick */
+} floe_series;
+
 typedef struct floe_engine {
     const floe_config *cfg; /* borrowed: the caller keeps it alive and calls
                              * floe_engine_reconfigure when it changes */
@@ -334,9 +375,12 @@ typedef struct floe_engine {
     floe_list sources; /* floe_source, by link */
     uint64_t reloads, reload_errors;
     floe_plugins *plugins; /* NULL with the tables off */
+    floe_alerts *alerts;   /* the alert store; NULL: none */
     floe_engine_tap tap;
     struct floe_ts *ts; /* the timeseries store; NULL: none */
-    uint64_t alerts;    /* alert events raised */
+    floe_log ts_log;    /* the store's own (its writer thread logs) */
+    floe_series series;
+    uint64_t n_alerts; /* alert events raised */
     uint32_t next_session; /* the last stream session number given out */
 } floe_engine;
 
@@ -379,6 +423,28 @@ void floe_engine_release_loop(floe_engine *e);
 int floe_engine_reload_plugins(floe_engine *e, int force);
 void floe_engine_add_source(floe_engine *e, floe_source *s);
 void floe_engine_remove_source(floe_engine *e, floe_source *s);
+/* A timeseries point to the store and the tap (plugins' and built-ins'). */
+void floe_engine_ts_append(floe_engine *e, const char *schema, const char *const *tag_values,
+                           const double *values, size_t n, uint64_t when_s);
+/* The system entity's counters (the plugins' and the built-in series'). */
+void floe_engine_system(floe_engine *e, floe_plugin_system *out);
+/* An exporter id's address; 0, or FLOE_ENOTFOUND once it was evicted. */
+int floe_engine_exporter_addr(floe_engine *e, uint64_t id, floe_addr *out);
+
+/* ---- the built-in timeseries (engine/series.c) ----------------------------- */
+
+/* Registers the built-in schemas with e->ts. 0 or an error naming one. */
+int floe_series_define(floe_engine *e, char *err, size_t errlen);
+/* A minute ended at boundary_ms: writes the small tables at once and starts
+ * the host walk (offline: the whole walk). */
+void floe_series_tick(floe_engine *e, uint64_t boundary_ms);
+/* A slice of the host walk; 1 while more remains. */
+int floe_series_run(floe_engine *e);
+/* The end of the input: finishes the walk; offline, writes the last
+ * (partial) minute too. */
+void floe_series_finish(floe_engine *e);
+/* {"builtin_points", "builtin_steps", "builtin_late", "store": {...}}. */
+void floe_series_json(floe_engine *e, floe_json *j);
 
 /* ---- streams: IPFIX over TCP (RFC 7011 §10.4) ------------------------------ */
 

@@ -120,3 +120,38 @@ web_tls_key = ""
 
 -- seconds a web login lasts
 web_session_ttl = 43200
+
+alerts = {
+    -- keep alerts in <data_dir>/alerts.db (SQLite); false: alerts are only counted
+    enabled = true,
+    -- alerts waiting for the writer; past it they are counted as dropped
+    queue_max = 65536,
+    -- seconds within which a one-shot alert of the same type and entity is counted, not stored
+    repeat_window = 300,
+    -- days past alerts are kept; 0 keeps them
+    max_age = 30,
+    -- past alerts kept at most, the oldest pruned first; 0: no bound
+    max_rows = 10000000,
+    -- rules { type =, plugin =, hosts = {...}, apps = {...}, exporters = {...} }: matching alerts are counted, not stored
+    exclusions = {},
+    -- notifications: { { type = "webhook", url = ... }, { type = "syslog", address = ... }, { type = "command", command = ... } } (README)
+    endpoints = {},
+}
+
+timeseries = {
+    -- write timeseries to RRD files in <data_dir>/timeseries and serve charts
+    enabled = true,
+    -- what a series keeps: RESOLUTION:SPAN items (units s m h d w y), e.g. "1m:1d,1h:1y"
+    retention = "1m:1d,5m:1w,1h:1y,1d:5y",
+    -- the same for the per-host series (host:traffic, host:activity, host:ndpi)
+    host_retention = "1m:1d,1h:1w,1d:1y",
+    -- per schema: { ["iface:traffic"] = "1m:1w,1h:5y" }; wins over the two above
+    retentions = {},
+    -- points waiting for the RRD writer; past it the oldest are dropped and counted
+    queue_max = 1000000,
+    -- days after which a series nobody writes any more is deleted; 0 keeps them
+    cleanup_age = 30,
+}
+
+-- send RRD updates through rrdcached: "unix:/run/rrdcached.sock"; "" writes directly
+rrdcached = ""

@@ -111,6 +111,8 @@ static int periodic_due(const floe_plugins *P, const plug__check *c, const floe_
 void floe_plugins_flow_event(void *ud, int ev, floe_flow *f)
 {
     floe_plugins *P = ud;
+    if (!plug__prefilter_flow(&P->pre[ev], f))
+        return;
     plug__check *const *hooks = P->flow_hooks[ev];
     size_t n = P->n_flow_hooks[ev];
     for (size_t i = 0; i < n; i++) {

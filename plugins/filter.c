@@ -20,13 +20,12 @@
 
 /* ---- address sets ------------------------------------------------------- */
 
+/* The address as two numbers that compare as the address does. */
 static void addr_words(const floe_addr *a, uint64_t w[2])
 {
-    w[0] = w[1] = 0;
-    for (int i = 0; i < 8; i++) {
-        w[0] = w[0] << 8 | a->b[i];
-        w[1] = w[1] << 8 | a->b[8 + i];
-    }
+    memcpy(w, a->b, 16);
+    w[0] = __builtin_bswap64(w[0]);
+    w[1] = __builtin_bswap64(w[1]);
 }
 
 static int words_cmp(const uint64_t a[2], const uint64_t b[2])
@@ -131,6 +130,8 @@ int plug__addrset_parse(plug__addrset *s, const char *text, size_t len, char *er
 
 int plug__addrset_has(const plug__addrset *s, const floe_addr *a)
 {
+    if (s->n == 0)
+        return 0;
     uint64_t w[2];
     addr_words(a, w);
     size_t lo = 0, hi = s->n;
@@ -580,7 +581,73 @@ int plug__filter_flow(const floe_plugins *P, const plug__filter *f, const floe_f
         return 0;
     if (f->hosts.n && !hosts_match(&f->hosts, fl))
         return 0;
-    if (f->file && !hosts_match(&f->file->set, fl))
+    if (f->file && (!f->file->set.n || !hosts_match(&f->file->set, fl)))
         return 0;
     return 1;
+}
+
+/* ---- the prefilter ------------------------------------------------------------ */
+
+static int words_or(uint64_t **dst, size_t *dst_words, const uint64_t *src, size_t words)
+{
+    if (*dst_words < words) {
+        uint64_t *grown = realloc(*dst, words * 8);
+        if (!grown)
+            return -1;
+        memset(grown + *dst_words, 0, (words - *dst_words) * 8);
+        *dst = grown;
+        *dst_words = words;
+    }
+    for (size_t i = 0; i < words; i++)
+        (*dst)[i] |= src[i];
+    return 0;
+}
+
+void plug__prefilter_add(plug__prefilter *pf, const plug__filter *f)
+{
+    for (size_t i = 0; i < sizeof(pf->l4); i++)
+        pf->l4[i] |= f->l4[i];
+    if (f->apps) {
+        if (words_or(&pf->apps, &pf->app_words, f->apps, f->app_words) != 0)
+            pf->always = 1;
+    } else if (f->cats) {
+        if (words_or(&pf->cats, &pf->cat_words, f->cats, f->cat_words) != 0)
+            pf->always = 1;
+    } else if (f->risks || f->any_risk) {
+        pf->risks |= f->risks;
+        pf->any_risk |= f->any_risk;
+    } else if ((f->hosts.n || f->file) && pf->n_sets + 2 <= PREFILTER_SETS) {
+        if (f->hosts.n)
+            pf->sets[pf->n_sets++] = &f->hosts;
+        if (f->file)
+            pf->sets[pf->n_sets++] = &f->file->set;
+    } else {
+        pf->always = 1;
+    }
+}
+
+void plug__prefilter_free(plug__prefilter *pf)
+{
+    free(pf->apps);
+    free(pf->cats);
+    memset(pf, 0, sizeof(*pf));
+}
+
+int plug__prefilter_flow(const plug__prefilter *pf, const floe_flow *fl)
+{
+    if (!bit_get(pf->l4, fl->key.ipproto))
+        return 0;
+    if (pf->always)
+        return 1;
+    if (pf->apps && (app_match(pf->apps, pf->app_words, fl->app.app) ||
+                     app_match(pf->apps, pf->app_words, fl->app.master)))
+        return 1;
+    if (pf->cats && app_match(pf->cats, pf->cat_words, fl->app.category))
+        return 1;
+    if (fl->risk && (pf->any_risk || (fl->risk & pf->risks)))
+        return 1;
+    for (size_t i = 0; i < pf->n_sets; i++)
+        if (pf->sets[i]->n && hosts_match(pf->sets[i], fl))
+            return 1;
+    return 0;
 }

@@ -79,6 +79,24 @@ typedef struct plug__filter {
     int entities_all;     /* host checks: every host, not only local ones */
 } plug__filter;
 
+/*
+ * The union of an event's checks' filters, tested before the loop over
+ * them: a flow that no check could want costs one pass over this. Each
+ * check adds its most selective condition (applications, then categories,
+ * then risks, then addresses); one with none of them sets `always`.
+ */
+#define PREFILTER_SETS 8
+typedef struct plug__prefilter {
+    int always;
+    uint8_t l4[32];
+    uint64_t *apps, *cats; /* bit per id; NULL: no check asks */
+    size_t app_words, cat_words;
+    uint64_t risks;
+    int any_risk;
+    const plug__addrset *sets[PREFILTER_SETS]; /* inline hosts and list files */
+    size_t n_sets;
+} plug__prefilter;
+
 /* ---- checks, plugins, definitions ---------------------------------------- */
 
 typedef struct plug__stats {
@@ -207,6 +225,7 @@ struct floe_plugins {
         cap_alerts; /* Flow hooks: the enabled checks of each flow event, in load order. */
     plug__check **flow_hooks[FLOE_EV_COUNT];
     size_t n_flow_hooks[FLOE_EV_COUNT];
+    plug__prefilter pre[FLOE_EV_COUNT];
     unsigned wanted;
     uint64_t periodic_ms;
     /* Periodic runs, by check kind. */
@@ -273,6 +292,10 @@ int plug__filter_build(floe_plugins *P, plug__check *c, char *err, size_t errlen
 void plug__filter_free(floe_plugins *P, plug__filter *f);
 int plug__filter_flow(const floe_plugins *P, const plug__filter *f, const floe_flow *fl);
 void plug__listfile_reload(floe_plugins *P, plug__listfile *lf);
+/* Adds a check's filter to an event's prefilter; frees one. */
+void plug__prefilter_add(plug__prefilter *pf, const plug__filter *f);
+void plug__prefilter_free(plug__prefilter *pf);
+int plug__prefilter_flow(const plug__prefilter *pf, const floe_flow *fl);
 void plug__listfiles_free(floe_plugins *P);
 
 /* dispatch.c */

@@ -1084,6 +1084,7 @@ void plug__rebuild_hooks(floe_plugins *P)
         free(P->flow_hooks[ev]);
         P->flow_hooks[ev] = NULL;
         P->n_flow_hooks[ev] = 0;
+        plug__prefilter_free(&P->pre[ev]);
     }
     for (size_t i = 0; i < P->n_plugins; i++) {
         plug__plugin *p = P->plugins[i];
@@ -1100,6 +1101,7 @@ void plug__rebuild_hooks(floe_plugins *P)
                     continue;
                 P->flow_hooks[ev] = grown;
                 grown[P->n_flow_hooks[ev]++] = c;
+                plug__prefilter_add(&P->pre[ev], &c->filter);
                 P->wanted |= 1u << ev;
                 uint64_t ms = (uint64_t)c->periodic_s * 1000;
                 if (ev == FLOE_EV_PERIODIC_UPDATE && (!P->periodic_ms || ms < P->periodic_ms))

@@ -94,12 +94,16 @@ void floe_plugins_free(floe_plugins *P)
     if (!P)
         return;
     plug__watch_free(P);
+    /* Stopping is not disabling: engaged alerts stay engaged in the store,
+     * and the next start restores them (floe_plugins_engaged_restore). */
+    plug__engaged_free(P);
     for (size_t i = 0; i < P->n_plugins; i++)
         plug__plugin_free(P, P->plugins[i]);
     free(P->plugins);
-    for (int ev = 0; ev < FLOE_EV_COUNT; ev++)
+    for (int ev = 0; ev < FLOE_EV_COUNT; ev++) {
         free(P->flow_hooks[ev]);
-    plug__engaged_free(P);
+        plug__prefilter_free(&P->pre[ev]);
+    }
     plug__listfiles_free(P);
     for (size_t i = 0; i < P->n_dirs; i++)
         free(P->dirs[i]);

@@ -20,15 +20,15 @@
 
 /* ---- limits ------------------------------------------------------------ */
 
-#define FLOE_TS_NAME_MAX 64    /* schema name, with its NUL */
-#define FLOE_TS_TAG_MAX 32     /* tag name, with its NUL */
-#define FLOE_TS_MAX_TAGS 8
-#define FLOE_TS_METRIC_MAX 20  /* metric name: an RRD DS name is at most 19 */
-#define FLOE_TS_UNIT_MAX 16
-#define FLOE_TS_TITLE_MAX 80
+#define FLOE_TS_NAME_MAX    64 /* schema name, with its NUL */
+#define FLOE_TS_TAG_MAX     32 /* tag name, with its NUL */
+#define FLOE_TS_MAX_TAGS    8
+#define FLOE_TS_METRIC_MAX  20 /* metric name: an RRD DS name is at most 19 */
+#define FLOE_TS_UNIT_MAX    16
+#define FLOE_TS_TITLE_MAX   80
 #define FLOE_TS_MAX_METRICS 64
-#define FLOE_TS_MAX_RRAS 16
-#define FLOE_TS_VALUE_MAX 128  /* a tag value, in bytes, before encoding */
+#define FLOE_TS_MAX_RRAS    16
+#define FLOE_TS_VALUE_MAX   128 /* a tag value, in bytes, before encoding */
 
 /* The retention used when neither the options nor a schema set one. */
 #define FLOE_TS_DEFAULT_RETENTION "1m:1d,5m:1w,1h:1y,1d:5y"
@@ -80,10 +80,10 @@ typedef enum floe_ts_type {
 } floe_ts_type;
 
 typedef struct floe_ts_metric {
-    char name[FLOE_TS_METRIC_MAX];   /* [A-Za-z0-9_], 1..19 bytes */
+    char name[FLOE_TS_METRIC_MAX]; /* [A-Za-z0-9_], 1..19 bytes */
     floe_ts_type type;
-    char unit[FLOE_TS_UNIT_MAX];     /* "bytes", "packets", "count", "ms", "bps", "" ... */
-    char title[FLOE_TS_TITLE_MAX];   /* the chart legend; "" means the name */
+    char unit[FLOE_TS_UNIT_MAX];   /* "bytes", "packets", "count", "ms", "bps", "" ... */
+    char title[FLOE_TS_TITLE_MAX]; /* the chart legend; "" means the name */
 } floe_ts_metric;
 
 /*
@@ -95,13 +95,13 @@ typedef struct floe_ts_metric {
  */
 typedef struct floe_ts_schema {
     char name[FLOE_TS_NAME_MAX];
-    char title[FLOE_TS_TITLE_MAX];    /* the chart title; "" means the name */
-    uint32_t step_s;                  /* 60, 300, 3600 or 86400 */
+    char title[FLOE_TS_TITLE_MAX]; /* the chart title; "" means the name */
+    uint32_t step_s;               /* 60, 300, 3600 or 86400 */
     unsigned n_tags;
     char tags[FLOE_TS_MAX_TAGS][FLOE_TS_TAG_MAX];
     unsigned n_metrics;
     floe_ts_metric metrics[FLOE_TS_MAX_METRICS];
-    floe_ts_retention retention;      /* n == 0: the store's default */
+    floe_ts_retention retention; /* n == 0: the store's default */
 } floe_ts_schema;
 
 /* Zeroes s and sets its name and step (0 means 60). Returns 0, or
@@ -194,6 +194,9 @@ int floe_ts_define(floe_ts *ts, const floe_ts_schema *s, char *err, size_t errle
  * with the default when the schema set none). Thread-safe. Returns 0 or
  * FLOE_ENOTFOUND. */
 int floe_ts_schema_find(floe_ts *ts, const char *name, floe_ts_schema *out);
+/* The i-th schema defined (0, 1, ...), as floe_ts_schema_find copies it.
+ * Returns 0, or FLOE_ENOTFOUND past the last. Thread-safe. */
+int floe_ts_schema_at(floe_ts *ts, size_t i, floe_ts_schema *out);
 
 /*
  * Queues one point: the values of every metric, in the schema's order, for
@@ -229,17 +232,30 @@ void floe_ts_hold(floe_ts *ts, int on);
 /* ---- reading (any thread; blocking) -------------------------------------- */
 
 /*
- * Writes the points of one series from from_s to to_s as JSON:
+ * Writes the points of one series stamped from from_s to to_s as JSON:
  * {"schema","tags":{...},"step","start","end","metrics":[...],
- *  "points":[[t,v1,v2...],...]} with null for unknown. The resolution is
+ *  "points":[[t,v1,v2...],...]} with null for unknown; start and end are
+ * the first and last point's time (each point covers the step before it). The resolution is
  * the finest archive that covers from_s at no more than 1,500 points.
  * metrics is a comma-separated subset, or NULL for all. The series' cached
  * points are written first. Returns 0, FLOE_ENOTFOUND (schema or file),
  * FLOE_EINVAL (bad tags, range or metric; err says which), or FLOE_EIO.
  */
 int floe_ts_fetch_json(floe_ts *ts, const char *schema, const char *const *tag_values,
-                       int64_t from_s, int64_t to_s, const char *metrics, floe_buf *out,
-                       char *err, size_t errlen);
+                       int64_t from_s, int64_t to_s, const char *metrics, floe_buf *out, char *err,
+                       size_t errlen);
+/*
+ * A group of series as one answer: tag_values gives every tag of the
+ * schema but the last, and every series on disk with those values (at most
+ * 256) becomes a column named by its last tag value, one metric each (the
+ * first of metrics, default the schema's first): the 7 largest over the
+ * range, then "other" for the sum of the rest. The JSON is that of
+ * floe_ts_fetch_json with "group": the last tag's name, and "tags" without
+ * it. Returns 0, FLOE_ENOTFOUND (no schema, no series), FLOE_EINVAL.
+ */
+int floe_ts_fetch_group_json(floe_ts *ts, const char *schema, const char *const *tag_values,
+                             int64_t from_s, int64_t to_s, const char *metrics, floe_buf *out,
+                             char *err, size_t errlen);
 /*
  * Lists every schema (name, step, tags, metrics with type and unit,
  * retention) and, for each, up to max_series of its series' tag values
@@ -259,14 +275,14 @@ typedef struct floe_ts_graph_req {
     char tags[FLOE_TS_MAX_TAGS][FLOE_TS_VALUE_MAX + 1];
     char tag_keys[FLOE_TS_MAX_TAGS][FLOE_TS_TAG_MAX]; /* "" : by position */
     unsigned n_tags;
-    int64_t from_s, to_s;             /* 0, 0: the last range_s seconds */
-    uint32_t range_s;                 /* default 1 day */
-    char metrics[256];                /* comma-separated subset; "" all */
-    int stacked;                      /* 1: areas stacked; 0: lines */
-    unsigned width, height;           /* canvas pixels: 200..2000 x 80..1000 */
-    int dark;                         /* the dark theme */
+    int64_t from_s, to_s;   /* 0, 0: the last range_s seconds */
+    uint32_t range_s;       /* default 1 day */
+    char metrics[256];      /* comma-separated subset; "" all */
+    int stacked;            /* 1: areas stacked; 0: lines */
+    unsigned width, height; /* canvas pixels: 200..2000 x 80..1000 */
+    int dark;               /* the dark theme */
     floe_ts_format format;
-    char title[FLOE_TS_TITLE_MAX];    /* "" : the schema's title and the tags */
+    char title[FLOE_TS_TITLE_MAX]; /* "" : the schema's title and the tags */
 } floe_ts_graph_req;
 
 void floe_ts_graph_req_init(floe_ts_graph_req *r);
@@ -292,6 +308,16 @@ int floe_ts_graph_req_parse(floe_ts_graph_req *r, const char *const *keys,
  */
 int floe_ts_graph(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *image,
                   const char **content_type, char *err, size_t errlen);
+
+/*
+ * floe_ts_fetch_json for a parsed request (the HTTP handler's shortcut):
+ * its schema, its tags by name or position, from/to or range, metrics;
+ * with every tag but the last, floe_ts_fetch_group_json.
+ * Returns what floe_ts_fetch_json returns; a bad tag key is FLOE_EINVAL
+ * with "unknown key '...'" in err.
+ */
+int floe_ts_fetch_req_json(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *out, char *err,
+                           size_t errlen);
 
 /* ---- files that predate the schema --------------------------------------- */
 
@@ -319,24 +345,25 @@ int floe_ts_migrate(floe_ts *ts, const char *path, const floe_ts_schema *s, int 
 /* ---- counters ------------------------------------------------------------ */
 
 typedef struct floe_ts_stats {
-    uint64_t points_queued;    /* accepted by floe_ts_append */
-    uint64_t points_rejected;  /* refused by floe_ts_append */
-    uint64_t points_dropped;   /* queue or cache overflow: the oldest went */
-    uint64_t points_written;   /* handed to librrd or rrdcached successfully */
-    uint64_t points_skipped;   /* for a time at or before the file's last update */
-    uint64_t points_failed;    /* lost to a write error */
-    uint64_t updates;          /* rrd_update / rrdc_update calls that succeeded */
+    uint64_t points_queued;   /* accepted by floe_ts_append */
+    uint64_t points_rejected; /* refused by floe_ts_append */
+    uint64_t points_dropped;  /* queue or cache overflow: the oldest went */
+    uint64_t points_written;  /* handed to librrd or rrdcached successfully */
+    uint64_t points_skipped;  /* for a time at or before the file's last update */
+    uint64_t points_failed;   /* lost to a write error */
+    uint64_t updates;         /* rrd_update / rrdc_update calls that succeeded */
     uint64_t write_errors;
+    uint64_t writes_busy; /* writes put off: the file was locked by another writer */
     uint64_t files_created;
     uint64_t files_mismatched; /* existing files whose layout differs from the schema */
     uint64_t cleanup_deleted;
     uint64_t graphs_rendered, graphs_cached;
-    uint64_t queue_len;        /* points waiting now */
-    uint64_t cached_points;    /* points in the write-back cache now */
-    uint64_t series;           /* series tracked now */
-    uint64_t backlog;          /* series due and not yet written */
-    uint64_t steps;            /* step ends the writer has taken */
-    double updates_per_s;      /* over the last completed step */
+    uint64_t queue_len;     /* points waiting now */
+    uint64_t cached_points; /* points in the write-back cache now */
+    uint64_t series;        /* series tracked now */
+    uint64_t backlog;       /* series due and not yet written */
+    uint64_t steps;         /* step ends the writer has taken */
+    double updates_per_s;   /* over the last completed step */
     char last_error[256];
 } floe_ts_stats;
 

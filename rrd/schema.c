@@ -85,15 +85,15 @@ static int ts_parse_item(floe_ts_retention *r, const char *s, size_t n, unsigned
     uint32_t res, span;
     char bad;
     if (!colon) {
-        snprintf(err, errlen, "retention: item %u '%.*s': expected RESOLUTION:SPAN like 5m:1w",
-                 idx, (int)n, s);
+        snprintf(err, errlen, "retention: item %u '%.*s': expected RESOLUTION:SPAN like 5m:1w", idx,
+                 (int)n, s);
         return FLOE_ECONFIG;
     }
     if (ts_duration(s, (size_t)(colon - s), &res, &bad) ||
         ts_duration(colon + 1, n - (size_t)(colon - s) - 1, &span, &bad)) {
         snprintf(err, errlen,
-                 "retention: item %u '%.*s': %s%c%s (a number and one of s, m, h, d, w, y)",
-                 idx, (int)n, s, bad ? "unknown unit '" : "bad duration", bad ? bad : ' ',
+                 "retention: item %u '%.*s': %s%c%s (a number and one of s, m, h, d, w, y)", idx,
+                 (int)n, s, bad ? "unknown unit '" : "bad duration", bad ? bad : ' ',
                  bad ? "'" : "");
         return FLOE_ECONFIG;
     }
@@ -102,9 +102,8 @@ static int ts_parse_item(floe_ts_retention *r, const char *s, size_t n, unsigned
         return FLOE_ECONFIG;
     }
     if (span < res || (r->n && res <= r->rra[r->n - 1].res_s) || span / res > 10000000) {
-        snprintf(err, errlen,
-                 "retention: item %u '%.*s': %s", idx, (int)n, s,
-                 span < res ? "the span is shorter than the resolution"
+        snprintf(err, errlen, "retention: item %u '%.*s': %s", idx, (int)n, s,
+                 span < res              ? "the span is shorter than the resolution"
                  : span / res > 10000000 ? "more than 10,000,000 rows"
                                          : "resolutions must grow from item to item");
         return FLOE_ECONFIG;
@@ -282,8 +281,8 @@ static int ts_check_tag(const floe_ts_schema *s, unsigned i, const char *tag, ch
 int floe_ts_schema_add_tag(floe_ts_schema *s, const char *tag, char *err, size_t errlen)
 {
     if (s->n_tags == FLOE_TS_MAX_TAGS) {
-        snprintf(err, errlen, "schema %s: tag '%.40s': more than %d tags", s->name,
-                 tag ? tag : "", FLOE_TS_MAX_TAGS);
+        snprintf(err, errlen, "schema %s: tag '%.40s': more than %d tags", s->name, tag ? tag : "",
+                 FLOE_TS_MAX_TAGS);
         return FLOE_EINVAL;
     }
     int rc = ts_check_tag(s, s->n_tags, tag, err, errlen);
@@ -293,8 +292,8 @@ int floe_ts_schema_add_tag(floe_ts_schema *s, const char *tag, char *err, size_t
     return 0;
 }
 
-static int ts_check_metric(const floe_ts_schema *s, unsigned i, const floe_ts_metric *m,
-                           char *err, size_t errlen)
+static int ts_check_metric(const floe_ts_schema *s, unsigned i, const floe_ts_metric *m, char *err,
+                           size_t errlen)
 {
     size_t n = strnlen(m->name, FLOE_TS_METRIC_MAX);
     const char *why = NULL;
@@ -331,8 +330,10 @@ int floe_ts_schema_add_metric(floe_ts_schema *s, const char *name, floe_ts_type 
     int rc = ts_check_metric(s, s->n_metrics, &m, err, errlen);
     if (rc) {
         if (!m.name[0] && name)
-            snprintf(err, errlen, "schema %s: metric %u '%.40s' must be 1 to 19 letters, "
-                     "digits or '_'", s->name, s->n_metrics + 1, name);
+            snprintf(err, errlen,
+                     "schema %s: metric %u '%.40s' must be 1 to 19 letters, "
+                     "digits or '_'",
+                     s->name, s->n_metrics + 1, name);
         return rc;
     }
     s->metrics[s->n_metrics++] = m;
@@ -356,8 +357,9 @@ static int ts_check_retention(const floe_ts_schema *s, const floe_ts_retention *
             char text[200];
             snprintf(err, errlen,
                      "schema %s: retention '%s': resolution %u s is not a multiple of "
-                     "the step (%u s)", s->name, floe_ts_retention_format(r, text, sizeof(text)),
-                     r->rra[i].res_s, s->step_s);
+                     "the step (%u s)",
+                     s->name, floe_ts_retention_format(r, text, sizeof(text)), r->rra[i].res_s,
+                     s->step_s);
             return FLOE_EINVAL;
         }
     return 0;
@@ -496,9 +498,11 @@ int floe_ts_series_path(const floe_ts_schema *s, const char *const *tag_values, 
         int w = floe_ts_tag_encode(tag_values[i], out + o, outlen - o);
         if (w < 0) {
             if (err)
-                snprintf(err, errlen, "schema %s: tag %s: bad value '%.60s' (empty, '.', '..'"
-                         " or over %d bytes)", s->name, s->tags[i],
-                         tag_values[i] ? tag_values[i] : "", FLOE_TS_VALUE_MAX);
+                snprintf(err, errlen,
+                         "schema %s: tag %s: bad value '%.60s' (empty, '.', '..'"
+                         " or over %d bytes)",
+                         s->name, s->tags[i], tag_values[i] ? tag_values[i] : "",
+                         FLOE_TS_VALUE_MAX);
             return FLOE_EINVAL;
         }
         o += (size_t)w;
@@ -602,6 +606,18 @@ int floe_ts_schema_find(floe_ts *ts, const char *name, floe_ts_schema *out)
     *out = s->def;
     ts__schema_unref(s);
     return 0;
+}
+
+int floe_ts_schema_at(floe_ts *ts, size_t i, floe_ts_schema *out)
+{
+    int rc = FLOE_ENOTFOUND;
+    pthread_mutex_lock(&ts->slock);
+    if (i < ts->n_schemas) {
+        *out = ts->schemas[i]->def;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&ts->slock);
+    return rc;
 }
 
 void ts__registry_close(floe_ts *ts)

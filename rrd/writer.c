@@ -23,8 +23,8 @@
 #include <rrd.h>
 #include <rrd_client.h>
 
-#define TS_SLICE_MS 50         /* longest run of writes between two looks at the queue */
-#define TS_CLEANUP_SLICE 256   /* directory entries per cleanup slice */
+#define TS_SLICE_MS       50   /* longest run of writes between two looks at the queue */
+#define TS_CLEANUP_SLICE  256  /* directory entries per cleanup slice */
 #define TS_SERIES_CAP_MAX 1024 /* points one series may hold */
 
 int ts__abspath(const floe_ts *ts, const char *rel, char *out, size_t outlen)
@@ -80,6 +80,16 @@ static void ts_series_free(floe_ts *ts, ts__series *s)
     free(s);
 }
 
+/* Frees an empty series' point arrays. */
+static void ts_series_shrink(ts__series *s)
+{
+    free(s->t);
+    free(s->v);
+    s->t = NULL;
+    s->v = NULL;
+    s->cap = 0;
+}
+
 static void ts_series_drop_first(floe_ts *ts, ts__series *s)
 {
     unsigned m = s->schema->def.n_metrics;
@@ -92,20 +102,21 @@ static void ts_series_drop_first(floe_ts *ts, ts__series *s)
 
 static void ts_write_series(floe_ts *ts, ts__series *s);
 
-/* Room for one more point. A series holding TS_SERIES_CAP_MAX points (a
- * replay feeding faster than real time) is written at once; when the whole
- * cache is at its bound (the disk is behind), the series' oldest point is
- * dropped; else the series grows. Returns 0 or -1 (no memory). */
+/* Room for one more point. A series holding TS_SERIES_CAP_MAX points, or
+ * any series once the whole cache is at its bound (a replay feeding faster
+ * than real time, a writer behind), is written at once; only if that
+ * cannot be done (its file is locked) is its oldest point dropped. Else the
+ * series grows. Returns 0 or -1 (no memory). */
 static int ts_series_room(floe_ts *ts, ts__series *s)
 {
     if (s->n < s->cap)
         return 0;
-    if (s->n && s->cap >= TS_SERIES_CAP_MAX)
+    size_t bound = ts->queue_max + ts->series.count * ts->batch; /* a backlog past the batches */
+    if (s->n && (s->cap >= TS_SERIES_CAP_MAX || ts->cached_points >= bound))
         ts_write_series(ts, s);
     if (s->n < s->cap)
         return 0;
-    size_t bound = ts->queue_max + ts->series.count * ts->batch; /* a backlog past the batches */
-    if (s->n && ts->cached_points >= bound) {
+    if (s->n && (s->cap >= TS_SERIES_CAP_MAX || ts->cached_points >= bound)) {
         ts_series_drop_first(ts, s);
         return 0;
     }
@@ -168,11 +179,7 @@ static void ts_series_switch(floe_ts *ts, ts__series *s, ts__schema *schema)
     s->schema = schema;
     ts__schema_ref(schema);
     s->checked = 0;
-    free(s->t);
-    free(s->v);
-    s->t = NULL;
-    s->v = NULL;
-    s->cap = 0;
+    ts_series_shrink(s);
 }
 
 static void ts_merge_rec(floe_ts *ts, ts__rec *r)
@@ -237,10 +244,11 @@ static void ts_report_mismatch(floe_ts *ts, const char *abs, const ts__layout *l
     atomic_fetch_add(&ts->c_mismatched, 1);
     floe_ts_retention_format(&l->retention, a, sizeof(a));
     floe_ts_retention_format(&d->retention, b, sizeof(b));
-    log_warn_rl(ts->log, "rrd: %s: layout differs from schema %s: file step %u s, %u metrics, "
+    log_warn_rl(ts->log,
+                "rrd: %s: layout differs from schema %s: file step %u s, %u metrics, "
                 "retention %s; schema step %u s, %u metrics, retention %s; writing the metrics "
-                "both have (floe rrd migrate rewrites it)", abs, d->name, l->step_s, l->n_ds, a,
-                d->step_s, d->n_metrics, b);
+                "both have (floe rrd migrate rewrites it)",
+                abs, d->name, l->step_s, l->n_ds, a, d->step_s, d->n_metrics, b);
 }
 
 /* Makes sure the file exists and its layout is known. Returns 0 or -1. */
@@ -251,8 +259,9 @@ static int ts_check_file(floe_ts *ts, ts__series *s, const char *abs)
     free(s->map);
     s->map = NULL;
     s->n_file_ds = sc->def.n_metrics;
-    int rc = access(abs, F_OK) == 0 ? FLOE_EEXISTS
-             : ts__create(ts, abs, sc, s->t[0] - sc->def.step_s, err, sizeof(err));
+    int rc = access(abs, F_OK) == 0
+                 ? FLOE_EEXISTS
+                 : ts__create(ts, abs, sc, s->t[0] - sc->def.step_s, err, sizeof(err));
     if (rc == 0) {
         atomic_fetch_add(&ts->c_created, 1);
         s->last_update = s->t[0] - sc->def.step_s;
@@ -263,10 +272,10 @@ static int ts_check_file(floe_ts *ts, ts__series *s, const char *abs)
         ts__error(ts, "%s", err);
         return -1;
     }
-    if (ts->cached_addr)
-        rrdc_flush(abs);
     ts__layout l;
     if (ts__layout_read(abs, &l, err, sizeof(err)) != 0) {
+        if (strstr(err, "lock"))
+            return -2; /* busy: see ts_write_series */
         ts__error(ts, "%s", err);
         return -1;
     }
@@ -276,6 +285,14 @@ static int ts_check_file(floe_ts *ts, ts__series *s, const char *abs)
             return -1;
     }
     s->last_update = l.last_update;
+    if (ts->cached_addr) {
+        /* The daemon may hold newer points than the file: ask it, rather
+         * than flush (a flush waits for the daemon to write the file). */
+        time_t last = rrdc_last(abs);
+        if (last > s->last_update)
+            s->last_update = last;
+        rrd_clear_error();
+    }
     s->checked = 1;
     return 0;
 }
@@ -357,8 +374,11 @@ static int ts_update(floe_ts *ts, const char *abs, size_t argc)
         if (rc && !rrdc_is_connected(ts->cached_addr) && rrdc_connect(ts->cached_addr) == 0)
             rc = rrdc_update(abs, (int)argc, ts->uargv);
     }
-    if (rc)
-        ts__error(ts, "%s: update: %s", abs, rrd_test_error() ? rrd_get_error() : "failed");
+    const char *why = rrd_test_error() ? rrd_get_error() : "failed";
+    if (rc && strstr(why, "lock"))
+        rc = -2; /* busy: see ts_write_series */
+    else if (rc)
+        ts__error(ts, "%s: update: %s", abs, why);
     rrd_clear_error();
     return rc;
 }
@@ -375,28 +395,30 @@ static void ts_write_series(floe_ts *ts, ts__series *s)
         return;
     size_t argc = 0;
     unsigned carried = 0;
+    int busy = 0, rc = 0;
+    /* A file locked by someone else (rrdcached writing it, a migration, an
+     * rrdtool command) is busy: its points wait for the series' next turn. */
     if (ts__abspath(ts, s->path, abs, sizeof(ts->path)) < 0 ||
-        (!s->checked && ts_check_file(ts, s, abs) != 0)) {
-        atomic_fetch_add(&ts->c_failed, s->n);
+        (!s->checked && (rc = ts_check_file(ts, s, abs)) != 0)) {
+        busy = rc == -2;
+        atomic_fetch_add(busy ? &ts->c_busy : &ts->c_failed, busy ? 1 : s->n);
     } else if ((carried = ts_build_args(ts, s, &argc)) > 0) {
-        if (ts_update(ts, abs, argc) == 0) {
+        if ((rc = ts_update(ts, abs, argc)) == 0) {
             atomic_fetch_add(&ts->c_written, carried);
             atomic_fetch_add(&ts->c_updates, 1);
             s->last_update = s->t[s->n - 1];
         } else {
-            atomic_fetch_add(&ts->c_failed, carried);
-            s->checked = 0; /* deleted or replaced under us: look again next time */
+            busy = rc == -2;
+            atomic_fetch_add(busy ? &ts->c_busy : &ts->c_failed, busy ? 1 : carried);
+            s->checked = busy; /* deleted or replaced under us: look again next time */
         }
     }
+    if (busy)
+        return;
     ts->cached_points -= s->n;
     s->n = 0;
-    if (s->cap > 4 * (ts->batch + 1)) { /* a backlog is over: give its room back */
-        free(s->t);
-        free(s->v);
-        s->t = NULL;
-        s->v = NULL;
-        s->cap = 0;
-    }
+    if (s->cap > 4 * (ts->batch + 1)) /* a backlog is over: give its room back */
+        ts_series_shrink(s);
 }
 
 /* ---- scheduling ------------------------------------------------------------ */
@@ -410,11 +432,16 @@ static void ts_enqueue(floe_ts *ts, ts__series *s)
     ts->wlist_len++;
 }
 
+/* Due at its phase; or, after a stall, once it holds twice its batch or
+ * its oldest point is twice the batch old. Up to then a series that missed
+ * its slot waits for the next one and writes more steps in the same single
+ * call: a short stall costs no extra calls, where writing every series at
+ * once on release would be a burst of all the files. */
 static int ts_due(const floe_ts *ts, const ts__series *s, int64_t when)
 {
     int64_t step = s->schema->def.step_s, k = when / step;
-    return s->n > ts->batch || (uint64_t)(k + s->phase) % ts->batch == 0 ||
-           s->t[0] <= when - (int64_t)ts->batch * step;
+    return (uint64_t)(k + s->phase) % ts->batch == 0 || s->n > 2 * ts->batch ||
+           s->t[0] <= when - 2 * (int64_t)ts->batch * step;
 }
 
 /* Visits every series: queues the due ones, frees the idle ones. */
@@ -640,8 +667,11 @@ static void ts_finish(floe_ts *ts)
 {
     floe_hmap *m = &ts->series;
     for (size_t b = 0; b <= m->mask; b++)
-        while (m->buckets[b])
-            ts_series_free(ts, FLOE_CONTAINER_OF(m->buckets[b], ts__series, node));
+        while (m->buckets[b]) {
+            ts__series *s = FLOE_CONTAINER_OF(m->buckets[b], ts__series, node);
+            atomic_fetch_add(&ts->c_failed, s->n); /* still locked by someone else */
+            ts_series_free(ts, s);
+        }
     while (ts->walk_depth > 0)
         ts_walk_pop(ts);
 }
@@ -698,8 +728,12 @@ void *ts__writer_main(void *arg)
             ts_serve(ts, r);
             floe_list_push_tail(&done, &r->link);
         }
-        if (stop)
+        if (stop) { /* whatever came after the last drain is written too */
+            ts_schedule(ts, ts->step_now, 1);
+            while (ts_write_some(ts, 0) != TS_IDLE)
+                ;
             ts_finish(ts);
+        }
         wait_ms = stop ? TS_IDLE : ts_write_some(ts, ts->spread);
         if (!stop)
             ts_cleanup_slice(ts);
@@ -708,6 +742,7 @@ void *ts__writer_main(void *arg)
         ts->pub_series = ts->series.count;
         ts->pub_backlog = ts->wlist_len;
         ts->pub_steps = ts->steps;
+        ts->pub_ups = ts->updates_per_s;
         while (!floe_list_empty(&done)) {
             ts__req *r = FLOE_CONTAINER_OF(done.next, ts__req, link);
             floe_list_remove(&r->link);

@@ -202,6 +202,30 @@ const floe_addr *floe_flow_server(const floe_flow *f, uint16_t *port)
     return f->cli_is_a ? &f->key.b : &f->key.a;
 }
 
+/* Grows the application totals to hold id app; 0 or -1 (out of memory:
+ * the bytes are not counted by application). */
+static int apps_grow(floe_tables *t, uint16_t app)
+{
+    size_t n = t->n_apps ? t->n_apps : 512;
+    while (n <= app)
+        n *= 2;
+    floe_app_totals *grown = realloc(t->apps, n * sizeof(*grown));
+    if (!grown)
+        return -1;
+    memset(grown + t->n_apps, 0, (n - t->n_apps) * sizeof(*grown));
+    t->apps = grown;
+    t->n_apps = n;
+    return 0;
+}
+
+static inline void app_account(floe_tables *t, uint16_t app, uint64_t bytes, uint64_t pkts)
+{
+    if (app >= t->n_apps && apps_grow(t, app) != 0)
+        return;
+    t->apps[app].bytes += bytes;
+    t->apps[app].pkts += pkts;
+}
+
 /* Adds a flow's pending counters to its hosts and networks. */
 static void flow_flush(floe_tables *t, floe_flow *f)
 {
@@ -220,6 +244,9 @@ static void flow_flush(floe_tables *t, floe_flow *f)
         }
         tables__nets_account(t, from, to, b, p);
         tables__ifaces_account(t, f->key.exporter, f->ifs[dir], b, p, f->last_ms);
+        app_account(t, f->app.app, b, p);
+        t->st.bytes += b;
+        t->st.packets += p;
         f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
     }
     if (!f->syn_counted && (f->tcp_flags[0] & TCP_SYN) && f->key.ipproto == 6) {
@@ -1169,6 +1196,7 @@ void floe_tables_close(floe_tables *t)
     floe_fifo_close(&t->periodic);
     floe_dpi_free(t->dpi);
     free(t->pipe);
+    free(t->apps);
     floe_pool_close(&t->flow_pool);
     floe_pool_close(&t->host_pool);
     floe_pool_close(&t->iface_pool);

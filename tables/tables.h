@@ -183,6 +183,24 @@ typedef struct floe_flow {
 
 #define FLOE_HOST_TOP_APPS 8
 
+/*
+ * Step marks: an entry's counters as they were at the last timeseries step
+ * (engine/series.c writes the growth since, then moves the mark). The
+ * tables only zero them; a new entry's growth is everything it counted.
+ */
+typedef struct floe_host_mark {
+    uint64_t bytes_sent, bytes_rcvd, flows_client, flows_server;
+    uint64_t top_bytes[FLOE_HOST_TOP_APPS];
+    uint16_t top_app[FLOE_HOST_TOP_APPS];
+} floe_host_mark;
+
+typedef struct floe_iface_mark {
+    uint64_t bytes_in, bytes_out, pkts_in, pkts_out;
+    /* the sFlow counters' in/out octets, packets, errors and discards */
+    uint64_t octets[2], pkts[2], errors[2], discards[2];
+    uint64_t counters_ms; /* of the counter sample the mark holds; 0: none */
+} floe_iface_mark;
+
 typedef struct floe_host {
     floe_hnode node;
     floe_list lru; /* on the idle list while no flow refers to it */
@@ -200,6 +218,7 @@ typedef struct floe_host {
         uint16_t app;
         uint64_t bytes;
     } top[FLOE_HOST_TOP_APPS]; /* approximate top applications (space-saving) */
+    floe_host_mark mark;
 } floe_host;
 
 typedef struct floe_iface {
@@ -212,6 +231,7 @@ typedef struct floe_iface {
     int has_counters;                                /* sFlow counter samples seen */
     uint64_t counters_ms;
     floe_ifcounters counters;
+    floe_iface_mark mark;
 } floe_iface;
 
 typedef struct floe_net {
@@ -220,8 +240,16 @@ typedef struct floe_net {
     uint8_t bits; /* prefix length over the 128-bit form */
     uint64_t bytes_in, bytes_out, bytes_inner;
     uint64_t pkts_in, pkts_out, pkts_inner;
-    uint64_t hosts; /* hosts in the table now */
+    uint64_t hosts;   /* hosts in the table now */
+    uint64_t mark[3]; /* bytes in, out and inner at the last step */
 } floe_net;
+
+/* Traffic by application over all flows, sampling scaled (floe_tables.apps,
+ * indexed by nDPI protocol id). */
+typedef struct floe_app_totals {
+    uint64_t bytes, pkts;
+    uint64_t mark_bytes, mark_pkts; /* at the last step */
+} floe_app_totals;
 
 /* Parses "10.0.0.0/8" or "fc00::/7" into a network; 0 or FLOE_EINVAL. */
 int floe_net_parse(floe_net *n, const char *text);
@@ -323,6 +351,8 @@ typedef struct floe_tables {
     uint64_t dirty_ahead[2];  /* dirty positions prefetched, by step */
     floe_net *nets;
     size_t n_nets;
+    floe_app_totals *apps; /* by app id; grown on demand, at most 65536 */
+    size_t n_apps;
     floe_dpi *dpi;
     uint64_t idle_timeout_ms;
     uint32_t dpi_max_packets;

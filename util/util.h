@@ -476,8 +476,13 @@ void floe_log_rl_write(floe_log *lg, int level, const char *fmt, ...) FLOE_PRINT
 /* For anything a packet can trigger. */
 #define log_warn_rl(lg, ...) floe_log_rl_write((lg), FLOE_LOG_WARN, __VA_ARGS__)
 
-/* ---- time -------------------------------------------------------------- */
+/* ---- files ------------------------------------------------------------- */
 
+/* Creates path and its missing parents with mode. Returns 0, or FLOE_EIO /
+ * FLOE_EINVAL with a one-line reason naming the path. */
+int floe_mkdirs(const char *path, unsigned mode, char *err, size_t errlen);
+
+/* ---- time -------------------------------------------------------------- */
 uint64_t floe_time_ms(void);      /* wall clock, ms since the epoch */
 uint64_t floe_monotonic_ms(void); /* monotonic clock, ms */
 

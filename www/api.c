@@ -3,6 +3,7 @@
  * /metrics. Handlers run on the loop thread and read the tables directly.
  */
 #include "engine/engine.h"
+#include "rrd/rrd.h"
 #include "www/www.h"
 
 #include <stdio.h>
@@ -69,7 +70,11 @@ static void plugins_status_json(floe_json *j, const floe_engine *e)
     if (e->plugins)
         floe_plugins_stats_get(e->plugins, &st);
     floe_json_ku64(j, "plugins", st.plugins);
-    floe_json_ku64(j, "alerts", e->alerts);
+    floe_json_ku64(j, "alerts", e->n_alerts);
+    if (e->alerts) {
+        floe_json_key(j, "alert_store");
+        floe_alerts_stats_json(e->alerts, j);
+    }
     floe_json_key(j, "lua");
     floe_json_obj_begin(j);
     floe_json_ku64(j, "plugins_failed", st.plugins_failed);
@@ -121,6 +126,8 @@ static void on_status(floe_www_req *req, void *ud)
     if (e->tables_on)
         tables_json(&j, &e->tables);
     plugins_status_json(&j, e);
+    floe_json_key(&j, "timeseries");
+    floe_series_json(e, &j);
     scheduler_json(&j, &e->sched);
     sources_json(&j, e, &drops);
     floe_json_ku64(&j, "socket_drops", drops);
@@ -267,6 +274,10 @@ static void on_metrics(floe_www_req *req, void *ud)
         floe_tables_stats_metrics(&b, &e->tables.st);
     if (e->plugins)
         floe_plugins_metrics(e->plugins, &b);
+    if (e->alerts)
+        floe_alerts_metrics(e->alerts, &b);
+    if (e->ts)
+        floe_ts_stats_prometheus(e->ts, &b);
     metric_head(&b, "scheduler_ticks_total", "counter", "Scheduler ticks fired, by period.");
     for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
         floe_buf_printf(&b, "floe_scheduler_ticks_total{period=\"%s\"} %llu\n", floe_period_name(p),
@@ -313,12 +324,7 @@ static void on_routes(floe_www_req *req, void *ud)
 }
 
 /* The routes, one row each. */
-static const struct api_route {
-    const char *method;
-    const char *path;
-    unsigned flags;
-    floe_www_handler handler;
-} api_routes[] = {
+static const floe_www_route_def api_routes[] = {
     {"GET", "/api/v1/status", 0, on_status},
     {"GET", "/api/v1/exporters", 0, on_exporters},
     {"GET", "/metrics", 0, on_metrics},
@@ -327,12 +333,12 @@ static const struct api_route {
 
 int floe_api_register(floe_www *w, floe_engine *e)
 {
-    for (size_t i = 0; i < FLOE_ARRAY_LEN(api_routes); i++) {
-        const struct api_route *r = &api_routes[i];
-        int rc = floe_www_route(w, r->method, r->path, r->flags, r->handler, e);
-        if (rc != 0)
-            return rc;
-    }
-    int rc = floe_api_tables_register(w, e);
-    return rc != 0 ? rc : floe_api_plugins_register(w, e);
+    int rc = floe_www_routes(w, api_routes, FLOE_ARRAY_LEN(api_routes), e);
+    if (rc == 0)
+        rc = floe_api_tables_register(w, e);
+    if (rc == 0)
+        rc = floe_api_plugins_register(w, e);
+    if (rc == 0)
+        rc = floe_api_alerts_register(w, e);
+    return rc != 0 ? rc : floe_api_ts_register(w, e);
 }

@@ -115,12 +115,7 @@ static void on_configure(floe_www_req *req, void *ud)
 }
 
 /* The routes, one row each; the exact one before the prefixes. */
-static const struct {
-    const char *method;
-    const char *path;
-    unsigned flags;
-    floe_www_handler handler;
-} routes[] = {
+static const floe_www_route_def routes[] = {
     {"GET", "/api/v1/plugins", 0, on_list},
     {"POST", "/api/v1/plugins/reload", 0, on_reload},
     {"GET", "/api/v1/plugins/", FLOE_WWW_PREFIX, on_one},
@@ -129,11 +124,5 @@ static const struct {
 
 int floe_api_plugins_register(floe_www *w, floe_engine *e)
 {
-    for (size_t i = 0; i < FLOE_ARRAY_LEN(routes); i++) {
-        int rc = floe_www_route(w, routes[i].method, routes[i].path, routes[i].flags,
-                                routes[i].handler, e);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return floe_www_routes(w, routes, FLOE_ARRAY_LEN(routes), e);
 }

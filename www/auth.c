@@ -853,21 +853,14 @@ static void job_done_change(auth_job *j)
 
 int floe_auth_register(floe_auth *a, floe_www *w)
 {
-    static const struct {
-        const char *method, *path;
-        unsigned flags;
-        floe_www_handler handler;
-    } routes[] = {
+    static const floe_www_route_def routes[] = {
         {"POST", "/login", FLOE_WWW_PUBLIC, on_login},
         {"POST", "/logout", 0, on_logout},
         {"POST", "/account/password", 0, on_change},
     };
-    for (size_t i = 0; i < FLOE_ARRAY_LEN(routes); i++) {
-        int rc = floe_www_route(w, routes[i].method, routes[i].path, routes[i].flags,
-                                routes[i].handler, a);
-        if (rc != 0)
-            return rc;
-    }
+    int rc = floe_www_routes(w, routes, FLOE_ARRAY_LEN(routes), a);
+    if (rc != 0)
+        return rc;
     floe_www_set_auth(w, auth_check, a);
     return 0;
 }

@@ -399,6 +399,30 @@ const char *floe_www_query(const floe_www_req *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+typedef struct query_walk {
+    const char **keys, **values;
+    size_t n, max;
+} query_walk;
+
+static enum MHD_Result query_pair(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    query_walk *q = cls;
+    (void)kind;
+    if (q->n >= q->max)
+        return MHD_NO;
+    q->keys[q->n] = key;
+    q->values[q->n++] = value ? value : "";
+    return MHD_YES;
+}
+
+size_t floe_www_query_all(const floe_www_req *r, const char **keys, const char **values, size_t max)
+{
+    query_walk q = {keys, values, 0, max};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_pair, &q);
+    return q.n;
+}
+
 const char *floe_www_header(const floe_www_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -517,6 +541,14 @@ int floe_www_route(floe_www *w, const char *method, const char *path, unsigned f
     r->ud = ud;
     w->n_routes++;
     return 0;
+}
+
+int floe_www_routes(floe_www *w, const floe_www_route_def *defs, size_t n, void *ud)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = floe_www_route(w, defs[i].method, defs[i].path, defs[i].flags, defs[i].handler, ud);
+    return rc;
 }
 
 void floe_www_set_auth(floe_www *w, floe_www_auth auth, void *ud)

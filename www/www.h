@@ -68,6 +68,14 @@ void floe_www_free(floe_www *w);
 /* Adds a route. Returns 0 or FLOE_ENOMEM. Earlier routes win. */
 int floe_www_route(floe_www *w, const char *method, const char *path, unsigned flags,
                    floe_www_handler h, void *ud);
+/* A module's routes as a table, one row each, all with the same ud. */
+typedef struct floe_www_route_def {
+    const char *method;
+    const char *path;
+    unsigned flags;
+    floe_www_handler handler;
+} floe_www_route_def;
+int floe_www_routes(floe_www *w, const floe_www_route_def *defs, size_t n, void *ud);
 void floe_www_set_auth(floe_www *w, floe_www_auth auth, void *ud);
 /* The address actually bound (port 0 becomes the kernel's choice). */
 const char *floe_www_endpoint(const floe_www *w);
@@ -96,6 +104,10 @@ const char *floe_www_path(const floe_www_req *r);
 const char *floe_www_path_rest(const floe_www_req *r);
 /* A query argument, or NULL. */
 const char *floe_www_query(const floe_www_req *r, const char *key);
+/* The first max query arguments in order (a key without a value has "");
+ * returns how many. The strings live as long as the request's handler. */
+size_t floe_www_query_all(const floe_www_req *r, const char **keys, const char **values,
+                          size_t max);
 const char *floe_www_header(const floe_www_req *r, const char *name);
 /* The request body, for methods that have one (capped at 1 MiB). */
 const char *floe_www_body(const floe_www_req *r, size_t *len);
@@ -134,6 +146,17 @@ int floe_www_add_header(floe_www_req *r, const char *name, const char *value);
  */
 void floe_www_suspend(floe_www_req *r, void (*cancel)(void *ud), void *ud);
 
+/*
+ * Blocking work for a request (a query, a fetch, a chart): fn runs on a
+ * libuv worker thread and fills the body, the status (200 unless it sets
+ * another) and the content type (JSON unless it sets another, a static
+ * string); the reply is sent from the loop. fn must not touch what the
+ * loop owns. free_ud(ud) runs on the loop when the work is done, also when
+ * the client went away meanwhile.
+ */
+typedef void (*floe_www_work)(void *ud, floe_buf *out, unsigned *status, const char **content_type);
+void floe_www_offload(floe_www_req *req, floe_www_work fn, void *ud, void (*free_ud)(void *));
+
 /* Sends a response; body is copied. */
 void floe_www_reply(floe_www_req *r, unsigned status, const char *content_type, const char *body,
                     size_t len);
@@ -157,6 +180,8 @@ void floe_www_reply_static(floe_www_req *r, const char *content_type, const void
 int floe_api_register(floe_www *w, struct floe_engine *e);
 int floe_api_tables_register(floe_www *w, struct floe_engine *e);
 int floe_api_plugins_register(floe_www *w, struct floe_engine *e);
+int floe_api_alerts_register(floe_www *w, struct floe_engine *e);
+int floe_api_ts_register(floe_www *w, struct floe_engine *e);
 
 /* ---- authentication (www/auth.c) --------------------------------------- */
 

@@ -84,7 +84,7 @@ class Routes(unittest.TestCase):
                 for creds in ({}, {"Cookie": "floe_session=" + "0" * 64},
                               {"Authorization": "Bearer not-the-token-at-all"}):
                     st, h, body = request(d, r["method"], path, creds, b"" if r["method"] != "GET" else None)
-                    api = path.startswith("/api/") or path == "/metrics"
+                    api = path.startswith(("/api/", "/chart/")) or path == "/metrics"
                     if r["method"] == "GET" and not api and "Authorization" not in creds:
                         self.assertEqual(st, 303, "%s %s %s" % (r["method"], path, creds))
                         self.assertTrue(h["location"].startswith("/login?next="), h["location"])
@@ -201,6 +201,9 @@ class Password(unittest.TestCase):
             self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
             password = open(path).read().strip()
             self.assertGreaterEqual(len(password), 16)
+            # The file is written on a worker thread, the log line after it.
+            while password not in d.logtext() and time.time() < deadline:
+                time.sleep(0.05)
             self.assertIn(password, d.logtext())
             self.assertNotIn(password, open(os.path.join(d.data, "web-password")).read())
             self.change(d, password, "my own password")

@@ -4,6 +4,8 @@
 #include "tests/unit/runner.h"
 #include "rrd/rrd.h"
 
+#include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -27,13 +29,27 @@ static char *tmpdir(void)
     return dir;
 }
 
-static floe_ts *open_store(const char *dir, const char *retention, size_t qmax, uint32_t cleanup)
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Removes a test's directory (a failed test leaves its own to look at). */
+static void rmtree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static floe_ts *open_cached(const char *dir, const char *retention, size_t qmax, uint32_t cleanup,
+                            const char *rrdcached)
 {
     floe_ts_opts o;
     char err[256] = "";
     floe_ts_opts_default(&o);
     o.dir = dir;
     o.retention = retention;
+    o.rrdcached = rrdcached;
     o.queue_max = qmax;
     o.cleanup_age_s = cleanup;
     floe_log_init(&test_log, FLOE_LOG_ERROR, 0);
@@ -42,6 +58,11 @@ static floe_ts *open_store(const char *dir, const char *retention, size_t qmax, 
         fprintf(stderr, "    floe_ts_new: %s\n", err);
     ASSERT(ts != NULL);
     return ts;
+}
+
+static floe_ts *open_store(const char *dir, const char *retention, size_t qmax, uint32_t cleanup)
+{
+    return open_cached(dir, retention, qmax, cleanup, NULL);
 }
 
 /* host:traffic, one tag, bytes (delta) and a gauge. */
@@ -58,6 +79,14 @@ static void define_traffic(floe_ts *ts, const char *retention)
     if (retention)
         ASSERT_EQ(floe_ts_schema_set_retention(&s, retention, err, sizeof(err)), 0);
     ASSERT_EQ(floe_ts_define(ts, &s, err, sizeof(err)), 0);
+}
+
+/* A store with the default retention and host:traffic. */
+static floe_ts *traffic_store(const char *dir)
+{
+    floe_ts *ts = open_store(dir, NULL, 0, 0);
+    define_traffic(ts, NULL);
+    return ts;
 }
 
 /* Reads one file back at 60 s: *rows values of ds_cnt columns from start. */
@@ -241,8 +270,7 @@ TEST(series_paths)
 TEST(append_drain_gives_exact_values_and_rates)
 {
     char *dir = tmpdir(), file[256];
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     const char *tags[] = {"192.0.2.1"};
     for (int k = 0; k < 10; k++) {
         /* Deltas of 6000*(k+1) bytes a minute: (k+1)*100 bytes/s. The point
@@ -283,13 +311,13 @@ TEST(append_drain_gives_exact_values_and_rates)
     ASSERT_NEAR(at(d, first, n, T0 + 720, 0), 50.0);
     rrd_freemem(d);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(replayed_past_points_are_skipped_not_errors)
 {
     char *dir = tmpdir();
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     const char *tags[] = {"10.0.0.1"};
     double v[2] = {60, 1};
     for (int k = 0; k < 5; k++)
@@ -324,6 +352,7 @@ TEST(replayed_past_points_are_skipped_not_errors)
     ASSERT_EQ(st.points_written, 3001);
     ASSERT_EQ(st.points_dropped, 0);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 static void define_six(floe_ts *ts)
@@ -363,6 +392,15 @@ TEST(six_metrics_end_to_end)
     /* Minute k: bytes_out 120k per minute = 2k/s, rtt 0.5k. */
     ASSERT_CONTAINS(out.data, "[1700000700,22,5.5]");
     ASSERT_CONTAINS(out.data, "[1700000640,20,5]");
+    /* The same through a parsed request, tags by name in any order. */
+    floe_ts_graph_req q;
+    floe_ts_graph_req_init(&q);
+    const char *qk[] = {"schema", "ifindex", "exporter", "from", "to", "metrics"};
+    const char *qv[] = {"probe:six", "7", "2001:db8::1", "1700000640", "1700000700", "rtt"};
+    ASSERT_EQ(floe_ts_graph_req_parse(&q, qk, qv, 6, err, sizeof(err)), 0);
+    floe_buf_reset(&out);
+    ASSERT_EQ(floe_ts_fetch_req_json(ts, &q, &out, err, sizeof(err)), 0);
+    ASSERT_CONTAINS(out.data, "\"points\":[[1700000640,5],[1700000700,5.5]]");
     floe_buf_reset(&out);
     ASSERT_EQ(floe_ts_fetch_json(ts, "probe:six", tags, T0, T0 + 60, "nope", &out, err,
                                  sizeof(err)), FLOE_EINVAL);
@@ -416,6 +454,7 @@ TEST(six_metrics_end_to_end)
     floe_buf_close(&img);
     floe_buf_close(&out);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(graph_request_errors_name_the_key)
@@ -433,8 +472,7 @@ TEST(graph_request_errors_name_the_key)
     ASSERT_EQ(floe_ts_graph_req_parse(&r, k3, v3, 2, err, sizeof(err)), 0);
     ASSERT_EQ(r.range_s, 7 * 86400);
     ASSERT_EQ(r.dark, 1);
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     floe_ts_graph_req_init(&r);
     const char *k4[] = {"schema", "bogus"}, *v4[] = {"host:traffic", "1"};
     ASSERT_EQ(floe_ts_graph_req_parse(&r, k4, v4, 2, err, sizeof(err)), 0);
@@ -449,6 +487,7 @@ TEST(graph_request_errors_name_the_key)
     ASSERT_CONTAINS(err, "missing tag 'host'");
     floe_buf_close(&img);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 /* ---- layouts and migration ----------------------------------------------------- */
@@ -533,14 +572,14 @@ TEST(retention_mismatch_is_reported_and_migrate_keeps_data)
     ASSERT_EQ(res.files_failed, 1);
     ASSERT_CONTAINS(err, "metric level is not in schema");
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(metrics_added_to_a_schema_keep_the_common_ones_written)
 {
     char *dir = tmpdir(), file[256], err[256];
     const char *tags[] = {"203.0.113.5"};
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     double v[2] = {600, 3};
     floe_ts_append(ts, "host:traffic", tags, v, 2, T0);
     floe_ts_drain(ts);
@@ -568,6 +607,52 @@ TEST(metrics_added_to_a_schema_keep_the_common_ones_written)
     ASSERT_NEAR(at(d, first, n, T0 + 60, 1), 4.0);
     rrd_freemem(d);
     floe_ts_free(ts);
+    rmtree(dir);
+}
+
+TEST(a_locked_file_keeps_its_points_for_later)
+{
+    char *dir = tmpdir(), file[256];
+    floe_ts *ts = open_store(dir, "1m:1h", 0, 0);
+    define_traffic(ts, NULL);
+    const char *tags[] = {"192.0.2.77"};
+    double v[2] = {60, 1};
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0);
+    floe_ts_drain(ts);
+    snprintf(file, sizeof(file), "%s/host/traffic/192.0.2.77.rrd", dir);
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* another process holds librrd's lock (fcntl) */
+        int fd = open(file, O_RDWR);
+        struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (fd < 0 || fcntl(fd, F_SETLK, &lk) != 0)
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    double w[2] = {120, 2};
+    floe_ts_append(ts, "host:traffic", tags, w, 2, T0 + 60);
+    floe_ts_drain(ts);
+    floe_ts_stats st;
+    floe_ts_stats_get(ts, &st);
+    ASSERT_GE(st.writes_busy, 1);
+    ASSERT_EQ(st.points_failed, 0);
+    ASSERT_EQ(st.write_errors, 0);
+    ASSERT_EQ(st.cached_points, 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    floe_ts_drain(ts);
+    floe_ts_stats_get(ts, &st);
+    ASSERT_EQ(st.points_written, 2);
+    ASSERT_EQ(st.cached_points, 0);
+    ASSERT_EQ(rrd_last_r(file), T0 + 60);
+    floe_ts_free(ts);
+    rmtree(dir);
 }
 
 /* ---- bounds and cleanup ---------------------------------------------------------- */
@@ -607,6 +692,7 @@ TEST(queue_overflow_drops_the_oldest_and_counts)
         ASSERT(isnan(d[i * 2 + 1]));
     rrd_freemem(d);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(cleanup_removes_series_not_updated)
@@ -636,6 +722,7 @@ TEST(cleanup_removes_series_not_updated)
     ASSERT(access(old, F_OK) != 0);
     ASSERT_EQ(access(fresh, F_OK), 0);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 /* ---- rrdcached ------------------------------------------------------------------- */
@@ -677,15 +764,7 @@ TEST(through_rrdcached)
     ASSERT_EQ(access(sock, F_OK), 0);
     char data[128];
     snprintf(data, sizeof(data), "%s/data", dir);
-    floe_ts_opts o;
-    floe_ts_opts_default(&o);
-    o.dir = data;
-    o.rrdcached = addr;
-    floe_log_init(&test_log, FLOE_LOG_ERROR, 0);
-    floe_ts *ts = floe_ts_new(&o, &test_log, err, sizeof(err));
-    if (!ts)
-        fprintf(stderr, "    %s\n", err);
-    ASSERT(ts != NULL);
+    floe_ts *ts = open_cached(data, NULL, 0, 0, addr);
     define_traffic(ts, NULL);
     const char *tags[] = {"2001:db8::42"};
     for (int k = 0; k < 20; k++) {
@@ -706,16 +785,30 @@ TEST(through_rrdcached)
     ASSERT_CONTAINS(out.data, "[1700000640,22,10]");
     ASSERT_CONTAINS(out.data, "[1700001180,40,19]");
     floe_buf_close(&out);
+    /* More points the daemon holds (-w 3600) and the file has not seen. */
+    double v[2] = {60, 1};
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0 + 60 * 20);
+    floe_ts_free(ts);
+    /* A restart: the new store asks the daemon for the last update. */
+    ts = open_cached(data, NULL, 0, 0, addr);
+    define_traffic(ts, NULL);
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0 + 60 * 20);
+    floe_ts_append(ts, "host:traffic", tags, v, 2, T0 + 60 * 21);
+    floe_ts_drain(ts);
+    floe_ts_stats_get(ts, &st);
+    ASSERT_EQ(st.points_skipped, 1);
+    ASSERT_EQ(st.points_written, 1);
+    ASSERT_EQ(st.write_errors, 0);
     floe_ts_free(ts);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    rmtree(dir);
 }
 
 TEST(stats_writers)
 {
     char *dir = tmpdir();
-    floe_ts *ts = open_store(dir, NULL, 0, 0);
-    define_traffic(ts, NULL);
+    floe_ts *ts = traffic_store(dir);
     const char *tags[] = {"192.0.2.1"};
     double v[2] = {1, 1};
     floe_ts_append(ts, "host:traffic", tags, v, 2, T0);
@@ -733,6 +826,7 @@ TEST(stats_writers)
     ASSERT_CONTAINS(b.data, "\"mode\":\"direct\"");
     floe_buf_close(&b);
     floe_ts_free(ts);
+    rmtree(dir);
 }
 
 TEST(bad_options_name_the_key)
@@ -741,7 +835,8 @@ TEST(bad_options_name_the_key)
     char err[256];
     floe_log_init(&test_log, FLOE_LOG_ERROR, 0);
     floe_ts_opts_default(&o);
-    o.dir = tmpdir();
+    char *dir = tmpdir();
+    o.dir = dir;
     o.retention = "1m:1d,2m:1m";
     ASSERT(floe_ts_new(&o, &test_log, err, sizeof(err)) == NULL);
     ASSERT_CONTAINS(err, "timeseries.retention: item 2");
@@ -749,6 +844,7 @@ TEST(bad_options_name_the_key)
     o.rrdcached = "unix:/nonexistent/sock";
     ASSERT(floe_ts_new(&o, &test_log, err, sizeof(err)) == NULL);
     ASSERT_CONTAINS(err, "timeseries.rrdcached");
+    rmtree(dir);
 }
 
 TEST_MAIN(TEST_ENTRY(retention_parse_and_format), TEST_ENTRY(retention_errors_name_the_item),
@@ -759,6 +855,7 @@ TEST_MAIN(TEST_ENTRY(retention_parse_and_format), TEST_ENTRY(retention_errors_na
           TEST_ENTRY(six_metrics_end_to_end), TEST_ENTRY(graph_request_errors_name_the_key),
           TEST_ENTRY(retention_mismatch_is_reported_and_migrate_keeps_data),
           TEST_ENTRY(metrics_added_to_a_schema_keep_the_common_ones_written),
+          TEST_ENTRY(a_locked_file_keeps_its_points_for_later),
           TEST_ENTRY(queue_overflow_drops_the_oldest_and_counts),
           TEST_ENTRY(cleanup_removes_series_not_updated), TEST_ENTRY(through_rrdcached),
           TEST_ENTRY(stats_writers), TEST_ENTRY(bad_options_name_the_key))
