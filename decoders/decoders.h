@@ -232,6 +232,8 @@ typedef struct floe_dec_exporter {
     void *state;        /* owned by the exporter protocol's decoder */
     uint32_t templates; /* templates held for this exporter */
     uint32_t sampling;  /* exporter-wide sampling rate learnt, 0 = none */
+    int session;        /* 1 over TCP: templates live until withdrawn or the
+                         * session ends, never expire (RFC 7011 §8.4) */
 } floe_dec_exporter;
 
 typedef struct floe_dec_ops {

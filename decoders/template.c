@@ -10,7 +10,8 @@
  * the least recently refreshed of all exporters. Both count in
  * d->template_evictions. A template not refreshed for template_timeout_ms
  * is dropped when next looked up or by sweep, counted in
- * d->template_expired. d->templates_live and ex->templates always equal
+ * d->template_expired, except over TCP (floe_dec_exporter.session): there
+ * templates live until withdrawn or the session ends (RFC 7011 §8.4). d->templates_live and ex->templates always equal
  * what the maps hold.
  *
  * Compiling turns the declared fields into steps (see nf9ipfix.h): the
@@ -316,7 +317,7 @@ int dec__tmpl_define(floe_decoders *d, nf_state *s, uint16_t id, int kind, const
 
 static int expired(const floe_decoders *d, const nf_template *t, uint64_t now_ms)
 {
-    uint64_t timeout = d->lim.template_timeout_ms;
+    uint64_t timeout = t->owner->ex->session ? 0 : d->lim.template_timeout_ms;
     return timeout && now_ms > t->refreshed_ms && now_ms - t->refreshed_ms > timeout;
 }
 

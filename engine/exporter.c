@@ -97,6 +97,7 @@ floe_exporter *floe_exporters_get(floe_exporters *t, const floe_exporter_key *k,
     if (!ex)
         return NULL;
     ex->key = *k;
+    ex->dec.session = k->session != 0;
     ex->id = t->next_id++;
     ex->first_seen_ms = ex->last_seen_ms = now_ms;
     ex->node.hash = key_hash(k);

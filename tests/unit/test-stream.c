@@ -210,6 +210,31 @@ TEST(sessions_have_their_own_exporters_and_lose_them_at_close)
     fx_close(&f);
 }
 
+TEST(session_templates_do_not_expire)
+{
+    fixture f;
+    floe_stream s;
+    uint8_t m[256];
+    fx_init(&f);
+    uint64_t later = 1000 + (uint64_t)f.cfg.template_timeout * 1000 * 3;
+    size_t n = message(m, 1, 1);
+    floe_engine_datagram(&f.e, &f.src, 4000, m, n, 1000); /* UDP */
+    ASSERT_EQ(floe_engine_stream_open(&f.e, &s, &f.src, 4000, 1000), 0);
+    ASSERT_EQ(feed(&f, &s, m, n, 1000, 1000), 0);
+    floe_ingest_sweep(&f.e.ing, later);
+    /* RFC 7011 §8.4: over TCP a template lives until withdrawn or the
+     * session ends; over UDP it times out. */
+    ASSERT_EQ(f.e.ing.dec.template_expired, 1);
+    ASSERT_EQ(f.e.ing.dec.templates_live, 1);
+    n = message(m, 0, 4);
+    ASSERT_EQ(feed(&f, &s, m, n, 1000, later), 0);
+    floe_engine_datagram(&f.e, &f.src, 4000, m, n, later);
+    ASSERT_EQ(ipfix(&f)->records, 2 + 4);
+    ASSERT_EQ(ipfix(&f)->missing_template, 1);
+    floe_engine_stream_close(&f.e, &s);
+    fx_close(&f);
+}
+
 /* ---- capture files --------------------------------------------------------- */
 
 typedef struct seen {
@@ -360,6 +385,7 @@ TEST_MAIN(TEST_ENTRY(frames_need_version_and_length), TEST_ENTRY(messages_in_any
           TEST_ENTRY(garbage_ends_the_stream_and_is_counted),
           TEST_ENTRY(stall_and_idle_are_told_apart),
           TEST_ENTRY(sessions_have_their_own_exporters_and_lose_them_at_close),
+          TEST_ENTRY(session_templates_do_not_expire),
           TEST_ENTRY(fragments_in_any_order_and_with_duplicates),
           TEST_ENTRY(fragments_are_bounded_in_size_count_and_time),
           TEST_ENTRY(ipfix_files_are_told_by_content))
