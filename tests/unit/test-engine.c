@@ -258,6 +258,9 @@ TEST(live_series_walk_the_hosts_in_slices)
     ASSERT_EQ(uv_loop_init(&loop), 0);
     ASSERT_EQ(floe_config_defaults(&cfg), 0);
     ASSERT_EQ(floe_config_set_str(&cfg.builtin_plugins, "none"), 0);
+    cfg.tables.max_flows = cfg.tables.max_hosts = 16384; /* small tables set up fast */
+    cfg.tables.dpi_enabled = 0;
+    cfg.alerts_enabled = cfg.ts_enabled = 0; /* the tap sees the points; no stores */
     floe_log_init(&log, -1, 0);
     const uint64_t t0 = 1700000040000ULL; /* a minute boundary */
     ASSERT_EQ(floe_engine_init(&e, &cfg, &log, &loop, FLOE_ENGINE_LIVE, t0, err, sizeof(err)), 0);
