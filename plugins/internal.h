@@ -267,6 +267,7 @@ struct floe_plugins {
     int cur_hook;
     int hooks_dirty; /* a check was disabled during a dispatch: rebuild after it */
     uint64_t jobs_overrun;
+    int jobs_pending; /* a job may be active: floe_plugins_run has work */
     floe_plugin_exporter exporter_snap;
     floe_plugin_system system_snap;
     floe_hmap engaged;
