@@ -364,7 +364,9 @@ static const void *check_entity(lua_State *L, int idx, int kind)
 
 static void push_number(lua_State *L, double v)
 {
-    if (v == (double)(lua_Integer)v)
+    /* Converting a double outside lua_Integer's range is undefined (C11
+     * 6.3.1.4): counters scaled by a sampling rate can get there. */
+    if (v >= -0x1p63 && v < 0x1p63 && v == (double)(lua_Integer)v)
         lua_pushinteger(L, (lua_Integer)v);
     else
         lua_pushnumber(L, v);
@@ -508,6 +510,24 @@ static int i_exporter(lua_State *L)
     else
         lua_pushnil(L);
     return 1;
+}
+
+void plug__push_host(lua_State *L, floe_plugins *P, const floe_host *h)
+{
+    char ip[FLOE_ADDR_STRLEN];
+    lua_createtable(L, 0, 18);
+    lua_pushstring(L, floe_addr_format(&h->addr, ip));
+    lua_setfield(L, -2, "ip");
+    lua_pushboolean(L, h->net >= 0);
+    lua_setfield(L, -2, "local");
+    if (P->env.tables && h->net >= 0) {
+        lua_pushstring(L, P->env.tables->nets[h->net].name);
+        lua_setfield(L, -2, "network");
+    }
+    for (const num_field *f = host_nums; f->name; f++) {
+        push_number(L, f->get(h));
+        lua_setfield(L, -2, f->name);
+    }
 }
 
 /* Extra methods per kind, beyond the numbers and name/delta. */
