@@ -140,8 +140,7 @@ static void run_once(uint32_t flows, uint32_t hosts, int dpi, result *out)
     out->walk = now_s() - t0;
     out->hosts = b.t.hosts.count;
     out->bytes = floe_tables_bytes(&b.t);
-    if (sum != (uint64_t)flows * 3000 || b.t.flows.count != flows ||
-        b.t.st.flow_evictions != flows)
+    if (sum != (uint64_t)flows * 3000 || b.t.flows.count != flows || b.t.st.flow_evictions != flows)
         fprintf(stderr, "check failed: %llu bytes, %zu flows, %llu evictions\n",
                 (unsigned long long)sum, b.t.flows.count,
                 (unsigned long long)b.t.st.flow_evictions);
@@ -170,9 +169,8 @@ static void memory(uint32_t flows, const result *r)
     printf("memory: %u flows and %zu hosts take %.1f MiB resident: %.0f bytes per flow "
            "(sizeof %zu, the rest its table slot, ring places and pool bitmap), %.0f per host "
            "(sizeof %zu + table slot); floe_tables_bytes says %.1f MiB\n\n",
-           flows, r->hosts, total / 1048576.0,
-           (total - (double)r->hosts * host_entry) / flows, sizeof(floe_flow), host_entry,
-           sizeof(floe_host), (double)r->bytes / 1048576.0);
+           flows, r->hosts, total / 1048576.0, (total - (double)r->hosts * host_entry) / flows,
+           sizeof(floe_flow), host_entry, sizeof(floe_host), (double)r->bytes / 1048576.0);
 }
 
 /* nDPI's guess alone, on public addresses (its IP lists are searched). */

@@ -215,8 +215,8 @@ typedef struct record_prep {
     floe_flow_key key;
     uint64_t hash;
     int src_is_a;
-    int chained;          /* its bucket overflowed: look again at stage 2 */
-    int have_hosts;       /* host_hash is set */
+    int chained;           /* its bucket overflowed: look again at stage 2 */
+    int have_hosts;        /* host_hash is set */
     uint64_t host_hash[2]; /* of the record's source and destination */
 } record_prep;
 
@@ -757,8 +757,7 @@ static inline int dpi_wanted(const floe_tables *t, const floe_flow *f, const flo
            f->app_source != FLOE_APP_DPI && f->dpi_packets < t->dpi_max_packets;
 }
 
-static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
-                           uint64_t now)
+static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r, uint64_t now)
 {
     int src_is_a = p->src_is_a;
     floe_flow *f = floe_pool_alloc(&t->flow_pool);
@@ -1261,8 +1260,7 @@ int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, c
     if (floe_pool_init(&t->flow_pool, sizeof(floe_flow), POOL_CHUNK, o->max_flows) != 0 ||
         floe_pool_init(&t->host_pool, sizeof(floe_host), POOL_CHUNK, o->max_hosts) != 0 ||
         floe_pool_init(&t->iface_pool, sizeof(floe_iface), 256, o->max_interfaces) != 0 ||
-        tables__appnames_init(t) != 0 ||
-        floe_tmap_init(&t->flows, o->max_flows) != 0 ||
+        tables__appnames_init(t) != 0 || floe_tmap_init(&t->flows, o->max_flows) != 0 ||
         floe_fifo_init(&t->flow_lru, (size_t)o->max_flows * 2) != 0 ||
         floe_fifo_init(&t->dirty, o->max_flows) != 0 ||
         !(t->dirty_stamp = floe_table_calloc(t->dirty.mask + 1, sizeof(uint64_t))) ||

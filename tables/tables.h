@@ -177,7 +177,7 @@ typedef struct floe_flow {
     void *dpi;                      /* nDPI state while dissecting sampled headers */
     struct floe_status_set *status; /* plugin statuses; NULL until a plugin sets one */
     uint64_t periodic_ms;           /* when its last periodic update was due */
-    uint32_t retrans[2];            /* TCP retransmissions by direction (exporters that send them) */
+    uint32_t retrans[2]; /* TCP retransmissions by direction (exporters that send them) */
     uint32_t cli_latency_us, srv_latency_us;
     uint16_t score; /* the sum of its statuses' scores (plugins) */
     uint16_t pad;
@@ -366,7 +366,7 @@ typedef struct floe_tables {
     struct floe_victim_hash {
         uint64_t pos, hash; /* the key hash of the flow at flow_lru position pos */
     } victim_hash[FLOE_VICTIM_HASHES];
-    uint64_t dirty_ahead[2];  /* dirty positions prefetched, by step */
+    uint64_t dirty_ahead[2]; /* dirty positions prefetched, by step */
     floe_net *nets;
     size_t n_nets;
     floe_app_totals *apps; /* by app id; grown on demand, at most 65536 */

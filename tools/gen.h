@@ -79,7 +79,7 @@ typedef struct gen_flow {
     uint16_t in_if, out_if;
     uint16_t pkt_len; /* IP length of its packets */
     uint8_t ipproto, tos, tcp_flags;
-    uint8_t turn; /* bidirectional mixes: its next record is the reply (dst to src) */
+    uint8_t turn;  /* bidirectional mixes: its next record is the reply (dst to src) */
     uint8_t reply; /* src is the server: the destination began the conversation */
 } gen_flow;
 
@@ -108,7 +108,13 @@ typedef struct gen_rec {
  *                     clock) replaced by new ones, oldest first
  *                     ("steady[:FLOWS[:TURNOVER]]").
  */
-enum gen_mix_kind { GEN_MIX_ONE, GEN_MIX_BIFLOW, GEN_MIX_GEOMETRIC, GEN_MIX_PARETO, GEN_MIX_STEADY };
+enum gen_mix_kind {
+    GEN_MIX_ONE,
+    GEN_MIX_BIFLOW,
+    GEN_MIX_GEOMETRIC,
+    GEN_MIX_PARETO,
+    GEN_MIX_STEADY
+};
 
 typedef struct gen_mixspec {
     int kind;           /* enum gen_mix_kind */

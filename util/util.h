@@ -506,11 +506,11 @@ typedef struct floe_pool {
     size_t live;      /* items in use */
     char *map;        /* the reservation (mmap), reserved bytes */
     size_t reserved;
-    char *base;       /* in it, aligned to 2 MiB: max * item_size bytes */
-    size_t step;      /* bytes backed at a time: per_chunk items, in whole 2 MiB */
-    size_t faulted;   /* bytes from base backed by memory */
-    size_t n_slots;   /* slots handed out so far: 0..n_slots-1 */
-    uint8_t *used;    /* a bit per slot of max */
+    char *base;     /* in it, aligned to 2 MiB: max * item_size bytes */
+    size_t step;    /* bytes backed at a time: per_chunk items, in whole 2 MiB */
+    size_t faulted; /* bytes from base backed by memory */
+    size_t n_slots; /* slots handed out so far: 0..n_slots-1 */
+    uint8_t *used;  /* a bit per slot of max */
     void *free_list;
 } floe_pool;
 

@@ -503,7 +503,8 @@ TEST(interfaces_least_recently_updated_go_first)
      * then 4, which takes the place of 2, and 2, which takes 3's. */
     static const uint32_t ifs[] = {1, 2, 3, 1, 4, 2};
     for (uint16_t k = 0; k < 6; k++) {
-        floe_record a = rec(&fx, "10.0.0.1", (uint16_t)(40000 + k), "192.0.2.9", 443, 100 + k, 1, 0x18);
+        floe_record a =
+            rec(&fx, "10.0.0.1", (uint16_t)(40000 + k), "192.0.2.9", 443, 100 + k, 1, 0x18);
         a.has |= FLOE_F(IN_IF);
         a.in_if = ifs[k];
         floe_tables_record(&fx.t, &a, 1 + k);
@@ -935,29 +936,27 @@ TEST(biflow_direction_decides_the_client)
     fx_close(&fx);
 }
 
-TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_decides_the_server),
-          TEST_ENTRY(first_seen_then_a_syn_flips_roles), TEST_ENTRY(counters_scale_by_sampling),
-          TEST_ENTRY(idle_flows_end_and_release_hosts),
-          TEST_ENTRY(exporter_end_reason_ends_the_flow),
-          TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
-          TEST_ENTRY(flushes_skip_flows_that_ended_and_count_once),
-          TEST_ENTRY(eviction_spares_flows_with_recent_records),
-          TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
-          TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
-          TEST_ENTRY(housekeeping_works_in_bounded_slices),
-          TEST_ENTRY(periodic_updates_fire_for_active_flows),
-          TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
-          TEST_ENTRY(interfaces_count_in_and_out),
-          TEST_ENTRY(interfaces_least_recently_updated_go_first), TEST_ENTRY(dpi_ip_list_labels_google),
-          TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
-          TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
-          TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
-          TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
-          TEST_ENTRY(dpi_skips_empty_payloads_and_keeps_to_its_budget),
-          TEST_ENTRY(protocol_detected_fires_once_when_the_app_is_known),
-          TEST_ENTRY(statuses_score_flows_and_hosts),
-          TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
-          TEST_ENTRY(host_top_apps_keep_the_largest),
-          TEST_ENTRY(biflow_record_counts_both_directions),
-          TEST_ENTRY(biflow_from_the_server_side_lands_the_same_way),
-          TEST_ENTRY(biflow_direction_decides_the_client))
+TEST_MAIN(
+    TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_decides_the_server),
+    TEST_ENTRY(first_seen_then_a_syn_flips_roles), TEST_ENTRY(counters_scale_by_sampling),
+    TEST_ENTRY(idle_flows_end_and_release_hosts), TEST_ENTRY(exporter_end_reason_ends_the_flow),
+    TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
+    TEST_ENTRY(flushes_skip_flows_that_ended_and_count_once),
+    TEST_ENTRY(eviction_spares_flows_with_recent_records),
+    TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
+    TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
+    TEST_ENTRY(housekeeping_works_in_bounded_slices),
+    TEST_ENTRY(periodic_updates_fire_for_active_flows),
+    TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
+    TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(interfaces_least_recently_updated_go_first),
+    TEST_ENTRY(dpi_ip_list_labels_google), TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
+    TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
+    TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
+    TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
+    TEST_ENTRY(dpi_skips_empty_payloads_and_keeps_to_its_budget),
+    TEST_ENTRY(protocol_detected_fires_once_when_the_app_is_known),
+    TEST_ENTRY(statuses_score_flows_and_hosts),
+    TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
+    TEST_ENTRY(host_top_apps_keep_the_largest), TEST_ENTRY(biflow_record_counts_both_directions),
+    TEST_ENTRY(biflow_from_the_server_side_lands_the_same_way),
+    TEST_ENTRY(biflow_direction_decides_the_client))

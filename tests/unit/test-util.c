@@ -287,7 +287,7 @@ TEST(pool_prefault_backs_ahead)
     ASSERT_EQ(floe_pool_prefault(&p), 0); /* the next chunk is backed */
     for (int i = 0; i < 8192; i++)
         ASSERT(floe_pool_alloc(&p) != NULL);
-    ASSERT_EQ(p.faulted, step);     /* no allocation had to back memory */
+    ASSERT_EQ(p.faulted, step); /* no allocation had to back memory */
     ASSERT_EQ(floe_pool_prefault(&p), 1);
     ASSERT_EQ(p.faulted, 2 * step);
     floe_pool_close(&p);
@@ -295,7 +295,8 @@ TEST(pool_prefault_backs_ahead)
 
 TEST_MAIN(TEST_ENTRY(json_commas_and_nesting), TEST_ENTRY(json_escapes_control_and_high_bytes),
           TEST_ENTRY(addr_v4_roundtrip), TEST_ENTRY(addr_v6_roundtrip), TEST_ENTRY(endpoint_parse),
-          TEST_ENTRY(hmap_insert_find_remove_grow), TEST_ENTRY(tmap_collisions_overflow_and_removal),
+          TEST_ENTRY(hmap_insert_find_remove_grow),
+          TEST_ENTRY(tmap_collisions_overflow_and_removal),
           TEST_ENTRY(tmap_tags_never_zero_and_wrap), TEST_ENTRY(pool_slots_reuse_and_bound),
           TEST_ENTRY(pool_prefault_backs_ahead), TEST_ENTRY(log_rate_limit_counts_suppressed),
           TEST_ENTRY(strerror_names_codes), TEST_ENTRY(fifo_holes_order_and_room))
