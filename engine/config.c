@@ -146,6 +146,8 @@ static const struct ckey {
     {"timeseries.retentions", C_RETENTIONS, offsetof(floe_config, ts_retentions),
      offsetof(floe_config, n_ts_retentions), 0, 0,
      "per schema: { [\"iface:traffic\"] = \"1m:1w,1h:5y\" }; wins over the two above"},
+    {"timeseries.host_apps", C_UINT, offsetof(floe_config, ts_host_apps), 0, 0, 8,
+     "applications per local host with a host:ndpi series: its largest ones; 0: none"},
     {"timeseries.queue_max", C_UINT, offsetof(floe_config, ts_queue_max), 0, 1000, 100000000,
      "points waiting for the RRD writer; past it the oldest are dropped and counted"},
     {"timeseries.cleanup_age", C_UINT, offsetof(floe_config, ts_cleanup_age), 0, 0, 36500,
@@ -257,6 +259,7 @@ int floe_config_defaults(floe_config *cfg)
     cfg->alerts_max_rows = 10000000;
     cfg->ts_enabled = 1;
     cfg->ts_queue_max = 1000000;
+    cfg->ts_host_apps = 3;
     cfg->ts_cleanup_age = 30;
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||

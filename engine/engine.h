@@ -85,6 +85,7 @@ typedef struct floe_config {
     char **ts_retentions;    /* "schema=retention" */
     size_t n_ts_retentions;
     uint32_t ts_queue_max;   /* points */
+    uint32_t ts_host_apps;   /* host:ndpi series per local host, its largest apps */
     uint32_t ts_cleanup_age; /* days; 0: never */
     char *rrdcached;         /* "" : write directly */
 } floe_config;

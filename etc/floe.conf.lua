@@ -147,6 +147,8 @@ timeseries = {
     host_retention = "1m:1d,1h:1w,1d:1y",
     -- per schema: { ["iface:traffic"] = "1m:1w,1h:5y" }; wins over the two above
     retentions = {},
+    -- applications per local host with a host:ndpi series: its largest ones; 0: none
+    host_apps = 3,
     -- points waiting for the RRD writer; past it the oldest are dropped and counted
     queue_max = 1000000,
     -- days after which a series nobody writes any more is deleted; 0 keeps them
