@@ -155,8 +155,8 @@ static void body_hosts(floe_buf *b, const char *arg)
 
 static void body_host(floe_buf *b, const char *ip)
 {
-    static const char *const alert_cols[] = {"Severity", "Alert", "Entity", "Raised", "State",
-                                             "#Count"};
+    static const char *const alert_cols[] = {"Severity", "Alert", "Entity",
+                                             "Raised",   "State", "#Count"};
     static const char *const apps[] = {"Application", "#Traffic", "Share"};
     static const char *const flows[] = {"Peer",   "Role",   "Application", "#Traffic",
                                         "#Score", "Status", "Last seen"};
@@ -221,34 +221,35 @@ static void body_exporters(floe_buf *b, const char *arg)
  * the API; the exclusion rules are listed below it. */
 static void body_alerts(floe_buf *b, const char *arg)
 {
-    static const char *const cols[] = {"Severity", "Alert",     "Entity", "Raised", "State",
-                                       "#Count",   "Acknowledged", ""};
-    static const char *const rules[] = {"Type", "Plugin", "Hosts", "Applications", "Exporters",
-                                        "#Excluded", ""};
+    static const char *const cols[] = {"Severity", "Alert",  "Entity",       "Raised",
+                                       "State",    "#Count", "Acknowledged", ""};
+    static const char *const rules[] = {"Type",      "Plugin",    "Hosts", "Applications",
+                                        "Exporters", "#Excluded", ""};
     (void)arg;
     floe_buf_puts(
-        b, "<h1>Alerts</h1><section class=\"figures\" id=\"alert-figures\"></section>"
-           "<form class=\"filters\" id=\"filters\" method=\"get\" action=\"/alerts\">"
-           "<label>State <select name=\"state\"><option value=\"engaged\">engaged</option>"
-           "<option value=\"past\">past</option><option value=\"all\">all</option></select></label>"
-           "<label>Severity at least <select name=\"severity\"><option value=\"\">any</option>"
-           "<option value=\"info;gte\">info</option><option value=\"notice;gte\">notice</option>"
-           "<option value=\"warning;gte\">warning</option><option value=\"error;gte\">error</option>"
-           "<option value=\"critical;gte\">critical</option></select></label>"
-           "<label>Entity <select name=\"entity\"><option value=\"\">any</option>"
-           "<option>flow</option><option>host</option><option>interface</option>"
-           "<option>network</option><option>exporter</option><option>system</option></select>"
-           "</label><label>Host or network <input name=\"value\" placeholder=\"address or CIDR\" "
-           "autocomplete=\"off\" spellcheck=\"false\"></label>"
-           "<label>Type <input name=\"type\" placeholder=\"plugin.key\" autocomplete=\"off\" "
-           "spellcheck=\"false\"></label>"
-           "<label>Acknowledged <select name=\"ack\"><option value=\"\">either</option>"
-           "<option value=\"no\">no</option><option value=\"yes\">yes</option></select></label>"
-           "<button type=\"submit\">Filter</button>"
-           "<button type=\"reset\" class=\"secondary\" id=\"filters-clear\">Clear</button>"
-           "</form><div class=\"toolbar\"><button type=\"button\" class=\"secondary\" "
-           "id=\"alerts-delete-all\">Delete every alert these filters match</button>"
-           "<span class=\"hint\" id=\"alerts-result\" role=\"status\"></span></div>");
+        b,
+        "<h1>Alerts</h1><section class=\"figures\" id=\"alert-figures\"></section>"
+        "<form class=\"filters\" id=\"filters\" method=\"get\" action=\"/alerts\">"
+        "<label>State <select name=\"state\"><option value=\"engaged\">engaged</option>"
+        "<option value=\"past\">past</option><option value=\"all\">all</option></select></label>"
+        "<label>Severity at least <select name=\"severity\"><option value=\"\">any</option>"
+        "<option value=\"info;gte\">info</option><option value=\"notice;gte\">notice</option>"
+        "<option value=\"warning;gte\">warning</option><option value=\"error;gte\">error</option>"
+        "<option value=\"critical;gte\">critical</option></select></label>"
+        "<label>Entity <select name=\"entity\"><option value=\"\">any</option>"
+        "<option>flow</option><option>host</option><option>interface</option>"
+        "<option>network</option><option>exporter</option><option>system</option></select>"
+        "</label><label>Host or network <input name=\"value\" placeholder=\"address or CIDR\" "
+        "autocomplete=\"off\" spellcheck=\"false\"></label>"
+        "<label>Type <input name=\"type\" placeholder=\"plugin.key\" autocomplete=\"off\" "
+        "spellcheck=\"false\"></label>"
+        "<label>Acknowledged <select name=\"ack\"><option value=\"\">either</option>"
+        "<option value=\"no\">no</option><option value=\"yes\">yes</option></select></label>"
+        "<button type=\"submit\">Filter</button>"
+        "<button type=\"reset\" class=\"secondary\" id=\"filters-clear\">Clear</button>"
+        "</form><div class=\"toolbar\"><button type=\"button\" class=\"secondary\" "
+        "id=\"alerts-delete-all\">Delete every alert these filters match</button>"
+        "<span class=\"hint\" id=\"alerts-result\" role=\"status\"></span></div>");
     data_table(b, "alerts", cols, FLOE_ARRAY_LEN(cols));
     pager(b);
     floe_buf_puts(b, "<section class=\"card wide\"><h2>Exclusions</h2><p class=\"hint\">"
