@@ -66,6 +66,8 @@ typedef struct floe_history_opts {
     uint32_t queue_max;      /* rows waiting in memory; past it they are dropped */
     uint64_t spool_max;      /* bytes of spool files; past it blocks are dropped */
     uint32_t retention_days; /* 0: keep everything */
+    int apply_retention;     /* 0: leave the tables' TTL and partitions alone (a replay
+                              * of old captures must not prune, nor move the TTL) */
     uint32_t timeout_ms;     /* one HTTP request, connection included */
     int alerts;              /* also create and fill the alerts table */
 } floe_history_opts;

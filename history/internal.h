@@ -114,8 +114,9 @@ typedef struct hist__server {
 } hist__server;
 
 /* Creates the database and tables, checks and records the schema version,
- * sets the TTL where the server has one. 0, or -1 with rep->error. */
-int hist__schema_setup(void *curl, const hist__conn *c, int alerts, uint32_t retention_days,
+ * sets the TTL where the server has one (retention_days < 0: leaves it
+ * alone). 0, or -1 with rep->error. */
+int hist__schema_setup(void *curl, const hist__conn *c, int alerts, int64_t retention_days,
                        hist__server *srv, hist__reply *rep);
 /* Without TTL: drops the day partitions older than days before now_s. 0 or -1. */
 int hist__retention_drop(void *curl, const hist__conn *c, int alerts, uint32_t days,

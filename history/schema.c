@@ -134,7 +134,7 @@ static int record(void *curl, const hist__conn *c, int alerts, const hist__serve
     return hist__exec(curl, c, sql, rep);
 }
 
-int hist__schema_setup(void *curl, const hist__conn *c, int alerts, uint32_t retention_days,
+int hist__schema_setup(void *curl, const hist__conn *c, int alerts, int64_t retention_days,
                        hist__server *srv, hist__reply *rep)
 {
     char sql[400];
@@ -162,12 +162,15 @@ int hist__schema_setup(void *curl, const hist__conn *c, int alerts, uint32_t ret
                  c->database, version, FLOE_HISTORY_SCHEMA);
         return -1;
     }
+    uint32_t days = retention_days < 0 ? 0 : (uint32_t)retention_days;
     for (int t = 0; t < HIST_TABLES; t++)
-        if ((t != HIST_ALERTS || alerts) && create_table(curl, c, t, srv, retention_days, rep))
+        if ((t != HIST_ALERTS || alerts) && create_table(curl, c, t, srv, days, rep))
             return -1;
-    if (version == FLOE_HISTORY_SCHEMA && had == (int64_t)retention_days)
+    if (version == FLOE_HISTORY_SCHEMA && (retention_days < 0 || had == retention_days))
         return 0;
-    return record(curl, c, alerts, srv, retention_days, had, rep);
+    /* Leaving retention alone records what was there (none: 0). */
+    return record(curl, c, alerts, srv, retention_days < 0 ? (had < 0 ? 0 : (uint32_t)had) : days,
+                  retention_days < 0 ? -1 : had, rep);
 }
 
 /* Drops one table's day partitions before the cutoff day. */

@@ -53,6 +53,7 @@ void floe_history_opts_defaults(floe_history_opts *o)
     o->queue_max = 500000;
     o->spool_max = (uint64_t)1024 << 20;
     o->retention_days = 90;
+    o->apply_retention = 1;
     o->timeout_ms = 10000;
 }
 
@@ -189,7 +190,9 @@ static int ensure_schema(floe_history *h)
     if (h->schema_ready)
         return 0;
     hist__reply_init(&rep);
-    int rc = hist__schema_setup(h->curl, &h->conn, h->o.alerts, h->o.retention_days, &srv, &rep);
+    int rc = hist__schema_setup(h->curl, &h->conn, h->o.alerts,
+                                h->o.apply_retention ? (int64_t)h->o.retention_days : -1, &srv,
+                                &rep);
     if (rc != 0) {
         mark_down(h, &rep);
     } else {
@@ -355,7 +358,8 @@ static uint64_t next_wake(const floe_history *h)
             at = h->pend[t].since_ms + h->o.batch_ms;
     if (hist__spool_count(&h->spool) && h->retry_at_ms < at)
         at = h->retry_at_ms;
-    if (h->schema_ready && !h->srv.ttl && h->o.retention_days && h->retention_at_ms < at)
+    if (h->schema_ready && !h->srv.ttl && h->o.apply_retention && h->o.retention_days &&
+        h->retention_at_ms < at)
         at = h->retention_at_ms;
     return at;
 }
@@ -401,7 +405,8 @@ static int step(floe_history *h)
     if (h->stop)
         return -1;
     int replay = hist__spool_count(&h->spool) && now >= h->retry_at_ms;
-    int prune = h->schema_ready && !h->srv.ttl && h->o.retention_days && now >= h->retention_at_ms;
+    int prune = h->schema_ready && !h->srv.ttl && h->o.apply_retention && h->o.retention_days &&
+                now >= h->retention_at_ms;
     if (!replay && !prune)
         return 0;
     pthread_mutex_unlock(&h->lock);
