@@ -430,6 +430,7 @@ static void *writer_main(void *arg)
                  hist__spool_count(&h->spool), h->o.spool_dir);
     }
     spool_counters(h);
+    ensure_schema(h); /* the tables exist from the start, for queries too */
     pthread_mutex_lock(&h->lock);
     int rc;
     while ((rc = step(h)) >= 0)
