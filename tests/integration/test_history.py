@@ -165,7 +165,8 @@ def replayable():
         exp = os.path.join(GOLDEN, name, "expected.json")
         if not os.path.exists(exp):
             continue
-        e = json.load(open(exp))
+        with open(exp) as f:
+            e = json.load(f)
         if e.get("records", 0) > 0 and "why" not in e:
             out.append(name)
     return out
