@@ -55,6 +55,29 @@ static void ttl_clause(floe_buf *b, uint32_t days)
         floe_buf_puts(b, " TTL time + toIntervalYear(100)");
 }
 
+/* With a cluster, the table floe writes through must be Distributed: a
+ * plain one of that name (a floe that ran without a cluster first) would
+ * take the rows and shard nothing. */
+static int check_not_plain(void *curl, const hist__conn *c, int table, hist__reply *rep)
+{
+    char sql[300], engine[64];
+    snprintf(sql, sizeof(sql),
+             "SELECT engine FROM system.tables WHERE database = '%s' AND name = '%s' "
+             "FORMAT TabSeparated",
+             c->database, base_names[table]);
+    if (scalar(curl, c, sql, engine, sizeof(engine), rep) != 0)
+        return -1;
+    if (engine[0] && strcmp(engine, "Distributed") != 0) {
+        snprintf(rep->error, sizeof(rep->error),
+                 "%s.%s is a %s table, not Distributed: rename it to %s_local before using "
+                 "clickhouse.cluster",
+                 c->database, base_names[table], engine, base_names[table]);
+        rep->status = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static int create_table(void *curl, const hist__conn *c, int table, const hist__server *srv,
                         uint32_t days, hist__reply *rep)
 {
@@ -72,6 +95,8 @@ static int create_table(void *curl, const hist__conn *c, int table, const hist__
     if (srv->ttl && days)
         ttl_clause(&b, days);
     int rc = floe_buf_ok(&b) ? hist__exec(curl, c, b.data, rep) : -1;
+    if (rc == 0 && c->cluster[0])
+        rc = check_not_plain(curl, c, table, rep);
     if (rc == 0 && c->cluster[0]) {
         hist__table(c, table, 0, dist, sizeof(dist));
         floe_buf_reset(&b);
