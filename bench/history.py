@@ -14,7 +14,8 @@ ClickHouse itself from numbers(), in floe's schema, the table created by
 floe), then times GET /api/v1/history/top for the day, grouped by host,
 application and port, five times each through floe's API (median, max).
 
-usage: bench/history.py FLOE_BIN [--rate N] [--seconds S] [--rows N]
+usage: bench/history.py FLOE_BIN [--rate N] [--seconds S] [--rows N] [--clients N]
+                        [--only export|query]
 """
 import argparse
 import json
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
@@ -76,8 +78,9 @@ SELECT toDateTime({day} + intDiv(number * 86399, {rows})) AS time, time AS first
   IPv6StringToNum(concat('::ffff:192.0.2.', toString(number % 8))) AS exporter,
   toUInt32(rand(1) % 48) AS in_if, toUInt32(rand(2) % 48) AS out_if, toUInt16(0) AS vlan,
   toUInt8(if(rand(3) % 4 = 0, 17, 6)) AS proto,
-  IPv6StringToNum(concat('::ffff:10.', toString(rand(4) % 40), '.', toString(rand(5) % 250), '.',
-                         toString(rand(6) % 250))) AS client,
+  IPv6StringToNum(concat('::ffff:10.', toString(intDiv(rand(4) % {clients}, 65536)), '.',
+                         toString(intDiv(rand(4) % {clients}, 256) % 256), '.',
+                         toString(rand(4) % {clients} % 256))) AS client,
   IPv6StringToNum(concat('::ffff:203.0.113.', toString(rand(7) % 200))) AS server,
   toUInt16(1024 + rand(8) % 60000) AS client_port,
   toUInt16(arrayElement([443, 80, 53, 22, 993, 8080], 1 + rand(9) % 6)) AS server_port,
@@ -98,16 +101,20 @@ def query(args, th, ch):
     with th.Daemon(config=conf) as d:
         th.wait_until(lambda: (d.status()["history"]["connected"], None), 20, "the tables")
         t = time.time()
-        ch.query(FILL.format(day=day, rows=args.rows))
+        ch.query(FILL.format(day=day, rows=args.rows, clients=args.clients), timeout=1800)
         fill_s = time.time() - t
         n = int(ch.rows("SELECT count() FROM bench_query.flows")[0][0])
-        out = {"rows": n, "fill_s": round(fill_s, 1)}
+        out = {"rows": n, "clients": args.clients, "fill_s": round(fill_s, 1)}
         for group in ("host", "app", "port"):
             times = []
             for _ in range(5):
                 t = time.time()
-                top = d.get("/api/v1/history/top?from=%d&to=%d&group=%s&limit=10"
-                            % (day, day + 86400, group))
+                req = urllib.request.Request(
+                    d.url("/api/v1/history/top?from=%d&to=%d&group=%s&limit=10"
+                          % (day, day + 86400, group)),
+                    headers={"Authorization": "Bearer " + d.token})
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    top = json.loads(r.read())
                 times.append(time.time() - t)
             assert len(top["top"]) == min(10, {"host": 10, "app": 7, "port": 6}[group]), top
             out["top10_" + group + "_ms"] = {"median": round(statistics.median(times) * 1000),
@@ -121,6 +128,8 @@ def main():
     ap.add_argument("--rate", type=int, default=50000)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--rows", type=int, default=10000000)
+    ap.add_argument("--clients", type=int, default=65536,
+                    help="distinct client addresses in the filled day (10.0.0.0 upwards)")
     ap.add_argument("--only", choices=("export", "query"))
     args = ap.parse_args()
     os.environ["FLOE_BIN"] = os.path.abspath(args.floe_bin)

@@ -23,6 +23,8 @@ typedef struct floe_run_opts {
     const char *config_path;
     char **listen;
     size_t n_listen;
+    char **listen_tcp;
+    size_t n_listen_tcp;
     const char *web;
     const char *data_dir;
     char **plugin_dirs;
@@ -59,6 +61,28 @@ typedef struct floe_listener {
     int seen; /* mark for the reload diff */
 } floe_listener;
 
+/*
+ * One IPFIX-over-TCP listening socket and its connections, each an
+ * exporter session of its own (engine/engine.h, floe_stream). Bounded by
+ * tcp.max_connections over all listeners; a connection that sends
+ * nothing for tcp.idle_timeout, or leaves a message unfinished for
+ * tcp.stall_timeout, or sends what cannot be framed, is closed, and each
+ * way a connection ends is counted.
+ */
+typedef struct floe_tcp_listener {
+    uv_tcp_t tcp;
+    floe_list link;
+    floe_source source; /* its name and messages, for the engine */
+    struct floe_daemon *d;
+    char *name;      /* as configured */
+    floe_list conns; /* tcp_conn, by link */
+    uint32_t open;    /* connections now */
+    uint64_t accepted, refused;
+    uint64_t ended[FLOE_STREAM_END_COUNT];
+    uint64_t bytes;
+    int seen; /* mark for the reload diff */
+} floe_tcp_listener;
+
 typedef struct floe_daemon {
     uv_loop_t loop;
     floe_config cfg;
@@ -67,6 +91,8 @@ typedef struct floe_daemon {
     floe_engine engine;
     int engine_ready;
     floe_list listeners;
+    floe_list tcp_listeners; /* floe_tcp_listener, by link */
+    uint32_t tcp_open;       /* connections over all of them */
     struct floe_www *www;
     struct floe_auth *auth; /* passwords, tokens and sessions; outlives web restarts */
     uv_signal_t sigint, sigterm, sighup;
@@ -80,5 +106,11 @@ typedef struct floe_daemon {
  * configured. Returns 0, or a negative code after logging which failed. */
 int floe_listeners_apply(floe_daemon *d);
 void floe_listeners_close_all(floe_daemon *d);
+/* The same for the IPFIX-over-TCP listeners (listen_tcp); closing one
+ * closes its connections. */
+int floe_tcp_listeners_apply(floe_daemon *d);
+void floe_tcp_listeners_close_all(floe_daemon *d);
+/* Closes the connections past a timeout; the daemon's tick calls it. */
+void floe_tcp_sweep(floe_daemon *d, uint64_t now_ms);
 
 #endif /* FLOE_COLLECTOR_H */

@@ -30,6 +30,9 @@ static int daemon_load_config(const floe_run_opts *o, floe_config *cfg, char *er
     if (o->n_listen &&
         floe_config_set_list(&cfg->listen, &cfg->n_listen, o->listen, o->n_listen) != 0)
         goto fail;
+    if (o->n_listen_tcp && floe_config_set_list(&cfg->listen_tcp, &cfg->n_listen_tcp,
+                                                o->listen_tcp, o->n_listen_tcp) != 0)
+        goto fail;
     if (o->web && floe_config_set_str(&cfg->web, o->web) != 0)
         goto fail;
     if (o->data_dir && floe_config_set_str(&cfg->data_dir, o->data_dir) != 0)
@@ -107,7 +110,7 @@ static void daemon_reload(floe_daemon *d)
     apply_log(d);
     floe_engine_reconfigure(&d->engine);
     floe_engine_reload_plugins(&d->engine, 0);
-    if (floe_listeners_apply(d) != 0)
+    if (floe_listeners_apply(d) != 0 || floe_tcp_listeners_apply(d) != 0)
         log_error(&d->log, "reload: some listen addresses failed; see above");
     if (d->auth && floe_auth_reconfigure(d->auth, &d->cfg, err, sizeof(err)) != 0)
         log_error(&d->log, "reload: web: %s; keeping the previous password and token", err);
@@ -117,8 +120,8 @@ static void daemon_reload(floe_daemon *d)
         web_start(d);
     }
     d->engine.reloads++;
-    log_info(&d->log, "reload: config applied (%zu listeners, web %s)", d->cfg.n_listen,
-             d->cfg.web[0] ? d->cfg.web : "off");
+    log_info(&d->log, "reload: config applied (%zu listeners, %zu TCP, web %s)", d->cfg.n_listen,
+             d->cfg.n_listen_tcp, d->cfg.web[0] ? d->cfg.web : "off");
 }
 
 /* ---- shutdown ---------------------------------------------------------- */
@@ -138,6 +141,7 @@ static void daemon_stop(floe_daemon *d, const char *why)
     d->stopping = 1;
     log_info(&d->log, "shutdown: %s", why);
     floe_listeners_close_all(d);
+    floe_tcp_listeners_close_all(d);
     floe_www_free(d->www);
     d->www = NULL;
     floe_auth_free(d->auth); /* work still running finishes, then frees it */
@@ -197,6 +201,7 @@ static void on_tick(uv_timer_t *t)
     /* The scheduler and template expiry; table upkeep runs after every turn
      * of the loop (on_housekeep_check). */
     floe_engine_advance(&d->engine, floe_time_ms());
+    floe_tcp_sweep(d, floe_time_ms());
 }
 
 /* ---- run --------------------------------------------------------------- */
@@ -214,7 +219,7 @@ static int daemon_start(floe_daemon *d)
         return FLOE_ENOMEM;
     }
     d->engine_ready = 1;
-    if (floe_listeners_apply(d) != 0)
+    if (floe_listeners_apply(d) != 0 || floe_tcp_listeners_apply(d) != 0)
         return FLOE_EIO;
     if (web_start(d) != 0)
         return FLOE_EIO;
@@ -262,6 +267,7 @@ int floe_cmd_run(const floe_run_opts *o)
         return 1;
     }
     floe_list_init(&d->listeners);
+    floe_list_init(&d->tcp_listeners);
     /* Every handle is initialised here, before start-up can fail, so that
      * daemon_stop can close them all whatever happened. */
     uv_timer_init(&d->loop, &d->force_exit);

@@ -67,6 +67,10 @@ static void print_summary(const floe_ingest *ing, const floe_pcap_stats *ps)
     floe_json_ku64(&j, "frames", ps->frames);
     floe_json_ku64(&j, "skipped_frames", ps->skipped);
     floe_json_ku64(&j, "fragments", ps->fragments);
+    floe_json_ku64(&j, "reassembled", ps->reassembled);
+    floe_json_ku64(&j, "fragments_dropped", ps->fragments_dropped);
+    floe_json_ku64(&j, "ipfix_messages", ps->ipfix_messages);
+    floe_json_ku64(&j, "ipfix_junk_bytes", ps->ipfix_junk_bytes);
     floe_json_obj_end(&j);
     floe_buf_putc(&b, '\n');
     fwrite(b.data, 1, b.len, stdout);
@@ -76,7 +80,8 @@ static void print_summary(const floe_ingest *ing, const floe_pcap_stats *ps)
 static void decode_usage(FILE *f)
 {
     fprintf(f, "usage: floe decode [--format ndjson|summary] [-c FILE] FILE...\n"
-               "Decodes flow exports in pcap or pcapng files through floe's decoders.\n"
+               "Decodes flow exports in pcap, pcapng or IPFIX files (RFC 5655) through\n"
+               "floe's decoders; IP fragments in captures are reassembled.\n"
                "  --format ndjson    one JSON object per record (default)\n"
                "  --format summary   one JSON object of totals\n"
                "  -c, --config FILE  take template and exporter limits from FILE\n");

@@ -28,12 +28,14 @@ static void usage(FILE *f)
 
 static void run_usage(FILE *f)
 {
-    fprintf(f, "usage: floe run [-c FILE] [--listen ADDR:PORT]... [--web ADDR:PORT]\n"
-               "                [--data DIR] [--plugins DIR]... [--log-level LEVEL]\n"
+    fprintf(f, "usage: floe run [-c FILE] [--listen ADDR:PORT]... [--listen-tcp ADDR:PORT]...\n"
+               "                [--web ADDR:PORT] [--data DIR] [--plugins DIR]... [--log-level LEVEL]\n"
                "\n"
                "  -c, --config FILE      Lua config file (default: built-in defaults)\n"
                "  -l, --listen ADDR:PORT UDP address to receive on; repeat for more; replaces\n"
                "                         the configured list. IPv6 as [::1]:2055\n"
+               "      --listen-tcp ADDR:PORT  TCP address to receive IPFIX on; repeat for more;\n"
+               "                         replaces the configured listen_tcp list\n"
                "  -w, --web ADDR:PORT    HTTP address (\"\" for none; default 127.0.0.1:3000)\n"
                "  -d, --data DIR         data directory (default ./floe-data)\n"
                "  -p, --plugins DIR      add a plugin directory; repeatable\n"
@@ -54,10 +56,11 @@ static int push_arg(char ***list, size_t *n, char *arg)
 
 static int cmd_run(int argc, char **argv)
 {
-    enum { OPT_LOG_LEVEL = 1000 };
+    enum { OPT_LOG_LEVEL = 1000, OPT_LISTEN_TCP };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
+        {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
         {"web", required_argument, NULL, 'w'},
         {"data", required_argument, NULL, 'd'},
         {"plugins", required_argument, NULL, 'p'},
@@ -77,6 +80,9 @@ static int cmd_run(int argc, char **argv)
         case 'l':
             bad = push_arg(&o.listen, &o.n_listen, optarg);
             break;
+        case OPT_LISTEN_TCP:
+            bad = push_arg(&o.listen_tcp, &o.n_listen_tcp, optarg);
+            break;
         case 'w':
             o.web = optarg;
             break;
@@ -92,6 +98,7 @@ static int cmd_run(int argc, char **argv)
         case 'h':
             run_usage(stdout);
             free(o.listen);
+            free(o.listen_tcp);
             free(o.plugin_dirs);
             return 0;
         default:
@@ -106,6 +113,7 @@ static int cmd_run(int argc, char **argv)
     if (bad)
         fprintf(stderr, "Try 'floe run --help'.\n");
     free(o.listen);
+    free(o.listen_tcp);
     free(o.plugin_dirs);
     return rc;
 }

@@ -187,8 +187,9 @@ static void replay_usage(FILE *f)
 {
     fprintf(f, "usage: floe replay [-c FILE] [--data DIR] [--dump flows|hosts|interfaces]...\n"
                "                   FILE...\n"
-               "Feeds captures through the whole pipeline with their own timestamps as\n"
-               "the clock and prints the alerts raised, counters and host totals.\n"
+               "Feeds captures (pcap, pcapng or IPFIX files) through the whole pipeline\n"
+               "with their own timestamps as the clock (an IPFIX file's: export times)\n"
+               "and prints the alerts raised, counters and host totals.\n"
                "  -c, --config FILE  the config to run with\n"
                "  -d, --data DIR     also keep the alerts and timeseries in DIR, as the\n"
                "                     daemon would (default: keep nothing)\n"

@@ -38,6 +38,13 @@ enum floe_field {
     FLOE_FI_COUNT
 };
 #define FLOE_F(id) ((uint64_t)1 << FLOE_FI_##id)
+_Static_assert(FLOE_FI_COUNT <= 64, "floe_record.has holds one bit per field");
+/* The presence bits of the reverse half (floe_record.rev). */
+#define FLOE_F_REVERSE                                                                             \
+    (FLOE_F(REV_BYTES) | FLOE_F(REV_PACKETS) | FLOE_F(REV_BYTES_TOTAL) |                           \
+     FLOE_F(REV_PACKETS_TOTAL) | FLOE_F(REV_FIRST) | FLOE_F(REV_LAST) | FLOE_F(REV_IN_IF) |       \
+     FLOE_F(REV_OUT_IF) | FLOE_F(REV_TCP_FLAGS) | FLOE_F(REV_VLAN) | FLOE_F(REV_TOS) |            \
+     FLOE_F(REV_SRC_MAC) | FLOE_F(REV_DST_MAC))
 
 /* IPFIX applicationId (IE 95): classification engine and selector. */
 typedef struct floe_app {
@@ -45,6 +52,17 @@ typedef struct floe_app {
     uint8_t selector_len;
     uint64_t selector;
 } floe_app;
+
+/* The reverse direction of a biflow record (RFC 5103): what the
+ * destination sent to the source. */
+typedef struct floe_record_rev {
+    uint64_t bytes, packets, bytes_total, packets_total;
+    uint64_t first_ms, last_ms;
+    uint32_t in_if, out_if;
+    uint16_t tcp_flags, vlan;
+    uint8_t tos;
+    uint8_t src_mac[6], dst_mac[6];
+} floe_record_rev;
 
 /*
  * One flow record, or one sFlow flow sample. A member is meaningful only
@@ -60,6 +78,7 @@ typedef struct floe_record {
     uint32_t sampling;
     uint8_t proto; /* enum floe_proto */
     uint8_t ipproto, tos, direction, end_reason;
+    uint8_t biflow_dir; /* RFC 5103 biflowDirection (IE 239) */
     uint16_t sport, dport, tcp_flags, vlan;
     floe_addr src, dst, next_hop;
     uint64_t bytes, packets, bytes_total, packets_total;
@@ -70,12 +89,21 @@ typedef struct floe_record {
     floe_app app_id;
     uint32_t l7_proto; /* nProbe L7_PROTO (PEN 35632): nDPI protocol id */
     uint32_t cli_latency_us, srv_latency_us, retrans_in, retrans_out;
-    uint64_t l7_risk; /* nProbe L7_PROTO_RISK: nDPI's flow risk bitmap */
-    /* sFlow: the sampled packet header, valid only during the sink call. */
+    uint32_t mpls_label; /* the top MPLS label of a parsed packet header */
+    uint64_t l7_risk;    /* nProbe L7_PROTO_RISK: nDPI's flow risk bitmap */
+    /* A sampled packet (sFlow raw header, IPFIX packet section), valid only
+     * during the sink call, or until the caller's batch ends (tables). */
     const uint8_t *sampled;
     uint32_t sampled_len;
     uint32_t sampled_proto; /* sFlow header_protocol: 1 Ethernet, 11 IPv4, 12 IPv6 */
+    /* The reverse direction of a biflow (RFC 5103), last so that a record
+     * without one can be copied without it (FLOE_RECORD_FORWARD_LEN). */
+    floe_record_rev rev;
 } floe_record;
+
+/* The bytes of a record up to its reverse half: what a record none of whose
+ * FLOE_F_REVERSE bits is set needs copied. */
+#define FLOE_RECORD_FORWARD_LEN offsetof(floe_record, rev)
 
 /* Interface counters from an sFlow counter sample. */
 typedef struct floe_ifcounters {
@@ -164,6 +192,8 @@ typedef struct floe_dec_stats {
     uint32_t counter_samples;
     uint64_t bytes, packets;             /* delta counters */
     uint64_t bytes_total, packets_total; /* total counters (IE 85/86) */
+    /* The part of the four sums above that RFC 5103 reverse elements gave. */
+    uint64_t reverse_bytes, reverse_packets, reverse_bytes_total, reverse_packets_total;
     uint32_t seq_advance;                /* how far this datagram moves the sequence */
     int seq_valid;                       /* 0: the advance is unknown (missing templates) */
     uint64_t sflow_drops;                /* sFlow samples dropped at the agent, as reported */
@@ -202,6 +232,8 @@ typedef struct floe_dec_exporter {
     void *state;        /* owned by the exporter protocol's decoder */
     uint32_t templates; /* templates held for this exporter */
     uint32_t sampling;  /* exporter-wide sampling rate learnt, 0 = none */
+    int session;        /* 1 over TCP: templates live until withdrawn or the
+                         * session ends, never expire (RFC 7011 §8.4) */
 } floe_dec_exporter;
 
 typedef struct floe_dec_ops {

@@ -10,6 +10,7 @@
 
 #define FI(x) FLOE_FI_##x
 #define XS(x) NF_X_##x
+#define SECT(x) NF_SECT_##x
 #define NONE  0
 #define WEAK  NF_IE_WEAK
 

@@ -22,6 +22,7 @@
  * element names and types (ie.c).
  */
 #include "decoders/nf9ipfix.h"
+#include "decoders/packet.h"
 
 #define V9_HDR_LEN      20
 #define IPFIX_HDR_LEN   16
@@ -44,6 +45,9 @@ typedef struct nf_one {
     uint64_t x[NF_X_COUNT];
     const uint8_t *name; /* applicationName, in the datagram */
     size_t name_len;
+    const uint8_t *sect; /* a packet section, in the datagram */
+    uint32_t sect_len;
+    uint8_t sect_kind; /* enum nf_section */
     floe_record rec;
 } nf_one;
 
@@ -66,6 +70,7 @@ typedef struct nf_msg {
     uint32_t sampling;     /* the rate for records that name none */
     uint32_t data_records; /* flow and options records, the IPFIX sequence unit */
     int count_unknown;     /* a data set was skipped or abandoned */
+    int sampled_set;       /* a packet section set a record's sampled */
     nf_one *batch;         /* NF_BATCH records */
     size_t batch_ready;    /* how many of them carry this datagram's exporter id */
     nf_one *one;           /* the record being emitted */
@@ -276,6 +281,18 @@ static inline __attribute__((always_inline)) void nf_apply(const nf_msg *m, nf_o
     case NF_OP_NAME:
         NF_EACH(one->name = q; one->name_len = len;)
         return;
+    /* The member may hold an earlier record's value until its bit is set. */
+    case NF_OP_FLAGS:
+        NF_SET(uint16_t old = (r->has & bit) ? MEMBER(r, s, uint16_t) : 0;
+               MEMBER(r, s, uint16_t) = (uint16_t)(old | nf_uint(q, len));)
+        return;
+    case NF_OP_MPLS:
+        NF_SET(if (len < 3) continue; MEMBER(r, s, uint32_t) = floe_beN(q, 3) >> 4;)
+        return;
+    case NF_OP_SECTION:
+        NF_EACH(one->sect = q; one->sect_len = (uint32_t)len; one->sect_kind = (uint8_t)s->off;
+                one->xhas |= NF_XBIT(SECTION);)
+        return;
     }
 }
 
@@ -395,11 +412,93 @@ static void nf_learn(nf_msg *m)
     }
 }
 
-/* A flow record's extras: IPFIX sysUpTime stamps, once systemInitTime is
- * known, and the sampling rate (its own, its sampler's, or the default). */
-static void nf_resolve(nf_msg *m)
+/* The width of each record member, for merging what a section yields. */
+static const uint8_t member_width[FLOE_FI_COUNT] = {
+#define FIELD(id, name, kind, member) sizeof(((floe_record *)0)->member),
+#include "decoders/fields.def"
+#undef FIELD
+};
+
+static const uint16_t member_off[FLOE_FI_COUNT] = {
+#define FIELD(id, name, kind, member) offsetof(floe_record, member),
+#include "decoders/fields.def"
+#undef FIELD
+};
+
+/* Copies into r the fields of from that r does not have yet. */
+static void nf_merge(floe_record *r, const floe_record *from)
 {
-    const nf_one *o = m->one;
+    uint64_t add = from->has & ~r->has;
+    while (add) {
+        int i = __builtin_ctzll(add);
+        add &= add - 1;
+        memcpy((char *)r + member_off[i], (const char *)from + member_off[i], member_width[i]);
+    }
+    r->has |= from->has;
+}
+
+/*
+ * A packet section (RFC 7133): parsed by the header parser sFlow's raw
+ * headers use, into what the record's own elements left unknown. bytes is
+ * dataLinkFrameSize, else the IP length; packets 1. The IP packet goes to
+ * the tables for nDPI, as an sFlow sampled header does; a payload section
+ * has no IP header to give it.
+ */
+static void nf_section(nf_one *o)
+{
+    floe_record *r = &o->rec, got;
+    dec_pkt pk;
+    got.has = 0;
+    memset(&pk, 0, sizeof(pk));
+    if (o->sect_kind == NF_SECT_L2)
+        dec__pkt_ethernet(&got, o->sect, o->sect_len, &pk);
+    else if (o->sect_kind == NF_SECT_IP)
+        dec__pkt_ip(&got, o->sect, o->sect_len, &pk);
+    else if (r->has & FLOE_F(IPPROTO))
+        dec__pkt_l4(&got, r->ipproto, o->sect, o->sect_len);
+    nf_merge(r, &got);
+    uint64_t frame = (o->xhas & NF_XBIT(FRAME_SIZE)) ? o->x[NF_X_FRAME_SIZE]
+                     : pk.l3                          ? dec__pkt_ip_len(pk.l3)
+                                                      : 0;
+    if (!(r->has & FLOE_F(BYTES)) && frame) {
+        r->bytes = frame;
+        r->has |= FLOE_F(BYTES);
+    }
+    if (!(r->has & FLOE_F(PACKETS))) {
+        r->packets = 1;
+        r->has |= FLOE_F(PACKETS);
+    }
+    if (pk.l3) {
+        r->sampled = pk.l3;
+        r->sampled_len = (uint32_t)(o->sect_len - (size_t)(pk.l3 - o->sect));
+        r->sampled_proto = pk.l3[0] >> 4 == 4 ? 11 : 12; /* sFlow's IPv4 and IPv6 */
+    }
+}
+
+/* A biflow's reverse counters count in the sums too, as tshark sums them
+ * (it shows reverse elements under the forward element's field), and in
+ * their own reverse_* sums. */
+static void nf_count_reverse(floe_dec_stats *st, const floe_record *r)
+{
+    if (r->has & FLOE_F(REV_BYTES))
+        st->bytes += r->rev.bytes, st->reverse_bytes += r->rev.bytes;
+    if (r->has & FLOE_F(REV_PACKETS))
+        st->packets += r->rev.packets, st->reverse_packets += r->rev.packets;
+    if (r->has & FLOE_F(REV_BYTES_TOTAL))
+        st->bytes_total += r->rev.bytes_total, st->reverse_bytes_total += r->rev.bytes_total;
+    if (r->has & FLOE_F(REV_PACKETS_TOTAL))
+        st->packets_total += r->rev.packets_total,
+            st->reverse_packets_total += r->rev.packets_total;
+}
+
+/* A flow record's extras: IPFIX sysUpTime stamps, once systemInitTime is
+ * known, YAF's reverse start, a packet section, the reverse counters, and
+ * the sampling rate (its own, its sampler's, or the default). Only records
+ * of templates with one of them come here, out of line: inlined into
+ * nf_emit, its locals made every record save two more registers. */
+__attribute__((noinline)) static void nf_resolve(nf_msg *m, const nf_template *t)
+{
+    nf_one *o = m->one;
     floe_record *r = &m->one->rec;
     uint32_t has = o->xhas;
     if (has & (NF_XBIT(UP_FIRST) | NF_XBIT(UP_LAST))) {
@@ -413,6 +512,16 @@ static void nf_resolve(nf_msg *m)
             r->has |= FLOE_F(LAST);
         }
     }
+    if ((has & NF_XBIT(REV_DELTA)) && (r->has & FLOE_F(FIRST)) && !(r->has & FLOE_F(REV_FIRST))) {
+        r->rev.first_ms = r->first_ms + o->x[NF_X_REV_DELTA];
+        r->has |= FLOE_F(REV_FIRST);
+    }
+    if (has & NF_XBIT(SECTION)) {
+        nf_section(o);
+        m->sampled_set = 1;
+    }
+    if (t->xmask & NF_XBIT(REVERSE))
+        nf_count_reverse(m->st, r);
     uint32_t rate = nf_rate(o);
     if (!rate && (has & NF_XBIT(SAMPLER_ID)))
         rate = sampler_rate(m->s, o->x[NF_X_SAMPLER_ID]);
@@ -439,7 +548,7 @@ static void nf_emit(nf_msg *m, const nf_template *t)
         return;
     }
     if (t->xmask)
-        nf_resolve(m);
+        nf_resolve(m, t);
     st->records++;
     if (r->has & FLOE_F(BYTES))
         st->bytes += r->bytes;
@@ -465,6 +574,10 @@ static void nf_records_start(nf_msg *m, size_t nb)
         o->xhas = 0;
         o->name = NULL;
     }
+    /* Only packet sections set sampled: clear what they left. */
+    for (size_t i = 0; m->sampled_set && i < m->batch_ready; i++)
+        m->batch[i].rec.sampled = NULL;
+    m->sampled_set = 0;
 }
 
 /*
@@ -702,6 +815,7 @@ static void nf_decode(const nf_proto *pp, floe_decoders *d, floe_dec_exporter *e
     m.sampling = s->default_rate ? s->default_rate : 1;
     m.data_records = 0;
     m.count_unknown = 0;
+    m.sampled_set = 0;
     nf_one batch[NF_BATCH];
     m.batch = batch;
     m.batch_ready = 0;

@@ -20,6 +20,8 @@
 #define NF_MAX_SAMPLERS 16u     /* sampler id -> rate entries kept per exporter */
 #define NF_NTOP_PEN     35632u  /* ntop's enterprise number (nProbe) */
 #define NF_NTOP_V9_BASE 57472u  /* nProbe sends PEN 35632 element n as v9 type 57472 + n */
+#define NF_REVERSE_PEN  29305u  /* RFC 5103: the reverse of IANA element n is 29305.n */
+#define NF_CERT_PEN     6871u   /* CERT (YAF); its reverse elements are id | 0x4000 */
 
 /* ---- the information-element table (ie.def) ---------------------------- */
 
@@ -48,6 +50,9 @@ enum nf_op {
     NF_OP_T_V9UP,  /* v9 sysUptime milliseconds (IE 21/22 in v9) */
     NF_OP_X,       /* into an extra slot */
     NF_OP_NAME,    /* applicationName: kept for the record's options sink */
+    NF_OP_FLAGS,   /* TCP flags ORed into a u16 member (YAF's initial and union flags) */
+    NF_OP_MPLS,    /* mplsTopLabelStackSection: the label of its first entry */
+    NF_OP_SECTION, /* a packet section, parsed once the record is read */
     NF_OP_COUNT
 };
 
@@ -70,6 +75,16 @@ enum nf_kind {
     NF_KIND_SYSUP,
     NF_KIND_X,
     NF_KIND_NAME,
+    NF_KIND_FLAGS,
+    NF_KIND_MPLS,
+    NF_KIND_SECTION,
+};
+
+/* What a packet section starts with (the target of NF_KIND_SECTION). */
+enum nf_section {
+    NF_SECT_L2,      /* 315 dataLinkFrameSection: the frame from its link header */
+    NF_SECT_IP,      /* 313 ipHeaderPacketSection: the packet from its IP header */
+    NF_SECT_PAYLOAD, /* 314 ipPayloadPacketSection: what follows the IP header */
 };
 
 /* Extra per-record slots, resolved once the whole record is read. */
@@ -84,6 +99,10 @@ enum nf_xslot {
     NF_X_SYSINIT,           /* 160 systemInitTimeMilliseconds */
     NF_X_UP_FIRST,          /* IPFIX 22 flowStartSysUpTime */
     NF_X_UP_LAST,           /* IPFIX 21 flowEndSysUpTime */
+    NF_X_REV_DELTA,         /* CERT 6871.21 reverseFlowDeltaMilliseconds */
+    NF_X_FRAME_SIZE,        /* 312 dataLinkFrameSize */
+    NF_X_SECTION,           /* no value: a packet section is in the record */
+    NF_X_REVERSE,           /* no value: the template has reverse counters (RFC 5103) */
     NF_X_COUNT
 };
 #define NF_XBIT(slot) (1u << NF_X_##slot)

@@ -13,6 +13,7 @@
  * decoding goes on with the next sample when its length allows.
  */
 #include "decoders/internal.h"
+#include "decoders/packet.h"
 
 #include <stdlib.h>
 
@@ -30,7 +31,7 @@ enum {
 };
 
 /* Header protocols of a raw packet header record. */
-enum { SF_HP_ETHERNET = 1, SF_HP_IPV4 = 11, SF_HP_IPV6 = 12 };
+enum { SF_HP_ETHERNET = 1, SF_HP_IPV4 = 11, SF_HP_IPV6 = 12, SF_HP_MPLS = 13 };
 
 /* ---- per-exporter state: drops by data source ------------------------- */
 
@@ -214,128 +215,6 @@ static int cur_addr(sf_cur *c, floe_addr *a, int *got)
     return 0;
 }
 
-/* ---- the sampled packet header ---------------------------------------- */
-
-/*
- * The parsers below fill only what the captured bytes hold, and stop
- * quietly where the capture ends: a short header is normal for sFlow, not
- * an error.
- */
-
-static void hdr_l4(floe_record *r, uint8_t proto, const uint8_t *p, size_t n)
-{
-    if (proto == 6 || proto == 17 || proto == 132) { /* TCP, UDP, SCTP */
-        if (n < 4)
-            return;
-        r->sport = floe_be16(p);
-        r->dport = floe_be16(p + 2);
-        r->has |= FLOE_F(SPORT) | FLOE_F(DPORT);
-        if (proto == 6 && n >= 14) {
-            r->tcp_flags = p[13];
-            r->has |= FLOE_F(TCP_FLAGS);
-        }
-    } else if (proto == 1 || proto == 58) { /* ICMP, ICMPv6 */
-        if (n < 2)
-            return;
-        /* NetFlow exporters report ICMP type and code in the destination
-         * port as type * 256 + code; floe does the same, so one query
-         * finds ICMP flows from either kind of exporter. */
-        r->dport = (uint16_t)(p[0] << 8 | p[1]);
-        r->has |= FLOE_F(DPORT);
-    }
-}
-
-static void hdr_ipv4(floe_record *r, const uint8_t *p, size_t n)
-{
-    if (n < 20 || p[0] >> 4 != 4)
-        return;
-    size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-    r->tos = p[1];
-    r->ipproto = p[9];
-    floe_addr_from_v4(&r->src, p + 12);
-    floe_addr_from_v4(&r->dst, p + 16);
-    r->has |= FLOE_F(TOS) | FLOE_F(IPPROTO) | FLOE_F(SRC) | FLOE_F(DST);
-    /* Only the first fragment (offset 0) carries the transport header. */
-    if ((floe_be16(p + 6) & 0x1fff) != 0 || ihl < 20 || ihl > n)
-        return;
-    hdr_l4(r, p[9], p + ihl, n - ihl);
-}
-
-/* How long the IPv6 extension header at p is, or 0 if nh is not one that
- * is skipped here. n >= 2. */
-static size_t ipv6_ext_len(uint8_t nh, const uint8_t *p)
-{
-    switch (nh) {
-    case 0:  /* hop-by-hop options */
-    case 43: /* routing */
-    case 60: /* destination options */
-        return ((size_t)p[1] + 1) * 8;
-    case 44: /* fragment */
-        return 8;
-    case 51: /* authentication header */
-        return ((size_t)p[1] + 2) * 4;
-    default:
-        return 0;
-    }
-}
-
-static void hdr_ipv6(floe_record *r, const uint8_t *p, size_t n)
-{
-    if (n < 40 || p[0] >> 4 != 6)
-        return;
-    r->tos = (uint8_t)(floe_be16(p) >> 4); /* traffic class */
-    floe_addr_from_v6(&r->src, p + 8);
-    floe_addr_from_v6(&r->dst, p + 24);
-    r->has |= FLOE_F(TOS) | FLOE_F(IPPROTO) | FLOE_F(SRC) | FLOE_F(DST);
-    uint8_t nh = p[6];
-    size_t off = 40;
-    /* A bounded walk: eight extension headers is more than real traffic
-     * carries, and each step must move forward. */
-    for (int i = 0; i < 8 && n - off >= 2; i++) {
-        size_t len = ipv6_ext_len(nh, p + off);
-        if (len == 0)
-            break;
-        int later_fragment = nh == 44 && n - off >= 4 && (floe_be16(p + off + 2) & 0xfff8) != 0;
-        nh = p[off];
-        if (len > n - off || later_fragment) {
-            r->ipproto = nh;
-            return; /* the transport header is not in the capture */
-        }
-        off += len;
-    }
-    r->ipproto = nh;
-    hdr_l4(r, nh, p + off, n - off);
-}
-
-static void hdr_ethernet(floe_record *r, const uint8_t *p, size_t n)
-{
-    if (n < 14)
-        return;
-    memcpy(r->dst_mac, p, 6);
-    memcpy(r->src_mac, p + 6, 6);
-    r->has |= FLOE_F(SRC_MAC) | FLOE_F(DST_MAC);
-    uint16_t type = floe_be16(p + 12);
-    size_t off = 14;
-    int tagged = 0;
-    /* 802.1Q and 802.1ad (and the older 0x9100) tags: the outermost tag
-     * with a VLAN id is the frame's VLAN; VLAN id 0 only carries a
-     * priority. Every pass consumes 4 bytes, so the loop ends. */
-    while ((type == 0x8100 || type == 0x88a8 || type == 0x9100) && n - off >= 4) {
-        uint16_t vid = floe_be16(p + off) & 0x0fff;
-        if (!tagged && vid != 0) {
-            r->vlan = vid;
-            r->has |= FLOE_F(VLAN);
-            tagged = 1;
-        }
-        type = floe_be16(p + off + 2);
-        off += 4;
-    }
-    if (type == 0x0800)
-        hdr_ipv4(r, p + off, n - off);
-    else if (type == 0x86dd)
-        hdr_ipv6(r, p + off, n - off);
-}
-
 /* ---- flow records ------------------------------------------------------ */
 
 /* One flow sample being decoded. */
@@ -370,12 +249,21 @@ static int rec_raw_header(void *ud, const uint8_t *p, uint32_t n)
     r->has |= FLOE_F(BYTES) | FLOE_F(PACKETS);
     f->headers++;
     f->frame_bytes += frame;
+    dec_pkt pk;
+    memset(&pk, 0, sizeof(pk));
     if (proto == SF_HP_ETHERNET)
-        hdr_ethernet(r, hdr, hlen);
-    else if (proto == SF_HP_IPV4)
-        hdr_ipv4(r, hdr, hlen);
-    else if (proto == SF_HP_IPV6)
-        hdr_ipv6(r, hdr, hlen);
+        dec__pkt_ethernet(r, hdr, hlen, &pk);
+    else if (proto == SF_HP_IPV4 || proto == SF_HP_IPV6)
+        dec__pkt_ip(r, hdr, hlen, &pk);
+    else if (proto == SF_HP_MPLS)
+        dec__pkt_mpls(r, hdr, hlen, &pk);
+    /* nDPI's stage peels plain Ethernet itself; past labels or old QinQ
+     * tags it gets the IP packet. */
+    if (pk.l3 && (pk.mpls || pk.tags)) {
+        r->sampled = pk.l3;
+        r->sampled_len = (uint32_t)(hlen - (size_t)(pk.l3 - hdr));
+        r->sampled_proto = pk.l3[0] >> 4 == 4 ? SF_HP_IPV4 : SF_HP_IPV6;
+    }
     return 0;
 }
 

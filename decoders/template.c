@@ -10,7 +10,8 @@
  * the least recently refreshed of all exporters. Both count in
  * d->template_evictions. A template not refreshed for template_timeout_ms
  * is dropped when next looked up or by sweep, counted in
- * d->template_expired. d->templates_live and ex->templates always equal
+ * d->template_expired, except over TCP (floe_dec_exporter.session): there
+ * templates live until withdrawn or the session ends (RFC 7011 §8.4). d->templates_live and ex->templates always equal
  * what the maps hold.
  *
  * Compiling turns the declared fields into steps (see nf9ipfix.h): the
@@ -163,6 +164,9 @@ static const struct kind_desc {
     [NF_KIND_SYSUP] = {NF_OP_T_V9UP, LEN_NUM},
     [NF_KIND_X] = {NF_OP_X, LEN_NUM},
     [NF_KIND_NAME] = {NF_OP_NAME, LEN_ANY},
+    [NF_KIND_FLAGS] = {NF_OP_FLAGS, LEN_NUM},
+    [NF_KIND_MPLS] = {NF_OP_MPLS, LEN_ANY},
+    [NF_KIND_SECTION] = {NF_OP_SECTION, LEN_ANY},
 };
 
 /* The op for an element sent with length len, or SKIP when that length
@@ -183,6 +187,10 @@ static int kind_op(const nf_ie *ie, uint16_t len, int proto)
     }
     if (ie->kind == NF_KIND_SYSUP && proto != FLOE_PROTO_V9)
         return NF_OP_X;
+    if (ie->kind == NF_KIND_FLAGS && members[ie->target].width != W_U16)
+        return NF_OP_SKIP;
+    if (ie->kind == NF_KIND_MPLS && len < 3)
+        return NF_OP_SKIP; /* a label stack entry is 3 bytes at least */
     return k->op;
 }
 
@@ -204,10 +212,18 @@ static nf_step field_step(const nf_field *f, int proto, int v9_scope, uint32_t *
                             : ie->target;
         st.off = slot;
         *xmask |= 1u << slot;
+    } else if (st.op == NF_OP_SECTION) {
+        st.off = ie->target; /* enum nf_section */
+        *xmask |= NF_XBIT(SECTION);
     } else if (st.op != NF_OP_SKIP) {
         st.off = members[ie->target].off;
         st.bit = ie->target;
         st.weak = (ie->flags & NF_IE_WEAK) != 0;
+        /* A record of a template with reverse counters is counted in the
+         * extras, so other templates' records pay nothing for them. */
+        if (((uint64_t)1 << ie->target) & (FLOE_F(REV_BYTES) | FLOE_F(REV_PACKETS) |
+                                           FLOE_F(REV_BYTES_TOTAL) | FLOE_F(REV_PACKETS_TOTAL)))
+            *xmask |= NF_XBIT(REVERSE);
     }
     return st;
 }
@@ -301,7 +317,7 @@ int dec__tmpl_define(floe_decoders *d, nf_state *s, uint16_t id, int kind, const
 
 static int expired(const floe_decoders *d, const nf_template *t, uint64_t now_ms)
 {
-    uint64_t timeout = d->lim.template_timeout_ms;
+    uint64_t timeout = t->owner->ex->session ? 0 : d->lim.template_timeout_ms;
     return timeout && now_ms > t->refreshed_ms && now_ms - t->refreshed_ms > timeout;
 }
 

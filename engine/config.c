@@ -47,6 +47,8 @@ static const struct ckey {
 } schema[] = {
     {"listen", C_LIST, offsetof(floe_config, listen), offsetof(floe_config, n_listen), 0, 0,
      "UDP addresses to receive exports on; every port accepts v5, v9, IPFIX and sFlow"},
+    {"listen_tcp", C_LIST, offsetof(floe_config, listen_tcp), offsetof(floe_config, n_listen_tcp),
+     0, 0, "TCP addresses to receive IPFIX on (RFC 7011 over TCP); none by default"},
     {"web", C_STR, offsetof(floe_config, web), 0, 0, 0,
      "HTTP address for the API and web pages; \"\" turns the server off"},
     {"data_dir", C_STR, offsetof(floe_config, data_dir), 0, 0, 0,
@@ -65,6 +67,12 @@ static const struct ckey {
      "messages per minute from one place in the code, for logs a packet can trigger"},
     {"socket.rcvbuf", C_UINT, offsetof(floe_config, rcvbuf), 0, 4096, 1u << 30,
      "socket receive buffer per UDP socket, bytes; past net.core.rmem_max only as root"},
+    {"tcp.max_connections", C_UINT, offsetof(floe_config, tcp_max_connections), 0, 1, 100000,
+     "IPFIX-over-TCP connections at once (64 KiB of buffer each at most); more are refused"},
+    {"tcp.idle_timeout", C_UINT, offsetof(floe_config, tcp_idle_timeout), 0, 1, 86400,
+     "seconds a TCP exporter may send nothing before floe closes its connection"},
+    {"tcp.stall_timeout", C_UINT, offsetof(floe_config, tcp_stall_timeout), 0, 1, 3600,
+     "seconds a TCP exporter may take to finish a message it began"},
     {"exporters.max", C_UINT, offsetof(floe_config, max_exporters), 0, 1, 10000000,
      "exporters (address + observation domain) tracked; the least recently seen is evicted"},
     {"templates.timeout", C_UINT, offsetof(floe_config, template_timeout), 0, 1, 604800,
@@ -258,6 +266,9 @@ int floe_config_defaults(floe_config *cfg)
     cfg->log_burst = 10;
     cfg->rcvbuf = 32u << 20;
     cfg->max_exporters = 4096;
+    cfg->tcp_max_connections = 256;
+    cfg->tcp_idle_timeout = 3600;
+    cfg->tcp_stall_timeout = 30;
     cfg->template_timeout = 1800;
     cfg->max_templates_per_exporter = 1024;
     cfg->max_templates = 65536;
@@ -289,6 +300,7 @@ int floe_config_defaults(floe_config *cfg)
                              (char *const *)default_local_networks,
                              FLOE_ARRAY_LEN(default_local_networks)) != 0 ||
         floe_config_set_list(&cfg->plugin_dirs, &cfg->n_plugin_dirs, NULL, 0) != 0 ||
+        floe_config_set_list(&cfg->listen_tcp, &cfg->n_listen_tcp, NULL, 0) != 0 ||
         floe_config_set_str(&cfg->web, "127.0.0.1:3000") != 0 ||
         floe_config_set_str(&cfg->data_dir, "./floe-data") != 0 ||
         floe_config_set_str(&cfg->builtin_plugins, "") != 0 ||
@@ -315,6 +327,7 @@ int floe_config_defaults(floe_config *cfg)
 void floe_config_free(floe_config *cfg)
 {
     list_free(cfg->listen, cfg->n_listen);
+    list_free(cfg->listen_tcp, cfg->n_listen_tcp);
     list_free(cfg->plugin_dirs, cfg->n_plugin_dirs);
     list_free(cfg->tables.local_networks, cfg->tables.n_local_networks);
     free(cfg->web);
@@ -875,6 +888,20 @@ int floe_config_load(floe_config *cfg, const char *path, char *err, size_t errle
     return rc;
 }
 
+static int validate_endpoints(const char *key, char *const *list, size_t n, char *err,
+                              size_t errlen)
+{
+    struct sockaddr_storage ss;
+    char why[128];
+    for (size_t i = 0; i < n; i++) {
+        if (floe_endpoint_parse(list[i], &ss, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "key '%s' item %zu '%s': %s", key, i + 1, list[i], why);
+            return FLOE_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 /* The clickhouse.* keys, by the history module's own rules. */
 static int history_check(const floe_config *cfg, char *err, size_t errlen)
 {
@@ -892,12 +919,9 @@ int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
     struct sockaddr_storage ss;
     char why[128];
 
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        if (floe_endpoint_parse(cfg->listen[i], &ss, why, sizeof(why)) != 0) {
-            snprintf(err, errlen, "key 'listen' item %zu '%s': %s", i + 1, cfg->listen[i], why);
-            return FLOE_ECONFIG;
-        }
-    }
+    if (validate_endpoints("listen", cfg->listen, cfg->n_listen, err, errlen) != 0 ||
+        validate_endpoints("listen_tcp", cfg->listen_tcp, cfg->n_listen_tcp, err, errlen) != 0)
+        return FLOE_ECONFIG;
     if (cfg->web[0] && floe_endpoint_parse(cfg->web, &ss, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "key 'web' '%s': %s", cfg->web, why);
         return FLOE_ECONFIG;

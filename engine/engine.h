@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <uv.h>
 
@@ -36,6 +37,11 @@ struct floe_alert;
 typedef struct floe_config {
     char **listen; /* "ADDR:PORT" */
     size_t n_listen;
+    char **listen_tcp; /* "ADDR:PORT": IPFIX over TCP; none by default */
+    size_t n_listen_tcp;
+    uint32_t tcp_max_connections;
+    uint32_t tcp_idle_timeout;  /* s */
+    uint32_t tcp_stall_timeout; /* s */
     char *web; /* "ADDR:PORT", or "" for no web server */
     char *data_dir;
     char **plugin_dirs;
@@ -156,10 +162,12 @@ const uint64_t *floe_counters_find(const floe_counters *c, const char *name);
 /* ---- exporters --------------------------------------------------------- */
 
 typedef struct floe_exporter_key {
-    floe_addr addr;  /* datagram source address */
-    floe_addr agent; /* sFlow agent address; zero for the others */
-    uint32_t domain; /* v5 engine, v9 source id, IPFIX domain, sFlow sub-agent */
+    floe_addr addr;   /* datagram source address */
+    floe_addr agent;  /* sFlow agent address; zero for the others */
+    uint32_t domain;  /* v5 engine, v9 source id, IPFIX domain, sFlow sub-agent */
     uint32_t proto;
+    uint32_t session; /* 0 over UDP; a stream's own number over TCP (RFC 7011
+                       * §8: templates belong to one transport session) */
 } floe_exporter_key;
 
 typedef struct floe_exporter {
@@ -206,6 +214,9 @@ void floe_exporters_set_max(floe_exporters *t, size_t max);
  */
 void floe_exporter_account(floe_exporter *ex, const floe_hdr *h, const floe_dec_stats *st,
                            uint64_t now_ms, floe_counters *gaps_out);
+/* Removes every exporter of a stream session, templates and all (RFC
+ * 7011 §8: a closed session's templates are gone). Returns how many. */
+size_t floe_exporters_remove_session(floe_exporters *t, uint32_t session);
 /* Walks the exporters, least recently seen first. */
 #define FLOE_EXPORTERS_FOREACH(t, ex)                                                              \
     for (floe_list *it_ = (t)->lru.next;                                                           \
@@ -233,30 +244,56 @@ void floe_ingest_close(floe_ingest *ing);
 void floe_ingest_reconfigure(floe_ingest *ing, const floe_config *cfg);
 void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport, const uint8_t *p,
                           size_t n, uint64_t now_ms);
+/* The same for one message of a stream session (an exporter key's session;
+ * 0 is UDP's). */
+void floe_ingest_message(floe_ingest *ing, const floe_addr *src, uint16_t sport, uint32_t session,
+                         const uint8_t *p, size_t n, uint64_t now_ms);
+/* Counts something that never became a datagram (a stream that cannot be
+ * framed): under proto's counters, or the unknown bucket for proto < 0. */
+void floe_ingest_reject(floe_ingest *ing, int proto, int reason);
 /* Expires idle templates. */
 void floe_ingest_sweep(floe_ingest *ing, uint64_t now_ms);
 /* Sum over all protocols and the unknown bucket. */
 void floe_ingest_totals(const floe_ingest *ing, floe_counters *out);
 
-/* ---- pcap files -------------------------------------------------------- */
+/* ---- capture files: pcap, pcapng and IPFIX ------------------------------ */
 
 typedef struct floe_pcap_stats {
     uint64_t frames;
     uint64_t udp;
-    uint64_t skipped;   /* not UDP over IPv4/IPv6 */
-    uint64_t fragments; /* IP fragments, which floe does not reassemble */
+    uint64_t skipped;           /* not UDP over IPv4/IPv6 */
+    uint64_t fragments;         /* IP fragments seen */
+    uint64_t reassembled;       /* datagrams rebuilt from them */
+    uint64_t fragments_dropped; /* fragments of datagrams never completed (timeout, bound, bad) */
+    uint64_t ipfix_messages;    /* messages read from IPFIX files */
+    uint64_t ipfix_junk_bytes;  /* IPFIX file bytes that could not be framed as messages */
 } floe_pcap_stats;
+
+/* Fragments of at most this many datagrams wait at once; a datagram whose
+ * fragments are not all in within FLOE_FRAG_TIMEOUT_MS of capture time
+ * after its first is dropped (and so are the older ones, past the bound). */
+#define FLOE_FRAG_PENDING    64
+#define FLOE_FRAG_TIMEOUT_MS 30000
 
 /* payload is valid only during the call (libpcap reuses its buffer). */
 typedef void (*floe_pcap_cb)(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *payload,
                              size_t len, uint64_t ts_ms);
 /*
- * Calls cb for every UDP payload in a pcap or pcapng file. Handles Ethernet
- * (with VLAN tags), Linux cooked v1 and v2, raw IP, and BSD loopback.
+ * Calls cb for every export datagram in a capture file, which is told by
+ * its content:
+ *   - pcap or pcapng: every UDP payload. Handles Ethernet (with VLAN tags),
+ *     Linux cooked v1 and v2, raw IP, and BSD loopback; IPv4 and IPv6
+ *     fragments are reassembled (bounded, see above).
+ *   - an IPFIX file (RFC 5655: IPFIX messages one after another, as YAF
+ *     and ipfixDump write them): every message, from 0.0.0.0 port 0, at
+ *     its export time.
  * Returns 0, or a negative code with a one-line reason in err.
  */
 int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats *st, char *err,
                    size_t errlen);
+/* The same from an open file, which it closes; name is for messages. */
+int floe_capture_read(FILE *f, const char *name, floe_pcap_cb cb, void *ud, floe_pcap_stats *st,
+                      char *err, size_t errlen);
 
 /* ---- the scheduler ----------------------------------------------------- */
 
@@ -290,7 +327,8 @@ void floe_sched_advance(floe_sched *s, uint64_t now_ms);
 
 /*
  * Something that delivers datagrams and reports on itself: a UDP listener
- * in the daemon. The engine keeps a list of them for the status API.
+ * in the daemon, or a TCP one (datagrams then counts IPFIX messages). The
+ * engine keeps a list of them for the status API.
  */
 typedef struct floe_source {
     floe_list link;
@@ -299,6 +337,9 @@ typedef struct floe_source {
     int rcvbuf; /* bytes granted, as the kernel reports it (twice the request) */
     /* Datagrams the kernel dropped on it, or 0 if unknown. */
     uint64_t (*drops)(const struct floe_source *s);
+    const char *transport; /* "tcp"; NULL for UDP */
+    /* Adds the source's own figures to its status object; may be NULL. */
+    void (*describe)(const struct floe_source *s, floe_json *j);
 } floe_source;
 
 enum floe_engine_mode {
@@ -322,9 +363,9 @@ typedef struct floe_engine_tap {
 
 /* The built-in timeseries' state (engine/series.c). */
 typedef struct floe_series {
-    int64_t step_s;   /* the step being written (its end, s) */
-    size_t host_slot; /* the host walk's next slot */
-    int walking;      /* the host walk of step_s is under way */
+    int64_t step_s; /* the step being written (its end, s) */
+    size_t slot;    /* the walk's next slot: interfaces, then hosts */
+    int walking;    /* the walk of step_s is under way */
     struct {
         uint64_t bytes, records, drops, malformed, alerts, lua_ns;
     } mark;
@@ -352,6 +393,7 @@ typedef struct floe_engine {
     floe_log ts_log;    /* the store's own (its writer thread logs) */
     floe_series series;
     uint64_t n_alerts; /* alert events raised */
+    uint32_t next_session; /* the last stream session number given out */
     struct floe_history *history;      /* the ClickHouse export; NULL: none */
     struct floe_engine_history *hist;  /* its flow marks (engine/history.c) */
 } floe_engine;
@@ -428,5 +470,75 @@ int floe_series_run(floe_engine *e);
 void floe_series_finish(floe_engine *e);
 /* {"builtin_points", "builtin_steps", "builtin_late", "store": {...}}. */
 void floe_series_json(floe_engine *e, floe_json *j);
+
+/* ---- streams: IPFIX over TCP (RFC 7011 §10.4) ------------------------------ */
+
+/* The longest IPFIX message: its length field is 16 bits. */
+#define FLOE_IPFIX_MAX_MESSAGE 65535u
+#define FLOE_IPFIX_HEADER      16u
+
+/*
+ * Frames the IPFIX message at the start of p[0..n). Returns its length
+ * when all of it is there, 0 when more bytes are needed, or a negative
+ * FLOE_R_* reason when the bytes cannot start a message: -FLOE_R_BAD_FRAMING
+ * for another version, -FLOE_R_BAD_LENGTH for a length below the header's.
+ * Shared by TCP sessions and IPFIX files (RFC 5655), which are the same
+ * stream of messages.
+ */
+long floe_ipfix_frame(const uint8_t *p, size_t n);
+
+/*
+ * One IPFIX-over-TCP connection: an exporter session of its own (its
+ * exporters carry its session number, so its templates are its own), and
+ * its receive buffer. The buffer starts at FLOE_STREAM_BUF_MIN and grows
+ * only as far as the message at its head needs, to FLOE_STREAM_BUF_MAX at
+ * most: no peer can make floe hold more than that per connection.
+ */
+#define FLOE_STREAM_BUF_MIN 16384u
+#define FLOE_STREAM_BUF_MAX 65536u
+
+typedef struct floe_stream {
+    floe_addr src;
+    uint16_t sport;
+    uint32_t session;
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t opened_ms, last_ms; /* last_ms: when bytes last arrived */
+    uint64_t partial_ms;         /* when the unfinished message at the head began; 0 if none */
+    uint64_t messages, bytes;
+} floe_stream;
+
+/* Why a stream ends, for the listeners' counters. */
+enum floe_stream_end {
+    FLOE_STREAM_EOF,     /* the peer closed at a message boundary */
+    FLOE_STREAM_CUT,     /* the peer closed in the middle of a message */
+    FLOE_STREAM_GARBAGE, /* bytes that cannot be framed as IPFIX */
+    FLOE_STREAM_STALLED, /* a message unfinished past the stall timeout */
+    FLOE_STREAM_IDLE,    /* nothing received for the idle timeout */
+    FLOE_STREAM_ERROR,   /* a read error */
+    FLOE_STREAM_CLOSED,  /* floe closed it (reload, shutdown) */
+    FLOE_STREAM_END_COUNT
+};
+/* "eof", "cut", "garbage", "stalled", "idle", "error", "closed". */
+const char *floe_stream_end_name(int end);
+
+/* Opens a session for a connection from src. Returns 0 or FLOE_ENOMEM. */
+int floe_engine_stream_open(floe_engine *e, floe_stream *s, const floe_addr *src, uint16_t sport,
+                            uint64_t now_ms);
+/* Where the next bytes go: at *p, *room of them (never 0 on an open stream). */
+void floe_engine_stream_buffer(floe_stream *s, uint8_t **p, size_t *room);
+/*
+ * n bytes were written where floe_engine_stream_buffer said. Every complete
+ * message goes through ingest as a datagram of this session would; the
+ * tables' pipeline is drained before the buffer moves. Returns 0, or
+ * FLOE_EFORMAT when the stream cannot be framed (already counted under
+ * its reason): the caller closes it.
+ */
+int floe_engine_stream_data(floe_engine *e, floe_stream *s, size_t n, uint64_t now_ms);
+/* FLOE_STREAM_STALLED or FLOE_STREAM_IDLE if the stream has outlived a
+ * timeout (ms; 0 for none), else -1. */
+int floe_stream_expired(const floe_stream *s, uint64_t now_ms, uint64_t idle_ms, uint64_t stall_ms);
+/* Ends the session: its exporters and templates go; the buffer is freed. */
+void floe_engine_stream_close(floe_engine *e, floe_stream *s);
 
 #endif /* FLOE_ENGINE_H */

@@ -97,6 +97,7 @@ floe_exporter *floe_exporters_get(floe_exporters *t, const floe_exporter_key *k,
     if (!ex)
         return NULL;
     ex->key = *k;
+    ex->dec.session = k->session != 0;
     ex->id = t->next_id++;
     ex->first_seen_ms = ex->last_seen_ms = now_ms;
     ex->node.hash = key_hash(k);
@@ -105,6 +106,23 @@ floe_exporter *floe_exporters_get(floe_exporters *t, const floe_exporter_key *k,
     floe_hmap_insert(&t->by_id, &ex->id_node);
     floe_list_push_tail(&t->lru, &ex->lru);
     return ex;
+}
+
+size_t floe_exporters_remove_session(floe_exporters *t, uint32_t session)
+{
+    size_t n = 0;
+    /* A walk over the table: sessions end far less often than datagrams
+     * arrive, and the table is bounded. */
+    floe_list *it = t->lru.next;
+    while (session && it != &t->lru) {
+        floe_exporter *ex = FLOE_CONTAINER_OF(it, floe_exporter, lru);
+        it = it->next;
+        if (ex->key.session == session) {
+            exporter_free(t, ex);
+            n++;
+        }
+    }
+    return n;
 }
 
 floe_exporter *floe_exporters_by_id(floe_exporters *t, uint64_t id)

@@ -46,6 +46,18 @@ static void reject_unknown(floe_ingest *ing, int reason)
     ing->unknown.reason[reason]++;
 }
 
+void floe_ingest_reject(floe_ingest *ing, int proto, int reason)
+{
+    if (proto < 0 || proto >= FLOE_PROTO_COUNT) {
+        reject_unknown(ing, reason);
+        return;
+    }
+    floe_dec_stats st;
+    memset(&st, 0, sizeof(st));
+    floe_dec_reject(&st, reason);
+    floe_counters_add_stats(&ing->proto[proto], &st);
+}
+
 static void log_reject(floe_ingest *ing, const char *proto, const floe_addr *src,
                        const floe_dec_stats *st)
 {
@@ -61,6 +73,12 @@ static void log_reject(floe_ingest *ing, const char *proto, const floe_addr *src
 
 void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport, const uint8_t *p,
                           size_t n, uint64_t now_ms)
+{
+    floe_ingest_message(ing, src, sport, 0, p, n, now_ms);
+}
+
+void floe_ingest_message(floe_ingest *ing, const floe_addr *src, uint16_t sport, uint32_t session,
+                         const uint8_t *p, size_t n, uint64_t now_ms)
 {
     if (n == 0) {
         reject_unknown(ing, FLOE_R_EMPTY);
@@ -92,6 +110,7 @@ void floe_ingest_datagram(floe_ingest *ing, const floe_addr *src, uint16_t sport
         key.agent = h.agent;
     key.domain = h.domain;
     key.proto = (uint32_t)ops->proto;
+    key.session = session;
     floe_exporter *ex = floe_exporters_get(&ing->exporters, &key, now_ms);
     if (!ex) {
         pc->datagrams++;

@@ -1,25 +1,58 @@
 /*
- * Reads export datagrams out of pcap and pcapng files for `floe decode` and
- * `floe replay`. libpcap does the file formats; this file peels the link
- * layer, IP and UDP, checking each length before it reads. IP fragments are
- * counted and skipped: exporters keep datagrams under the path MTU, and no
- * capture in the test set is fragmented.
+ * Reads export datagrams out of capture files for `floe decode` and
+ * `floe replay`. libpcap does the pcap and pcapng formats; this file peels
+ * the link layer, IP and UDP, checking each length before it reads, and
+ * puts IP fragments back together: large sFlow and IPFIX datagrams are
+ * often fragmented on the way. Reassembly is bounded (FLOE_FRAG_PENDING
+ * datagrams of at most 64 KiB, FLOE_FRAG_TIMEOUT_MS of capture time each)
+ * and never trusts a fragment's offset or length before checking it. An
+ * IPFIX file (RFC 5655) is the same stream of messages that TCP carries,
+ * framed by engine/stream.c's floe_ipfix_frame.
  */
 #include "engine/engine.h"
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
 
+#define FRAG_MAX_BYTES 65535u /* an IP payload is at most this long */
+#define FRAG_UNITS     ((FRAG_MAX_BYTES + 7) / 8)
+
+/* What identifies the fragments of one datagram (RFC 791, RFC 8200). */
+typedef struct frag_key {
+    floe_addr src, dst;
+    uint32_t id;
+    uint8_t proto; /* IPv4's protocol; 0 for IPv6 */
+    uint8_t v6;
+    uint8_t pad[2];
+} frag_key;
+
+/* One datagram being put back together. */
+typedef struct frag_slot {
+    frag_key key;
+    int used;
+    uint64_t first_ms;
+    uint64_t born; /* arrival order: the oldest is evicted first */
+    uint32_t total; /* the payload's length, known once the last fragment came; else 0 */
+    uint32_t frags; /* fragments held */
+    int next;       /* the payload's protocol: IPv4's, or IPv6's from the first fragment; -1 */
+    uint8_t *buf;   /* FRAG_MAX_BYTES, allocated on first use */
+    uint8_t have[(FRAG_UNITS + 7) / 8]; /* one bit per 8-byte unit received */
+} frag_slot;
+
 typedef struct pcap_ctx {
     floe_pcap_cb cb;
     void *ud;
     floe_pcap_stats *st;
     void (*peel)(struct pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts);
+    frag_slot frags[FLOE_FRAG_PENDING];
+    uint64_t frag_clock;
 } pcap_ctx;
 
 static void udp_payload(pcap_ctx *c, const floe_addr *src, const uint8_t *p, size_t n,
@@ -37,6 +70,110 @@ static void udp_payload(pcap_ctx *c, const floe_addr *src, const uint8_t *p, siz
     c->cb(c->ud, src, floe_be16(p), p + 8, len, ts_ms);
 }
 
+/* ---- fragments ------------------------------------------------------------ */
+
+static void frag_drop(pcap_ctx *c, frag_slot *f)
+{
+    c->st->fragments_dropped += f->frags;
+    f->used = 0;
+}
+
+/* The slot for k: its own, else a free one, else the oldest's (dropped).
+ * Datagrams past the timeout are dropped on the way. */
+static frag_slot *frag_slot_for(pcap_ctx *c, const frag_key *k, uint64_t ts_ms)
+{
+    frag_slot *mine = NULL, *free_slot = NULL, *oldest = NULL;
+    for (int i = 0; i < FLOE_FRAG_PENDING; i++) {
+        frag_slot *f = &c->frags[i];
+        if (f->used && ts_ms > f->first_ms + FLOE_FRAG_TIMEOUT_MS)
+            frag_drop(c, f);
+        if (!f->used) {
+            free_slot = free_slot ? free_slot : f;
+        } else if (memcmp(&f->key, k, sizeof(*k)) == 0) {
+            mine = f;
+        } else if (!oldest || f->born < oldest->born) {
+            oldest = f;
+        }
+    }
+    if (mine)
+        return mine;
+    frag_slot *f = free_slot ? free_slot : oldest;
+    if (!free_slot)
+        frag_drop(c, f);
+    if (!f->buf && !(f->buf = malloc(FRAG_MAX_BYTES)))
+        return NULL;
+    f->key = *k;
+    f->used = 1;
+    f->first_ms = ts_ms;
+    f->born = ++c->frag_clock;
+    f->total = f->frags = 0;
+    f->next = -1;
+    memset(f->have, 0, sizeof(f->have));
+    return f;
+}
+
+static int frag_complete(const frag_slot *f)
+{
+    if (!f->total)
+        return 0;
+    for (uint32_t u = 0; u < (f->total + 7) / 8; u++)
+        if (!(f->have[u / 8] & (1u << (u % 8))))
+            return 0;
+    return 1;
+}
+
+/*
+ * Adds a fragment: len payload bytes at byte offset off; more says others
+ * follow it. next is the payload's protocol when this fragment knows it
+ * (IPv4: always; IPv6: the first fragment), else -1. A fragment that would
+ * run past 64 KiB, or lies about the end, drops its datagram. When the
+ * datagram is whole, its UDP payload goes on.
+ */
+static void frag_add(pcap_ctx *c, const frag_key *k, size_t off, int more, const uint8_t *p,
+                     size_t len, int next, uint64_t ts_ms)
+{
+    c->st->fragments++;
+    frag_slot *f = frag_slot_for(c, k, ts_ms);
+    if (!f) {
+        c->st->fragments_dropped++;
+        return;
+    }
+    f->frags++;
+    size_t end = off + len;
+    if (end > FRAG_MAX_BYTES || (more && len % 8) || (!more && f->total && end != f->total) ||
+        (f->total && end > f->total)) {
+        frag_drop(c, f);
+        return;
+    }
+    memcpy(f->buf + off, p, len);
+    for (size_t u = off / 8; u < (more ? end / 8 : (end + 7) / 8); u++)
+        f->have[u / 8] |= (uint8_t)(1u << (u % 8));
+    if (!more)
+        f->total = (uint32_t)end;
+    if (next >= 0 && (off == 0 || !k->v6))
+        f->next = next;
+    if (!frag_complete(f))
+        return;
+    f->used = 0;
+    c->st->reassembled++;
+    if (f->next != 17) {
+        c->st->skipped++;
+        return;
+    }
+    udp_payload(c, &k->src, f->buf, f->total, ts_ms);
+}
+
+static void frags_close(pcap_ctx *c)
+{
+    for (int i = 0; i < FLOE_FRAG_PENDING; i++) {
+        if (c->frags[i].used)
+            frag_drop(c, &c->frags[i]);
+        free(c->frags[i].buf);
+    }
+}
+
+/* ---- IP ---------------------------------------------------------------------- */
+
 static void ipv4(pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts_ms)
 {
     if (n < 20 || (p[0] >> 4) != 4) {
@@ -51,8 +188,16 @@ static void ipv4(pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts_ms)
     }
     if (total < n)
         n = total;
-    if (floe_be16(p + 6) & 0x3fff) { /* MF set or a non-zero offset */
-        c->st->fragments++;
+    uint16_t frag = floe_be16(p + 6);
+    if (frag & 0x3fff) { /* MF set or a non-zero offset */
+        frag_key k;
+        memset(&k, 0, sizeof(k));
+        floe_addr_from_v4(&k.src, p + 12);
+        floe_addr_from_v4(&k.dst, p + 16);
+        k.id = floe_be16(p + 4);
+        k.proto = p[9];
+        frag_add(c, &k, (size_t)(frag & 0x1fff) * 8, (frag & 0x2000) != 0, p + ihl, n - ihl, p[9],
+                 ts_ms);
         return;
     }
     if (p[9] != 17) {
@@ -62,6 +207,20 @@ static void ipv4(pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts_ms)
     floe_addr src;
     floe_addr_from_v4(&src, p + 12);
     udp_payload(c, &src, p + ihl, n - ihl, ts_ms);
+}
+
+/* The fragment header at off (8 bytes, checked): next header, offset and
+ * M flag, identification; the fragment's bytes follow it. */
+static void ipv6_fragment(pcap_ctx *c, const uint8_t *p, size_t off, size_t n, uint64_t ts_ms)
+{
+    frag_key k;
+    memset(&k, 0, sizeof(k));
+    floe_addr_from_v6(&k.src, p + 8);
+    floe_addr_from_v6(&k.dst, p + 24);
+    k.id = floe_be32(p + off + 4);
+    k.v6 = 1;
+    uint16_t w = floe_be16(p + off + 2);
+    frag_add(c, &k, w & 0xfff8, w & 1, p + off + 8, n - off - 8, p[off], ts_ms);
 }
 
 static void ipv6(pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts_ms)
@@ -77,12 +236,12 @@ static void ipv6(pcap_ctx *c, const uint8_t *p, size_t n, uint64_t ts_ms)
     size_t off = 40;
     /* Walk the extension headers floe may meet in front of UDP. */
     while (next == 0 || next == 43 || next == 60 || next == 44) {
-        if (next == 44) {
-            c->st->fragments++;
-            return;
-        }
         if (off + 8 > n) {
             c->st->skipped++;
+            return;
+        }
+        if (next == 44) {
+            ipv6_fragment(c, p, off, n, ts_ms);
             return;
         }
         next = p[off];
@@ -182,32 +341,111 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *ph, const u_char *
     c->peel(c, p, ph->caplen, ts);
 }
 
-int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats *st, char *err,
-                   size_t errlen)
+/* ---- IPFIX files (RFC 5655) -------------------------------------------------- */
+
+#define IPFIX_FILE_BUF (2 * FLOE_STREAM_BUF_MAX)
+
+/* Messages framed one after another; what cannot be framed (a damaged or
+ * cut tail) is counted and left, since nothing after it can be trusted to
+ * start a message. */
+static int ipfix_file(FILE *f, floe_pcap_cb cb, void *ud, floe_pcap_stats *st)
+{
+    static const floe_addr none = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0}};
+    uint8_t *buf = malloc(IPFIX_FILE_BUF);
+    size_t len = 0, got;
+    long m = 0;
+    if (!buf)
+        return FLOE_ENOMEM;
+    do {
+        got = fread(buf + len, 1, IPFIX_FILE_BUF - len, f);
+        len += got;
+        size_t off = 0;
+        while ((m = floe_ipfix_frame(buf + off, len - off)) > 0) {
+            cb(ud, &none, 0, buf + off, (size_t)m, (uint64_t)floe_be32(buf + off + 4) * 1000);
+            st->ipfix_messages++;
+            off += (size_t)m;
+        }
+        memmove(buf, buf + off, len - off);
+        len -= off;
+    } while (got && m == 0);
+    while (m < 0 && (got = fread(buf, 1, IPFIX_FILE_BUF, f)) > 0)
+        len += got; /* only counted */
+    st->ipfix_junk_bytes += len;
+    free(buf);
+    return ferror(f) ? FLOE_EIO : 0;
+}
+
+/* An IPFIX file starts with a message header: version 10, then a length
+ * no shorter than the header. pcap and pcapng start with their magic. */
+static int is_ipfix_file(FILE *f)
+{
+    uint8_t h[4];
+    int yes = fread(h, 1, 4, f) == 4 && floe_be16(h) == 10 && floe_be16(h + 2) >= 16;
+    rewind(f);
+    return yes;
+}
+
+static int read_pcap(FILE *f, const char *name, pcap_ctx *c, char *err, size_t errlen)
 {
     char perr[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    pcap_t *pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (!pc) {
-        snprintf(err, errlen, "%s: %s", path, perr);
+        fclose(f);
+        snprintf(err, errlen, "%s: %s", name, perr);
         return FLOE_EIO;
     }
     int dlt = pcap_datalink(pc);
-    pcap_ctx c = {cb, ud, st, NULL};
     for (size_t i = 0; i < FLOE_ARRAY_LEN(link_types); i++)
         if (link_types[i].dlt == dlt)
-            c.peel = link_types[i].peel;
-    if (!c.peel) {
-        const char *name = pcap_datalink_val_to_name(dlt);
-        snprintf(err, errlen, "%s: unsupported link type %s (%d)", path, name ? name : "?", dlt);
+            c->peel = link_types[i].peel;
+    if (!c->peel) {
+        const char *lt = pcap_datalink_val_to_name(dlt);
+        snprintf(err, errlen, "%s: unsupported link type %s (%d)", name, lt ? lt : "?", dlt);
         pcap_close(pc);
         return FLOE_EFORMAT;
     }
-    int rc = pcap_loop(pc, -1, on_packet, (u_char *)(void *)&c);
+    int rc = pcap_loop(pc, -1, on_packet, (u_char *)(void *)c);
     if (rc == PCAP_ERROR) {
-        snprintf(err, errlen, "%s: %s", path, pcap_geterr(pc));
+        snprintf(err, errlen, "%s: %s", name, pcap_geterr(pc));
         pcap_close(pc);
         return FLOE_EIO;
     }
-    pcap_close(pc);
+    pcap_close(pc); /* and f with it */
     return 0;
+}
+
+int floe_capture_read(FILE *f, const char *name, floe_pcap_cb cb, void *ud, floe_pcap_stats *st,
+                      char *err, size_t errlen)
+{
+    if (is_ipfix_file(f)) {
+        int rc = ipfix_file(f, cb, ud, st);
+        fclose(f);
+        if (rc != 0)
+            snprintf(err, errlen, "%s: %s", name, floe_strerror(rc));
+        return rc;
+    }
+    pcap_ctx *c = calloc(1, sizeof(*c));
+    if (!c) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", name);
+        return FLOE_ENOMEM;
+    }
+    c->cb = cb;
+    c->ud = ud;
+    c->st = st;
+    int rc = read_pcap(f, name, c, err, errlen);
+    frags_close(c);
+    free(c);
+    return rc;
+}
+
+int floe_pcap_read(const char *path, floe_pcap_cb cb, void *ud, floe_pcap_stats *st, char *err,
+                   size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return FLOE_EIO;
+    }
+    return floe_capture_read(f, path, cb, ud, st, err, errlen);
 }

@@ -6,11 +6,12 @@
  * an evicted one simply stops. Points go to the timeseries store (rrd/),
  * which only queues them; the writer thread does the disk.
  *
- * The schemas are the rows of the table below. Local hosts are walked in
- * slices between turns of the loop (a hundred thousand of them would hold
- * it for tens of milliseconds); everything else is small and written at the
- * tick. Offline (a replay) the whole walk runs at the tick, so every
- * minute holds exactly the records received in it.
+ * The schemas are the rows of the table below. Interfaces and local hosts
+ * are walked in slices between turns of the loop (a hundred thousand hosts
+ * would hold it for tens of milliseconds); the system, the exporters, the
+ * networks and the applications are few and written at the tick. Offline
+ * (a replay) the whole walk runs at the tick, so every minute holds
+ * exactly the records received in it.
  */
 #include "engine/engine.h"
 
@@ -20,8 +21,8 @@
 
 #include "rrd/rrd.h"
 
-/* Hosts visited per slice of the walk, live. */
-#define HOST_SLICE 8192
+/* Table slots visited per slice of the walk, live (about 2 ms of appends). */
+#define WALK_SLICE 2048
 
 enum builtin_id {
     S_SYSTEM_TRAFFIC,
@@ -317,34 +318,42 @@ static void put_host(floe_engine *e, floe_host *h)
     }
 }
 
-/* Walks up to budget host slots; 1 while slots remain. */
-static int walk_hosts(floe_engine *e, size_t budget)
+/* Walks up to budget slots of the interfaces, then of the hosts; 1 while
+ * slots remain. */
+static int walk(floe_engine *e, size_t budget)
 {
     floe_series *s = &e->series;
-    size_t end = floe_tables_slots(&e->tables, FLOE_TABLE_HOSTS);
-    for (; s->host_slot < end && budget; s->host_slot++, budget--) {
-        floe_host *h = floe_tables_at(&e->tables, FLOE_TABLE_HOSTS, s->host_slot);
+    size_t n_ifaces = floe_tables_slots(&e->tables, FLOE_TABLE_IFACES);
+    for (; s->slot < n_ifaces && budget; s->slot++, budget--) {
+        floe_iface *i = floe_tables_at(&e->tables, FLOE_TABLE_IFACES, s->slot);
+        if (i)
+            put_iface(e, i);
+    }
+    size_t end = n_ifaces + floe_tables_slots(&e->tables, FLOE_TABLE_HOSTS);
+    for (; s->slot >= n_ifaces && s->slot < end && budget; s->slot++, budget--) {
+        floe_host *h = floe_tables_at(&e->tables, FLOE_TABLE_HOSTS, s->slot - n_ifaces);
         if (h && h->net >= 0)
             put_host(e, h);
     }
-    return s->host_slot < end;
+    return s->slot < end;
 }
 
 static void step_done(floe_engine *e)
 {
     floe_series *s = &e->series;
     s->walking = 0;
-    floe_ts_step_end(e->ts, s->step_s);
+    if (e->ts)
+        floe_ts_step_end(e->ts, s->step_s);
     s->steps++;
 }
 
 void floe_series_tick(floe_engine *e, uint64_t boundary_ms)
 {
     floe_series *s = &e->series;
-    if (!e->ts || !e->tables_on)
+    if ((!e->ts && !e->tap.ts) || !e->tables_on)
         return;
     if (s->walking) { /* the previous minute's walk is still going: finish it */
-        walk_hosts(e, SIZE_MAX);
+        walk(e, SIZE_MAX);
         step_done(e);
         s->late++;
     }
@@ -352,14 +361,11 @@ void floe_series_tick(floe_engine *e, uint64_t boundary_ms)
     floe_tables_flush(&e->tables); /* the hosts, networks and interfaces catch up */
     put_system(e);
     put_exporters(e);
-    floe_iface *i;
-    FLOE_IFACES_FOREACH(&e->tables, i)
-        put_iface(e, i);
     put_nets_and_apps(e);
-    s->host_slot = 0;
+    s->slot = 0;
     s->walking = 1;
     if (e->mode != FLOE_ENGINE_LIVE) {
-        walk_hosts(e, SIZE_MAX);
+        walk(e, SIZE_MAX);
         step_done(e);
     }
 }
@@ -369,7 +375,7 @@ int floe_series_run(floe_engine *e)
     floe_series *s = &e->series;
     if (!s->walking)
         return 0;
-    if (walk_hosts(e, HOST_SLICE))
+    if (walk(e, WALK_SLICE))
         return 1;
     step_done(e);
     return 0;
@@ -377,10 +383,10 @@ int floe_series_run(floe_engine *e)
 
 void floe_series_finish(floe_engine *e)
 {
-    if (!e->ts || !e->tables_on)
+    if ((!e->ts && !e->tap.ts) || !e->tables_on)
         return;
     if (e->series.walking) {
-        walk_hosts(e, SIZE_MAX);
+        walk(e, SIZE_MAX);
         step_done(e);
     }
     /* Offline, the minute the input ended in is written too: a replay's

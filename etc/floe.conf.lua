@@ -4,6 +4,9 @@
 -- UDP addresses to receive exports on; every port accepts v5, v9, IPFIX and sFlow
 listen = { "0.0.0.0:2055", "[::]:2055", "0.0.0.0:4739", "[::]:4739", "0.0.0.0:6343", "[::]:6343" }
 
+-- TCP addresses to receive IPFIX on (RFC 7011 over TCP); none by default
+listen_tcp = {}
+
 -- HTTP address for the API and web pages; "" turns the server off
 web = "127.0.0.1:3000"
 
@@ -31,6 +34,15 @@ log = {
 socket = {
     -- socket receive buffer per UDP socket, bytes; past net.core.rmem_max only as root
     rcvbuf = 33554432,
+}
+
+tcp = {
+    -- IPFIX-over-TCP connections at once (64 KiB of buffer each at most); more are refused
+    max_connections = 256,
+    -- seconds a TCP exporter may send nothing before floe closes its connection
+    idle_timeout = 3600,
+    -- seconds a TCP exporter may take to finish a message it began
+    stall_timeout = 30,
 }
 
 exporters = {

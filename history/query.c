@@ -22,18 +22,22 @@ static const char *const metric_names[] = {"bytes", "packets", "flows"};
 /* What each group keys on; a host or an AS is either endpoint's, so its
  * rows are counted once for each side (ARRAY JOIN). */
 static const struct {
-    const char *key;        /* the SELECT's key expression */
+    const char *by;         /* what rows are grouped by */
+    const char *key;        /* how the group's key is printed (after grouping) */
     const char *array_join; /* or NULL */
-    int kind;               /* how the key prints */
+    int kind;               /* how the key reads back */
 } groups[FLOE_HIST_GROUPS] = {
-    {"hex(k)", "[client, server] AS k", 'a'},
-    {"app", NULL, 's'},
-    {"category", NULL, 's'},
-    {"server_port", NULL, 'n'},
-    {"proto", NULL, 'n'},
-    {"hex(exporter)", NULL, 'a'},
-    {"k", "[client_as, server_as] AS k", 'n'},
-    {"instance", NULL, 's'},
+    /* Addresses are grouped as their 16 bytes and printed in hex only for
+     * the groups that remain: hashing the hex text instead took twice the
+     * time over a day of ten million rows (BENCHMARKS.md). */
+    {"k", "hex(k)", "[client, server] AS k", 'a'},
+    {"app", "app", NULL, 's'},
+    {"category", "category", NULL, 's'},
+    {"server_port", "server_port", NULL, 'n'},
+    {"proto", "proto", NULL, 'n'},
+    {"exporter", "hex(exporter)", NULL, 'a'},
+    {"k", "k", "[client_as, server_as] AS k", 'n'},
+    {"instance", "instance", NULL, 's'},
 };
 
 #define DEFAULT_RANGE_S 3600
@@ -324,13 +328,13 @@ int floe_history_sql(floe_history *h, const floe_history_query *q, int which, fl
         floe_buf_printf(out, " ORDER BY time DESC LIMIT %u", limit_of(q, which));
     } else if (which == FLOE_HIST_SQL_TOP) {
         int g = q->group >= 0 && q->group < FLOE_HIST_GROUPS ? q->group : 0;
-        floe_buf_printf(out, "SELECT %s AS key, " SUMS " FROM %s", groups[g].key, table);
+        floe_buf_printf(out, "SELECT %s, " SUMS " FROM %s", groups[g].key, table);
         if (groups[g].array_join)
             floe_buf_printf(out, " ARRAY JOIN %s", groups[g].array_join);
         put_where(out, q);
-        floe_buf_printf(out, " GROUP BY key ORDER BY %s DESC, key LIMIT %u",
+        floe_buf_printf(out, " GROUP BY %s ORDER BY %s DESC, %s LIMIT %u", groups[g].by,
                         metric_names[q->metric >= 0 && q->metric < 3 ? q->metric : 0],
-                        limit_of(q, which));
+                        groups[g].by, limit_of(q, which));
     } else {
         uint64_t step = histogram_step(q);
         floe_buf_printf(out, "SELECT intDiv(toUInt32(time), %llu) * %llu AS t, " SUMS " FROM %s",

@@ -364,7 +364,9 @@ static const void *check_entity(lua_State *L, int idx, int kind)
 
 static void push_number(lua_State *L, double v)
 {
-    if (v == (double)(lua_Integer)v)
+    /* Converting a double outside lua_Integer's range is undefined (C11
+     * 6.3.1.4): counters scaled by a sampling rate can get there. */
+    if (v >= -0x1p63 && v < 0x1p63 && v == (double)(lua_Integer)v)
         lua_pushinteger(L, (lua_Integer)v);
     else
         lua_pushnumber(L, v);

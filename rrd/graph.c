@@ -45,8 +45,8 @@ static int ts_range(const char *v, int64_t *out)
     static const struct {
         char unit;
         int64_t s;
-    } units[] = {{'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'m', 31 * 86400},
-                 {'y', 365 * 86400}};
+    } units[] = {
+        {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'m', 31 * 86400}, {'y', 365 * 86400}};
     size_t n = strlen(v);
     char num[16];
     int64_t k;
@@ -175,8 +175,19 @@ int floe_ts_graph_req_parse(floe_ts_graph_req *r, const char *const *keys,
 }
 
 /* Puts the tag values in the schema's order. Returns 0 or FLOE_EINVAL. */
-static int ts_order_tags(const floe_ts_graph_req *r, const floe_ts_schema *d,
-                         const char **out, char *err, size_t errlen)
+/* The request's tags in the schema's order; with group, the last may be
+ * missing (*group is then set). */
+static int ts_order_tags_group(const floe_ts_graph_req *r, const floe_ts_schema *d,
+                               const char **out, int *group, char *err, size_t errlen);
+
+static int ts_order_tags(const floe_ts_graph_req *r, const floe_ts_schema *d, const char **out,
+                         char *err, size_t errlen)
+{
+    return ts_order_tags_group(r, d, out, NULL, err, errlen);
+}
+
+static int ts_order_tags_group(const floe_ts_graph_req *r, const floe_ts_schema *d,
+                               const char **out, int *group, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < FLOE_TS_MAX_TAGS; i++)
         out[i] = NULL;
@@ -194,11 +205,16 @@ static int ts_order_tags(const floe_ts_graph_req *r, const floe_ts_schema *d,
         }
         out[k] = r->tags[i];
     }
-    for (unsigned k = 0; k < d->n_tags; k++)
-        if (!out[k]) {
-            snprintf(err, errlen, "chart: missing tag '%s' of %s", d->tags[k], d->name);
-            return FLOE_EINVAL;
+    for (unsigned k = 0; k < d->n_tags; k++) {
+        if (out[k])
+            continue;
+        if (group && k + 1 == d->n_tags) {
+            *group = 1;
+            continue;
         }
+        snprintf(err, errlen, "chart: missing tag '%s' of %s", d->tags[k], d->name);
+        return FLOE_EINVAL;
+    }
     return 0;
 }
 
@@ -211,11 +227,15 @@ int floe_ts_fetch_req_json(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *
         snprintf(err, errlen, "timeseries: bad schema '%.80s': no such schema", req->schema);
         return FLOE_ENOTFOUND;
     }
-    int rc = ts_order_tags(req, &def, tags, err, errlen);
+    int group = 0;
+    int rc = ts_order_tags_group(req, &def, tags, &group, err, errlen);
     if (rc)
         return rc;
     int64_t to = req->to_s ? req->to_s : (int64_t)time(NULL);
     int64_t from = req->from_s ? req->from_s : to - req->range_s;
+    if (group)
+        return floe_ts_fetch_group_json(ts, def.name, tags, from, to, req->metrics, out, err,
+                                        errlen);
     return floe_ts_fetch_json(ts, def.name, tags, from, to, req->metrics, out, err, errlen);
 }
 
@@ -456,9 +476,8 @@ void ts__gcache_close(floe_ts *ts)
 static void ts_graph_key(floe_buf *k, const floe_ts_graph_req *r, const char *rel, int64_t from,
                          int64_t to)
 {
-    floe_buf_printf(k, "%s|%lld|%lld|%s|%d|%u|%u|%d|%d|%s", rel, (long long)from,
-                    (long long)to, r->metrics, r->stacked, r->width, r->height, r->dark,
-                    (int)r->format, r->title);
+    floe_buf_printf(k, "%s|%lld|%lld|%s|%d|%u|%u|%d|%d|%s", rel, (long long)from, (long long)to,
+                    r->metrics, r->stacked, r->width, r->height, r->dark, (int)r->format, r->title);
 }
 
 int floe_ts_graph(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *image,

@@ -86,8 +86,8 @@ int ts__create(floe_ts *ts, const char *abs, const ts__schema *s, int64_t start,
 /* ---- reading a layout ------------------------------------------------------ */
 
 /* Reads "ds[NAME].field" and "rra[N].field" keys into l. */
-static void ts_layout_key(ts__layout *l, const rrd_info_t *p, unsigned *rra_cf,
-                          uint32_t *rra_ppr, uint32_t *rra_rows, unsigned *n_rra)
+static void ts_layout_key(ts__layout *l, const rrd_info_t *p, unsigned *rra_cf, uint32_t *rra_ppr,
+                          uint32_t *rra_rows, unsigned *n_rra)
 {
     char name[FLOE_TS_METRIC_MAX + 1], field[32];
     unsigned idx;
@@ -229,8 +229,10 @@ static int ts_migrate_file(floe_ts *ts, const char *abs, const floe_ts_schema *s
     }
     const char *lost = ts_dropped_metric(&l, s);
     if (lost && !keep_old) {
-        snprintf(err, errlen, "%s: metric %s is not in schema %s; migrate with the old file "
-                 "kept to drop it", abs, lost, s->name);
+        snprintf(err, errlen,
+                 "%s: metric %s is not in schema %s; migrate with the old file "
+                 "kept to drop it",
+                 abs, lost, s->name);
         return FLOE_EINVAL;
     }
     ts_args a;
@@ -251,8 +253,8 @@ static int ts_migrate_file(floe_ts *ts, const char *abs, const floe_ts_schema *s
         rc = FLOE_EIO;
     }
     snprintf(old, sizeof(old), "%s.old", abs);
-    if (!rc && keep_old && link(abs, old) != 0 && !(errno == EEXIST && !unlink(old) &&
-                                                    !link(abs, old))) {
+    if (!rc && keep_old && link(abs, old) != 0 &&
+        !(errno == EEXIST && !unlink(old) && !link(abs, old))) {
         snprintf(err, errlen, "%s: cannot keep the old file: %s", abs, strerror(errno));
         rc = FLOE_EIO;
     }
@@ -276,9 +278,8 @@ static int ts_has_suffix(const char *s, const char *suf)
 }
 
 /* Migrates every .rrd below dir (depth-first, at most 8 levels down). */
-static void ts_migrate_dir(floe_ts *ts, char *path, size_t len, int depth,
-                           const floe_ts_schema *s, int keep_old, floe_ts_migrate_result *res,
-                           char *err, size_t errlen)
+static void ts_migrate_dir(floe_ts *ts, char *path, size_t len, int depth, const floe_ts_schema *s,
+                           int keep_old, floe_ts_migrate_result *res, char *err, size_t errlen)
 {
     DIR *d = depth < 8 ? opendir(path) : NULL;
     struct dirent *e;
@@ -355,8 +356,13 @@ int floe_ts_migrate(floe_ts *ts, const char *path, const floe_ts_schema *s, int 
         snprintf(err, errlen, "migrate: needs a path and a schema");
         return FLOE_EINVAL;
     }
-    ts__req req = {.kind = TS__REQ_MIGRATE, .path = path, .schema = s, .keep_old = keep_old,
-                   .res = res, .err = err, .errlen = errlen};
+    ts__req req = {.kind = TS__REQ_MIGRATE,
+                   .path = path,
+                   .schema = s,
+                   .keep_old = keep_old,
+                   .res = res,
+                   .err = err,
+                   .errlen = errlen};
     if (!ts)
         return ts__migrate_run(NULL, &req);
     return ts__request(ts, &req);

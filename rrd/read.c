@@ -19,7 +19,7 @@
 /* Writes a JSON number with 10 significant digits (floe_json_double keeps
  * 6, too few for byte rates): the writer puts the separator with a
  * placeholder, which is then replaced. */
-static void ts_json_num(floe_json *j, double v)
+void ts__json_num(floe_json *j, double v)
 {
     if (!isfinite(v)) {
         floe_json_null(j);
@@ -32,8 +32,8 @@ static void ts_json_num(floe_json *j, double v)
 
 /* Resolves schema and tags to a relative path and flushes the series.
  * Returns the schema (a reference) or NULL with rc and err set. */
-ts__schema *ts__series_ready(floe_ts *ts, const char *schema, const char *const *tags,
-                             char *rel, size_t rellen, int *rc, char *err, size_t errlen)
+ts__schema *ts__series_ready(floe_ts *ts, const char *schema, const char *const *tags, char *rel,
+                             size_t rellen, int *rc, char *err, size_t errlen)
 {
     ts__schema *s = schema ? ts__schema_get(ts, schema) : NULL;
     if (!s) {
@@ -58,16 +58,15 @@ ts__schema *ts__series_ready(floe_ts *ts, const char *schema, const char *const 
 }
 
 /* Picks the metrics named in a comma-separated list (NULL, "": all). */
-int ts__pick_metrics(const floe_ts_schema *d, const char *list, int *pick, char *err,
-                     size_t errlen)
+int ts__pick_metrics(const floe_ts_schema *d, const char *list, int *pick, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < d->n_metrics; i++)
         pick[i] = !list || !list[0];
     for (const char *p = list; p && *p;) {
         size_t n = strcspn(p, ",");
         unsigned i = 0;
-        while (i < d->n_metrics && !(strlen(d->metrics[i].name) == n &&
-                                     memcmp(d->metrics[i].name, p, n) == 0))
+        while (i < d->n_metrics &&
+               !(strlen(d->metrics[i].name) == n && memcmp(d->metrics[i].name, p, n) == 0))
             i++;
         if (i == d->n_metrics) {
             snprintf(err, errlen, "metrics: '%.*s' is not a metric of %s", (int)(n > 40 ? 40 : n),
@@ -113,8 +112,8 @@ static void ts_columns(const floe_ts_schema *d, char **names, unsigned long n, i
 }
 
 int floe_ts_fetch_json(floe_ts *ts, const char *schema, const char *const *tag_values,
-                       int64_t from_s, int64_t to_s, const char *metrics, floe_buf *out,
-                       char *err, size_t errlen)
+                       int64_t from_s, int64_t to_s, const char *metrics, floe_buf *out, char *err,
+                       size_t errlen)
 {
     char rel[TS__PATH_MAX], abs[TS__PATH_MAX];
     int rc, pick[FLOE_TS_MAX_METRICS], col[FLOE_TS_MAX_METRICS];
@@ -160,7 +159,7 @@ int floe_ts_fetch_json(floe_ts *ts, const char *schema, const char *const *tag_v
             floe_json_i64(&j, (int64_t)(start + (time_t)((r + 1) * step)));
             for (unsigned i = 0; i < d->n_metrics; i++)
                 if (pick[i])
-                    ts_json_num(&j, col[i] < 0 ? NAN : data[r * n_ds + (size_t)col[i]]);
+                    ts__json_num(&j, col[i] < 0 ? NAN : data[r * n_ds + (size_t)col[i]]);
             floe_json_arr_end(&j);
         }
         floe_json_arr_end(&j);
@@ -220,8 +219,8 @@ static void ts_list_schema(floe_ts *ts, floe_json *j, const ts__schema *s, size_
         floe_json_kstr(j, "name", d->metrics[i].name);
         floe_json_kstr(j, "type", d->metrics[i].type == FLOE_TS_DELTA ? "delta" : "gauge");
         floe_json_kstr(j, "unit", d->metrics[i].unit);
-        floe_json_kstr(j, "title", d->metrics[i].title[0] ? d->metrics[i].title
-                                                          : d->metrics[i].name);
+        floe_json_kstr(j, "title",
+                       d->metrics[i].title[0] ? d->metrics[i].title : d->metrics[i].name);
         floe_json_obj_end(j);
     }
     floe_json_arr_end(j);

@@ -245,6 +245,18 @@ int floe_ts_fetch_json(floe_ts *ts, const char *schema, const char *const *tag_v
                        int64_t from_s, int64_t to_s, const char *metrics, floe_buf *out, char *err,
                        size_t errlen);
 /*
+ * A group of series as one answer: tag_values gives every tag of the
+ * schema but the last, and every series on disk with those values (at most
+ * 256) becomes a column named by its last tag value, one metric each (the
+ * first of metrics, default the schema's first): the 7 largest over the
+ * range, then "other" for the sum of the rest. The JSON is that of
+ * floe_ts_fetch_json with "group": the last tag's name, and "tags" without
+ * it. Returns 0, FLOE_ENOTFOUND (no schema, no series), FLOE_EINVAL.
+ */
+int floe_ts_fetch_group_json(floe_ts *ts, const char *schema, const char *const *tag_values,
+                             int64_t from_s, int64_t to_s, const char *metrics, floe_buf *out,
+                             char *err, size_t errlen);
+/*
  * Lists every schema (name, step, tags, metrics with type and unit,
  * retention) and, for each, up to max_series of its series' tag values
  * found on disk (0: 1,000), with "more": true when there were more. Writes
@@ -299,7 +311,8 @@ int floe_ts_graph(floe_ts *ts, const floe_ts_graph_req *req, floe_buf *image,
 
 /*
  * floe_ts_fetch_json for a parsed request (the HTTP handler's shortcut):
- * its schema, its tags by name or position, from/to or range, metrics.
+ * its schema, its tags by name or position, from/to or range, metrics;
+ * with every tag but the last, floe_ts_fetch_group_json.
  * Returns what floe_ts_fetch_json returns; a bad tag key is FLOE_EINVAL
  * with "unknown key '...'" in err.
  */

@@ -10,8 +10,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -33,9 +33,9 @@ static int ts_opts_check(floe_ts *ts, const floe_ts_opts *o, char *err, size_t e
         snprintf(err, errlen, "timeseries.dir: %s", o->dir && o->dir[0] ? "too long" : "missing");
         return FLOE_ECONFIG;
     }
-    if (floe_ts_retention_parse(&ts->retention, o->retention ? o->retention
-                                                             : FLOE_TS_DEFAULT_RETENTION,
-                                why, sizeof(why))) {
+    if (floe_ts_retention_parse(&ts->retention,
+                                o->retention ? o->retention : FLOE_TS_DEFAULT_RETENTION, why,
+                                sizeof(why))) {
         snprintf(err, errlen, "timeseries.%s", why);
         return FLOE_ECONFIG;
     }
@@ -47,7 +47,8 @@ static int ts_opts_check(floe_ts *ts, const floe_ts_opts *o, char *err, size_t e
         snprintf(err, errlen, "timeseries.batch_steps: %u is over 60", o->batch_steps);
         return FLOE_ECONFIG;
     }
-    if (o->rrdcached && o->rrdcached[0] && (strchr(o->rrdcached, ' ') || strlen(o->rrdcached) > 200)) {
+    if (o->rrdcached && o->rrdcached[0] &&
+        (strchr(o->rrdcached, ' ') || strlen(o->rrdcached) > 200)) {
         snprintf(err, errlen, "timeseries.rrdcached: '%.60s' is not unix:/path or host:port",
                  o->rrdcached);
         return FLOE_ECONFIG;
@@ -254,8 +255,8 @@ int floe_ts_append(floe_ts *ts, const char *schema, const char *const *tag_value
     ts__schema *s = schema ? ts__schema_get(ts, schema) : NULL;
     int rc = s ? 0 : FLOE_ENOTFOUND;
     int plen = 0;
-    if (!rc && (n_values != s->def.n_metrics || !values || when_s <= 0 ||
-                (s->def.n_tags && !tag_values)))
+    if (!rc &&
+        (n_values != s->def.n_metrics || !values || when_s <= 0 || (s->def.n_tags && !tag_values)))
         rc = FLOE_EINVAL;
     if (!rc && (plen = ts__series_relpath(s, tag_values, path, sizeof(path), NULL, 0)) < 0)
         rc = FLOE_EINVAL;
@@ -367,25 +368,25 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     pthread_mutex_unlock(&ts->elock);
 }
 
-#define TS_COUNTERS(XX)                                                                    \
-    XX(points_queued, "counter", "points accepted by append")                             \
-    XX(points_rejected, "counter", "points refused by append (unknown schema, bad tags)") \
-    XX(points_dropped, "counter", "points dropped when the queue or cache was full")      \
-    XX(points_written, "counter", "points written to the files")                          \
-    XX(points_skipped, "counter", "points at or before a file's last update")             \
-    XX(points_failed, "counter", "points lost to write errors")                           \
-    XX(updates, "counter", "successful update calls")                                     \
-    XX(write_errors, "counter", "failed create, update and check calls")                  \
-    XX(writes_busy, "counter", "writes put off because another writer held the file's lock") \
-    XX(files_created, "counter", "series files created")                                  \
-    XX(files_mismatched, "counter", "existing files whose layout differs from the schema") \
-    XX(cleanup_deleted, "counter", "series files deleted by the cleanup job")             \
-    XX(graphs_rendered, "counter", "charts drawn")                                        \
-    XX(graphs_cached, "counter", "charts served from the chart cache")                    \
-    XX(queue_len, "gauge", "points waiting in the append queue")                          \
-    XX(cached_points, "gauge", "points held in the write-back cache")                     \
-    XX(series, "gauge", "series tracked by the writer")                                   \
-    XX(backlog, "gauge", "series due and not yet written")                                \
+#define TS_COUNTERS(XX)                                                                            \
+    XX(points_queued, "counter", "points accepted by append")                                      \
+    XX(points_rejected, "counter", "points refused by append (unknown schema, bad tags)")          \
+    XX(points_dropped, "counter", "points dropped when the queue or cache was full")               \
+    XX(points_written, "counter", "points written to the files")                                   \
+    XX(points_skipped, "counter", "points at or before a file's last update")                      \
+    XX(points_failed, "counter", "points lost to write errors")                                    \
+    XX(updates, "counter", "successful update calls")                                              \
+    XX(write_errors, "counter", "failed create, update and check calls")                           \
+    XX(writes_busy, "counter", "writes put off because another writer held the file's lock")       \
+    XX(files_created, "counter", "series files created")                                           \
+    XX(files_mismatched, "counter", "existing files whose layout differs from the schema")         \
+    XX(cleanup_deleted, "counter", "series files deleted by the cleanup job")                      \
+    XX(graphs_rendered, "counter", "charts drawn")                                                 \
+    XX(graphs_cached, "counter", "charts served from the chart cache")                             \
+    XX(queue_len, "gauge", "points waiting in the append queue")                                   \
+    XX(cached_points, "gauge", "points held in the write-back cache")                              \
+    XX(series, "gauge", "series tracked by the writer")                                            \
+    XX(backlog, "gauge", "series due and not yet written")                                         \
     XX(steps, "counter", "step ends taken by the writer")
 
 void floe_ts_stats_json(floe_ts *ts, floe_json *j)
@@ -407,12 +408,13 @@ void floe_ts_stats_prometheus(floe_ts *ts, floe_buf *out)
 {
     floe_ts_stats st;
     floe_ts_stats_get(ts, &st);
-#define XX(name, kind, help)                                                          \
-    floe_buf_printf(out, "# HELP floe_ts_%s %s\n# TYPE floe_ts_%s %s\nfloe_ts_%s %" PRIu64 \
-                         "\n", #name, help, #name, kind, #name, (uint64_t)st.name);
+#define XX(name, kind, help)                                                                       \
+    floe_buf_printf(out, "# HELP floe_ts_%s %s\n# TYPE floe_ts_%s %s\nfloe_ts_%s %" PRIu64 "\n",   \
+                    #name, help, #name, kind, #name, (uint64_t)st.name);
     TS_COUNTERS(XX)
 #undef XX
-    floe_buf_printf(out, "# HELP floe_ts_updates_per_s update calls per second over the last "
-                         "step\n# TYPE floe_ts_updates_per_s gauge\nfloe_ts_updates_per_s %.1f\n",
+    floe_buf_printf(out,
+                    "# HELP floe_ts_updates_per_s update calls per second over the last "
+                    "step\n# TYPE floe_ts_updates_per_s gauge\nfloe_ts_updates_per_s %.1f\n",
                     isfinite(st.updates_per_s) ? st.updates_per_s : 0.0);
 }

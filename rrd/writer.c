@@ -23,8 +23,8 @@
 #include <rrd.h>
 #include <rrd_client.h>
 
-#define TS_SLICE_MS 50         /* longest run of writes between two looks at the queue */
-#define TS_CLEANUP_SLICE 256   /* directory entries per cleanup slice */
+#define TS_SLICE_MS       50   /* longest run of writes between two looks at the queue */
+#define TS_CLEANUP_SLICE  256  /* directory entries per cleanup slice */
 #define TS_SERIES_CAP_MAX 1024 /* points one series may hold */
 
 int ts__abspath(const floe_ts *ts, const char *rel, char *out, size_t outlen)
@@ -244,10 +244,11 @@ static void ts_report_mismatch(floe_ts *ts, const char *abs, const ts__layout *l
     atomic_fetch_add(&ts->c_mismatched, 1);
     floe_ts_retention_format(&l->retention, a, sizeof(a));
     floe_ts_retention_format(&d->retention, b, sizeof(b));
-    log_warn_rl(ts->log, "rrd: %s: layout differs from schema %s: file step %u s, %u metrics, "
+    log_warn_rl(ts->log,
+                "rrd: %s: layout differs from schema %s: file step %u s, %u metrics, "
                 "retention %s; schema step %u s, %u metrics, retention %s; writing the metrics "
-                "both have (floe rrd migrate rewrites it)", abs, d->name, l->step_s, l->n_ds, a,
-                d->step_s, d->n_metrics, b);
+                "both have (floe rrd migrate rewrites it)",
+                abs, d->name, l->step_s, l->n_ds, a, d->step_s, d->n_metrics, b);
 }
 
 /* Makes sure the file exists and its layout is known. Returns 0 or -1. */
@@ -258,8 +259,9 @@ static int ts_check_file(floe_ts *ts, ts__series *s, const char *abs)
     free(s->map);
     s->map = NULL;
     s->n_file_ds = sc->def.n_metrics;
-    int rc = access(abs, F_OK) == 0 ? FLOE_EEXISTS
-             : ts__create(ts, abs, sc, s->t[0] - sc->def.step_s, err, sizeof(err));
+    int rc = access(abs, F_OK) == 0
+                 ? FLOE_EEXISTS
+                 : ts__create(ts, abs, sc, s->t[0] - sc->def.step_s, err, sizeof(err));
     if (rc == 0) {
         atomic_fetch_add(&ts->c_created, 1);
         s->last_update = s->t[0] - sc->def.step_s;

@@ -424,6 +424,11 @@ static inline int well_known(const floe_tables *t, uint16_t port)
 static int src_is_client(const floe_tables *t, const floe_record *r, int *certain)
 {
     *certain = 0;
+    /* RFC 5103 biflowDirection: 1 the source initiated, 2 the destination. */
+    if ((r->has & FLOE_F(BIFLOW_DIR)) && (r->biflow_dir == 1 || r->biflow_dir == 2)) {
+        *certain = 1;
+        return r->biflow_dir == 1;
+    }
     if (r->ipproto == 6 && (r->has & FLOE_F(TCP_FLAGS)) && (r->tcp_flags & TCP_SYN)) {
         uint16_t fl = r->tcp_flags & 0x3f;
         if (!(fl & TCP_ACK)) {
@@ -829,6 +834,31 @@ FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
         prefetch_hosts(f);
 }
 
+/*
+ * A biflow record's reverse half (RFC 5103): what the record's destination
+ * sent, counted in direction d (the other one than the record's), so that
+ * hosts, interfaces and networks count it as sent by the destination and
+ * received by the source when the flow is flushed.
+ */
+static void flow_account_reverse(floe_flow *f, int d, const floe_record *r, uint64_t s)
+{
+    uint64_t b = 0, p = 0;
+    if (r->has & FLOE_F(REV_BYTES))
+        b = r->rev.bytes * s;
+    if (r->has & FLOE_F(REV_PACKETS))
+        p = r->rev.packets * s;
+    f->bytes[d] += b;
+    f->packets[d] += p;
+    f->pend_bytes[d] += b;
+    f->pend_pkts[d] += p;
+    if (r->has & FLOE_F(REV_TCP_FLAGS))
+        f->tcp_flags[d] |= r->rev.tcp_flags;
+    if (r->has & FLOE_F(REV_IN_IF))
+        f->ifs[d][0] = r->rev.in_if;
+    if (r->has & FLOE_F(REV_OUT_IF))
+        f->ifs[d][1] = r->rev.out_if;
+}
+
 /* Adds the record's counters to the flow, its hosts and networks. */
 static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_record *r, uint64_t now)
 {
@@ -874,6 +904,8 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
     f->pend_bytes[0] += bytes[0];
     f->pend_bytes[1] += bytes[1];
     f->pend_pkts[d] += pkts;
+    if (r->has & FLOE_F_REVERSE)
+        flow_account_reverse(f, !d, r, s);
     if (!f->dirty_pos) {
         f->dirty_ms = now;
         dirty_queue(t, f);
@@ -921,8 +953,10 @@ static void record_apply(floe_tables *t, const floe_record *r, const record_prep
     t->st.records++;
     floe_flow *f = flow_find(t, k, h);
     if (f) {
-        /* Only a SYN can overturn roles taken from ports or first sight. */
-        if (!f->dir_certain && (r->tcp_flags & TCP_SYN) && (r->has & FLOE_F(TCP_FLAGS))) {
+        /* Only a SYN or a biflowDirection can overturn roles taken from
+         * ports or first sight. */
+        if (!f->dir_certain && ((r->has & FLOE_F(BIFLOW_DIR)) ||
+                                ((r->tcp_flags & TCP_SYN) && (r->has & FLOE_F(TCP_FLAGS))))) {
             int certain, c = src_is_client(t, r, &certain);
             int src_is_cli = src_is_a == f->cli_is_a;
             if (certain && c == !src_is_cli)
@@ -1044,7 +1078,8 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
 {
     pipe_entry *e = &t->pipe[t->pipe_tail++ & (FLOE_PIPE_LEN - 1)];
     t->pipe_len++;
-    e->rec = *r;
+    /* Most records have no reverse half: copying it would cost them. */
+    memcpy(&e->rec, r, (r->has & FLOE_F_REVERSE) ? sizeof(*r) : FLOE_RECORD_FORWARD_LEN);
     e->usable = record_has_endpoints(r);
     e->hosts = 0;
     if (e->usable) {

@@ -5,7 +5,9 @@ tshark (or, where tshark is wrong, the upstream project) expects. For each,
 export datagrams of each protocol, datagrams_by_proto, against by_proto's
 datagrams; see make_golden.py for what each figure means), and the
 first records of `floe decode --format ndjson` must match
-tshark-records.json field by field.
+tshark-records.json field by field. Where a folder has a twin.pcap (the same
+datagrams whole, where capture.pcap has them in IP fragments), both must
+decode to the same records.
 
 Folders listed in golden/PENDING are decoded but not judged: they name captures
 whose decoder has not landed yet. An empty PENDING is the goal.
@@ -20,7 +22,8 @@ import sys
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 FLOE = os.environ.get("FLOE_BIN", os.path.join(os.getcwd(), "floe"))
 COMPARED = ("records", "options_records", "bytes", "packets", "missing_template", "malformed",
-            "counter_samples", "templates", "options_templates", "discard_samples")
+            "counter_samples", "templates", "options_templates", "discard_samples",
+            "reverse_bytes", "reverse_packets")
 
 
 def pending():
@@ -72,6 +75,19 @@ def check_records(d, capture):
     return errors
 
 
+def check_twin(d, capture):
+    """A capture of fragments decodes as its twin of whole datagrams does."""
+    twin = os.path.join(d, "twin.pcap")
+    if not os.path.exists(twin):
+        return []
+    a, b = decode("ndjson", capture).splitlines(), decode("ndjson", twin).splitlines()
+    if a == b:
+        return []
+    first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return ["differs from twin.pcap: %d records against %d, first difference at record %d"
+            % (len(a), len(b), first + 1)]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     skip = pending()
@@ -82,7 +98,7 @@ def main():
         d = os.path.join(HERE, name)
         capture = os.path.join(d, "capture.pcap")
         try:
-            errors = check_summary(d, capture) + check_records(d, capture)
+            errors = check_summary(d, capture) + check_records(d, capture) + check_twin(d, capture)
         except (AssertionError, subprocess.TimeoutExpired, ValueError) as e:
             errors = [str(e)]
         if name in skip:

@@ -46,6 +46,7 @@ typedef struct gen_run {
     gen_slot *slots;
     gen_sums total;
     gen_pcap pcap;
+    FILE *ipfix; /* --ipfix-file */
     uint64_t send_errors;
     uint64_t t0_ns, end_ns;
     uint64_t progress_ns, progress_records;
@@ -80,7 +81,17 @@ static void usage(FILE *f)
             "      --start-time SECS     start of the virtual clock, epoch seconds or \"now\"\n"
             "                            (default 1700000000)\n"
             "  -w, --pcap FILE           also write every datagram sent to a pcap file\n"
-            "      --no-send             only write the pcap; open no socket\n"
+            "      --ipfix-file FILE     also write every IPFIX message to an IPFIX file\n"
+            "                            (RFC 5655: the messages one after another)\n"
+            "      --no-send             only write the pcap or IPFIX file; open no socket\n"
+            "      --tcp                 IPFIX over TCP (RFC 7011): one connection per\n"
+            "                            exporter instead of UDP datagrams\n"
+            "      --biflow              IPFIX records carry the reverse direction too\n"
+            "                            (RFC 5103 reverse octets, packets and TCP flags,\n"
+            "                            biflowDirection)\n"
+            "      --packet-sections     IPFIX records each carry one sampled packet:\n"
+            "                            interfaces, dataLinkFrameSize, and the frame's\n"
+            "                            first 128 bytes in dataLinkFrameSection\n"
             "      --no-gso              one datagram per message, without UDP_SEGMENT\n"
             "  -q, --quiet               no progress line on stderr\n"
             "  -h, --help                print this help\n"
@@ -193,7 +204,15 @@ static int parse_target(const char *s, gen_opts *o)
     return 0;
 }
 
-enum { OPT_START = 1000, OPT_NO_SEND, OPT_NO_GSO };
+enum {
+    OPT_START = 1000,
+    OPT_NO_SEND,
+    OPT_NO_GSO,
+    OPT_TCP,
+    OPT_BIFLOW,
+    OPT_SECTIONS,
+    OPT_IPFIX_FILE
+};
 
 static const struct option gen_long_opts[] = {
     {"proto", required_argument, NULL, 'P'},
@@ -212,6 +231,10 @@ static const struct option gen_long_opts[] = {
     {"pcap", required_argument, NULL, 'w'},
     {"no-send", no_argument, NULL, OPT_NO_SEND},
     {"no-gso", no_argument, NULL, OPT_NO_GSO},
+    {"tcp", no_argument, NULL, OPT_TCP},
+    {"biflow", no_argument, NULL, OPT_BIFLOW},
+    {"packet-sections", no_argument, NULL, OPT_SECTIONS},
+    {"ipfix-file", required_argument, NULL, OPT_IPFIX_FILE},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -257,6 +280,18 @@ static int apply_opt(int c, const char *arg, gen_opts *o)
     case OPT_NO_GSO:
         o->no_gso = 1;
         return 0;
+    case OPT_TCP:
+        o->tcp = 1;
+        return 0;
+    case OPT_BIFLOW:
+        o->biflow = 1;
+        return 0;
+    case OPT_SECTIONS:
+        o->sections = 1;
+        return 0;
+    case OPT_IPFIX_FILE:
+        o->ipfix_path = arg;
+        return 0;
     case 'q':
         o->quiet = 1;
         return 0;
@@ -278,8 +313,15 @@ static int check_opts(gen_opts *o)
         why = "--proto is required";
     else if (!o->target_text)
         why = "--target is required";
-    else if (o->no_send && !o->pcap_path)
-        why = "--no-send needs --pcap";
+    else if (o->no_send && !o->pcap_path && !o->ipfix_path)
+        why = "--no-send needs --pcap or --ipfix-file";
+    else if ((o->tcp || o->biflow || o->sections || o->ipfix_path) &&
+             strcmp(o->proto->family, "ipfix") != 0)
+        why = "--tcp, --biflow, --packet-sections and --ipfix-file are for IPFIX";
+    else if (o->biflow && o->sections)
+        why = "--biflow and --packet-sections are two kinds of record: pick one";
+    else if (o->tcp && o->no_send)
+        why = "--tcp sends: it does not go with --no-send";
     else if (o->sampling > 16383 && strcmp(o->proto->name, "v5") == 0)
         why = "--sampling: NetFlow v5 carries at most 16383";
     if (why) {
@@ -343,9 +385,13 @@ static int run_open(gen_run *g)
         if (!o->no_send && gen_exporter_open(ex, o) != 0)
             return -1;
     }
-    g->sender.gso = !o->no_send && !o->no_gso && gen_gso_supported(g->ex[0].fd);
+    g->sender.gso = !o->no_send && !o->no_gso && !o->tcp && gen_gso_supported(g->ex[0].fd);
     if (o->pcap_path && gen_pcap_open(&g->pcap, o->pcap_path) != 0) {
         fprintf(stderr, "floe-gen: %s: %s\n", o->pcap_path, strerror(errno));
+        return -1;
+    }
+    if (o->ipfix_path && !(g->ipfix = fopen(o->ipfix_path, "wb"))) {
+        fprintf(stderr, "floe-gen: %s: %s\n", o->ipfix_path, strerror(errno));
         return -1;
     }
     return 0;
@@ -371,6 +417,8 @@ static void sums_add(gen_sums *to, const gen_sums *s)
     to->template_records += s->template_records;
     to->bytes += s->bytes;
     to->packets += s->packets;
+    to->reverse_bytes += s->reverse_bytes;
+    to->reverse_packets += s->reverse_packets;
     to->wire_bytes += s->wire_bytes;
 }
 
@@ -401,7 +449,9 @@ static unsigned build_batch(gen_run *g, gen_exporter *ex, uint64_t left, uint64_
 /* Sends a built batch and counts (and captures) what went out. */
 static void deliver(gen_run *g, gen_exporter *ex, unsigned n)
 {
-    if (!g->o.no_send)
+    if (!g->o.no_send && g->o.tcp)
+        gen_stream_send(ex->fd, g->iov, n, g->sent, &g->send_errors);
+    else if (!g->o.no_send)
         gen_send(&g->sender, ex->fd, g->iov, n, g->sent, &g->send_errors);
     for (unsigned i = 0; i < n; i++) {
         if (!g->o.no_send && !g->sent[i])
@@ -410,6 +460,8 @@ static void deliver(gen_run *g, gen_exporter *ex, unsigned n)
         if (g->pcap.f)
             gen_pcap_write(&g->pcap, g->slots[i].vt_us, &ex->src, &g->o.target, g->iov[i].iov_base,
                            g->iov[i].iov_len);
+        if (g->ipfix)
+            fwrite(g->iov[i].iov_base, g->iov[i].iov_len, 1, g->ipfix);
     }
 }
 
@@ -476,6 +528,11 @@ static void print_summary(const gen_run *g)
     floe_json_ku64(&j, "template_records", t->template_records);
     floe_json_ku64(&j, "bytes", t->bytes);
     floe_json_ku64(&j, "packets", t->packets);
+    if (o->biflow) {
+        floe_json_ku64(&j, "reverse_bytes", t->reverse_bytes);
+        floe_json_ku64(&j, "reverse_packets", t->reverse_packets);
+    }
+    floe_json_kstr(&j, "transport", o->tcp ? "tcp" : "udp");
     floe_json_ku64(&j, "wire_bytes", t->wire_bytes);
     floe_json_ku64(&j, "send_errors", g->send_errors);
     floe_json_key(&j, "gso");
@@ -519,6 +576,10 @@ int main(int argc, char **argv)
     }
     if (gen_pcap_close(&g.pcap) != 0) {
         fprintf(stderr, "floe-gen: %s: write failed\n", g.o.pcap_path);
+        rc = -1;
+    }
+    if (g.ipfix && (ferror(g.ipfix) | fclose(g.ipfix)) != 0) {
+        fprintf(stderr, "floe-gen: %s: write failed\n", g.o.ipfix_path);
         rc = -1;
     }
     run_close(&g);

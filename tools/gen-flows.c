@@ -70,6 +70,7 @@ static void flow_new(gen_flows *fl, gen_flow *f)
     f->dst = reply ? client : server;
     f->sport = reply ? s->port : eph;
     f->dport = reply ? eph : s->port;
+    f->reply = (uint8_t)reply;
     f->ipproto = s->ipproto;
     f->tcp_flags = s->ipproto == 6 ? 0x1b : 0; /* FIN SYN PSH ACK over the flow */
     f->tos = (x >> 17) & 7 ? 0 : 0xb8;         /* one in eight is EF-marked */

@@ -64,7 +64,7 @@ static socklen_t sa_len(const struct sockaddr_storage *ss)
 
 int gen_exporter_open(gen_exporter *ex, const gen_opts *o)
 {
-    int fd = socket(o->target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = socket(o->target.ss_family, (o->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int err = errno;
         fprintf(stderr, "floe-gen: socket: %s\n", strerror(err));
@@ -194,6 +194,30 @@ unsigned gen_send(gen_sender *s, int fd, struct iovec *iov, unsigned n, uint8_t 
         } else {
             retried = 1;
         }
+    }
+    return sent;
+}
+
+unsigned gen_stream_send(int fd, const struct iovec *iov, unsigned n, uint8_t *ok,
+                         uint64_t *errors)
+{
+    unsigned sent = 0;
+    int broken = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+        while (!broken && left) {
+            ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                broken = 1;
+            else
+                p += w, left -= (size_t)w;
+        }
+        ok[i] = !broken;
+        sent += !broken;
+        *errors += (uint64_t)broken;
     }
     return sent;
 }

@@ -17,9 +17,17 @@
 #define NF_MAX_FIELDS       20
 
 typedef struct nf_field {
-    uint16_t ie; /* v9 field type or IPFIX information element */
+    uint16_t ie; /* v9 field type or IPFIX information element; | NF_REV for its reverse */
     uint16_t len;
 } nf_field;
+
+/* RFC 5103's reverse of an IANA element: the enterprise bit, and the
+ * reverse enterprise number after the field specifier. */
+#define NF_REV         0x8000u
+#define NF_REVERSE_PEN 29305u
+/* RFC 7011 §7: the length is in the record. floe-gen's one variable-length
+ * field always holds GEN_PACKET_HEADER bytes. */
+#define NF_VARLEN 65535u
 
 /*
  * A data template: the fields announced in the template set, and the
@@ -31,7 +39,8 @@ typedef struct nf_field {
 typedef struct nf_template {
     uint16_t n;
     nf_field f[NF_MAX_FIELDS];
-    uint8_t *(*write)(uint8_t *p, const gen_rec *r, uint64_t boot_ms);
+    /* Writes one record; adds the bytes and packets it carries to sums. */
+    uint8_t *(*write)(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums);
 } nf_template;
 
 static uint32_t nf_as(uint32_t host)
@@ -59,8 +68,15 @@ static uint8_t *nf_classic_head(uint8_t *p, const gen_rec *r, uint64_t boot_ms)
     return gen_put16(gen_put16(p, r->f.sport), r->f.dport);
 }
 
-static uint8_t *v9_v4_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms)
+static void nf_count(gen_sums *sums, const gen_rec *r)
 {
+    sums->bytes += r->bytes;
+    sums->packets += r->packets;
+}
+
+static uint8_t *v9_v4_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums)
+{
+    nf_count(sums, r);
     p = nf_classic_head(p, r, boot_ms);
     p = gen_put8(gen_put8(gen_put8(p, r->f.tcp_flags), r->f.ipproto), r->f.tos);
     p = gen_put32(gen_put32(p, nf_as(r->f.src)), nf_as(r->f.dst));
@@ -78,21 +94,80 @@ static uint8_t *ipfix_rest(uint8_t *p, const gen_rec *r)
     return gen_put32(gen_put32(p, nf_as(r->f.src)), nf_as(r->f.dst));
 }
 
-static uint8_t *ipfix_v4_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms)
+static uint8_t *ipfix_v4_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums)
 {
     (void)boot_ms;
+    nf_count(sums, r);
     gen_host_v4(r->f.src, p);
     gen_host_v4(r->f.dst, p + 4);
     return ipfix_rest(gen_put32(p + 8, nf_next_hop(r)), r);
 }
 
-static uint8_t *ipfix_v6_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms)
+static uint8_t *ipfix_v6_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums)
 {
     (void)boot_ms;
+    nf_count(sums, r);
     gen_host_v6(r->f.src, p);
     gen_host_v6(r->f.dst, p + 16);
     gen_host_v6(0xffff0000u | r->f.out_if, p + 32); /* 2001:db8::ffff:x */
     return ipfix_rest(p + 48, r);
+}
+
+/*
+ * The reverse direction of a biflow (RFC 5103), appended to an IPFIX
+ * record: what the destination sent back (about half as many packets, a
+ * quarter of the bytes plus headers), its TCP flags, and biflowDirection
+ * (1: the source began the conversation, 2: the destination did).
+ */
+static uint8_t *biflow_tail(uint8_t *p, const gen_rec *r, gen_sums *sums)
+{
+    uint32_t pkts = r->packets / 2 + 1, bytes = pkts * 40 + r->bytes / 4;
+    sums->bytes += bytes;
+    sums->packets += pkts;
+    sums->reverse_bytes += bytes;
+    sums->reverse_packets += pkts;
+    p = gen_put64(gen_put64(p, bytes), pkts);
+    p = gen_put16(p, r->f.ipproto == 6 ? 0x13 : 0); /* FIN SYN ACK */
+    return gen_put8(p, r->f.reply ? 2 : 1);
+}
+
+static uint8_t *ipfix_v4_bi_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums)
+{
+    return biflow_tail(ipfix_v4_write(p, r, boot_ms, sums), r, sums);
+}
+
+static uint8_t *ipfix_v6_bi_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums)
+{
+    return biflow_tail(ipfix_v6_write(p, r, boot_ms, sums), r, sums);
+}
+
+/*
+ * A packet section record (RFC 7133, as sampling routers export each
+ * sampled packet): interfaces, direction, dataLinkFrameSize and the first
+ * GEN_PACKET_HEADER bytes of the frame in dataLinkFrameSection, a
+ * variable-length field. One packet, the frame's bytes.
+ */
+static uint8_t *section_write(uint8_t *p, const gen_rec *r, int v6, gen_sums *sums)
+{
+    uint8_t *frame = p + 4 + 4 + 1 + 2 + 1;
+    uint32_t len = gen_packet_header(frame, r, v6, r->f.sport ^ (uint32_t)r->last_ms);
+    sums->bytes += len;
+    sums->packets++;
+    p = gen_put32(gen_put32(p, r->f.in_if), r->f.out_if);
+    p = gen_put16(gen_put8(p, 0), len); /* ingress */
+    return gen_put8(p, GEN_PACKET_HEADER) + GEN_PACKET_HEADER;
+}
+
+static uint8_t *section_v4_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums)
+{
+    (void)boot_ms;
+    return section_write(p, r, 0, sums);
+}
+
+static uint8_t *section_v6_write(uint8_t *p, const gen_rec *r, uint64_t boot_ms, gen_sums *sums)
+{
+    (void)boot_ms;
+    return section_write(p, r, 1, sums);
 }
 
 /* v9: the classic Cisco layout, uptime-relative times, 48-byte records. */
@@ -156,6 +231,54 @@ static const nf_template nf_ipfix_v6 = {16,
                                          {17, 4}},
                                         ipfix_v6_write};
 
+/* The IPFIX layouts with the reverse direction: 87 and 123 bytes. */
+#define NF_BIFLOW_FIELDS                                                                           \
+    {NF_REV | 1, 8}, {NF_REV | 2, 8}, {NF_REV | 6, 2}, { 239, 1 }
+static const nf_template nf_ipfix_v4_bi = {20,
+                                           {{8, 4},
+                                            {12, 4},
+                                            {15, 4},
+                                            {10, 4},
+                                            {14, 4},
+                                            {2, 8},
+                                            {1, 8},
+                                            {152, 8},
+                                            {153, 8},
+                                            {7, 2},
+                                            {11, 2},
+                                            {6, 2},
+                                            {4, 1},
+                                            {5, 1},
+                                            {16, 4},
+                                            {17, 4},
+                                            NF_BIFLOW_FIELDS},
+                                           ipfix_v4_bi_write};
+static const nf_template nf_ipfix_v6_bi = {20,
+                                           {{27, 16},
+                                            {28, 16},
+                                            {62, 16},
+                                            {10, 4},
+                                            {14, 4},
+                                            {2, 8},
+                                            {1, 8},
+                                            {152, 8},
+                                            {153, 8},
+                                            {7, 2},
+                                            {11, 2},
+                                            {6, 2},
+                                            {4, 1},
+                                            {5, 1},
+                                            {16, 4},
+                                            {17, 4},
+                                            NF_BIFLOW_FIELDS},
+                                           ipfix_v6_bi_write};
+
+/* Packet sections: 140-byte records, the frame's length byte included. */
+#define NF_SECTION_FIELDS                                                                          \
+    {{10, 4}, {14, 4}, {61, 1}, {312, 2}, {315, NF_VARLEN}}
+static const nf_template nf_sect_v4 = {5, NF_SECTION_FIELDS, section_v4_write};
+static const nf_template nf_sect_v6 = {5, NF_SECTION_FIELDS, section_v6_write};
+
 /* Where NetFlow v9 and IPFIX differ. */
 typedef struct nf_dialect {
     uint16_t version;
@@ -168,12 +291,16 @@ typedef struct nf_dialect {
 static const nf_dialect nf_v9 = {9, 20, 0, 0, &nf_v9_v4};
 static const nf_dialect nf_ipfix4 = {10, 16, 2, 1, &nf_ipfix_v4};
 static const nf_dialect nf_ipfix6 = {10, 16, 2, 1, &nf_ipfix_v6};
+static const nf_dialect nf_ipfix4_bi = {10, 16, 2, 1, &nf_ipfix_v4_bi};
+static const nf_dialect nf_ipfix6_bi = {10, 16, 2, 1, &nf_ipfix_v6_bi};
+static const nf_dialect nf_ipfix4_sect = {10, 16, 2, 1, &nf_sect_v4};
+static const nf_dialect nf_ipfix6_sect = {10, 16, 2, 1, &nf_sect_v6};
 
 static size_t nf_record_len(const nf_template *t)
 {
     size_t n = 0;
     for (unsigned i = 0; i < t->n; i++)
-        n += t->f[i].len;
+        n += t->f[i].len == NF_VARLEN ? 1 + GEN_PACKET_HEADER : t->f[i].len;
     return n;
 }
 
@@ -193,8 +320,10 @@ static uint8_t *nf_template_set(uint8_t *p, const nf_dialect *d)
     p = gen_put16(p + 4, NF_DATA_TEMPLATE);
     p = gen_put16(p, d->t->n);
     for (unsigned i = 0; i < d->t->n; i++) {
-        p = gen_put16(p, d->t->f[i].ie);
-        p = gen_put16(p, d->t->f[i].len);
+        const nf_field *f = &d->t->f[i];
+        p = gen_put16(gen_put16(p, f->ie), f->len);
+        if (f->ie & NF_REV)
+            p = gen_put32(p, NF_REVERSE_PEN);
     }
     return nf_set_close(set, p, d->template_set);
 }
@@ -264,9 +393,7 @@ static size_t nf_datagram(const nf_dialect *d, gen_exporter *ex, const gen_opts 
     gen_rec r;
     for (p += 4; n < max_records && (size_t)(p - buf) + rec_len <= GEN_FILL; n++) {
         gen_flows_next(&ex->flows, now_ms, &r);
-        p = d->t->write(p, &r, boot_ms);
-        sums->bytes += r.bytes;
-        sums->packets += r.packets;
+        p = d->t->write(p, &r, boot_ms, sums);
     }
     p = nf_set_close(set, p, NF_DATA_TEMPLATE);
     size_t len = (size_t)(p - buf);
@@ -290,13 +417,15 @@ size_t gen_v9_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms, uin
 size_t gen_ipfix_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
                           uint32_t max_records, uint8_t *buf, gen_sums *sums)
 {
-    return nf_datagram(&nf_ipfix4, ex, o, now_ms, max_records, buf, sums);
+    const nf_dialect *d = o->biflow ? &nf_ipfix4_bi : o->sections ? &nf_ipfix4_sect : &nf_ipfix4;
+    return nf_datagram(d, ex, o, now_ms, max_records, buf, sums);
 }
 
 size_t gen_ipfix6_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
                            uint32_t max_records, uint8_t *buf, gen_sums *sums)
 {
-    return nf_datagram(&nf_ipfix6, ex, o, now_ms, max_records, buf, sums);
+    const nf_dialect *d = o->biflow ? &nf_ipfix6_bi : o->sections ? &nf_ipfix6_sect : &nf_ipfix6;
+    return nf_datagram(d, ex, o, now_ms, max_records, buf, sums);
 }
 
 /* ---- NetFlow v5 ---------------------------------------------------------- */

@@ -16,7 +16,7 @@
 
 #define SF_FCS_LEN        4   /* the frame check sequence, counted as stripped */
 #define SF_SOURCE_IFINDEX 1   /* each exporter samples one data source */
-#define SF_HEADER_LEN     128 /* sampled bytes of each packet */
+#define SF_HEADER_LEN     GEN_PACKET_HEADER /* sampled bytes of each packet */
 #define SF_SAMPLE_LEN     (8 + 56 + SF_HEADER_LEN)
 
 static uint8_t *sf_ethernet(uint8_t *p, const gen_rec *r, int v6)
@@ -60,14 +60,24 @@ static uint8_t *sf_l4(uint8_t *p, const gen_rec *r, uint32_t l4_len, uint32_t se
     return gen_put32(gen_put16(p, 65535), 0);
 }
 
+uint32_t gen_packet_header(uint8_t *p, const gen_rec *r, int v6, uint32_t seq)
+{
+    uint32_t ip_hdr = v6 ? 40 : 20, l4_hdr = r->f.ipproto == 6 ? 20 : 8;
+    uint32_t hdr_len = 14 + ip_hdr + l4_hdr, min_ip = GEN_PACKET_HEADER - 14;
+    uint32_t ip_len = r->f.pkt_len < min_ip ? min_ip : r->f.pkt_len;
+    uint8_t *h = sf_ethernet(p, r, v6);
+    h = v6 ? sf_ipv6(h, r, ip_len) : sf_ipv4(h, r, ip_len, (uint16_t)seq);
+    sf_l4(h, r, ip_len - ip_hdr, seq * 2654435761u);
+    memset(p + hdr_len, 0, GEN_PACKET_HEADER - hdr_len);
+    return 14 + ip_len;
+}
+
 /* Writes a flow sample of r at p; returns its end and the frame's length. */
 static uint8_t *sf_flow_sample(uint8_t *p, gen_exporter *ex, const gen_rec *r, int v6,
                                uint32_t rate, uint32_t *frame_len)
 {
-    uint32_t ip_hdr = v6 ? 40 : 20, l4_hdr = r->f.ipproto == 6 ? 20 : 8;
-    uint32_t hdr_len = 14 + ip_hdr + l4_hdr, min_ip = SF_HEADER_LEN - 14;
-    uint32_t ip_len = r->f.pkt_len < min_ip ? min_ip : r->f.pkt_len;
-    *frame_len = 14 + ip_len + SF_FCS_LEN;
+    uint8_t hdr[GEN_PACKET_HEADER];
+    *frame_len = gen_packet_header(hdr, r, v6, ex->sample_seq + 1) + SF_FCS_LEN;
     ex->sample_pool += rate;
     p = gen_put32(gen_put32(p, 1), SF_SAMPLE_LEN - 8); /* flow_sample and its length */
     p = gen_put32(gen_put32(p, ex->sample_seq++), SF_SOURCE_IFINDEX);
@@ -77,10 +87,7 @@ static uint8_t *sf_flow_sample(uint8_t *p, gen_exporter *ex, const gen_rec *r, i
     p = gen_put32(gen_put32(p, 1), 16 + SF_HEADER_LEN); /* raw packet header, length */
     p = gen_put32(gen_put32(p, 1), *frame_len);         /* Ethernet */
     p = gen_put32(gen_put32(p, SF_FCS_LEN), SF_HEADER_LEN);
-    uint8_t *h = sf_ethernet(p, r, v6);
-    h = v6 ? sf_ipv6(h, r, ip_len) : sf_ipv4(h, r, ip_len, (uint16_t)ex->sample_seq);
-    sf_l4(h, r, ip_len - ip_hdr, ex->sample_seq * 2654435761u);
-    memset(p + hdr_len, 0, SF_HEADER_LEN - hdr_len);
+    memcpy(p, hdr, SF_HEADER_LEN);
     return p + SF_HEADER_LEN;
 }
 

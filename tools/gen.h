@@ -78,6 +78,7 @@ typedef struct gen_flow {
     uint16_t in_if, out_if;
     uint16_t pkt_len; /* IP length of its packets */
     uint8_t ipproto, tos, tcp_flags;
+    uint8_t reply; /* src is the server: the destination began the conversation */
 } gen_flow;
 
 /* One flow record (or one sFlow sample) drawn from a conversation. */
@@ -123,14 +124,20 @@ typedef struct gen_opts {
     double flow_length;
     uint64_t start_ms; /* the virtual clock's start, ms since the epoch */
     const char *pcap_path;
+    const char *ipfix_path; /* an RFC 5655 file of the messages sent (IPFIX only) */
     int no_send, no_gso, quiet;
+    int tcp;      /* IPFIX over TCP (RFC 7011 §10.4): one connection per exporter */
+    int biflow;   /* IPFIX records carry the reverse direction (RFC 5103) */
+    int sections; /* IPFIX records carry a packet each (dataLinkFrameSection) */
 } gen_opts;
 
 /* What was put in the datagrams. */
 typedef struct gen_sums {
     uint64_t datagrams, records, options_records, template_records;
     uint64_t bytes, packets; /* sFlow: sum of frame lengths, and one per sample */
-    uint64_t wire_bytes;     /* UDP payload bytes of the datagrams */
+    uint64_t reverse_bytes, reverse_packets; /* --biflow: the part of bytes and packets
+                                              * in reverse elements */
+    uint64_t wire_bytes;                     /* UDP payload bytes of the datagrams */
 } gen_sums;
 
 /* One exporter: its identity, its sequence numbers and its socket. */
@@ -177,6 +184,15 @@ size_t gen_sflow_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
 size_t gen_sflow6_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
                            uint32_t max_records, uint8_t *buf, gen_sums *sums);
 
+/*
+ * The first GEN_PACKET_HEADER bytes of one packet of r's conversation at p:
+ * Ethernet, IPv4 or IPv6, TCP or UDP, then zeros, as hsflowd samples by
+ * default. seq varies the IP id and the TCP sequence number. Returns the
+ * length of the whole frame, FCS excluded (at least GEN_PACKET_HEADER).
+ */
+#define GEN_PACKET_HEADER 128
+uint32_t gen_packet_header(uint8_t *p, const gen_rec *r, int v6, uint32_t seq);
+
 /* ---- output: sockets and pcap ------------------------------------------------- */
 
 /*
@@ -186,8 +202,9 @@ size_t gen_sflow6_datagram(gen_exporter *ex, const gen_opts *o, uint64_t now_ms,
  * opened, in which case it is 50000 + index so that a pcap is reproducible.
  */
 void gen_exporter_plan(gen_exporter *ex, const gen_opts *o);
-/* Opens ex->fd bound to ex->src and connected to the target, and writes the
- * bound address back to ex->src. Returns 0, or -errno with a message on stderr. */
+/* Opens ex->fd bound to ex->src and connected to the target (a UDP socket,
+ * or with o->tcp a TCP connection), and writes the bound address back to
+ * ex->src. Returns 0, or -errno with a message on stderr. */
 int gen_exporter_open(gen_exporter *ex, const gen_opts *o);
 void gen_exporter_close(gen_exporter *ex);
 
@@ -222,6 +239,12 @@ int gen_gso_supported(int fd);
  */
 unsigned gen_send(gen_sender *s, int fd, struct iovec *iov, unsigned n, uint8_t *ok,
                   uint64_t *errors);
+
+/* Writes the n messages of iov, whole, on the stream fd and sets ok[i] for
+ * each; after a failed write the rest are given up and added to *errors.
+ * Returns how many went out. */
+unsigned gen_stream_send(int fd, const struct iovec *iov, unsigned n, uint8_t *ok,
+                         uint64_t *errors);
 
 /* A classic pcap writer (Ethernet, microseconds). */
 typedef struct gen_pcap {

@@ -27,9 +27,12 @@ static void sources_json(floe_json *j, const floe_engine *e, uint64_t *drops_tot
         *drops_total += drops;
         floe_json_obj_begin(j);
         floe_json_kstr(j, "address", s->name);
+        floe_json_kstr(j, "transport", s->transport ? s->transport : "udp");
         floe_json_ku64(j, "datagrams", s->datagrams);
         floe_json_ku64(j, "rcvbuf", (uint64_t)(s->rcvbuf / 2));
         floe_json_ku64(j, "socket_drops", drops);
+        if (s->describe)
+            s->describe(s, j);
         floe_json_obj_end(j);
     }
     floe_json_arr_end(j);
@@ -153,6 +156,9 @@ static void exporter_json(floe_json *j, const floe_decoders *dec, const floe_exp
     }
     floe_json_kstr(j, "proto", floe_proto_name((int)ex->key.proto));
     floe_json_ku64(j, "domain", ex->key.domain);
+    floe_json_kstr(j, "transport", ex->key.session ? "tcp" : "udp");
+    if (ex->key.session)
+        floe_json_ku64(j, "session", ex->key.session);
     floe_json_ku64(j, "first_seen_ms", ex->first_seen_ms);
     floe_json_ku64(j, "last_seen_ms", ex->last_seen_ms);
     floe_json_ku64(j, "sampling", ex->dec.sampling ? ex->dec.sampling : 1);

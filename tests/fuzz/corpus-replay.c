@@ -12,6 +12,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Inputs under a tcp/ or capture/ folder are streams and capture files;
+ * the rest are datagrams. */
+static void replay_one(const char *path, const uint8_t *buf, size_t n)
+{
+    if (strstr(path, "/tcp/")) {
+        fuzz_feed_stream(buf, n);
+    } else if (strstr(path, "/capture/")) {
+        fuzz_feed_capture(buf, n);
+    } else {
+        fuzz_feed(buf, n, 1);
+        fuzz_feed(buf, n, 0);
+    }
+}
+
 static int run_file(const char *path, size_t *count)
 {
     FILE *f = fopen(path, "rb");
@@ -19,11 +33,10 @@ static int run_file(const char *path, size_t *count)
         fprintf(stderr, "corpus-replay: cannot open %s\n", path);
         return 1;
     }
-    static uint8_t buf[1 << 20];
+    static uint8_t buf[4 << 20];
     size_t n = fread(buf, 1, sizeof(buf), f);
     fclose(f);
-    fuzz_feed(buf, n, 1);
-    fuzz_feed(buf, n, 0);
+    replay_one(path, buf, n);
     (*count)++;
     return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include "tests/fuzz/fuzz.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/engine.h"
@@ -88,10 +89,83 @@ static void feed_one(harness *h, const floe_addr *src, const uint8_t *p, size_t 
     floe_engine_batch_end(&h->e);
 }
 
+/* Empties the exporter table, so that nothing carries over between inputs. */
+static int harness_reset(harness *h, int tables)
+{
+    floe_ingest *ing = &h->e.ing;
+    floe_exporters_close(&ing->exporters);
+    h->tables = tables;
+    return floe_exporters_init(&ing->exporters, h->cfg.max_exporters, &ing->dec);
+}
+
+/* What every input ends with: template expiry and idle flows. */
+static void harness_settle(harness *h)
+{
+    floe_ingest_sweep(&h->e.ing, h->clock + 100000000);
+    if (h->e.tables_on)
+        floe_tables_expire(&h->e.tables, h->clock);
+}
+
+int fuzz_feed_stream(const uint8_t *data, size_t size)
+{
+    harness *h = harness_get();
+    floe_stream s;
+    floe_addr src;
+    uint8_t v4[4] = {192, 0, 2, 9};
+    floe_addr_from_v4(&src, v4);
+    if (harness_reset(h, 1) != 0 || floe_engine_stream_open(&h->e, &s, &src, 4739, h->clock) != 0)
+        return 0;
+    /* Reads of 1 to 255 bytes, or as large as the buffer takes. */
+    size_t chunk = size && data[size - 1] ? data[size - 1] : SIZE_MAX;
+    for (size_t off = 0; off < size;) {
+        uint8_t *p;
+        size_t room;
+        floe_engine_stream_buffer(&s, &p, &room);
+        size_t k = size - off < room ? size - off : room;
+        k = k < chunk ? k : chunk;
+        memcpy(p, data + off, k);
+        off += k;
+        h->clock += 1;
+        floe_engine_advance(&h->e, h->clock);
+        floe_engine_housekeep(&h->e, h->clock, 1024);
+        if (floe_engine_stream_data(&h->e, &s, k, h->clock) != 0 ||
+            floe_stream_expired(&s, h->clock, 60000, 5000) >= 0)
+            break;
+    }
+    floe_engine_stream_close(&h->e, &s);
+    harness_settle(h);
+    return 0;
+}
+
+static void on_capture(void *ud, const floe_addr *src, uint16_t sport, const uint8_t *p, size_t n,
+                       uint64_t ts_ms)
+{
+    harness *h = ud;
+    (void)sport;
+    if (ts_ms > h->clock)
+        h->clock = ts_ms;
+    feed_one(h, src, p, n);
+}
+
+int fuzz_feed_capture(const uint8_t *data, size_t size)
+{
+    harness *h = harness_get();
+    floe_pcap_stats st;
+    char err[256];
+    if (size == 0 || harness_reset(h, 1) != 0)
+        return 0;
+    FILE *f = fmemopen((void *)(uintptr_t)data, size, "rb");
+    if (!f)
+        return 0;
+    memset(&st, 0, sizeof(st));
+    floe_capture_read(f, "fuzz input", on_capture, h, &st, err, sizeof(err));
+    harness_settle(h);
+    return 0;
+}
+
 int fuzz_feed(const uint8_t *data, size_t size, int tables)
 {
     harness *h = harness_get();
-    floe_ingest *ing = &h->e.ing;
     floe_addr src;
     /* The input's last byte picks one of four exporter addresses (so the
      * global template bound, below four exporters' worth, is reached) and
@@ -102,10 +176,8 @@ int fuzz_feed(const uint8_t *data, size_t size, int tables)
     uint8_t v4[4] = {192, 0, 2, (uint8_t)(1 + (sel & 3))};
     uint64_t step = (sel & 4) ? 1 : 1000;
     floe_addr_from_v4(&src, v4);
-    floe_exporters_close(&ing->exporters);
-    if (floe_exporters_init(&ing->exporters, h->cfg.max_exporters, &ing->dec) != 0)
+    if (harness_reset(h, tables) != 0)
         return 0;
-    h->tables = tables;
     size_t off = 0;
     while (off + 2 <= size) {
         size_t n = (size_t)data[off] << 8 | data[off + 1];
@@ -119,8 +191,6 @@ int fuzz_feed(const uint8_t *data, size_t size, int tables)
         h->clock++;
         feed_one(h, &src, data, size);
     }
-    floe_ingest_sweep(ing, h->clock + 100000000);
-    if (h->e.tables_on)
-        floe_tables_expire(&h->e.tables, h->clock);
+    harness_settle(h);
     return 0;
 }

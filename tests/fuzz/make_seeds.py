@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Writes fuzz seeds from the golden captures: one file per capture, its UDP
 payloads framed as the harness reads them (2-byte length, bytes), into
-tests/fuzz/corpus/<proto>/. Run by a developer when the captures change.
+tests/fuzz/corpus/<proto>/ (from twin.pcap where a capture holds fragments);
+for the TCP target, each IPFIX capture's messages one after another, as a
+connection (or an IPFIX file) carries them, into tcp/; for the capture
+target, the small captures whole and the first frames of the larger ones,
+and the smaller TCP seeds as IPFIX files, into capture/. Run by a developer
+when the captures change.
 
 usage: make_seeds.py GOLDEN_DIR CORPUS_DIR
 """
@@ -39,6 +44,49 @@ def udp_payloads(path):
     return out
 
 
+SEED_MAX = 32768  # bytes of a datagram or stream seed; the rest of a capture adds little
+
+
+def framed(payloads):
+    """The datagrams as the harness reads them, up to SEED_MAX bytes."""
+    out = b""
+    for p in payloads:
+        if len(p) < 65536 and len(out) + 2 + len(p) <= SEED_MAX:
+            out += struct.pack("!H", len(p)) + p
+    return out
+
+
+def ipfix_stream(payloads, cap=SEED_MAX):
+    """The IPFIX messages of the datagrams, each cut to its own length."""
+    out = b""
+    for p in payloads:
+        if len(p) < 16 or p[:2] != b"\x00\x0a":
+            continue
+        n = struct.unpack("!H", p[2:4])[0]
+        if 16 <= n <= len(p) and len(out) + n <= cap:
+            out += p[:n]
+    return out
+
+
+def pcap_head(path, frames):
+    """The capture's header and its first frames."""
+    data = open(path, "rb").read()
+    magic = struct.unpack("<I", data[:4])[0]
+    endian = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    off = 24
+    for _ in range(frames):
+        if off + 16 > len(data):
+            break
+        off += 16 + struct.unpack(endian + "IIII", data[off:off + 16])[2]
+    return data[:off]
+
+
+def write(corpus, kind, name, data):
+    os.makedirs(os.path.join(corpus, kind), exist_ok=True)
+    with open(os.path.join(corpus, kind, name), "wb") as f:
+        f.write(data)
+
+
 def main():
     golden, corpus = sys.argv[1], sys.argv[2]
     proto_dir = {"v5": "v5", "v9": "nf9", "ipfix": "ipfix", "sflow": "sflow"}
@@ -46,11 +94,18 @@ def main():
         cap = os.path.join(golden, name, "capture.pcap")
         if not os.path.exists(cap):
             continue
+        twin = os.path.join(golden, name, "twin.pcap")
+        payloads = udp_payloads(twin if os.path.exists(twin) else cap)
         proto = proto_dir[name.split("-")[1]]
-        os.makedirs(os.path.join(corpus, proto), exist_ok=True)
-        framed = b"".join(struct.pack("!H", len(p)) + p for p in udp_payloads(cap) if len(p) < 65536)
-        with open(os.path.join(corpus, proto, name), "wb") as f:
-            f.write(framed)
+        write(corpus, proto, name, framed(payloads))
+        if proto == "ipfix":
+            stream = ipfix_stream(payloads)
+            write(corpus, "tcp", name, stream)
+            if len(stream) <= 16384:
+                write(corpus, "capture", name + ".ipfix", stream)
+        size = os.path.getsize(cap)
+        write(corpus, "capture", name + ".pcap", open(cap, "rb").read() if size <= 16384
+              else pcap_head(cap, 12))
 
 
 if __name__ == "__main__":

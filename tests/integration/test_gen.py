@@ -264,7 +264,13 @@ class GenSends(unittest.TestCase):
                      ["--proto", "v5"], ["--proto", "v5", "--target", "nowhere"],
                      ["--proto", "v5", "--target", "127.0.0.1:2055", "--rate", "-1"],
                      ["--proto", "v5", "--target", "127.0.0.1:2055", "--sampling", "20000"],
-                     ["--proto", "v5", "--target", "127.0.0.1:2055", "--no-send"]):
+                     ["--proto", "v5", "--target", "127.0.0.1:2055", "--no-send"],
+                     ["--proto", "v9", "--target", "127.0.0.1:2055", "--tcp"],
+                     ["--proto", "sflow", "--target", "127.0.0.1:6343", "--biflow"],
+                     ["--proto", "ipfix", "--target", "127.0.0.1:4739", "--biflow",
+                      "--packet-sections"],
+                     ["--proto", "ipfix", "--target", "127.0.0.1:4739", "--tcp", "--no-send",
+                      "--pcap", "/dev/null"]):
             out = subprocess.run([GEN_BIN] + args, capture_output=True, text=True)
             self.assertEqual(out.returncode, 2, args)
             self.assertEqual(len(out.stderr.strip().splitlines()), 1, out.stderr)

@@ -108,9 +108,9 @@ class ClickHouse:
     def url(self):
         return "http://127.0.0.1:%d" % self.http
 
-    def query(self, sql):
+    def query(self, sql, timeout=10):
         req = urllib.request.Request(self.url() + "/", data=sql.encode())
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.read().decode()
 
     def rows(self, sql):

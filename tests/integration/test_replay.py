@@ -4,7 +4,8 @@ totals must equal the sums over the records, scaled by the sampling rate,
 as computed here independently with tshark (sampling from the v5 header,
 from v9/IPFIX options records by selector id, or from the sFlow sample).
 Every record's bytes are sent by one host and received by another, so sent
-and received totals must both equal that sum. Skips (77) without tshark."""
+and received totals must both equal that sum; a biflow's reverse direction
+counts too, and a packet section's frame size. Skips (77) without tshark."""
 import json
 import os
 import shutil
@@ -84,6 +85,13 @@ def expected_totals(pcap):
             for r in recs:
                 rate = option_rate(r)
                 sel = r.get("cflow.selector_id", r.get("cflow.sampler_id"))
+                if "cflow.data_link_frame_size" in r:
+                    # A packet section (RFC 7133): one sampled packet, whose
+                    # addresses are in the embedded frame.
+                    rate = rate or default or 1
+                    total_b += num(r["cflow.data_link_frame_size"]) * rate
+                    total_p += rate
+                    continue
                 if not any(k in r for k in ("cflow.srcaddr", "cflow.srcaddrv6")):
                     # no addresses: an options record (or one the tables skip)
                     if "cflow.octets" in r or "cflow.packets" in r:
@@ -98,10 +106,12 @@ def expected_totals(pcap):
                     rate = v5_rate or (by_selector.get(num(sel)) if sel is not None else None) or default or 1
                 # Delta octets; NSEL records carry initiator and responder
                 # octets instead, which the tables count as the two directions.
-                octets = num(r["cflow.octets"]) if "cflow.octets" in r else (
+                # A biflow's reverse octets and packets (RFC 5103) are shown
+                # under the same fields, after the forward ones: both count.
+                octets = sum(num(x) for x in as_list(r["cflow.octets"])) if "cflow.octets" in r else (
                     num(r.get("cflow.initiator_octets", 0)) + num(r.get("cflow.responder_octets", 0)))
                 total_b += octets * rate
-                total_p += num(r.get("cflow.packets", 0)) * rate
+                total_p += sum(num(x) for x in as_list(r.get("cflow.packets", 0))) * rate
         for sf in as_list(layers.get("sflow", [])):
             if not isinstance(sf, dict):
                 continue

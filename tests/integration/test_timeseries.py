@@ -160,6 +160,16 @@ class Timeseries(unittest.TestCase):
             body = d.get("/api/v1/timeseries?schema=host:traffic&tags=10.0.0.0&from=%d&to=%d"
                          % (B0, B0 + 240))
             self.assertEqual(body["tags"], {"host": "10.0.0.0"})
+            # Groups: a host's applications, every application.
+            for query, want in (("schema=host:ndpi&tags=10.0.0.0", host0_bytes()),
+                                ("schema=app:traffic", minute_bytes())):
+                body = d.get("/api/v1/timeseries?%s&from=%d&to=%d" % (query, B0, B0 + 240))
+                self.assertEqual(body["group"], "app", body)
+                self.assertGreaterEqual(len(body["metrics"]), 1)
+                sums = {p[0]: round(sum(v for v in p[1:] if v is not None) * 60)
+                        for p in body["points"]}
+                self.assertEqual({t: sums.get(t, 0) for t in want},
+                                 {t: v for t, v in want.items()}, query)
             schemas = d.get("/api/v1/timeseries/schemas")
             text = json.dumps(schemas)
             for name in ("host:traffic", "iface:traffic", "sixer:six", "syn_received:syn"):

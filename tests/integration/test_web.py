@@ -84,7 +84,7 @@ class Routes(unittest.TestCase):
                 for creds in ({}, {"Cookie": "floe_session=" + "0" * 64},
                               {"Authorization": "Bearer not-the-token-at-all"}):
                     st, h, body = request(d, r["method"], path, creds, b"" if r["method"] != "GET" else None)
-                    api = path.startswith("/api/") or path == "/metrics"
+                    api = path.startswith(("/api/", "/chart/")) or path == "/metrics"
                     if r["method"] == "GET" and not api and "Authorization" not in creds:
                         self.assertEqual(st, 303, "%s %s %s" % (r["method"], path, creds))
                         self.assertTrue(h["location"].startswith("/login?next="), h["location"])

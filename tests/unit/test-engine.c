@@ -220,8 +220,96 @@ TEST(counters_reach_every_form)
     floe_buf_close(&b);
 }
 
+typedef struct points {
+    uint64_t host_traffic, bytes_sent, wrong_time, other;
+    uint64_t when_s;
+} points;
+
+static void count_point(void *ud, const char *schema, const char *const *tags, const double *v,
+                        size_t n, uint64_t when_s)
+{
+    points *p = ud;
+    (void)tags;
+    (void)n;
+    if (when_s != p->when_s)
+        p->wrong_time++;
+    if (strcmp(schema, "host:traffic") == 0) {
+        p->host_traffic++;
+        p->bytes_sent += (uint64_t)v[0];
+    } else {
+        p->other++;
+    }
+}
+
+/*
+ * Live, the built-in series walk the local hosts in slices between turns
+ * of the loop: the tick writes none of them, each run a slice, and after
+ * the last every host has its point for that minute, with the growth since
+ * the previous minute.
+ */
+TEST(live_series_walk_the_hosts_in_slices)
+{
+    floe_config cfg;
+    floe_log log;
+    floe_engine e;
+    uv_loop_t loop;
+    char err[256];
+    points p = {0};
+    ASSERT_EQ(uv_loop_init(&loop), 0);
+    ASSERT_EQ(floe_config_defaults(&cfg), 0);
+    ASSERT_EQ(floe_config_set_str(&cfg.builtin_plugins, "none"), 0);
+    cfg.tables.max_flows = cfg.tables.max_hosts = 16384; /* small tables set up fast */
+    cfg.tables.dpi_enabled = 0;
+    cfg.alerts_enabled = cfg.ts_enabled = 0; /* the tap sees the points; no stores */
+    floe_log_init(&log, -1, 0);
+    const uint64_t t0 = 1700000040000ULL; /* a minute boundary */
+    ASSERT_EQ(floe_engine_init(&e, &cfg, &log, &loop, FLOE_ENGINE_LIVE, t0, err, sizeof(err)), 0);
+    e.tap.ts = count_point;
+    e.tap.ud = &p;
+    const unsigned hosts = 5000;
+    for (unsigned i = 0; i < hosts; i++) {
+        floe_record r;
+        char src[32];
+        memset(&r, 0, sizeof(r));
+        snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250 + 1);
+        floe_addr_parse(&r.src, src);
+        floe_addr_parse(&r.dst, "198.51.100.1");
+        r.sport = 40000, r.dport = 443, r.ipproto = 6, r.bytes = 100 + i, r.packets = 1;
+        r.sampling = 1;
+        r.has = FLOE_F(SRC) | FLOE_F(DST) | FLOE_F(SPORT) | FLOE_F(DPORT) | FLOE_F(IPPROTO) |
+                FLOE_F(BYTES) | FLOE_F(PACKETS);
+        floe_tables_record(&e.tables, &r, t0 + 1000);
+    }
+    p.when_s = t0 / 1000 + 60;
+    floe_engine_advance(&e, t0 + 30000); /* the scheduler's first advance sets its clock */
+    floe_engine_advance(&e, t0 + 60000);
+    ASSERT_EQ(p.host_traffic, 0);
+    ASSERT(p.other > 0); /* the system's and the network's, at once */
+    int slices = 0;
+    while (floe_series_run(&e))
+        slices++;
+    ASSERT(slices >= 2);
+    ASSERT_EQ(p.host_traffic, hosts);
+    ASSERT_U64_EQ(p.bytes_sent, (uint64_t)hosts * 100 + (uint64_t)hosts * (hosts - 1) / 2);
+    ASSERT_EQ(p.wrong_time, 0);
+    /* A quiet minute: every host again, with nothing grown. */
+    p.host_traffic = p.bytes_sent = 0;
+    p.when_s += 60;
+    floe_engine_advance(&e, t0 + 120000);
+    while (floe_series_run(&e))
+        ;
+    ASSERT_EQ(p.host_traffic, hosts);
+    ASSERT_U64_EQ(p.bytes_sent, 0);
+    ASSERT_EQ(e.series.late, 0);
+    floe_engine_close(&e);
+    floe_engine_release_loop(&e);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    floe_config_free(&cfg);
+}
+
 TEST_MAIN(TEST_ENTRY(exporter_evicted_while_its_records_wait_in_the_pipeline),
           TEST_ENTRY(scheduler_ticks_at_wall_boundaries),
           TEST_ENTRY(scheduler_jump_fires_the_latest_and_counts_the_rest),
           TEST_ENTRY(period_names_round_trip), TEST_ENTRY(engine_clock_drives_the_scheduler),
-          TEST_ENTRY(counters_reach_every_form))
+          TEST_ENTRY(counters_reach_every_form), TEST_ENTRY(live_series_walk_the_hosts_in_slices))

@@ -1324,6 +1324,270 @@ TEST(describe_lists_templates_by_name)
     fx_close(&f);
 }
 
+/* ---- biflows (RFC 5103) and packet sections (RFC 7133) ---------------------- */
+
+#define REV 29305u
+
+TEST(ipfix_biflow_reverse_elements)
+{
+    fixture f;
+    fx_init(&f);
+    ipfix_begin(&P, 0, 5);
+    set_begin(&P, 2);
+    tmpl(&P, 300, 17);
+    fld(&P, 8, 4), fld(&P, 12, 4), fld(&P, 7, 2), fld(&P, 11, 2), fld(&P, 4, 1);
+    fld(&P, 1, 8), fld(&P, 2, 8), fld_pen(&P, 1, 4, REV), fld_pen(&P, 2, 4, REV);
+    fld(&P, 6, 2), fld_pen(&P, 6, 1, REV), fld(&P, 152, 8), fld_pen(&P, 152, 8, REV);
+    fld_pen(&P, 10, 4, REV), fld_pen(&P, 14, 4, REV), fld_pen(&P, 195, 1, REV), fld(&P, 239, 1);
+    set_end(&P);
+    set_begin(&P, 300);
+    for (uint8_t i = 0; i < 2; i++) {
+        v4(&P, 10, 0, 0, 1), v4(&P, 10, 0, 0, 2), u16(&P, 40000), u16(&P, 443), u8(&P, 6);
+        u64(&P, 1000 + i), u64(&P, 10), u32(&P, 5000), u32(&P, 7 + i);
+        u16(&P, 0x02), u8(&P, 0x12), u64(&P, EXPORT_MS - 900), u64(&P, EXPORT_MS - 800);
+        u32(&P, 9), u32(&P, 3), u8(&P, 10), u8(&P, 2);
+    }
+    set_end(&P);
+    fx_feed(&f, &P);
+
+    ASSERT_EQ(f.n, 2);
+    const floe_record *r = &f.recs[1];
+    ASSERT_U64_EQ(r->bytes, 1001);
+    ASSERT_U64_EQ(r->packets, 10);
+    ASSERT(r->has & FLOE_F(REV_BYTES));
+    ASSERT_U64_EQ(r->rev.bytes, 5000); /* reduced-size encoding too */
+    ASSERT_U64_EQ(r->rev.packets, 8);
+    ASSERT_EQ(r->tcp_flags, 0x02);
+    ASSERT_EQ(r->rev.tcp_flags, 0x12);
+    ASSERT_U64_EQ(r->first_ms, EXPORT_MS - 900);
+    ASSERT_U64_EQ(r->rev.first_ms, EXPORT_MS - 800);
+    ASSERT_EQ(r->rev.in_if, 9);
+    ASSERT_EQ(r->rev.out_if, 3);
+    ASSERT_EQ(r->rev.tos, 10 << 2); /* a DSCP, as the forward one */
+    ASSERT_EQ(r->biflow_dir, 2);
+    ASSERT(!(r->has & (FLOE_F(IN_IF) | FLOE_F(REV_VLAN) | FLOE_F(REV_BYTES_TOTAL))));
+    /* Both directions count in the sums, and apart in the reverse ones. */
+    const floe_counters *c = fx_c(&f, FLOE_PROTO_IPFIX);
+    ASSERT_U64_EQ(c->bytes, 1000 + 1001 + 5000 + 5000);
+    ASSERT_U64_EQ(c->packets, 10 + 10 + 7 + 8);
+    ASSERT_U64_EQ(c->reverse_bytes, 10000);
+    ASSERT_U64_EQ(c->reverse_packets, 15);
+    floe_buf b;
+    floe_json j;
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_record_json(&j, r);
+    ASSERT_CONTAINS(b.data, "\"biflow_direction\":2,\"reverse_bytes\":5000,\"reverse_packets\":8,"
+                            "\"reverse_first_ms\":");
+    ASSERT_CONTAINS(b.data, "\"reverse_tcp_flags\":18,\"reverse_tos\":40,\"reverse_in_if\":9");
+    floe_buf_close(&b);
+    fx_close(&f);
+}
+
+TEST(yaf_flags_totals_and_reverse_start)
+{
+    fixture f;
+    fx_init(&f);
+    ipfix_begin(&P, 0, 0);
+    set_begin(&P, 2);
+    tmpl(&P, 301, 9);
+    fld(&P, 152, 8), fld(&P, 85, 8), fld_pen(&P, 85, 8, REV), fld_pen(&P, 21, 4, 6871);
+    fld_pen(&P, 14, 1, 6871), fld_pen(&P, 15, 1, 6871), fld_pen(&P, 16398, 1, 6871);
+    fld_pen(&P, 16399, 1, 6871), fld_pen(&P, 58, 2, REV);
+    set_end(&P);
+    set_begin(&P, 301);
+    u64(&P, EXPORT_MS - 5000), u64(&P, 172), u64(&P, 92), u32(&P, 25);
+    u8(&P, 0xc2), u8(&P, 0x11), u8(&P, 0x12), u8(&P, 0x11), u16(&P, 7);
+    set_end(&P);
+    fx_feed(&f, &P);
+
+    ASSERT_EQ(f.n, 1);
+    const floe_record *r = &f.recs[0];
+    ASSERT_EQ(r->tcp_flags, 0xd3); /* initial | union */
+    ASSERT_EQ(r->rev.tcp_flags, 0x13);
+    ASSERT_U64_EQ(r->rev.first_ms, EXPORT_MS - 5000 + 25);
+    ASSERT_EQ(r->rev.vlan, 7);
+    ASSERT(!(r->has & (FLOE_F(BYTES) | FLOE_F(REV_BYTES))));
+    const floe_counters *c = fx_c(&f, FLOE_PROTO_IPFIX);
+    ASSERT_U64_EQ(c->bytes, 0);
+    ASSERT_U64_EQ(c->bytes_total, 172 + 92);
+    ASSERT_U64_EQ(c->reverse_bytes_total, 92);
+    fx_close(&f);
+}
+
+TEST(reverse_elements_agree_with_fixbuf)
+{
+    size_t n;
+    const nf_ie *t = dec__ie_table(&n);
+    fbInfoModel_t *model = fbInfoModelAlloc();
+    int reverse = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].pen != REV)
+            continue;
+        /* fixbuf registers the reverse of every reversible IANA element. */
+        const fbInfoElement_t *e = fbInfoModelGetElementByID(model, t[i].id, REV);
+        const nf_ie *fwd = dec__ie_find(0, t[i].id);
+        ASSERT(e != NULL);
+        ASSERT_STR_EQ(e->ref.name, t[i].name);
+        ASSERT_EQ(e->type, t[i].type);
+        ASSERT_EQ(e->len, t[i].len);
+        /* The same action as the forward element, into the reverse half. */
+        ASSERT(fwd != NULL);
+        ASSERT_EQ(fwd->kind, t[i].kind);
+        ASSERT_EQ(fwd->flags, t[i].flags);
+        ASSERT(((uint64_t)1 << t[i].target) & FLOE_F_REVERSE);
+        reverse++;
+    }
+    ASSERT_GE(reverse, 25);
+    fbInfoModelFree(model);
+}
+
+/* Ethernet, 802.1Q VLAN 42, IPv4 10.9.0.1 -> 10.9.0.2, TCP 5555 -> 80 SYN,
+ * total length 40: 58 bytes. */
+static const uint8_t sect_tcp[] = {
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x81, 0x00, 0x00,
+    0x2a, 0x08, 0x00, 0x45, 0x10, 0x00, 0x28, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00,
+    10,   9,    0,    1,    10,   9,    0,    2,    0x15, 0xb3, 0x00, 0x50, 0,    0,    0,
+    1,    0,    0,    0,    0,    0x50, 0x02, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00};
+
+/* Ethernet, MPLS label 300 (bottom), IPv6 UDP 2001:db8::7:9999 -> ::8:53,
+ * payload length 8: IP length 48. */
+static const uint8_t sect_mpls6[] = {
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x88, 0x47,
+    0x00, 0x12, 0xc1, 0x40, 0x60, 0x00, 0x00, 0x00, 0x00, 0x08, 17,   64,   0x20, 0x01,
+    0x0d, 0xb8, 0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    7,
+    0x20, 0x01, 0x0d, 0xb8, 0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0,    8,    0x27, 0x0f, 0x00, 0x35, 0x00, 0x08, 0x00, 0x00};
+
+static void varbytes(pkt *p, const uint8_t *b, size_t n)
+{
+    u8(p, (uint8_t)n);
+    memcpy(p->b + p->n, b, n);
+    p->n += n;
+}
+
+TEST(ipfix_data_link_frame_sections)
+{
+    fixture f;
+    fx_init(&f);
+    ipfix_begin(&P, 0, 0);
+    set_begin(&P, 2);
+    tmpl(&P, 310, 5);
+    fld(&P, 10, 4), fld(&P, 61, 1), fld(&P, 34, 4), fld(&P, 312, 2), fld(&P, 315, 65535);
+    tmpl(&P, 311, 2);
+    fld(&P, 10, 4), fld(&P, 315, 65535);
+    set_end(&P);
+    set_begin(&P, 310);
+    u32(&P, 7), u8(&P, 0), u32(&P, 1000), u16(&P, 1514), varbytes(&P, sect_tcp, sizeof(sect_tcp));
+    set_end(&P);
+    set_begin(&P, 311);
+    u32(&P, 8), varbytes(&P, sect_mpls6, sizeof(sect_mpls6));
+    set_end(&P);
+    fx_feed(&f, &P);
+
+    ASSERT_EQ(f.n, 2);
+    const floe_record *r = &f.recs[0];
+    ASSERT_STR_EQ(addr(&r->src), "10.9.0.1");
+    ASSERT_STR_EQ(addr(&r->dst), "10.9.0.2");
+    ASSERT_EQ(r->sport, 5555);
+    ASSERT_EQ(r->dport, 80);
+    ASSERT_EQ(r->ipproto, 6);
+    ASSERT_EQ(r->tcp_flags, 0x02);
+    ASSERT_EQ(r->tos, 0x10);
+    ASSERT_EQ(r->vlan, 42);
+    ASSERT_EQ(r->src_mac[0], 0x66);
+    ASSERT_EQ(r->in_if, 7);
+    ASSERT_EQ(r->sampling, 1000);
+    ASSERT_U64_EQ(r->bytes, 1514); /* dataLinkFrameSize */
+    ASSERT_U64_EQ(r->packets, 1);
+    ASSERT_EQ(r->sampled_proto, 11); /* the IP packet, for nDPI */
+    ASSERT_EQ(r->sampled_len, sizeof(sect_tcp) - 18);
+    ASSERT(r->sampled[0] == 0x45);
+
+    r = &f.recs[1];
+    ASSERT_EQ(r->mpls_label, 300);
+    ASSERT_STR_EQ(addr(&r->src), "2001:db8::7");
+    ASSERT_EQ(r->sport, 9999);
+    ASSERT_EQ(r->dport, 53);
+    ASSERT_U64_EQ(r->bytes, 48); /* no frame size: the IP length */
+    ASSERT_EQ(r->sampled_proto, 12);
+    ASSERT_EQ(r->sampling, 1);
+    const floe_counters *c = fx_c(&f, FLOE_PROTO_IPFIX);
+    ASSERT_U64_EQ(c->bytes, 1514 + 48);
+    ASSERT_U64_EQ(c->packets, 2);
+    fx_close(&f);
+}
+
+TEST(ip_header_and_payload_sections)
+{
+    fixture f;
+    fx_init(&f);
+    ipfix_begin(&P, 0, 0);
+    set_begin(&P, 2);
+    tmpl(&P, 320, 2);
+    fld(&P, 8, 4), fld(&P, 313, 65535);
+    tmpl(&P, 321, 3);
+    fld(&P, 4, 1), fld(&P, 2, 8), fld(&P, 314, 8);
+    tmpl(&P, 322, 1);
+    fld(&P, 70, 3);
+    set_end(&P);
+    set_begin(&P, 320);
+    /* The record's own source address wins over the section's. */
+    v4(&P, 192, 0, 2, 200), varbytes(&P, sect_tcp + 18, 40);
+    set_end(&P);
+    set_begin(&P, 321);
+    u8(&P, 17), u64(&P, 3), u16(&P, 1111), u16(&P, 2222), u32(&P, 0); /* UDP header */
+    u8(&P, 0), u16(&P, 0), u8(&P, 0);                                 /* shorter: padding */
+    set_end(&P);
+    set_begin(&P, 322);
+    u8(&P, 0x01), u8(&P, 0x23), u8(&P, 0x41), u8(&P, 0);
+    set_end(&P);
+    fx_feed(&f, &P);
+
+    ASSERT_EQ(f.n, 3);
+    const floe_record *r = &f.recs[0];
+    ASSERT_STR_EQ(addr(&r->src), "192.0.2.200");
+    ASSERT_STR_EQ(addr(&r->dst), "10.9.0.2");
+    ASSERT_EQ(r->dport, 80);
+    ASSERT_U64_EQ(r->bytes, 40);
+    ASSERT(!(r->has & FLOE_F(SRC_MAC)));
+    r = &f.recs[1];
+    ASSERT_EQ(r->sport, 1111);
+    ASSERT_EQ(r->dport, 2222);
+    ASSERT_U64_EQ(r->packets, 3); /* the record's own count wins too */
+    ASSERT(!(r->has & FLOE_F(BYTES)));
+    ASSERT(r->sampled == NULL); /* no IP header for nDPI */
+    r = &f.recs[2];
+    ASSERT_EQ(r->mpls_label, 0x1234);
+    ASSERT_EQ(fx_c(&f, FLOE_PROTO_IPFIX)->malformed, 0);
+    fx_close(&f);
+}
+
+TEST(sections_cut_anywhere_are_safe)
+{
+    /* Every length of the frame, in a record of its own: what is there is
+     * read, nothing past it. */
+    for (size_t cut = 0; cut <= sizeof(sect_mpls6); cut++) {
+        fixture f;
+        fx_init(&f);
+        ipfix_begin(&P, 0, 0);
+        set_begin(&P, 2);
+        tmpl(&P, 330, 1);
+        fld(&P, 315, 65535);
+        set_end(&P);
+        set_begin(&P, 330);
+        varbytes(&P, sect_mpls6, cut);
+        set_end(&P);
+        fx_feed(&f, &P);
+        ASSERT_EQ(f.n, 1);
+        ASSERT_U64_EQ(f.recs[0].packets, 1);
+        ASSERT_EQ((f.recs[0].has & FLOE_F(SRC)) != 0, cut >= 18 + 40);
+        ASSERT_EQ((f.recs[0].has & FLOE_F(DPORT)) != 0, cut >= 18 + 44);
+        ASSERT_EQ((f.recs[0].has & FLOE_F(MPLS_LABEL)) != 0, cut >= 18);
+        fx_close(&f);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(v9_template_then_data), TEST_ENTRY(ipfix_template_then_data),
           TEST_ENTRY(zero_addresses_and_whole_seconds_yield),
           TEST_ENTRY(long_sets_decode_every_record_as_its_own),
@@ -1341,4 +1605,8 @@ TEST_MAIN(TEST_ENTRY(v9_template_then_data), TEST_ENTRY(ipfix_template_then_data
           TEST_ENTRY(time_forms_give_absolute_times), TEST_ENTRY(nprobe_enterprise_fields),
           TEST_ENTRY(element_table_agrees_with_fixbuf),
           TEST_ENTRY(ipfix_sequence_counts_data_records),
-          TEST_ENTRY(describe_lists_templates_by_name))
+          TEST_ENTRY(describe_lists_templates_by_name), TEST_ENTRY(ipfix_biflow_reverse_elements),
+          TEST_ENTRY(yaf_flags_totals_and_reverse_start),
+          TEST_ENTRY(reverse_elements_agree_with_fixbuf),
+          TEST_ENTRY(ipfix_data_link_frame_sections), TEST_ENTRY(ip_header_and_payload_sections),
+          TEST_ENTRY(sections_cut_anywhere_are_safe))

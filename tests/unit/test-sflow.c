@@ -190,6 +190,31 @@ static const uint8_t pkt_frag[] = {
     0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0,
 };
 
+/* Ethernet 0x8847 (MPLS): label 1000 (TC 0, TTL 64), then label 2000 at
+ * the bottom of the stack, then IPv4 TCP 10.1.1.1:1234 -> 10.2.2.2:80
+ * with PSH+ACK and 4 payload bytes. */
+static const uint8_t pkt_mpls[] = {
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+    0x88, 0x47,
+    0x00, 0x3e, 0x80, 0x40,
+    0x00, 0x7d, 0x01, 0x40,
+    0x45, 0x00, 0x00, 0x2c, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00,
+    10, 1, 1, 1, 10, 2, 2, 2,
+    0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 1,
+    0x50, 0x18, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+    'G', 'E', 'T', ' ',
+};
+
+/* Header protocol 13 (MPLS): one label, 16 (bottom of stack), then IPv6
+ * UDP 2001:db8::a:4000 -> 2001:db8::b:53. */
+static const uint8_t pkt_mpls6[] = {
+    0x00, 0x01, 0x01, 0x40,
+    0x60, 0x00, 0x00, 0x00, 0x00, 0x08, 17, 64,
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a,
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b,
+    0x0f, 0xa0, 0x00, 0x35, 0x00, 0x08, 0x00, 0x00,
+};
+
 // clang-format on
 
 /* ---- the fixture ------------------------------------------------------- */
@@ -366,6 +391,71 @@ TEST(icmp_type_and_code_in_dport)
     ASSERT_STR_EQ(addr_text(&r->dst), "10.0.0.2");
     ASSERT(!(r->has & (FLOE_F(SPORT) | FLOE_F(DPORT) | FLOE_F(TCP_FLAGS))));
     ASSERT_EQ(sflow_counters(&f)->bytes, 70 + 62 + 1500);
+    fx_close(&f);
+}
+
+TEST(mpls_label_stacks_are_parsed_through_to_ip)
+{
+    fixture f;
+    bld b;
+    fx_init(&f);
+    w_header(&b, 1, 2);
+    w_flow_raw(&b, 10, 1, 2, 1, 1400, pkt_mpls, sizeof(pkt_mpls));
+    w_flow_raw(&b, 10, 1, 2, 13, 200, pkt_mpls6, sizeof(pkt_mpls6));
+    fx_feed(&f, &b);
+
+    ASSERT_EQ(f.sink.n, 2);
+    const floe_record *r = &f.sink.recs[0];
+    ASSERT(r->has & FLOE_F(MPLS_LABEL));
+    ASSERT_EQ(r->mpls_label, 1000); /* the top label, not the bottom one */
+    ASSERT_STR_EQ(addr_text(&r->src), "10.1.1.1");
+    ASSERT_STR_EQ(addr_text(&r->dst), "10.2.2.2");
+    ASSERT_EQ(r->ipproto, 6);
+    ASSERT_EQ(r->sport, 1234);
+    ASSERT_EQ(r->dport, 80);
+    ASSERT_EQ(r->tcp_flags, 0x18);
+    ASSERT(r->has & FLOE_F(SRC_MAC));
+    /* nDPI gets the IP packet: it does not peel labels itself. */
+    ASSERT_EQ(r->sampled_proto, 11);
+    ASSERT_EQ(r->sampled_len, sizeof(pkt_mpls) - 22);
+    ASSERT(memcmp(f.sink.sampled[0], pkt_mpls + 22, sizeof(pkt_mpls) - 22) == 0);
+    ASSERT_U64_EQ(r->bytes, 1400);
+
+    r = &f.sink.recs[1];
+    ASSERT_EQ(r->mpls_label, 16);
+    ASSERT_STR_EQ(addr_text(&r->src), "2001:db8::a");
+    ASSERT_EQ(r->ipproto, 17);
+    ASSERT_EQ(r->sport, 4000);
+    ASSERT_EQ(r->dport, 53);
+    ASSERT(!(r->has & FLOE_F(SRC_MAC)));
+    ASSERT_EQ(r->sampled_proto, 12);
+    fx_close(&f);
+}
+
+TEST(mpls_stacks_cut_short_or_without_ip)
+{
+    fixture f;
+    bld b;
+    uint8_t cut[26], deep[14 + 4 * 20 + 20];
+    fx_init(&f);
+    /* Cut inside the second label entry: the top label, no addresses. */
+    memcpy(cut, pkt_mpls, sizeof(cut));
+    /* Twenty labels without a bottom: the walk stops at sixteen. */
+    memcpy(deep, pkt_mpls, 14);
+    for (int i = 0; i < 20; i++)
+        deep[14 + 4 * i] = 0, deep[15 + 4 * i] = 0x10, deep[16 + 4 * i] = 0, deep[17 + 4 * i] = 64;
+    memcpy(deep + 14 + 80, pkt_mpls + 22, 20);
+    w_header(&b, 1, 2);
+    w_flow_raw(&b, 1, 1, 2, 1, 100, cut, sizeof(cut));
+    w_flow_raw(&b, 1, 1, 2, 1, 100, deep, sizeof(deep));
+    fx_feed(&f, &b);
+    ASSERT_EQ(f.sink.n, 2);
+    ASSERT_EQ(f.sink.recs[0].mpls_label, 1000);
+    ASSERT(!(f.sink.recs[0].has & (FLOE_F(SRC) | FLOE_F(DST))));
+    ASSERT_EQ(f.sink.recs[0].sampled_proto, 1); /* no IP reached: the frame as it was */
+    ASSERT_EQ(f.sink.recs[1].mpls_label, 256);
+    ASSERT(!(f.sink.recs[1].has & FLOE_F(SRC)));
+    ASSERT_EQ(sflow_counters(&f)->malformed, 0);
     fx_close(&f);
 }
 
@@ -968,6 +1058,8 @@ TEST(ndjson_has_the_contract_keys)
 }
 
 TEST_MAIN(TEST_ENTRY(compact_sample_ethernet_vlan_ipv4_tcp),
+          TEST_ENTRY(mpls_label_stacks_are_parsed_through_to_ip),
+          TEST_ENTRY(mpls_stacks_cut_short_or_without_ip),
           TEST_ENTRY(qinq_ipv6_udp_with_extension_header), TEST_ENTRY(icmp_type_and_code_in_dport),
           TEST_ENTRY(expanded_sample_with_ipv4_data_record),
           TEST_ENTRY(extended_switch_router_gateway), TEST_ENTRY(counter_samples_reach_ifcounters),

@@ -759,6 +759,110 @@ TEST(host_top_apps_keep_the_largest)
     fx_close(&fx);
 }
 
+/* A biflow record (RFC 5103): the reverse half is what dst sent to src. */
+static floe_record birec(fixture *fx, const char *src, uint16_t sport, const char *dst,
+                         uint16_t dport, uint64_t bytes, uint64_t rev_bytes)
+{
+    floe_record r = rec(fx, src, sport, dst, dport, bytes, bytes / 100, 0x1a);
+    r.rev.bytes = rev_bytes;
+    r.rev.packets = rev_bytes / 100;
+    r.rev.tcp_flags = 0x13;
+    r.has |= FLOE_F(REV_BYTES) | FLOE_F(REV_PACKETS) | FLOE_F(REV_TCP_FLAGS);
+    return r;
+}
+
+TEST(biflow_record_counts_both_directions)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = birec(&fx, "10.0.0.1", 40000, "198.51.100.9", 443, 1000, 50000);
+    a.sampling = 10;
+    a.has |= FLOE_F(IN_IF) | FLOE_F(OUT_IF) | FLOE_F(REV_IN_IF) | FLOE_F(REV_OUT_IF);
+    a.in_if = 3, a.out_if = 4, a.rev.in_if = 5, a.rev.out_if = 6;
+    /* Through the pipeline, where a record is copied without its reverse
+     * half only when it has none. */
+    floe_tables_push(&fx.t, &a, 1000);
+    floe_record plain = rec(&fx, "10.0.0.1", 40000, "198.51.100.9", 443, 7, 1, 0x10);
+    floe_tables_push(&fx.t, &plain, 1001);
+    floe_tables_drain(&fx.t, 1001);
+    floe_flow *f = only_flow(&fx);
+    uint16_t port;
+    assert_addr(floe_flow_client(f, &port), "10.0.0.1");
+    ASSERT_U64_EQ(f->bytes[0], 10000 + 7);
+    ASSERT_U64_EQ(f->bytes[1], 500000); /* scaled by the sampling rate too */
+    ASSERT_U64_EQ(f->packets[1], 5000);
+    ASSERT_EQ(f->tcp_flags[0], 0x1a);
+    ASSERT_EQ(f->tcp_flags[1], 0x13);
+    ASSERT_EQ(f->ifs[1][0], 5);
+    ASSERT_EQ(f->ifs[1][1], 6);
+    floe_tables_flush(&fx.t);
+    floe_host *cli = floe_tables_host(&fx.t, &a.src), *srv = floe_tables_host(&fx.t, &a.dst);
+    ASSERT_U64_EQ(cli->bytes_sent, 10007);
+    ASSERT_U64_EQ(cli->bytes_rcvd, 500000);
+    ASSERT_U64_EQ(cli->pkts_rcvd, 5000);
+    ASSERT_U64_EQ(srv->bytes_sent, 500000);
+    const floe_net *n10 = &fx.t.nets[0];
+    ASSERT_U64_EQ(n10->bytes_out, 10007);
+    ASSERT_U64_EQ(n10->bytes_in, 500000);
+    /* The reverse direction came in on interface 5 and left on 6. */
+    int seen = 0;
+    for (size_t i = 0; i < floe_pool_slots(&fx.t.iface_pool); i++) {
+        const floe_iface *it = floe_pool_at(&fx.t.iface_pool, i);
+        if (it && it->ifindex == 5) {
+            ASSERT_U64_EQ(it->bytes_in, 500000);
+            seen++;
+        }
+        if (it && it->ifindex == 6) {
+            ASSERT_U64_EQ(it->bytes_out, 500000);
+            seen++;
+        }
+    }
+    ASSERT_EQ(seen, 2);
+    fx_close(&fx);
+}
+
+TEST(biflow_from_the_server_side_lands_the_same_way)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    floe_record a = birec(&fx, "198.51.100.9", 443, "10.0.0.1", 40000, 50000, 1000);
+    floe_tables_record(&fx.t, &a, 1000);
+    floe_flow *f = only_flow(&fx);
+    assert_addr(floe_flow_client(f, NULL), "10.0.0.1");
+    ASSERT_U64_EQ(f->bytes[0], 1000);
+    ASSERT_U64_EQ(f->bytes[1], 50000);
+    fx_close(&fx);
+}
+
+TEST(biflow_direction_decides_the_client)
+{
+    fixture fx;
+    fx_init(&fx, 100, 100);
+    /* Neither port is a service port: first sight makes 10.0.0.2 the
+     * client; a record saying the destination initiated turns it round. */
+    floe_record a = rec(&fx, "10.0.0.2", 60000, "10.0.0.1", 50000, 100, 1, 0x10);
+    floe_tables_record(&fx.t, &a, 1000);
+    assert_addr(floe_flow_client(only_flow(&fx), NULL), "10.0.0.2");
+    floe_record b = birec(&fx, "10.0.0.2", 60000, "10.0.0.1", 50000, 300, 700);
+    b.biflow_dir = 2;
+    b.has |= FLOE_F(BIFLOW_DIR);
+    floe_tables_record(&fx.t, &b, 2000);
+    floe_flow *f = only_flow(&fx);
+    assert_addr(floe_flow_client(f, NULL), "10.0.0.1");
+    ASSERT(f->dir_certain);
+    ASSERT_U64_EQ(f->bytes[0], 700);       /* what 10.0.0.1 sent */
+    ASSERT_U64_EQ(f->bytes[1], 100 + 300); /* what 10.0.0.2 sent */
+    /* A new flow takes it from its first record: 1 means the source. */
+    floe_record c = birec(&fx, "10.0.0.3", 60000, "10.0.0.4", 50000, 1, 2);
+    c.biflow_dir = 1;
+    c.has |= FLOE_F(BIFLOW_DIR);
+    floe_tables_record(&fx.t, &c, 3000);
+    ASSERT_EQ(fx.t.flows.count, 2);
+    floe_host *h3 = floe_tables_host(&fx.t, &c.src);
+    ASSERT_EQ(h3->flows_client, 1);
+    fx_close(&fx);
+}
+
 TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_decides_the_server),
           TEST_ENTRY(first_seen_then_a_syn_flips_roles), TEST_ENTRY(counters_scale_by_sampling),
           TEST_ENTRY(idle_flows_end_and_release_hosts),
@@ -779,4 +883,7 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(protocol_detected_fires_once_when_the_app_is_known),
           TEST_ENTRY(statuses_score_flows_and_hosts),
           TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
-          TEST_ENTRY(host_top_apps_keep_the_largest))
+          TEST_ENTRY(host_top_apps_keep_the_largest),
+          TEST_ENTRY(biflow_record_counts_both_directions),
+          TEST_ENTRY(biflow_from_the_server_side_lands_the_same_way),
+          TEST_ENTRY(biflow_direction_decides_the_client))
