@@ -392,10 +392,10 @@ typedef struct floe_engine {
     struct floe_ts *ts; /* the timeseries store; NULL: none */
     floe_log ts_log;    /* the store's own (its writer thread logs) */
     floe_series series;
-    uint64_t n_alerts; /* alert events raised */
-    uint32_t next_session; /* the last stream session number given out */
-    struct floe_history *history;      /* the ClickHouse export; NULL: none */
-    struct floe_engine_history *hist;  /* its flow marks (engine/history.c) */
+    uint64_t n_alerts;                /* alert events raised */
+    uint32_t next_session;            /* the last stream session number given out */
+    struct floe_history *history;     /* the ClickHouse export; NULL: none */
+    struct floe_engine_history *hist; /* its flow marks (engine/history.c) */
 } floe_engine;
 
 /*

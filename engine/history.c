@@ -9,8 +9,8 @@
  * for it; only flows that outlive an interval have an entry, and flowEnd
  * always removes it.
  */
-#include "engine/engine.h"
 #include "history/history.h"
+#include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +121,7 @@ static void on_flow_event(void *ud, int ev, floe_flow *f)
     }
     r.statuses = statuses;
     r.n_statuses = n;
-    r.final = (uint8_t)final;
+    r.final = (uint8_t) final;
     floe_history_add_flow(e->history, &r);
     if (final && m) {
         floe_hmap_remove(&x->marks, &m->node);

@@ -49,7 +49,7 @@
 typedef struct floe_history floe_history;
 
 /* The schema version this floe writes (recorded in floe_schema). */
-#define FLOE_HISTORY_SCHEMA 1
+#define FLOE_HISTORY_SCHEMA   1
 #define FLOE_HISTORY_NAME_MAX 64 /* instance, cluster and database names */
 
 /* Strings are copied by floe_history_open. */
@@ -132,7 +132,7 @@ typedef struct floe_history_alert {
     const char *kind; /* "engaged", "released", "oneshot" */
     const char *type, *check, *entity_type, *entity, *severity;
     uint32_t score;
-    const char *info; /* JSON text, cut at 16 KiB */
+    const char *info;         /* JSON text, cut at 16 KiB */
     floe_addr client, server; /* zero without a flow */
     uint16_t client_port, server_port;
     uint8_t proto;
@@ -150,17 +150,17 @@ int floe_history_add_alert(floe_history *h, const floe_history_alert *row);
 /* ---- counters --------------------------------------------------------------- */
 
 typedef struct floe_history_stats {
-    uint64_t exported; /* rows inserted as they came */
-    uint64_t spooled;  /* rows written to the spool */
-    uint64_t replayed; /* rows inserted from the spool */
-    uint64_t dropped;  /* rows lost: memory queue or spool full, or refused for good */
-    uint64_t queued;   /* rows waiting in memory now */
-    uint64_t batches;  /* INSERTs that succeeded */
-    uint64_t errors;   /* requests that failed */
-    uint64_t bytes_sent;  /* compressed bytes of the INSERTs that succeeded */
+    uint64_t exported;   /* rows inserted as they came */
+    uint64_t spooled;    /* rows written to the spool */
+    uint64_t replayed;   /* rows inserted from the spool */
+    uint64_t dropped;    /* rows lost: memory queue or spool full, or refused for good */
+    uint64_t queued;     /* rows waiting in memory now */
+    uint64_t batches;    /* INSERTs that succeeded */
+    uint64_t errors;     /* requests that failed */
+    uint64_t bytes_sent; /* compressed bytes of the INSERTs that succeeded */
     uint64_t spool_files, spool_bytes;
-    int connected;        /* the last request succeeded */
-    int ttl;              /* retention is a table TTL (else partitions are dropped) */
+    int connected;           /* the last request succeeded */
+    int ttl;                 /* retention is a table TTL (else partitions are dropped) */
     char server_version[32]; /* "" until known */
     char last_error[200];
 } floe_history_stats;
@@ -193,17 +193,17 @@ typedef struct floe_history_query {
     floe_addr net_lo, net_hi;
     int has_exporter;
     floe_addr exporter;
-    int32_t port;  /* either endpoint's port; -1: any */
-    int32_t proto; /* IP protocol; -1: any */
-    int64_t as;    /* either endpoint's AS; -1: any */
+    int32_t port;                             /* either endpoint's port; -1: any */
+    int32_t proto;                            /* IP protocol; -1: any */
+    int64_t as;                               /* either endpoint's AS; -1: any */
     char app[FLOE_HISTORY_NAME_MAX + 1];      /* "" : any */
     char category[FLOE_HISTORY_NAME_MAX + 1]; /* "" : any */
     char instance[FLOE_HISTORY_NAME_MAX + 1]; /* "" : any */
     char status[128];                         /* a status key; "" : any */
-    int group;      /* enum floe_history_group */
-    int metric;     /* enum floe_history_metric: what top sorts by */
-    uint32_t limit; /* rows (flows) or groups (top) */
-    uint32_t buckets; /* of the top's time histogram, 0: none */
+    int group;                                /* enum floe_history_group */
+    int metric;                               /* enum floe_history_metric: what top sorts by */
+    uint32_t limit;                           /* rows (flows) or groups (top) */
+    uint32_t buckets;                         /* of the top's time histogram, 0: none */
 } floe_history_query;
 
 /*
@@ -229,8 +229,8 @@ int floe_history_sql(floe_history *h, const floe_history_query *q, int which, fl
  * [...], "histogram": {...}} for floe_history_top_json. Returns 0, or
  * FLOE_EIO with the server's or the transport's reason in err.
  */
-int floe_history_flows_json(floe_history *h, const floe_history_query *q, floe_buf *out,
-                            char *err, size_t errlen);
+int floe_history_flows_json(floe_history *h, const floe_history_query *q, floe_buf *out, char *err,
+                            size_t errlen);
 int floe_history_top_json(floe_history *h, const floe_history_query *q, floe_buf *out, char *err,
                           size_t errlen);
 

@@ -50,9 +50,9 @@ static void build_url(CURL *c, const hist__conn *conn, const char *query, const 
                       int gzip, floe_buf *url)
 {
     floe_buf_puts(url, conn->url);
-    floe_buf_puts(url, strchr(conn->url, '?') ? "&" : (url->len && url->data[url->len - 1] == '/')
-                                                           ? "?"
-                                                           : "/?");
+    floe_buf_puts(url, strchr(conn->url, '?')                         ? "&"
+                       : (url->len && url->data[url->len - 1] == '/') ? "?"
+                                                                      : "/?");
     floe_buf_puts(url, "max_query_size=1048576");
     if (gzip)
         floe_buf_puts(url, "&enable_http_compression=1");

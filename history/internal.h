@@ -119,8 +119,8 @@ typedef struct hist__server {
 int hist__schema_setup(void *curl, const hist__conn *c, int alerts, int64_t retention_days,
                        hist__server *srv, hist__reply *rep);
 /* Without TTL: drops the day partitions older than days before now_s. 0 or -1. */
-int hist__retention_drop(void *curl, const hist__conn *c, int alerts, uint32_t days,
-                         uint64_t now_s, hist__reply *rep);
+int hist__retention_drop(void *curl, const hist__conn *c, int alerts, uint32_t days, uint64_t now_s,
+                         hist__reply *rep);
 
 /* ---- the exporter (writer.c) -------------------------------------------------------- */
 
@@ -149,8 +149,8 @@ struct floe_history {
     void *curl;
     hist__spool spool;
     int schema_ready;
-    int up;                /* the last request succeeded */
-    uint64_t retry_at_ms;  /* monotonic: when to try again after a failure */
+    int up;               /* the last request succeeded */
+    uint64_t retry_at_ms; /* monotonic: when to try again after a failure */
     uint64_t backoff_ms;
     uint64_t retention_at_ms; /* monotonic: the next partition drop */
     floe_buf work, gz, file;

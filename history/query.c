@@ -189,8 +189,9 @@ static int parse_one(floe_history_query *q, const char *k, const char *v, uint64
     }
     if (!strcmp(k, "group")) {
         if ((q->group = pick(group_names, FLOE_HIST_GROUPS, v)) < 0)
-            return bad(err, errlen, k, "expected host, app, category, port, proto, exporter, as "
-                                       "or instance");
+            return bad(err, errlen, k,
+                       "expected host, app, category, port, proto, exporter, as "
+                       "or instance");
         return 0;
     }
     if (!strcmp(k, "by")) {
@@ -309,7 +310,7 @@ static uint64_t histogram_step(const floe_history_query *q)
 }
 
 #define SUMS                                                                                       \
-    "sum(c2s_bytes + s2c_bytes) AS bytes, sum(c2s_packets + s2c_packets) AS packets, "            \
+    "sum(c2s_bytes + s2c_bytes) AS bytes, sum(c2s_packets + s2c_packets) AS packets, "             \
     "sum(final) AS flows"
 
 int floe_history_sql(floe_history *h, const floe_history_query *q, int which, floe_buf *out)
@@ -333,8 +334,8 @@ int floe_history_sql(floe_history *h, const floe_history_query *q, int which, fl
             floe_buf_printf(out, " ARRAY JOIN %s", groups[g].array_join);
         put_where(out, q);
         floe_buf_printf(out, " GROUP BY %s ORDER BY %s DESC, %s LIMIT %u", groups[g].by,
-                        metric_names[q->metric >= 0 && q->metric < 3 ? q->metric : 0],
-                        groups[g].by, limit_of(q, which));
+                        metric_names[q->metric >= 0 && q->metric < 3 ? q->metric : 0], groups[g].by,
+                        limit_of(q, which));
     } else {
         uint64_t step = histogram_step(q);
         floe_buf_printf(out, "SELECT intDiv(toUInt32(time), %llu) * %llu AS t, " SUMS " FROM %s",
@@ -358,8 +359,8 @@ static int run(floe_history *h, const char *sql, hist__reply *rep, char *err, si
     }
     uint32_t secs = (h->conn.timeout_ms + 999) / 1000;
     snprintf(settings, sizeof(settings), "max_execution_time=%u&readonly=2", secs);
-    int rc = hist__post(c, &h->conn, NULL, settings, sql, strlen(sql), 0,
-                        h->conn.timeout_ms + 2000, rep);
+    int rc = hist__post(c, &h->conn, NULL, settings, sql, strlen(sql), 0, h->conn.timeout_ms + 2000,
+                        rep);
     curl_easy_cleanup(c);
     if (rc != 0) {
         snprintf(err, errlen, "ClickHouse: %s", rep->error);
@@ -426,7 +427,7 @@ static void flow_row_json(floe_json *j, char **f)
 {
     static const char *const nums[] = {"in_if", "out_if", "vlan", "proto"};
     static const char *const counts[] = {"c2s_bytes", "s2c_bytes", "c2s_packets", "s2c_packets",
-                                         "c2s_flags", "s2c_flags", "client_as", "server_as"};
+                                         "c2s_flags", "s2c_flags", "client_as",   "server_as"};
     floe_json_obj_begin(j);
     floe_json_ku64(j, "time", u64(f[0]));
     floe_json_ku64(j, "first", u64(f[1]));
@@ -458,8 +459,8 @@ static void flow_row_json(floe_json *j, char **f)
 
 #define FLOW_FIELDS 25
 
-int floe_history_flows_json(floe_history *h, const floe_history_query *q, floe_buf *out,
-                            char *err, size_t errlen)
+int floe_history_flows_json(floe_history *h, const floe_history_query *q, floe_buf *out, char *err,
+                            size_t errlen)
 {
     floe_buf sql;
     hist__reply rep;

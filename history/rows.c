@@ -20,9 +20,9 @@
 /* Schema version 1. New columns go at the end of a table, with a version
  * bump and an ALTER in schema.c. */
 static const hist__column flow_columns[] = {
-    {"time", "DateTime"},        /* the latest traffic the row covers */
-    {"first", "DateTime"},       /* the flow's first record */
-    {"instance", "String"},      /* the floe that wrote it */
+    {"time", "DateTime"},   /* the latest traffic the row covers */
+    {"first", "DateTime"},  /* the flow's first record */
+    {"instance", "String"}, /* the floe that wrote it */
     {"exporter", "FixedString(16)"},
     {"in_if", "UInt32"},
     {"out_if", "UInt32"},
@@ -48,21 +48,11 @@ static const hist__column flow_columns[] = {
 };
 
 static const hist__column alert_columns[] = {
-    {"time", "DateTime"},
-    {"instance", "String"},
-    {"kind", "String"},
-    {"type", "String"},
-    {"check_name", "String"},
-    {"entity_type", "String"},
-    {"entity", "String"},
-    {"severity", "String"},
-    {"score", "UInt32"},
-    {"info", "String"},
-    {"client", "FixedString(16)"},
-    {"server", "FixedString(16)"},
-    {"client_port", "UInt16"},
-    {"server_port", "UInt16"},
-    {"proto", "UInt8"},
+    {"time", "DateTime"},      {"instance", "String"},        {"kind", "String"},
+    {"type", "String"},        {"check_name", "String"},      {"entity_type", "String"},
+    {"entity", "String"},      {"severity", "String"},        {"score", "UInt32"},
+    {"info", "String"},        {"client", "FixedString(16)"}, {"server", "FixedString(16)"},
+    {"client_port", "UInt16"}, {"server_port", "UInt16"},     {"proto", "UInt8"},
     {"app", "String"},
 };
 

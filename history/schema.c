@@ -164,8 +164,8 @@ int hist__schema_setup(void *curl, const hist__conn *c, int alerts, int64_t rete
 {
     char sql[400];
     memset(srv, 0, sizeof(*srv));
-    if (scalar(curl, c, "SELECT version() FORMAT TabSeparated", srv->version,
-               sizeof(srv->version), rep) != 0)
+    if (scalar(curl, c, "SELECT version() FORMAT TabSeparated", srv->version, sizeof(srv->version),
+               rep) != 0)
         return -1;
     parse_version(srv);
     snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s`", c->database);
@@ -223,8 +223,8 @@ static int drop_before(void *curl, const hist__conn *c, int table, const char *c
     return rc;
 }
 
-int hist__retention_drop(void *curl, const hist__conn *c, int alerts, uint32_t days,
-                         uint64_t now_s, hist__reply *rep)
+int hist__retention_drop(void *curl, const hist__conn *c, int alerts, uint32_t days, uint64_t now_s,
+                         hist__reply *rep)
 {
     char cutoff[16];
     time_t t = (time_t)(now_s - (uint64_t)days * 86400);

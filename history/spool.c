@@ -166,8 +166,11 @@ int hist__spool_push(hist__spool *s, int table, uint32_t rows, const void *gz, s
         snprintf(err, errlen, "out of memory");
         return FLOE_ENOMEM;
     }
-    hist__spool_file f = {.seq = s->next_seq, .table = table, .version = FLOE_HISTORY_SCHEMA,
-                          .rows = rows, .bytes = len};
+    hist__spool_file f = {.seq = s->next_seq,
+                          .table = table,
+                          .version = FLOE_HISTORY_SCHEMA,
+                          .rows = rows,
+                          .bytes = len};
     snprintf(tmp, sizeof(tmp), "%s/.tmp-%016llx", s->dir, (unsigned long long)f.seq);
     file_path(s, &f, path, sizeof(path));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);

@@ -190,9 +190,9 @@ static int ensure_schema(floe_history *h)
     if (h->schema_ready)
         return 0;
     hist__reply_init(&rep);
-    int rc = hist__schema_setup(h->curl, &h->conn, h->o.alerts,
-                                h->o.apply_retention ? (int64_t)h->o.retention_days : -1, &srv,
-                                &rep);
+    int rc =
+        hist__schema_setup(h->curl, &h->conn, h->o.alerts,
+                           h->o.apply_retention ? (int64_t)h->o.retention_days : -1, &srv, &rep);
     if (rc != 0) {
         mark_down(h, &rep);
     } else {
@@ -224,9 +224,9 @@ static int insert(floe_history *h, int table, const floe_buf *gz, hist__reply *r
     uint32_t timeout = h->o.timeout_ms;
     if (h->stop && timeout > STOP_TIMEOUT_MS)
         timeout = STOP_TIMEOUT_MS;
-    int rc = floe_buf_ok(&q) ? hist__post(h->curl, &h->conn, q.data, NULL, gz->data, gz->len, 1,
-                                           timeout, rep)
-                             : -1;
+    int rc = floe_buf_ok(&q)
+                 ? hist__post(h->curl, &h->conn, q.data, NULL, gz->data, gz->len, 1, timeout, rep)
+                 : -1;
     floe_buf_close(&q);
     if (rc != 0) {
         mark_down(h, rep);
@@ -342,7 +342,8 @@ static int due_table(const floe_history *h, uint64_t now)
 {
     for (int t = 0; t < HIST_TABLES; t++) {
         const hist__pending *p = &h->pend[t];
-        if (p->rows && (h->stop || p->rows >= h->o.batch_rows || now >= p->since_ms + h->o.batch_ms))
+        if (p->rows &&
+            (h->stop || p->rows >= h->o.batch_rows || now >= p->since_ms + h->o.batch_ms))
             return t;
     }
     return -1;
@@ -496,8 +497,7 @@ static void history_free(floe_history *h)
     free(h);
 }
 
-floe_history *floe_history_open(const floe_history_opts *o, floe_log *log, char *err,
-                                size_t errlen)
+floe_history *floe_history_open(const floe_history_opts *o, floe_log *log, char *err, size_t errlen)
 {
     pthread_condattr_t ca;
     if (floe_history_opts_check(o, err, errlen) != 0)

@@ -105,8 +105,8 @@ static int periodic_due(const floe_plugins *P, const plug__check *c, const floe_
     /* The tables fire at the smallest interval any listener asked for,
      * which another listener (the history export) may have made shorter
      * than the plugins' own. */
-    uint64_t step = P->env.tables && P->env.tables->periodic_ms ? P->env.tables->periodic_ms
-                                                                : P->periodic_ms;
+    uint64_t step =
+        P->env.tables && P->env.tables->periodic_ms ? P->env.tables->periodic_ms : P->periodic_ms;
     if (!step || every <= step)
         return 1;
     uint64_t prev = f->periodic_ms - f->first_ms, due = prev + step;

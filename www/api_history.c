@@ -58,8 +58,8 @@ static void on_query(floe_www_req *req, floe_engine *e, int top)
     }
     j->h = e->history;
     j->top = top;
-    if (floe_history_query_parse(&j->q, keys, values, n, floe_time_ms() / 1000, err,
-                                 sizeof(err)) != 0) {
+    if (floe_history_query_parse(&j->q, keys, values, n, floe_time_ms() / 1000, err, sizeof(err)) !=
+        0) {
         free(j);
         floe_www_reply_error(req, 400, err);
         return;

@@ -267,13 +267,12 @@ TEST(query_parse_typed_values)
 TEST(query_parse_refuses_what_is_not_its_type)
 {
     static const char *const bad[] = {
-        "host=1.2.3.4'--",  "host=",           "net=10.0.0.0/33",  "net=10.0.0.0",
-        "port=65536",       "port=80 OR 1=1",  "port=-1",          "proto=256",
-        "as=4294967296",    "app=a'b",         "app=a b",          "app=",
-        "instance=x;y",     "status=a\\b",     "group=hosts",      "by=bytes desc",
-        "limit=0",          "limit=10001",     "buckets=1001",     "from=abc",
-        "from=10&to=5",     "nope=1",          "app=DNS&app=HTTP", "category=Web%27",
-        "exporter=1.2.3.4'", "from=1e9",
+        "host=1.2.3.4'--", "host=",   "net=10.0.0.0/33",  "net=10.0.0.0",    "port=65536",
+        "port=80 OR 1=1",  "port=-1", "proto=256",        "as=4294967296",   "app=a'b",
+        "app=a b",         "app=",    "instance=x;y",     "status=a\\b",     "group=hosts",
+        "by=bytes desc",   "limit=0", "limit=10001",      "buckets=1001",    "from=abc",
+        "from=10&to=5",    "nope=1",  "app=DNS&app=HTTP", "category=Web%27", "exporter=1.2.3.4'",
+        "from=1e9",
     };
     floe_history_query q;
     char err[200];
@@ -295,8 +294,9 @@ TEST(sql_holds_floe_renderings_only)
     floe_buf sql;
     char err[200];
     floe_buf_init(&sql);
-    ASSERT_EQ(parse(&q, "from=1700000000&to=1700003600&host=10.0.0.1&app=TLS.Google&status=a.b&"
-                        "as=64500&group=as",
+    ASSERT_EQ(parse(&q,
+                    "from=1700000000&to=1700003600&host=10.0.0.1&app=TLS.Google&status=a.b&"
+                    "as=64500&group=as",
                     err, sizeof(err)),
               0);
     ASSERT_EQ(floe_history_sql(NULL, &q, FLOE_HIST_SQL_TOP, &sql), 0);
@@ -310,9 +310,9 @@ TEST(sql_holds_floe_renderings_only)
     /* The address text itself never appears: only its bytes. */
     ASSERT(!strstr(sql.data, "10.0.0.1"));
     floe_buf_reset(&sql);
-    ASSERT_EQ(parse(&q, "net=192.0.2.0/24&buckets=10&from=1700000000&to=1700003600", err,
-                    sizeof(err)),
-              0);
+    ASSERT_EQ(
+        parse(&q, "net=192.0.2.0/24&buckets=10&from=1700000000&to=1700003600", err, sizeof(err)),
+        0);
     ASSERT_EQ(floe_history_sql(NULL, &q, FLOE_HIST_SQL_HISTOGRAM, &sql), 0);
     ASSERT_CONTAINS(sql.data, "client BETWEEN unhex('00000000000000000000FFFFC0000200') AND "
                               "unhex('00000000000000000000FFFFC00002FF')");
@@ -333,8 +333,7 @@ TEST(spool_keeps_order_bound_and_survives_a_restart)
     ASSERT_EQ(hist__spool_push(&s, HIST_ALERTS, 1, "second", 6, err, sizeof(err)), 0);
     ASSERT_EQ(hist__spool_push(&s, HIST_FLOWS, 2, "third", 5, err, sizeof(err)), 0);
     char big[90] = {0};
-    ASSERT_EQ(hist__spool_push(&s, HIST_FLOWS, 9, big, sizeof(big), err, sizeof(err)),
-              FLOE_ELIMIT);
+    ASSERT_EQ(hist__spool_push(&s, HIST_FLOWS, 9, big, sizeof(big), err, sizeof(err)), FLOE_ELIMIT);
     hist__spool_close(&s);
     /* A crash between write and rename leaves a temporary: removed at open. */
     snprintf(path, sizeof(path), "%s/.tmp-00000000000000ff", dir);
@@ -421,9 +420,10 @@ static void *fake_main(void *arg)
                 pthread_mutex_unlock(&f->lock);
             }
             char resp[200];
-            int len = snprintf(resp, sizeof(resp),
-                               "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                               strlen(answer), answer);
+            int len =
+                snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                         strlen(answer), answer);
             ssize_t w = write(c, resp, (size_t)len);
             (void)w;
         }
@@ -507,7 +507,7 @@ TEST(rows_spooled_while_down_are_replayed_in_order)
         if (i == 3 || i == 7)
             sleep_ms(300); /* a block of 4, and another */
     }
-    floe_history_close(h); /* the last block (2 rows) is spooled too */
+    floe_history_close(h);           /* the last block (2 rows) is spooled too */
     h = open_at(dead_port(), spool); /* a restart finds them (its thread reads the folder) */
     for (int tries = 0; tries < 100 && (floe_history_stats_get(h, &st), st.spool_files != 3);
          tries++)
