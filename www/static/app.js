@@ -871,11 +871,13 @@
             msg.textContent = 'no flows in this range';
             return;
         }
-        var t = [], v = [];
-        d.histogram.forEach(function (p) {
-            t.push(p.time);
-            v.push(p.bytes * 8 / d.step);
-        });
+        /* Every step of the range, the empty ones at zero. */
+        var t = [], v = [], by = {};
+        d.histogram.forEach(function (p) { by[p.time] = p.bytes; });
+        for (var s = Math.floor(d.from / d.step) * d.step; s < d.to && t.length < 2000; s += d.step) {
+            t.push(s);
+            v.push((by[s] || 0) * 8 / d.step);
+        }
         msg.hidden = true;
         var plot = el('div', { class: 'chart-plot' });
         slot.appendChild(plot);
@@ -888,7 +890,7 @@
                 value: function (u, x) { return si(x, 'bit/s'); } }],
             axes: [axis, Object.assign({}, axis, { size: 80,
                 values: function (u, vals) { return vals.map(function (x) { return si(x, 'bit/s'); }); } })],
-            scales: { x: { time: true } },
+            scales: { x: { time: true, range: function () { return [d.from, d.to]; } } },
         }, [t, v], plot);
     }
 
