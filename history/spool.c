@@ -110,7 +110,8 @@ static int scan(hist__spool *s)
             s->next_seq = f.seq + 1;
     }
     closedir(d);
-    qsort(s->files, s->n, sizeof(*s->files), by_seq);
+    if (s->n)
+        qsort(s->files, s->n, sizeof(*s->files), by_seq);
     return 0;
 }
 
