@@ -369,6 +369,19 @@ static int run(floe_history *h, const char *sql, hist__reply *rep, char *err, si
     return 0;
 }
 
+/* Builds query `which` and runs it; the answer in rep. */
+static int fetch(floe_history *h, const floe_history_query *q, int which, hist__reply *rep,
+                 char *err, size_t errlen)
+{
+    floe_buf sql;
+    floe_buf_init(&sql);
+    int rc = floe_history_sql(h, q, which, &sql);
+    if (rc == 0)
+        rc = run(h, sql.data, rep, err, errlen);
+    floe_buf_close(&sql);
+    return rc;
+}
+
 /* ---- TabSeparated ------------------------------------------------------------------------- */
 
 /* Splits the next line of *p into at most max fields (unescaped in
@@ -462,13 +475,9 @@ static void flow_row_json(floe_json *j, char **f)
 int floe_history_flows_json(floe_history *h, const floe_history_query *q, floe_buf *out, char *err,
                             size_t errlen)
 {
-    floe_buf sql;
     hist__reply rep;
-    floe_buf_init(&sql);
     hist__reply_init(&rep);
-    int rc = floe_history_sql(h, q, FLOE_HIST_SQL_FLOWS, &sql);
-    if (rc == 0)
-        rc = run(h, sql.data, &rep, err, errlen);
+    int rc = fetch(h, q, FLOE_HIST_SQL_FLOWS, &rep, err, errlen);
     if (rc == 0) {
         floe_json j;
         char *f[FLOW_FIELDS], *p = rep.body.data;
@@ -485,7 +494,6 @@ int floe_history_flows_json(floe_history *h, const floe_history_query *q, floe_b
         floe_json_arr_end(&j);
         floe_json_obj_end(&j);
     }
-    floe_buf_close(&sql);
     hist__reply_close(&rep);
     return rc;
 }
@@ -524,19 +532,14 @@ static void sums_json(floe_json *j, char *body, int group)
 static int top_part(floe_history *h, const floe_history_query *q, int which, floe_json *j,
                     char *err, size_t errlen)
 {
-    floe_buf sql;
     hist__reply rep;
-    floe_buf_init(&sql);
     hist__reply_init(&rep);
-    int rc = floe_history_sql(h, q, which, &sql);
-    if (rc == 0)
-        rc = run(h, sql.data, &rep, err, errlen);
+    int rc = fetch(h, q, which, &rep, err, errlen);
     if (rc == 0) {
         floe_json_arr_begin(j);
         sums_json(j, rep.body.data, which == FLOE_HIST_SQL_TOP ? q->group : -1);
         floe_json_arr_end(j);
     }
-    floe_buf_close(&sql);
     hist__reply_close(&rep);
     return rc;
 }
