@@ -36,7 +36,12 @@ enum floe_severity {
     FLOE_SEV_COUNT
 };
 
-enum floe_alert_kind { FLOE_ALERT_ENGAGE, FLOE_ALERT_RELEASE, FLOE_ALERT_ONESHOT, FLOE_ALERT_KIND_COUNT };
+enum floe_alert_kind {
+    FLOE_ALERT_ENGAGE,
+    FLOE_ALERT_RELEASE,
+    FLOE_ALERT_ONESHOT,
+    FLOE_ALERT_KIND_COUNT
+};
 
 /* Names from the .def lists; "?" for a value out of range. */
 const char *floe_entity_name(int entity_type);
@@ -54,23 +59,23 @@ int floe_severity_parse(const char *name);
  * Strings are NUL-terminated within their arrays.
  */
 typedef struct floe_alert {
-    int kind;              /* enum floe_alert_kind */
-    uint64_t when_ms;      /* the engine's clock: wall time live, capture time in replay */
-    char type[64];         /* namespaced "plugin.key", e.g. "flow_risk.tls_cert_expired" */
+    int kind;         /* enum floe_alert_kind */
+    uint64_t when_ms; /* the engine's clock: wall time live, capture time in replay */
+    char type[64];    /* namespaced "plugin.key", e.g. "flow_risk.tls_cert_expired" */
     char plugin[48];
-    char check[48];        /* the check that raised it, "" if none */
-    int entity_type;       /* enum floe_entity */
-    char entity[80];       /* "10.0.0.1", "10.0.0.0/8", "192.0.2.1/7" (exporter/ifIndex),
-                            * "192.0.2.1", "floe"; flows: "cli:port -> srv:port/proto" */
-    int severity;          /* enum floe_severity */
+    char check[48];  /* the check that raised it, "" if none */
+    int entity_type; /* enum floe_entity */
+    char entity[80]; /* "10.0.0.1", "10.0.0.0/8", "192.0.2.1/7" (exporter/ifIndex),
+                      * "192.0.2.1", "floe"; flows: "cli:port -> srv:port/proto" */
+    int severity;    /* enum floe_severity */
     uint32_t score;
-    const char *info;      /* a JSON object as text, or NULL; copied by push */
+    const char *info; /* a JSON object as text, or NULL; copied by push */
     /* flow alerts only (has_flow = 1) */
     int has_flow;
     floe_addr cli, srv;
     uint16_t cli_port, srv_port;
-    uint8_t l4;            /* IP protocol number */
-    char app[32];          /* nDPI name, e.g. "TLS.Google" */
+    uint8_t l4;   /* IP protocol number */
+    char app[32]; /* nDPI name, e.g. "TLS.Google" */
     floe_addr exporter;
     uint64_t bytes, packets;
 } floe_alert;
@@ -86,27 +91,27 @@ enum floe_endpoint_type { FLOE_ENDPOINT_WEBHOOK, FLOE_ENDPOINT_SYSLOG, FLOE_ENDP
  * severity is at least min_severity and it passes every non-empty filter.
  */
 typedef struct floe_alerts_endpoint {
-    int type;                     /* enum floe_endpoint_type */
-    const char *name;             /* for stats and metrics; NULL: "<type><index>" */
-    const char *url;              /* webhook: http:// or https:// URL */
-    const char *address;          /* syslog: "HOST:PORT" (UDP), "[V6]:PORT" for IPv6 */
-    const char *command;          /* command: program and arguments; see docs/alerts.md */
-    int min_severity;             /* default FLOE_SEV_WARNING */
-    uint32_t entity_mask;         /* bit (1 << entity type); 0: all */
-    const char *const *types;     /* alert types; n_types 0: all */
+    int type;                 /* enum floe_endpoint_type */
+    const char *name;         /* for stats and metrics; NULL: "<type><index>" */
+    const char *url;          /* webhook: http:// or https:// URL */
+    const char *address;      /* syslog: "HOST:PORT" (UDP), "[V6]:PORT" for IPv6 */
+    const char *command;      /* command: program and arguments; see docs/alerts.md */
+    int min_severity;         /* default FLOE_SEV_WARNING */
+    uint32_t entity_mask;     /* bit (1 << entity type); 0: all */
+    const char *const *types; /* alert types; n_types 0: all */
     size_t n_types;
-    const char *const *plugins;   /* plugins; n_plugins 0: all */
+    const char *const *plugins; /* plugins; n_plugins 0: all */
     size_t n_plugins;
-    uint32_t rate_per_min;        /* alerts sent per window (a minute); 0: no limit.
-                                   * Default 60 */
-    uint32_t rate_window_ms;      /* the rate's window; default 60000 (tests shorten it) */
-    uint32_t queue_max;           /* alerts waiting for delivery; default 1024 */
-    uint32_t batch_max;           /* webhook: alerts per POST; default 50 */
-    uint32_t timeout_ms;          /* one delivery attempt; default 10000 */
-    uint32_t retries;             /* attempts after the first; default 5 */
-    uint32_t backoff_ms;          /* first retry delay, doubled each time; default 1000 */
-    uint32_t backoff_max_ms;      /* default 60000 */
-    int facility;                 /* syslog facility; default 16 (local0) */
+    uint32_t rate_per_min;   /* alerts sent per window (a minute); 0: no limit.
+                              * Default 60 */
+    uint32_t rate_window_ms; /* the rate's window; default 60000 (tests shorten it) */
+    uint32_t queue_max;      /* alerts waiting for delivery; default 1024 */
+    uint32_t batch_max;      /* webhook: alerts per POST; default 50 */
+    uint32_t timeout_ms;     /* one delivery attempt; default 10000 */
+    uint32_t retries;        /* attempts after the first; default 5 */
+    uint32_t backoff_ms;     /* first retry delay, doubled each time; default 1000 */
+    uint32_t backoff_max_ms; /* default 60000 */
+    int facility;            /* syslog facility; default 16 (local0) */
 } floe_alerts_endpoint;
 
 void floe_alerts_endpoint_defaults(floe_alerts_endpoint *e, int type);
@@ -120,21 +125,21 @@ typedef struct floe_alerts floe_alerts;
  * defaults. Strings and the endpoint array are copied at open.
  */
 typedef struct floe_alerts_opts {
-    const char *dir;              /* alerts.db lives here (created if missing) */
-    uint32_t queue_max;           /* events queued for the writer; 65536 */
-    size_t queue_max_bytes;       /* info bytes queued; 64 MiB */
-    uint32_t info_max;            /* longer info JSON is replaced by a marker; 16384 */
-    uint64_t repeat_window_ms;    /* one-shot repeats merge within this of raised; 300000 */
-    uint32_t repeat_max;          /* one-shot keys remembered (LRU); 65536 */
-    uint64_t max_age_s;           /* past alerts raised longer ago are pruned; 0: never.
-                                   * 2592000 (30 days) */
-    uint64_t max_rows;            /* past alerts beyond this are pruned, oldest first;
-                                   * 0: no bound. 10000000 */
-    uint32_t batch_max;           /* events per write transaction; 8192 */
-    uint32_t prune_batch;         /* rows per prune transaction; 1000 */
-    uint32_t prune_interval_ms;   /* how often retention looks when idle; 1000 */
-    uint32_t readers;             /* read connections for queries; 4 */
-    uint32_t totals_cap;          /* rows counted for a query's totals; 100000 */
+    const char *dir;            /* alerts.db lives here (created if missing) */
+    uint32_t queue_max;         /* events queued for the writer; 65536 */
+    size_t queue_max_bytes;     /* info bytes queued; 64 MiB */
+    uint32_t info_max;          /* longer info JSON is replaced by a marker; 16384 */
+    uint64_t repeat_window_ms;  /* one-shot repeats merge within this of raised; 300000 */
+    uint32_t repeat_max;        /* one-shot keys remembered (LRU); 65536 */
+    uint64_t max_age_s;         /* past alerts raised longer ago are pruned; 0: never.
+                                 * 2592000 (30 days) */
+    uint64_t max_rows;          /* past alerts beyond this are pruned, oldest first;
+                                 * 0: no bound. 10000000 */
+    uint32_t batch_max;         /* events per write transaction; 8192 */
+    uint32_t prune_batch;       /* rows per prune transaction; 1000 */
+    uint32_t prune_interval_ms; /* how often retention looks when idle; 1000 */
+    uint32_t readers;           /* read connections for queries; 4 */
+    uint32_t totals_cap;        /* rows counted for a query's totals; 100000 */
     /* The clock retention reads (ms since the epoch); NULL: floe_time_ms. */
     uint64_t (*clock_ms)(void *ud);
     void *clock_ud;
@@ -248,7 +253,8 @@ int floe_alert_rule_matches(const floe_alert_rule *r, const floe_alert *a);
  * rule's id: the row id for persisted rules, a negative id for the others.
  * Returns 0, FLOE_ENOMEM or FLOE_EIO. Safe beside push on another thread.
  */
-int floe_alerts_exclusion_add(floe_alerts *s, const floe_alert_rule *r, int persist, int64_t *id_out);
+int floe_alerts_exclusion_add(floe_alerts *s, const floe_alert_rule *r, int persist,
+                              int64_t *id_out);
 /* Removes rule id (and its row). Returns 0, FLOE_ENOTFOUND or FLOE_EIO. */
 int floe_alerts_exclusion_remove(floe_alerts *s, int64_t id);
 /* Writes [{"id":..,"persist":..,"excluded":N,"rule":{...}}, ...]. */
@@ -269,20 +275,20 @@ enum floe_alert_state { FLOE_STATE_ENGAGED, FLOE_STATE_PAST, FLOE_STATE_ALL };
  * matches the same by range; any other text matches the entity exactly.
  */
 typedef struct floe_alert_query {
-    int64_t id;            /* > 0: only this alert */
-    int state;             /* enum floe_alert_state */
-    int severity;          /* -1: any */
-    int severity_min;      /* 1: severity or above; 0: exactly */
-    int entity_type;       /* -1: any */
-    char value[96];        /* "": any */
-    char type[64];         /* "": any */
-    char plugin[48];       /* "": any */
-    int ack;               /* -1: any; 0: not acknowledged; 1: acknowledged */
-    uint64_t from_ms;      /* raised at or after; 0: open */
-    uint64_t to_ms;        /* raised at or before; 0: open */
-    uint32_t limit;        /* at most 1000 */
+    int64_t id;       /* > 0: only this alert */
+    int state;        /* enum floe_alert_state */
+    int severity;     /* -1: any */
+    int severity_min; /* 1: severity or above; 0: exactly */
+    int entity_type;  /* -1: any */
+    char value[96];   /* "": any */
+    char type[64];    /* "": any */
+    char plugin[48];  /* "": any */
+    int ack;          /* -1: any; 0: not acknowledged; 1: acknowledged */
+    uint64_t from_ms; /* raised at or after; 0: open */
+    uint64_t to_ms;   /* raised at or before; 0: open */
+    uint32_t limit;   /* at most 1000 */
     uint32_t offset;
-    int totals;            /* 1: count the matching set by severity */
+    int totals; /* 1: count the matching set by severity */
 } floe_alert_query;
 
 void floe_alert_query_init(floe_alert_query *q);
@@ -329,23 +335,23 @@ int floe_alerts_delete_where(floe_alerts *s, const floe_alert_query *q, uint64_t
 /* ---- stats -------------------------------------------------------------- */
 
 typedef struct floe_alerts_stats {
-    uint64_t queued;          /* events pushed and not yet committed */
+    uint64_t queued; /* events pushed and not yet committed */
     uint64_t queue_max;
     uint64_t queue_peak;
-    uint64_t pushed;          /* events accepted into the queue */
-    uint64_t inserted;        /* new rows */
-    uint64_t merged;          /* repeats folded into an existing row */
-    uint64_t released;        /* engaged rows closed */
+    uint64_t pushed;            /* events accepted into the queue */
+    uint64_t inserted;          /* new rows */
+    uint64_t merged;            /* repeats folded into an existing row */
+    uint64_t released;          /* engaged rows closed */
     uint64_t release_unmatched; /* releases with no engaged row */
     uint64_t excluded;
-    uint64_t dropped;         /* queue full */
-    uint64_t invalid;         /* rejected by push */
-    uint64_t lost;            /* given up after write errors at close */
-    uint64_t batches;         /* write transactions committed */
-    uint64_t pruned;          /* rows removed by retention */
+    uint64_t dropped; /* queue full */
+    uint64_t invalid; /* rejected by push */
+    uint64_t lost;    /* given up after write errors at close */
+    uint64_t batches; /* write transactions committed */
+    uint64_t pruned;  /* rows removed by retention */
     uint64_t write_errors;
-    uint64_t rows;            /* rows in the database (kept by the writer) */
-    char last_error[160];     /* "" when none */
+    uint64_t rows;        /* rows in the database (kept by the writer) */
+    char last_error[160]; /* "" when none */
 } floe_alerts_stats;
 
 void floe_alerts_stats_get(floe_alerts *s, floe_alerts_stats *st);

@@ -36,7 +36,7 @@ struct alerts__ruleset {
 static void cidr_mask(floe_cidr *c)
 {
     for (int bit = c->bits; bit < 128; bit++)
-        c->addr.b[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+        c->addr.b[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
 }
 
 int floe_cidr_parse(floe_cidr *c, const char *text)
@@ -91,7 +91,7 @@ static void cidr_format(const floe_cidr *c, char *out, size_t n)
 
 /* What a rule's lists are compared with, worked out once per event. */
 typedef struct subject {
-    int host_kind;    /* 0 none, 1 one address, 2 a network */
+    int host_kind; /* 0 none, 1 one address, 2 a network */
     floe_cidr host;
     int has_exporter;
     floe_addr exporter;
@@ -137,8 +137,7 @@ static int match_hosts(const floe_alert_rule *r, const floe_alert *a, const subj
             return 1;
         if (sj->host_kind == 1 && floe_cidr_contains(c, &sj->host.addr))
             return 1;
-        if (sj->host_kind == 2 && sj->host.bits >= c->bits &&
-            floe_cidr_contains(c, &sj->host.addr))
+        if (sj->host_kind == 2 && sj->host.bits >= c->bits && floe_cidr_contains(c, &sj->host.addr))
             return 1;
     }
     return 0;
@@ -481,8 +480,7 @@ static int rule_parse(floe_alert_rule *r, alerts__jcur *c, char *err, size_t err
     return 0;
 }
 
-int floe_alert_rule_parse(floe_alert_rule *r, const char *json, size_t n, char *err,
-                          size_t errlen)
+int floe_alert_rule_parse(floe_alert_rule *r, const char *json, size_t n, char *err, size_t errlen)
 {
     alerts__jcur c = {json, json + n};
     memset(r, 0, sizeof(*r));
@@ -546,7 +544,8 @@ static xrule *xrule_new(const floe_alert_rule *r, int64_t id, int persist)
     return x;
 }
 
-int floe_alerts_exclusion_add(floe_alerts *s, const floe_alert_rule *r, int persist, int64_t *id_out)
+int floe_alerts_exclusion_add(floe_alerts *s, const floe_alert_rule *r, int persist,
+                              int64_t *id_out)
 {
     int64_t id;
     if (persist) {
@@ -640,8 +639,8 @@ int alerts__rules_load(floe_alerts *s, sqlite3 *db, char *err, size_t errlen)
         const char *text = (const char *)sqlite3_column_text(st, 1);
         int64_t id = sqlite3_column_int64(st, 0);
         if (!text || floe_alert_rule_parse(&r, text, strlen(text), why, sizeof(why)) != 0) {
-            log_warn(s->log, "alerts: exclusion %lld in the database is skipped: %s",
-                     (long long)id, text ? why : "empty");
+            log_warn(s->log, "alerts: exclusion %lld in the database is skipped: %s", (long long)id,
+                     text ? why : "empty");
             continue;
         }
         xrule *x = xrule_new(&r, id, 1);

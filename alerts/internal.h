@@ -14,9 +14,9 @@
 
 #include "alerts/alerts.h"
 
-#define ALERTS__QBLOCK 256    /* events per queue block */
-#define ALERTS__QFREE_KEEP 64 /* empty blocks kept for reuse (6 MiB): no malloc churn in storms */
-#define ALERTS__TYPES_MAX 1024 /* alert types counted by name for metrics */
+#define ALERTS__QBLOCK     256  /* events per queue block */
+#define ALERTS__QFREE_KEEP 64   /* empty blocks kept for reuse (6 MiB): no malloc churn in storms */
+#define ALERTS__TYPES_MAX  1024 /* alert types counted by name for metrics */
 
 typedef _Atomic uint64_t alerts__counter;
 
@@ -57,7 +57,7 @@ typedef struct alerts__writer alerts__writer;   /* writer.c */
 struct floe_alerts {
     floe_alerts_opts o;
     char *dir;
-    char *path;          /* <dir>/alerts.db */
+    char *path; /* <dir>/alerts.db */
     floe_log *log;
 
     /* The queue, guarded by qlock. seq_in counts events accepted, seq_done
@@ -146,7 +146,7 @@ void alerts__pool_close(floe_alerts *s);
  * for notifications) or from a row (queries). */
 typedef struct alerts__row {
     int64_t id;
-    int state;            /* 0 engaged, 1 past */
+    int state; /* 0 engaged, 1 past */
     int kind;
     const char *type, *plugin, *check;
     int entity_type;
@@ -155,8 +155,8 @@ typedef struct alerts__row {
     uint32_t score;
     uint64_t raised_ms, released_ms, last_seen_ms, count; /* released_ms 0: null */
     uint64_t ack_ms;
-    const char *ack_by;   /* NULL: not acknowledged */
-    const char *info;     /* a valid JSON object, or NULL */
+    const char *ack_by; /* NULL: not acknowledged */
+    const char *info;   /* a valid JSON object, or NULL */
     int has_flow;
     const char *cli, *srv, *app, *exporter;
     uint16_t cli_port, srv_port;

@@ -39,8 +39,11 @@ static int hex4(const char *p, const char *end, uint32_t *v)
 /* Length of the well-formed UTF-8 sequence at p, or 0. */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
-    size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-                               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    size_t n = p[0] < 0x80                    ? 1
+               : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                              : 0;
     if (n == 0 || (size_t)(end - p) < n)
         return 0;
     for (size_t i = 1; i < n; i++)

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SYSLOG_MAX 2048        /* bytes in one syslog datagram (RFC 5426) */
+#define SYSLOG_MAX 2048         /* bytes in one syslog datagram (RFC 5426) */
 #define SYSLOG_PEN "floe@32473" /* SD-ID; 32473 is the documentation PEN (RFC 5612) */
 
 static const char *const endpoint_type_names[] = {"webhook", "syslog", "command"};
@@ -41,25 +41,25 @@ static const int syslog_severity[] = {
 /* One alert (or digest) waiting for delivery. */
 typedef struct nitem {
     struct nitem *next;
-    int digest;                /* 1: "and N more" */
-    uint64_t suppressed;       /* digest: how many */
-    uint64_t from_ms, to_ms;   /* digest: the window (wall clock) */
+    int digest;              /* 1: "and N more" */
+    uint64_t suppressed;     /* digest: how many */
+    uint64_t from_ms, to_ms; /* digest: the window (wall clock) */
     int64_t id;
     int severity, entity_type;
     uint32_t score;
     char action[8];
     char type[64];
     char entity[80];
-    char json[];               /* the alert object; "" for a digest */
+    char json[]; /* the alert object; "" for a digest */
 } nitem;
 
 typedef struct endpoint {
-    floe_alerts_endpoint c;    /* strings below are owned copies */
+    floe_alerts_endpoint c; /* strings below are owned copies */
     char name[64];
     char *url, *address, *command;
     char **types, **plugins;
-    char **argv;               /* command: what is executed */
-    nitem **items;             /* the thread's batch, batch_max long */
+    char **argv;   /* command: what is executed */
+    nitem **items; /* the thread's batch, batch_max long */
     floe_log *log;
     pthread_t thread;
     int started;
@@ -72,7 +72,7 @@ typedef struct endpoint {
     uint64_t win_start_ms, win_wall_ms, win_suppressed;
     uint32_t win_sent;
     alerts__counter sent, failed, retried, suppressed, dropped;
-    char last_error[160];      /* under lock */
+    char last_error[160]; /* under lock */
     CURL *curl;
     int sock;
     struct sockaddr_storage dst;
@@ -211,7 +211,9 @@ static nitem *item_new(const alerts__row *r, const char *json)
     it->entity_type = r->entity_type;
     it->score = r->score;
     snprintf(it->action, sizeof(it->action), "%s",
-             r->state == 0 ? "engage" : r->kind == FLOE_ALERT_ONESHOT ? "oneshot" : "release");
+             r->state == 0                   ? "engage"
+             : r->kind == FLOE_ALERT_ONESHOT ? "oneshot"
+                                             : "release");
     snprintf(it->type, sizeof(it->type), "%s", r->type);
     snprintf(it->entity, sizeof(it->entity), "%s", r->entity);
     return it;
@@ -685,8 +687,8 @@ static int endpoint_check(const floe_alerts_endpoint *c, size_t i, char *err, si
         bad = "address: want HOST:PORT";
     else if (c->type == FLOE_ENDPOINT_SYSLOG && (c->facility < 0 || c->facility > 23))
         bad = "facility: want 0 to 23";
-    else if (c->type == FLOE_ENDPOINT_COMMAND && (!c->command || !c->command[strspn(c->command,
-                                                                                     " \t")]))
+    else if (c->type == FLOE_ENDPOINT_COMMAND &&
+             (!c->command || !c->command[strspn(c->command, " \t")]))
         bad = "command: want a program and its arguments";
     else if (c->min_severity < 0 || c->min_severity >= FLOE_SEV_COUNT)
         bad = "min_severity: want a severity name";
@@ -808,14 +810,15 @@ void alerts__notify_free(alerts__notify *nt)
     free(nt);
 }
 
-/* ---- stats ------------------------------------------------------------------------------------ */
+/* ---- stats ------------------------------------------------------------------------------------
+ */
 
 static const struct {
     const char *key;
     size_t off;
 } endpoint_counters[] = {
-    {"sent", offsetof(endpoint, sent)},           {"failed", offsetof(endpoint, failed)},
-    {"retried", offsetof(endpoint, retried)},     {"suppressed", offsetof(endpoint, suppressed)},
+    {"sent", offsetof(endpoint, sent)},       {"failed", offsetof(endpoint, failed)},
+    {"retried", offsetof(endpoint, retried)}, {"suppressed", offsetof(endpoint, suppressed)},
     {"dropped", offsetof(endpoint, dropped)},
 };
 
@@ -833,7 +836,8 @@ void alerts__notify_stats_json(alerts__notify *nt, floe_json *j)
         floe_json_kstr(j, "name", e->name);
         floe_json_kstr(j, "type", endpoint_type_names[e->c.type]);
         for (size_t k = 0; k < FLOE_ARRAY_LEN(endpoint_counters); k++)
-            floe_json_ku64(j, endpoint_counters[k].key, endpoint_counter(e, endpoint_counters[k].off));
+            floe_json_ku64(j, endpoint_counters[k].key,
+                           endpoint_counter(e, endpoint_counters[k].off));
         pthread_mutex_lock(&e->lock);
         floe_json_ku64(j, "queued", e->queued);
         floe_json_key(j, "last_error");
@@ -858,10 +862,9 @@ void alerts__notify_metrics(alerts__notify *nt, floe_buf *out)
                         "# TYPE floe_alerts_notify_%s_total counter\n",
                         key, key, key);
         for (size_t i = 0; i < nt->n; i++)
-            floe_buf_printf(out, "floe_alerts_notify_%s_total{endpoint=\"%s\"} %llu\n", key,
-                            nt->ep[i].name,
-                            (unsigned long long)endpoint_counter(&nt->ep[i],
-                                                                 endpoint_counters[k].off));
+            floe_buf_printf(
+                out, "floe_alerts_notify_%s_total{endpoint=\"%s\"} %llu\n", key, nt->ep[i].name,
+                (unsigned long long)endpoint_counter(&nt->ep[i], endpoint_counters[k].off));
     }
     floe_buf_puts(out, "# HELP floe_alerts_notify_queued Notifications waiting, by endpoint.\n"
                        "# TYPE floe_alerts_notify_queued gauge\n");

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 
 #define QUERY_LIMIT_MAX 1000
-#define MAX_BINDS 24
-#define MAX_ARMS 3
+#define MAX_BINDS       24
+#define MAX_ARMS        3
 
 /* ---- the pool --------------------------------------------------------------- */
 
@@ -110,10 +110,10 @@ typedef struct qbind {
 typedef struct qsql {
     qbind b[MAX_BINDS];
     int nb;
-    char common[1024];    /* " AND ..." for every arm */
+    char common[1024]; /* " AND ..." for every arm */
     char arm[MAX_ARMS][320];
     int n_arms;
-    const char *indexed;  /* INDEXED BY clause or "" */
+    const char *indexed; /* INDEXED BY clause or "" */
 } qsql;
 
 static int bind_int(qsql *qs, int64_t v)
@@ -258,8 +258,7 @@ static void build_where(qsql *qs, const floe_alert_query *q)
     if (q->id > 0)
         add_common(qs, "id = ?%d", bind_int(qs, q->id));
     if (q->severity >= 0)
-        add_common(qs, "severity %s ?%d", q->severity_min ? ">=" : "=",
-                   bind_int(qs, q->severity));
+        add_common(qs, "severity %s ?%d", q->severity_min ? ">=" : "=", bind_int(qs, q->severity));
     if (q->entity_type >= 0)
         add_common(qs, "entity_type = ?%d", bind_int(qs, q->entity_type));
     if (q->type[0])
@@ -452,15 +451,15 @@ static int64_t run_on_id(floe_alerts *s, const char *sqltext, int64_t id, const 
 
 int floe_alerts_ack(floe_alerts *s, int64_t id, const char *who, uint64_t when_ms)
 {
-    int64_t n = run_on_id(s, "UPDATE alerts SET ack_ms = ?3, ack_by = ?2 WHERE id = ?1", id,
-                          who, when_ms);
+    int64_t n =
+        run_on_id(s, "UPDATE alerts SET ack_ms = ?3, ack_by = ?2 WHERE id = ?1", id, who, when_ms);
     return n < 0 ? FLOE_EIO : n == 0 ? FLOE_ENOTFOUND : 0;
 }
 
 int floe_alerts_delete(floe_alerts *s, int64_t id)
 {
-    int64_t n = run_on_id(s, "DELETE FROM alerts WHERE id = ?1 AND ?2 = ?2 AND ?3 = ?3", id, NULL,
-                          0);
+    int64_t n =
+        run_on_id(s, "DELETE FROM alerts WHERE id = ?1 AND ?2 = ?2 AND ?3 = ?3", id, NULL, 0);
     if (n > 0)
         alerts__add(&s->rows, (uint64_t)-n);
     return n < 0 ? FLOE_EIO : n == 0 ? FLOE_ENOTFOUND : 0;
@@ -492,7 +491,7 @@ int floe_alerts_delete_where(floe_alerts *s, const floe_alert_query *q, uint64_t
         int n = sqlite3_changes(c->db);
         sqlite3_reset(st);
         total += (uint64_t)n;
-        alerts__add(&s->rows, (uint64_t)-(int64_t)n);
+        alerts__add(&s->rows, (uint64_t) - (int64_t)n);
         if ((uint32_t)n < s->o.prune_batch)
             break;
     }

@@ -23,8 +23,8 @@
 static const char migration_1[] =
     "CREATE TABLE alerts ("
     " id INTEGER PRIMARY KEY,"
-    " state INTEGER NOT NULL,"       /* 0 engaged, 1 past */
-    " kind INTEGER NOT NULL,"        /* enum floe_alert_kind of the raising event */
+    " state INTEGER NOT NULL," /* 0 engaged, 1 past */
+    " kind INTEGER NOT NULL,"  /* enum floe_alert_kind of the raising event */
     " type TEXT NOT NULL,"
     " plugin TEXT NOT NULL,"
     " chk TEXT NOT NULL,"
@@ -127,8 +127,8 @@ void alerts__row_read(alerts__row *r, sqlite3_stmt *st)
 sqlite3 *alerts__db_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);

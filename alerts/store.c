@@ -42,11 +42,26 @@ static int parse_name(const char *const *names, size_t n, const char *name)
     return -1;
 }
 
-const char *floe_entity_name(int t) { return name_of(entity_names, FLOE_ENTITY_COUNT, t); }
-const char *floe_severity_name(int v) { return name_of(severity_names, FLOE_SEV_COUNT, v); }
-const char *floe_alert_kind_name(int k) { return name_of(kind_names, FLOE_ALERT_KIND_COUNT, k); }
-int floe_entity_parse(const char *n) { return parse_name(entity_names, FLOE_ENTITY_COUNT, n); }
-int floe_severity_parse(const char *n) { return parse_name(severity_names, FLOE_SEV_COUNT, n); }
+const char *floe_entity_name(int t)
+{
+    return name_of(entity_names, FLOE_ENTITY_COUNT, t);
+}
+const char *floe_severity_name(int v)
+{
+    return name_of(severity_names, FLOE_SEV_COUNT, v);
+}
+const char *floe_alert_kind_name(int k)
+{
+    return name_of(kind_names, FLOE_ALERT_KIND_COUNT, k);
+}
+int floe_entity_parse(const char *n)
+{
+    return parse_name(entity_names, FLOE_ENTITY_COUNT, n);
+}
+int floe_severity_parse(const char *n)
+{
+    return parse_name(severity_names, FLOE_SEV_COUNT, n);
+}
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -72,8 +87,8 @@ static void opts_fix(floe_alerts_opts *o)
 {
     floe_alerts_opts d;
     floe_alerts_opts_defaults(&d);
-#define FIX(f)      \
-    if (o->f == 0)  \
+#define FIX(f)                                                                                     \
+    if (o->f == 0)                                                                                 \
         o->f = d.f;
     FIX(queue_max)
     FIX(queue_max_bytes)
@@ -531,8 +546,7 @@ void floe_alerts_metrics(floe_alerts *s, floe_buf *out)
                     "# HELP floe_alerts_write_rate Rows written a second, lately.\n"
                     "# TYPE floe_alerts_write_rate gauge\nfloe_alerts_write_rate %llu\n",
                     (unsigned long long)st.queued, (unsigned long long)st.queue_max,
-                    (unsigned long long)st.rows,
-                    (unsigned long long)alerts__get(&s->write_rate));
+                    (unsigned long long)st.rows, (unsigned long long)alerts__get(&s->write_rate));
     floe_buf_puts(out, "# HELP floe_alerts_events_total Alert events stored, by severity.\n"
                        "# TYPE floe_alerts_events_total counter\n");
     for (int v = 0; v < FLOE_SEV_COUNT; v++)

@@ -24,7 +24,7 @@ enum outcome { OUT_NONE, OUT_INSERTED, OUT_MERGED, OUT_RELEASED, OUT_UNMATCHED }
 /* An engaged or one-shot key and the row it points at. */
 typedef struct wkey {
     floe_hnode node;
-    floe_list lru;      /* one-shot keys only: most recent at the tail */
+    floe_list lru; /* one-shot keys only: most recent at the tail */
     int64_t id;
     uint64_t raised_ms; /* one-shot keys: the row's raised time, for the window */
     uint32_t klen;
@@ -36,8 +36,16 @@ typedef struct woutcome {
     int out;
 } woutcome;
 
-enum stmt_id { ST_INSERT, ST_BUMP_ENGAGED, ST_RELEASE, ST_BUMP_ONESHOT, ST_PRUNE_AGE,
-               ST_PRUNE_ROWS, ST_ROW, ST_COUNT };
+enum stmt_id {
+    ST_INSERT,
+    ST_BUMP_ENGAGED,
+    ST_RELEASE,
+    ST_BUMP_ONESHOT,
+    ST_PRUNE_AGE,
+    ST_PRUNE_ROWS,
+    ST_ROW,
+    ST_COUNT
+};
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO alerts (state, kind, type, plugin, chk, entity_type, entity, addr,"
@@ -67,9 +75,9 @@ struct alerts__writer {
     floe_hmap engaged;
     floe_hmap oneshot;
     floe_list oneshot_lru;
-    woutcome *out;        /* one per event of the current batch */
+    woutcome *out; /* one per event of the current batch */
     size_t out_cap;
-    floe_buf scratch;     /* info wrapping and notification JSON */
+    floe_buf scratch; /* info wrapping and notification JSON */
     uint64_t seed;
     uint64_t next_prune_ms, rate_t0, rate_n0, last_log_ms;
     uint32_t log_suppressed;
@@ -150,8 +158,10 @@ static int restore_engaged(alerts__writer *w)
     map_clear(&w->engaged);
     map_clear(&w->oneshot);
     floe_list_init(&w->oneshot_lru);
-    if (sqlite3_prepare_v2(w->db, "SELECT id, type, entity_type, entity FROM alerts"
-                           " WHERE state = 0", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(w->db,
+                           "SELECT id, type, entity_type, entity FROM alerts"
+                           " WHERE state = 0",
+                           -1, &st, NULL) != SQLITE_OK)
         return FLOE_EIO;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -362,7 +372,8 @@ static int apply_oneshot(floe_alerts *s, alerts__writer *w, const floe_alert *e,
     uint32_t klen = make_key(k, e);
     uint64_t h = floe_hash(k, klen, w->seed);
     wkey *key = key_find(&w->oneshot, k, klen, h);
-    if (key && e->when_ms >= key->raised_ms && e->when_ms - key->raised_ms < s->o.repeat_window_ms) {
+    if (key && e->when_ms >= key->raised_ms &&
+        e->when_ms - key->raised_ms < s->o.repeat_window_ms) {
         int n = update_id_ms(w, ST_BUMP_ONESHOT, key->id, e->when_ms);
         if (n < 0)
             return FLOE_EIO;

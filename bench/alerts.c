@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NOW_MS 1700000000000ULL /* the query data set's "now" */
+#define NOW_MS  1700000000000ULL /* the query data set's "now" */
 #define HOUR_MS 3600000ULL
-#define DAY_MS (24 * HOUR_MS)
+#define DAY_MS  (24 * HOUR_MS)
 
 typedef struct bench_args {
     const char *mode;
@@ -226,7 +226,8 @@ static void bench_write(const bench_args *a)
            (double)(t_push - t0) / 1e9, (double)(t_done - t0) / 1e9);
     printf("  committed %llu rows = %.0f rows/s; %llu write batches (%.0f rows each)\n",
            (unsigned long long)st.inserted, (double)st.inserted * 1e9 / (double)(t_done - t0),
-           (unsigned long long)st.batches, st.batches ? (double)st.inserted / (double)st.batches : 0);
+           (unsigned long long)st.batches,
+           st.batches ? (double)st.inserted / (double)st.batches : 0);
     printf("  the store's threads used %.2f s of CPU: %.1f us a row (%.0f rows/s a core)\n",
            store_cpu, st.inserted ? store_cpu * 1e6 / (double)st.inserted : 0,
            store_cpu > 0 ? (double)st.inserted / store_cpu : 0);
@@ -249,10 +250,9 @@ static void bench_write(const bench_args *a)
  * alerts, one in 50 of those engaged. */
 static void gen_event(floe_alert *ev, uint64_t i, uint64_t rows, uint64_t *seed)
 {
-    static const int sevs[] = {FLOE_SEV_INFO,    FLOE_SEV_NOTICE,   FLOE_SEV_WARNING,
-                               FLOE_SEV_WARNING, FLOE_SEV_WARNING,  FLOE_SEV_ERROR,
-                               FLOE_SEV_ERROR,   FLOE_SEV_CRITICAL, FLOE_SEV_NOTICE,
-                               FLOE_SEV_EMERGENCY};
+    static const int sevs[] = {
+        FLOE_SEV_INFO,  FLOE_SEV_NOTICE, FLOE_SEV_WARNING,  FLOE_SEV_WARNING, FLOE_SEV_WARNING,
+        FLOE_SEV_ERROR, FLOE_SEV_ERROR,  FLOE_SEV_CRITICAL, FLOE_SEV_NOTICE,  FLOE_SEV_EMERGENCY};
     uint64_t storm = rows / 10, calm = rows - storm, r = rnd(seed);
     char type[64];
     if (i >= calm && r % 10 < 6) {
@@ -384,8 +384,9 @@ static void time_query(floe_alerts *s, const char *what, const char *args, int r
     qsort(t, (size_t)runs, sizeof(double), cmp_double);
     printf("  %-46s %7.1f ms median %7.1f ms max  total %s%s\n", what, t[runs / 2], t[runs - 1],
            json_field(out.data, "\"total\":", total, sizeof(total)),
-           strcmp(json_field(out.data, "\"capped\":", capped, sizeof(capped)), "true") ? ""
-                                                                                     : " (capped)");
+           strcmp(json_field(out.data, "\"capped\":", capped, sizeof(capped)), "true")
+               ? ""
+               : " (capped)");
     printf("      %s\n", args);
     floe_buf_close(&out);
 }

@@ -48,7 +48,7 @@ typedef struct bench {
     pid_t daemon;
     floe_ts *ts;
     floe_log log;
-    int64_t t;   /* the simulated clock: the current step's end */
+    int64_t t; /* the simulated clock: the current step's end */
     char (*names)[16];
 } bench;
 
@@ -271,9 +271,9 @@ static void run_steps(bench *b)
     if (steady)
         printf("steady state (%u steps without file creation): %.2f s of writes per 60 s step "
                "on average, %.2f s at worst (%s); %.0f update calls/s while writing; %.1f MB "
-               "written to disk per minute\n", steady, steady_w / steady, worst,
-               worst < 60 ? "fits in the step" : "DOES NOT FIT", steady_upd / steady_w,
-               steady_disk / 1e6 / steady);
+               "written to disk per minute\n",
+               steady, steady_w / steady, worst, worst < 60 ? "fits in the step" : "DOES NOT FIT",
+               steady_upd / steady_w, steady_disk / 1e6 / steady);
     printf("producer: %.0f ns per append\n", feed * 1e9 / ((b->minutes + 1) * 3.0 * b->hosts));
     printf("written: %llu points in %llu update calls; errors %llu; dropped %llu\n",
            (unsigned long long)st.points_written, (unsigned long long)st.updates,
@@ -297,8 +297,9 @@ static void run_stall(bench *b)
     wait_written(b, steps + 1);
     floe_ts_stats_get(b->ts, &st);
     printf("stall: caught up in %.2f s after release (%u steps of points, cache now %llu "
-           "points, dropped %llu)\n", now_s() - t0, b->stall + 1,
-           (unsigned long long)st.cached_points, (unsigned long long)st.points_dropped);
+           "points, dropped %llu)\n",
+           now_s() - t0, b->stall + 1, (unsigned long long)st.cached_points,
+           (unsigned long long)st.points_dropped);
 }
 
 /* Spreading on, steps `spread_s` real seconds apart: updates per 0.5 s. */
@@ -306,7 +307,8 @@ static void run_spread(bench *b)
 {
     floe_ts_stats st;
     printf("spread: steps %.0f s apart, update calls per 0.5 s (writes should be even over "
-           "%.0f%% of the step)\n", b->spread_s, 80.0);
+           "%.0f%% of the step)\n",
+           b->spread_s, 80.0);
     for (int k = 0; k < 3; k++) {
         double t0 = now_s();
         feed_step(b);
@@ -362,8 +364,9 @@ static void run_charts(bench *b)
     floe_ts_stats st;
     floe_ts_stats_get(b->ts, &st);
     printf("chart: a day of one host written: %llu points written in all, %llu skipped, "
-           "%llu dropped\n", (unsigned long long)st.points_written,
-           (unsigned long long)st.points_skipped, (unsigned long long)st.points_dropped);
+           "%llu dropped\n",
+           (unsigned long long)st.points_written, (unsigned long long)st.points_skipped,
+           (unsigned long long)st.points_dropped);
     floe_ts_graph_req r;
     floe_ts_graph_req_init(&r);
     snprintf(r.schema, sizeof(r.schema), "host:traffic");
@@ -401,8 +404,8 @@ static void run_charts(bench *b)
             }
         }
         printf("chart %s, one host, one day: first %.1f ms, warm %.1f ms average, %.1f ms "
-               "worst (20 renders), %zu bytes\n", fmt[f], first * 1000, sum / 20 * 1000,
-               worst * 1000, img.len);
+               "worst (20 renders), %zu bytes\n",
+               fmt[f], first * 1000, sum / 20 * 1000, worst * 1000, img.len);
     }
     floe_buf_reset(&img);
     double t0 = now_s();
@@ -428,17 +431,28 @@ static void parse(bench *b, int argc, char **argv)
         if (!v)
             die("missing value for", k);
         i++;
-        if (!strcmp(k, "--hosts")) b->hosts = (unsigned)atoi(v);
-        else if (!strcmp(k, "--minutes")) b->minutes = (unsigned)atoi(v);
-        else if (!strcmp(k, "--dir")) b->dir = v;
-        else if (!strcmp(k, "--retention")) b->retention = v;
-        else if (!strcmp(k, "--mode")) b->mode = v;
-        else if (!strcmp(k, "--batch")) b->batch = (unsigned)atoi(v);
-        else if (!strcmp(k, "--stall")) b->stall = (unsigned)atoi(v);
-        else if (!strcmp(k, "--spread")) b->spread_s = atof(v);
-        else if (!strcmp(k, "--chart")) b->chart_dir = v;
-        else if (!strcmp(k, "--reuse")) b->reuse = (unsigned)atoi(v);
-        else die("unknown option", k);
+        if (!strcmp(k, "--hosts"))
+            b->hosts = (unsigned)atoi(v);
+        else if (!strcmp(k, "--minutes"))
+            b->minutes = (unsigned)atoi(v);
+        else if (!strcmp(k, "--dir"))
+            b->dir = v;
+        else if (!strcmp(k, "--retention"))
+            b->retention = v;
+        else if (!strcmp(k, "--mode"))
+            b->mode = v;
+        else if (!strcmp(k, "--batch"))
+            b->batch = (unsigned)atoi(v);
+        else if (!strcmp(k, "--stall"))
+            b->stall = (unsigned)atoi(v);
+        else if (!strcmp(k, "--spread"))
+            b->spread_s = atof(v);
+        else if (!strcmp(k, "--chart"))
+            b->chart_dir = v;
+        else if (!strcmp(k, "--reuse"))
+            b->reuse = (unsigned)atoi(v);
+        else
+            die("unknown option", k);
     }
     if (!b->hosts || (strcmp(b->mode, "direct") && strcmp(b->mode, "rrdcached")))
         die("bad --hosts or --mode", NULL);
@@ -446,8 +460,12 @@ static void parse(bench *b, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    bench b = {.hosts = 100000, .minutes = 10, .stall = 3, .dir = "bench-rrd-data",
-               .retention = "1m:1d,1h:1w", .mode = "direct"};
+    bench b = {.hosts = 100000,
+               .minutes = 10,
+               .stall = 3,
+               .dir = "bench-rrd-data",
+               .retention = "1m:1d,1h:1w",
+               .mode = "direct"};
     parse(&b, argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!b.reuse)
@@ -492,7 +510,8 @@ int main(int argc, char **argv)
         long long w0 = proc_field(b.daemon, "io", "write_bytes:");
         double fl = daemon_flush_all(&b);
         printf("rrdcached: FLUSHALL took %.1f s, %.1f MB written by the daemon then; its peak "
-               "RSS %.1f MB\n", fl, (proc_field(b.daemon, "io", "write_bytes:") - w0) / 1e6,
+               "RSS %.1f MB\n",
+               fl, (proc_field(b.daemon, "io", "write_bytes:") - w0) / 1e6,
                proc_field(b.daemon, "status", "VmHWM:") / 1024.0);
         kill(b.daemon, SIGTERM);
         waitpid(b.daemon, NULL, 0);

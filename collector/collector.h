@@ -76,7 +76,7 @@ typedef struct floe_tcp_listener {
     struct floe_daemon *d;
     char *name;      /* as configured */
     floe_list conns; /* tcp_conn, by link */
-    uint32_t open;    /* connections now */
+    uint32_t open;   /* connections now */
     uint64_t accepted, refused;
     uint64_t ended[FLOE_STREAM_END_COUNT];
     uint64_t bytes;

@@ -30,8 +30,8 @@ static int daemon_load_config(const floe_run_opts *o, floe_config *cfg, char *er
     if (o->n_listen &&
         floe_config_set_list(&cfg->listen, &cfg->n_listen, o->listen, o->n_listen) != 0)
         goto fail;
-    if (o->n_listen_tcp && floe_config_set_list(&cfg->listen_tcp, &cfg->n_listen_tcp,
-                                                o->listen_tcp, o->n_listen_tcp) != 0)
+    if (o->n_listen_tcp && floe_config_set_list(&cfg->listen_tcp, &cfg->n_listen_tcp, o->listen_tcp,
+                                                o->n_listen_tcp) != 0)
         goto fail;
     if (o->web && floe_config_set_str(&cfg->web, o->web) != 0)
         goto fail;

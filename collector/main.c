@@ -28,20 +28,21 @@ static void usage(FILE *f)
 
 static void run_usage(FILE *f)
 {
-    fprintf(f, "usage: floe run [-c FILE] [--listen ADDR:PORT]... [--listen-tcp ADDR:PORT]...\n"
-               "                [--web ADDR:PORT] [--data DIR] [--plugins DIR]... [--log-level LEVEL]\n"
-               "\n"
-               "  -c, --config FILE      Lua config file (default: built-in defaults)\n"
-               "  -l, --listen ADDR:PORT UDP address to receive on; repeat for more; replaces\n"
-               "                         the configured list. IPv6 as [::1]:2055\n"
-               "      --listen-tcp ADDR:PORT  TCP address to receive IPFIX on; repeat for more;\n"
-               "                         replaces the configured listen_tcp list\n"
-               "  -w, --web ADDR:PORT    HTTP address (\"\" for none; default 127.0.0.1:3000)\n"
-               "  -d, --data DIR         data directory (default ./floe-data)\n"
-               "  -p, --plugins DIR      add a plugin directory; repeatable\n"
-               "      --log-level LEVEL  error, warn, info or debug\n"
-               "\n"
-               "Signals: SIGHUP reloads the config; SIGINT and SIGTERM stop cleanly.\n");
+    fprintf(
+        f, "usage: floe run [-c FILE] [--listen ADDR:PORT]... [--listen-tcp ADDR:PORT]...\n"
+           "                [--web ADDR:PORT] [--data DIR] [--plugins DIR]... [--log-level LEVEL]\n"
+           "\n"
+           "  -c, --config FILE      Lua config file (default: built-in defaults)\n"
+           "  -l, --listen ADDR:PORT UDP address to receive on; repeat for more; replaces\n"
+           "                         the configured list. IPv6 as [::1]:2055\n"
+           "      --listen-tcp ADDR:PORT  TCP address to receive IPFIX on; repeat for more;\n"
+           "                         replaces the configured listen_tcp list\n"
+           "  -w, --web ADDR:PORT    HTTP address (\"\" for none; default 127.0.0.1:3000)\n"
+           "  -d, --data DIR         data directory (default ./floe-data)\n"
+           "  -p, --plugins DIR      add a plugin directory; repeatable\n"
+           "      --log-level LEVEL  error, warn, info or debug\n"
+           "\n"
+           "Signals: SIGHUP reloads the config; SIGINT and SIGTERM stop cleanly.\n");
 }
 
 static int push_arg(char ***list, size_t *n, char *arg)

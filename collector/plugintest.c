@@ -647,6 +647,29 @@ static int t_ts(lua_State *L)
     return 1;
 }
 
+/* test.probes(): what the plugin's probe.start asked for, {key = {kind =,
+ * host =, port =, timeout_ms =, server_name =, starts =, at =}}; offline no
+ * probe runs. */
+static int t_probes(lua_State *L)
+{
+    runner *r = self(L);
+    floe_plugins_probe_requests(r->e.plugins, r->plugin, L);
+    return 1;
+}
+
+/* test.probe_result(key, {ok =, rtt_ms =, error =, cert = {status =,
+ * days_left =, ...}, server_version =}): a result for the plugin's probe of
+ * key, as if it had run now; probe.results() gives it from then on. */
+static int t_probe_result(lua_State *L)
+{
+    runner *r = self(L);
+    const char *key = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (floe_plugins_probe_feed(r->e.plugins, r->plugin, key, L, 2) != 0)
+        return luaL_error(L, "test.probe_result: no room for a probe '%s'", key);
+    return 0;
+}
+
 /* test.eq(got, want, what): a plain assertion that says both values. */
 static int t_eq(lua_State *L)
 {
@@ -672,6 +695,8 @@ static const luaL_Reg test_api[] = {
     {"configure", t_configure},
     {"host", t_host},
     {"ts", t_ts},
+    {"probes", t_probes},
+    {"probe_result", t_probe_result},
     {"eq", t_eq},
     {NULL, NULL},
 };

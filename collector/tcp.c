@@ -68,8 +68,8 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         int why = nread != UV_EOF ? FLOE_STREAM_ERROR
-                  : c->s.len  ? FLOE_STREAM_CUT
-                              : FLOE_STREAM_EOF;
+                  : c->s.len      ? FLOE_STREAM_CUT
+                                  : FLOE_STREAM_EOF;
         conn_end(c, why);
         return;
     }

@@ -42,8 +42,8 @@ _Static_assert(FLOE_FI_COUNT <= 64, "floe_record.has holds one bit per field");
 /* The presence bits of the reverse half (floe_record.rev). */
 #define FLOE_F_REVERSE                                                                             \
     (FLOE_F(REV_BYTES) | FLOE_F(REV_PACKETS) | FLOE_F(REV_BYTES_TOTAL) |                           \
-     FLOE_F(REV_PACKETS_TOTAL) | FLOE_F(REV_FIRST) | FLOE_F(REV_LAST) | FLOE_F(REV_IN_IF) |       \
-     FLOE_F(REV_OUT_IF) | FLOE_F(REV_TCP_FLAGS) | FLOE_F(REV_VLAN) | FLOE_F(REV_TOS) |            \
+     FLOE_F(REV_PACKETS_TOTAL) | FLOE_F(REV_FIRST) | FLOE_F(REV_LAST) | FLOE_F(REV_IN_IF) |        \
+     FLOE_F(REV_OUT_IF) | FLOE_F(REV_TCP_FLAGS) | FLOE_F(REV_VLAN) | FLOE_F(REV_TOS) |             \
      FLOE_F(REV_SRC_MAC) | FLOE_F(REV_DST_MAC))
 
 /* IPFIX applicationId (IE 95): classification engine and selector. */
@@ -194,11 +194,11 @@ typedef struct floe_dec_stats {
     uint64_t bytes_total, packets_total; /* total counters (IE 85/86) */
     /* The part of the four sums above that RFC 5103 reverse elements gave. */
     uint64_t reverse_bytes, reverse_packets, reverse_bytes_total, reverse_packets_total;
-    uint32_t seq_advance;                /* how far this datagram moves the sequence */
-    int seq_valid;                       /* 0: the advance is unknown (missing templates) */
-    uint64_t sflow_drops;                /* sFlow samples dropped at the agent, as reported */
-    uint32_t sflow_discards;             /* sFlow discarded-packet samples (format 5) seen */
-    uint32_t malformed;                  /* datagrams, sets or samples rejected */
+    uint32_t seq_advance;    /* how far this datagram moves the sequence */
+    int seq_valid;           /* 0: the advance is unknown (missing templates) */
+    uint64_t sflow_drops;    /* sFlow samples dropped at the agent, as reported */
+    uint32_t sflow_discards; /* sFlow discarded-packet samples (format 5) seen */
+    uint32_t malformed;      /* datagrams, sets or samples rejected */
     uint16_t reason[FLOE_REASON_COUNT];
 } floe_dec_stats;
 

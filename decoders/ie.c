@@ -8,11 +8,11 @@
 
 #include <fixbuf/public.h>
 
-#define FI(x) FLOE_FI_##x
-#define XS(x) NF_X_##x
+#define FI(x)   FLOE_FI_##x
+#define XS(x)   NF_X_##x
 #define SECT(x) NF_SECT_##x
-#define NONE  0
-#define WEAK  NF_IE_WEAK
+#define NONE    0
+#define WEAK    NF_IE_WEAK
 
 static const nf_ie ie_table[] = {
 #define IE(pen, id, name, type, len, kind, target, flags)                                          \

@@ -458,8 +458,8 @@ static void nf_section(nf_one *o)
         dec__pkt_l4(&got, r->ipproto, o->sect, o->sect_len);
     nf_merge(r, &got);
     uint64_t frame = (o->xhas & NF_XBIT(FRAME_SIZE)) ? o->x[NF_X_FRAME_SIZE]
-                     : pk.l3                          ? dec__pkt_ip_len(pk.l3)
-                                                      : 0;
+                     : pk.l3                         ? dec__pkt_ip_len(pk.l3)
+                                                     : 0;
     if (!(r->has & FLOE_F(BYTES)) && frame) {
         r->bytes = frame;
         r->has |= FLOE_F(BYTES);

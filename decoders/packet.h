@@ -193,7 +193,8 @@ PKT_HOT void dec__pkt_ethernet(floe_record *r, const uint8_t *p, size_t n, dec_p
     /* 802.1Q and 802.1ad (and the older 0x9100) tags: the outermost tag
      * with a VLAN id is the frame's VLAN; VLAN id 0 only carries a
      * priority. Every pass consumes 4 bytes, so the loop ends. */
-    while ((type == PKT_ETH_VLAN || type == PKT_ETH_QINQ || type == PKT_ETH_QINQ_O) && n - off >= 4) {
+    while ((type == PKT_ETH_VLAN || type == PKT_ETH_QINQ || type == PKT_ETH_QINQ_O) &&
+           n - off >= 4) {
         uint16_t vid = floe_be16(p + off) & 0x0fff;
         if (!tagged && vid != 0) {
             r->vlan = vid;

@@ -11,8 +11,8 @@
  * d->template_evictions. A template not refreshed for template_timeout_ms
  * is dropped when next looked up or by sweep, counted in
  * d->template_expired, except over TCP (floe_dec_exporter.session): there
- * templates live until withdrawn or the session ends (RFC 7011 §8.4). d->templates_live and ex->templates always equal
- * what the maps hold.
+ * templates live until withdrawn or the session ends (RFC 7011 §8.4). d->templates_live and
+ * ex->templates always equal what the maps hold.
  *
  * Compiling turns the declared fields into steps (see nf9ipfix.h): the
  * information-element table decides each field's op once, fields floe does

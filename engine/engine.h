@@ -42,7 +42,7 @@ typedef struct floe_config {
     uint32_t tcp_max_connections;
     uint32_t tcp_idle_timeout;  /* s */
     uint32_t tcp_stall_timeout; /* s */
-    char *web; /* "ADDR:PORT", or "" for no web server */
+    char *web;                  /* "ADDR:PORT", or "" for no web server */
     char *data_dir;
     char **plugin_dirs;
     size_t n_plugin_dirs;
@@ -162,9 +162,9 @@ const uint64_t *floe_counters_find(const floe_counters *c, const char *name);
 /* ---- exporters --------------------------------------------------------- */
 
 typedef struct floe_exporter_key {
-    floe_addr addr;   /* datagram source address */
-    floe_addr agent;  /* sFlow agent address; zero for the others */
-    uint32_t domain;  /* v5 engine, v9 source id, IPFIX domain, sFlow sub-agent */
+    floe_addr addr;  /* datagram source address */
+    floe_addr agent; /* sFlow agent address; zero for the others */
+    uint32_t domain; /* v5 engine, v9 source id, IPFIX domain, sFlow sub-agent */
     uint32_t proto;
     uint32_t session; /* 0 over UDP; a stream's own number over TCP (RFC 7011
                        * §8: templates belong to one transport session) */

@@ -38,7 +38,7 @@ typedef struct frag_slot {
     frag_key key;
     int used;
     uint64_t first_ms;
-    uint64_t born; /* arrival order: the oldest is evicted first */
+    uint64_t born;  /* arrival order: the oldest is evicted first */
     uint32_t total; /* the payload's length, known once the last fragment came; else 0 */
     uint32_t frags; /* fragments held */
     int next;       /* the payload's protocol: IPv4's, or IPv6's from the first fragment; -1 */

@@ -6,7 +6,8 @@
  *                          min = 1, max = 65535, description = "..." } }
  *
  * (types: integer, number, boolean, string, list and map, with `of` for the
- * last two; min/max bound numbers and list items; choices bound strings).
+ * last two; min/max bound numbers and list items; choices bound strings;
+ * validate, a function of the value, checks what types cannot).
  * The config in effect is the defaults, then the config file's `checks`
  * entry for "plugin.check", then what the HTTP API set, which is kept in
  * <data_dir>/plugins-config.json across restarts. Every value is checked
@@ -79,8 +80,8 @@ static int scalar_ok(lua_State *L, int decl, int val, int t, char *why, size_t w
     return 0;
 }
 
-/* Checks the value at val against the declaration at decl. */
-static int value_ok(lua_State *L, int decl, int val, char *why, size_t whylen)
+/* Checks the value at val against the declaration's type at decl. */
+static int type_ok(lua_State *L, int decl, int val, char *why, size_t whylen)
 {
     lua_getfield(L, decl, "type");
     int t = type_of_name(lua_tostring(L, -1));
@@ -116,6 +117,41 @@ static int value_ok(lua_State *L, int decl, int val, char *why, size_t whylen)
     return 0;
 }
 
+static void push_copy(lua_State *L, int idx, int depth);
+
+/*
+ * The declaration's own check, validate = function(value) ... end, for
+ * what types cannot say (the fields of a list of services): it gets a copy
+ * of the value and returns nil when it is good, or a message. An error it
+ * raises is its message. It runs under the running call's budget.
+ */
+static int validator_ok(lua_State *L, int decl, int val, char *why, size_t whylen)
+{
+    lua_getfield(L, decl, "validate");
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    push_copy(L, val, 0);
+    int rc = lua_pcall(L, 1, 1, 0);
+    const char *msg = lua_isnil(L, -1) ? NULL : lua_tostring(L, -1);
+    if (rc != LUA_OK || msg)
+        snprintf(why, whylen, "%s", msg ? msg : "is refused by the check's validate function");
+    lua_pop(L, 1);
+    return rc != LUA_OK || msg ? -1 : 0;
+}
+
+/* Checks the value at val against the declaration at decl: its type, then
+ * its validate function. */
+static int value_ok(lua_State *L, int decl, int val, char *why, size_t whylen)
+{
+    decl = lua_absindex(L, decl);
+    val = lua_absindex(L, val);
+    if (type_ok(L, decl, val, why, whylen) != 0)
+        return -1;
+    return validator_ok(L, decl, val, why, whylen);
+}
+
 int plug__conf_decl_ok(lua_State *L, int decl, char *why, size_t whylen)
 {
     lua_getfield(L, decl, "type");
@@ -123,9 +159,15 @@ int plug__conf_decl_ok(lua_State *L, int decl, char *why, size_t whylen)
     lua_getfield(L, decl, "of");
     int has_of = !lua_isnil(L, -1);
     int of = type_of_name(lua_tostring(L, -1));
-    lua_pop(L, 2);
+    lua_getfield(L, decl, "validate");
+    int validate_bad = !lua_isnil(L, -1) && !lua_isfunction(L, -1);
+    lua_pop(L, 3);
     if (t < 0) {
         snprintf(why, whylen, "type must be integer, number, boolean, string, list or map");
+        return -1;
+    }
+    if (validate_bad) {
+        snprintf(why, whylen, "'validate' must be a function(value) returning nil or a message");
         return -1;
     }
     if (has_of && (of < 0 || of == T_LIST || of == T_MAP || (t != T_LIST && t != T_MAP))) {
@@ -276,7 +318,7 @@ int plug__conf_build(floe_plugins *P, plug__check *c, char *err, size_t errlen)
     floe_sandbox *sb = &c->p->sb;
     lua_pushcfunction(sb->L, conf_build_protected);
     lua_pushlightuserdata(sb->L, &x);
-    int rc = floe_sandbox_call(sb, 1, 0, 0, err, errlen);
+    int rc = floe_sandbox_call(sb, 1, 0, P->o.insn_limit, err, errlen);
     if (rc == 0 && x.note[0]) {
         snprintf(c->last_error, sizeof(c->last_error), "%s", x.note);
         log_warn(P->env.log, "plugins: config %s", x.note);
@@ -311,7 +353,7 @@ int plug__conf_check(floe_plugins *P, plug__check *c, const char *json, size_t l
     floe_sandbox *sb = &c->p->sb;
     lua_pushcfunction(sb->L, conf_check_protected);
     lua_pushlightuserdata(sb->L, &x);
-    return floe_sandbox_call(sb, 1, 0, 0, err, errlen) == 0 ? 0 : FLOE_EINVAL;
+    return floe_sandbox_call(sb, 1, 0, P->o.insn_limit, err, errlen) == 0 ? 0 : FLOE_EINVAL;
 }
 
 /* ---- the API's changes, kept across restarts ------------------------------- */

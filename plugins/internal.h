@@ -10,6 +10,8 @@
  *   luaentity.c host, interface, network, exporter and system userdata
  *   luaapi.c    alerts, ts, log and floe tables; the engaged alert set
  *   json.c      JSON text to Lua values and back
+ *   luaprobe.c  the probe table: service probes off the loop thread
+ *   page.c      plugin pages: web_gui/menu.lua, page scripts, their rendering
  *   report.c    the API's JSON and /metrics
  *   watch.c     file watchers that trigger reloads
  */
@@ -19,6 +21,7 @@
 #include <lauxlib.h>
 
 #include "plugins/plugins.h"
+#include "probes/probes.h"
 
 /* A plugin's name is at most 31 bytes, a key 47, and "plugin.key" must
  * fit an alert's type (63); the loader says so when one does not. */
@@ -29,6 +32,8 @@
 #define ERR_MAX         512
 #define N_HOOKS         4 /* at most: flow hooks, or the four periods */
 #define HIST_BUCKETS    8
+#define PAGES_MAX       16 /* pages a plugin's menu may list */
+#define PROBE_KEY_MAX   64
 
 /* ---- address sets (filter.c) --------------------------------------------- */
 
@@ -161,6 +166,25 @@ typedef struct plug__ud {
     void *ptr; /* set only during a call */
 } plug__ud;
 
+/* A page of a plugin's menu: web_gui/<key>.lua, compiled at load. */
+typedef struct plug__page {
+    char key[CHECK_KEY_MAX];
+    char title[64];
+    int fn_ref; /* the compiled script, run at each render; LUA_NOREF */
+    uint64_t renders, errors, ns;
+    char last_error[ERR_MAX];
+} plug__page;
+
+/* A probe a plugin asked for, and its last result (luaprobe.c). */
+typedef struct plug__probe {
+    char key[PROBE_KEY_MAX];
+    floe_probe_spec spec;
+    floe_probe_result res;
+    int has_result;
+    int running; /* queued or running on the work queue */
+    uint64_t starts, started_ms;
+} plug__probe;
+
 typedef struct plug__plugin {
     struct floe_plugins *P;
     char name[PLUGIN_NAME_MAX];
@@ -176,9 +200,14 @@ typedef struct plug__plugin {
     uint64_t files_sig; /* a hash of its files' names, sizes and mtimes */
     plug__check **checks;
     size_t n_checks;
-    int state_ref;                  /* the `state` table, kept across reloads */
-    int ud_ref[UD_COUNT];           /* one userdata per kind, reused for every call */
-    int menu_ref;                   /* web_gui/menu.lua's table, or LUA_NOREF */
+    int state_ref;        /* the `state` table, kept across reloads */
+    int ud_ref[UD_COUNT]; /* one userdata per kind, reused for every call */
+    char menu_title[64];  /* web_gui/menu.lua; "" for no menu entry */
+    char menu_icon[16];
+    plug__page *pages; /* its pages, in menu order */
+    size_t n_pages;
+    plug__probe *probes; /* the probes it started, by key */
+    size_t n_probes;
     struct floe_ts_schema *schemas; /* from ts_schemas/, owned */
     size_t n_schemas;
     int gone;    /* its folder disappeared */
@@ -244,9 +273,11 @@ struct floe_plugins {
     uint64_t alerts_raised, alerts_dropped;
     plug__listfile *files;
     uint64_t reloads, reload_failures;
-    void *watch;      /* watch.c's handles for the roots */
-    char *conf_state; /* persisted API config: JSON text */
-    char *conf_file;  /* from the config file: JSON text */
+    void *watch;         /* watch.c's handles for the roots */
+    char *conf_state;    /* persisted API config: JSON text */
+    char *conf_file;     /* from the config file: JSON text */
+    floe_probes *probeq; /* live: the probes of every plugin; NULL until one starts */
+    uint64_t probes_done;
 };
 
 /* ---- shared functions ------------------------------------------------------ */
@@ -263,6 +294,14 @@ char *plug__json_string_safe(lua_State *L, int idx);
 
 /* load.c */
 int plug__load_all(floe_plugins *P);
+/* A file's text (at most 1 MiB), NUL-terminated, to free; NULL if it
+ * cannot be read. */
+char *plug__read_file(const char *path, size_t *len);
+/* 1 for a key: letters, digits and '_', 1 to 47 bytes. */
+int plug__valid_key(const char *s);
+/* Raises an error naming rel and the key for any key of the table at idx
+ * not in keys. */
+void plug__only_keys(lua_State *L, int idx, const char *rel, const char *const *keys, size_t n);
 void plug__plugin_free(floe_plugins *P, plug__plugin *p);
 int32_t plug__status_lookup(const floe_plugins *P, const char *plugin, const char *key);
 int32_t plug__alert_lookup(const floe_plugins *P, const char *plugin, const char *key);
@@ -323,6 +362,25 @@ void plug__engaged_release_check(floe_plugins *P, const plug__check *c);
 /* Raises a flow alert for a status that names one. */
 void plug__status_alert(floe_plugins *P, const plug__status_def *sd, const floe_flow *f,
                         const char *info);
+
+/* luaprobe.c: the probe and probe_read (for pages) tables in the registry. */
+void plug__probe_api(lua_State *L, plug__plugin *p);
+void plug__probes_free(plug__plugin *p);
+/* Frees the queue; running probes are discarded when they end. */
+void plug__probeq_free(floe_plugins *P);
+
+/* page.c */
+/* In protected mode, part of reading a version: web_gui/menu.lua checked
+ * (title, icon, pages or a single page) and each page's script compiled,
+ * into the arrays given (pages: at most PAGES_MAX). */
+void plug__menu_read(lua_State *L, plug__plugin *p, int idx, char *title, size_t titlelen,
+                     char *icon, size_t iconlen, plug__page *pages, size_t *n_pages);
+/* Releases the pages' compiled scripts. */
+void plug__pages_unref(plug__plugin *p, plug__page *pages, size_t n);
+
+/* luaentity.c: a host's counters as a plain table (ip, local, network and
+ * every getter's value), pushed. */
+void plug__push_host(lua_State *L, floe_plugins *P, const floe_host *h);
 
 /* report.c */
 unsigned floe_plugins_failed_count(const floe_plugins *P);

@@ -23,7 +23,7 @@
 
 /* ---- files ---------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len)
+char *plug__read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -143,7 +143,7 @@ static void run_file(lua_State *L, plug__plugin *p, const char *rel)
     char path[2048], err[ERR_MAX];
     size_t len;
     snprintf(path, sizeof(path), "%s/%s", p->dir, rel);
-    char *text = read_file(path, &len);
+    char *text = plug__read_file(path, &len);
     len = text ? len : 0;
     if (!text)
         luaL_error(L, "%s: cannot read it (or over 1 MiB)", rel);
@@ -160,7 +160,7 @@ static void run_file(lua_State *L, plug__plugin *p, const char *rel)
 }
 
 /* Raises an error for any key of the table at idx not in keys. */
-static void only_keys(lua_State *L, int idx, const char *rel, const char *const *keys, size_t n)
+void plug__only_keys(lua_State *L, int idx, const char *rel, const char *const *keys, size_t n)
 {
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
@@ -217,7 +217,7 @@ static int opt_bool(lua_State *L, int idx, const char *key, int def, const char 
 }
 
 /* A key: letters, digits and '_', 1..47 bytes. */
-static int valid_key(const char *s)
+int plug__valid_key(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++)
@@ -233,7 +233,7 @@ static void def_key(lua_State *L, int idx, const char *stem, const char *plugin,
 {
     lua_getfield(L, idx, "key");
     const char *k = lua_isnil(L, -1) ? stem : lua_tostring(L, -1);
-    if (!k || !valid_key(k) || strlen(plugin) + 1 + strlen(k) >= TYPE_MAX)
+    if (!k || !plug__valid_key(k) || strlen(plugin) + 1 + strlen(k) >= TYPE_MAX)
         luaL_error(L, "%s: key '%s' must be letters, digits and '_', and '%s.%s' under %d bytes",
                    rel, k ? k : "?", plugin, k ? k : "?", TYPE_MAX);
     snprintf(key, size, "%s", k);
@@ -258,7 +258,9 @@ typedef struct version {
     size_t n_alerts;
     plug__check **checks;
     size_t n_checks;
-    int menu_ref;
+    char menu_title[64], menu_icon[16];
+    plug__page pages[PAGES_MAX];
+    size_t n_pages;
     floe_ts_schema *schemas;
     size_t n_schemas;
 } version;
@@ -278,7 +280,7 @@ static void read_manifest(lua_State *L, version *v)
                                        "author", "version", "dependencies"};
     run_file(L, v->p, "manifest.lua");
     int t = lua_gettop(L);
-    only_keys(L, t, "manifest.lua", keys, FLOE_ARRAY_LEN(keys));
+    plug__only_keys(L, t, "manifest.lua", keys, FLOE_ARRAY_LEN(keys));
     char name[PLUGIN_NAME_MAX] = "";
     opt_string(L, t, "name", name, sizeof(name), "manifest.lua");
     if (name[0] && strcmp(name, v->p->name) != 0)
@@ -341,7 +343,7 @@ static void read_alert(lua_State *L, version *v, int t, const char *rel, const c
 {
     static const char *const keys[] = {"key",   "title",  "severity",
                                        "score", "entity", "description"};
-    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    plug__only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
     char key[CHECK_KEY_MAX] = "";
     def_key(L, t, stem ? stem : "", v->p->name, key, sizeof(key), rel);
     for (size_t i = 0; i < v->n_alerts; i++)
@@ -371,7 +373,7 @@ static void read_alert(lua_State *L, version *v, int t, const char *rel, const c
 static void read_status(lua_State *L, version *v, int t, const char *rel, const char *stem)
 {
     static const char *const keys[] = {"key", "title", "score", "alert", "description"};
-    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    plug__only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
     char key[CHECK_KEY_MAX] = "";
     def_key(L, t, stem ? stem : "", v->p->name, key, sizeof(key), rel);
     for (size_t i = 0; i < v->n_statuses; i++)
@@ -451,8 +453,8 @@ static void read_hooks(lua_State *L, plug__check *c, int t, const char *rel)
 /* Checks each declared setting: a known type and a default of that type. */
 static void read_config_decl(lua_State *L, plug__check *c, int t, const char *rel)
 {
-    static const char *const keys[] = {"type", "of",      "default",     "min",
-                                       "max",  "choices", "description", "title"};
+    static const char *const keys[] = {"type",    "of",          "default", "min",     "max",
+                                       "choices", "description", "title",   "validate"};
     lua_getfield(L, t, "config");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -464,13 +466,13 @@ static void read_config_decl(lua_State *L, plug__check *c, int t, const char *re
     lua_pushnil(L);
     while (lua_next(L, decl) != 0) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (!k || !valid_key(k) || strcmp(k, "enabled") == 0)
+        if (!k || !plug__valid_key(k) || strcmp(k, "enabled") == 0)
             luaL_error(L, "%s: setting '%s' must be a name other than 'enabled'", rel, k ? k : "?");
         if (!lua_istable(L, -1))
             luaL_error(L, "%s: setting '%s' must be a table {type=, default=, ...}", rel, k);
         char where[300];
         snprintf(where, sizeof(where), "%s: setting '%s'", rel, k);
-        only_keys(L, lua_gettop(L), where, keys, FLOE_ARRAY_LEN(keys));
+        plug__only_keys(L, lua_gettop(L), where, keys, FLOE_ARRAY_LEN(keys));
         char why[200] = "";
         if (plug__conf_decl_ok(L, lua_gettop(L), why, sizeof(why)) != 0)
             luaL_error(L, "%s: setting '%s': %s", rel, k, why);
@@ -484,8 +486,8 @@ static void read_check(lua_State *L, version *v, int kind, const char *rel, cons
     static const char *const keys[] = {"title",    "description", "hooks",  "filter",
                                        "periodic", "hosts",       "config", "default_enabled"};
     int t = lua_gettop(L);
-    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
-    if (!valid_key(stem))
+    plug__only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    if (!plug__valid_key(stem))
         luaL_error(L, "%s: a check's file name must be letters, digits and '_'", rel);
     for (size_t i = 0; i < v->n_checks; i++)
         if (strcmp(v->checks[i]->key, stem) == 0)
@@ -553,7 +555,7 @@ static void read_metric(lua_State *L, floe_ts_schema *s, const char *rel, int i)
     snprintf(where, sizeof(where), "%s: metric %d", rel, i);
     if (!lua_istable(L, -1))
         luaL_error(L, "%s must be a table {name =, type =, unit =, title =}", where);
-    only_keys(L, lua_gettop(L), where, keys, FLOE_ARRAY_LEN(keys));
+    plug__only_keys(L, lua_gettop(L), where, keys, FLOE_ARRAY_LEN(keys));
     char name[64] = "", type[16] = "gauge", unit[32] = "", title[96] = "";
     opt_string(L, -1, "name", name, sizeof(name), where);
     opt_string(L, -1, "type", type, sizeof(type), where);
@@ -572,7 +574,7 @@ static void read_schema(lua_State *L, version *v, const char *rel, const char *s
 {
     static const char *const keys[] = {"name", "title", "step", "tags", "metrics", "retention"};
     int t = lua_gettop(L);
-    only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
+    plug__only_keys(L, t, rel, keys, FLOE_ARRAY_LEN(keys));
     char name[FLOE_TS_NAME_MAX] = "", full[FLOE_TS_NAME_MAX + PLUGIN_NAME_MAX], err[256];
     snprintf(name, sizeof(name), "%s", stem);
     opt_string(L, t, "name", name, sizeof(name), rel);
@@ -637,8 +639,11 @@ static void read_menu(lua_State *L, version *v)
     snprintf(path, sizeof(path), "%s/web_gui/menu.lua", v->p->dir);
     if (stat(path, &st) != 0)
         return;
+    int top = lua_gettop(L);
     run_file(L, v->p, "web_gui/menu.lua");
-    v->menu_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    plug__menu_read(L, v->p, lua_gettop(L), v->menu_title, sizeof(v->menu_title), v->menu_icon,
+                    sizeof(v->menu_icon), v->pages, &v->n_pages);
+    lua_settop(L, top);
 }
 
 /* The alert key a status names: its own plugin's, or "plugin.key". */
@@ -785,9 +790,34 @@ static void version_discard(floe_plugins *P, version *v)
     free(v->statuses);
     free(v->alerts);
     free(v->schemas);
-    if (v->menu_ref != LUA_NOREF)
-        luaL_unref(v->p->sb.L, LUA_REGISTRYINDEX, v->menu_ref);
+    plug__pages_unref(v->p, v->pages, v->n_pages);
     memset(v, 0, sizeof(*v));
+}
+
+/* The new version's pages replace the old ones, keeping the counters of
+ * those that stay. */
+static void commit_pages(plug__plugin *p, version *v)
+{
+    plug__page *pages = v->n_pages ? calloc(v->n_pages, sizeof(*pages)) : NULL;
+    size_t n = pages ? v->n_pages : 0;
+    for (size_t i = 0; i < n; i++) {
+        pages[i] = v->pages[i];
+        for (size_t k = 0; k < p->n_pages; k++)
+            if (strcmp(p->pages[k].key, pages[i].key) == 0) {
+                pages[i].renders = p->pages[k].renders;
+                pages[i].errors = p->pages[k].errors;
+                pages[i].ns = p->pages[k].ns;
+            }
+    }
+    if (!pages) /* no pages, or no memory for them: none are served */
+        plug__pages_unref(p, v->pages, v->n_pages);
+    plug__pages_unref(p, p->pages, p->n_pages);
+    free(p->pages);
+    p->pages = pages;
+    p->n_pages = n;
+    v->n_pages = 0;
+    snprintf(p->menu_title, sizeof(p->menu_title), "%s", v->menu_title);
+    snprintf(p->menu_icon, sizeof(p->menu_icon), "%s", v->menu_icon);
 }
 
 /* A new check takes over its predecessor's counters and failure state. */
@@ -825,13 +855,11 @@ static void commit(floe_plugins *P, plug__plugin *p, version *v)
     for (size_t i = 0; i < p->n_deps; i++)
         free(p->deps[i]);
     free(p->deps);
-    if (p->menu_ref != LUA_NOREF)
-        luaL_unref(p->sb.L, LUA_REGISTRYINDEX, p->menu_ref);
     p->checks = v->checks;
     p->n_checks = v->n_checks;
     p->deps = v->deps;
     p->n_deps = v->n_deps;
-    p->menu_ref = v->menu_ref;
+    commit_pages(p, v);
     free(p->schemas);
     p->schemas = v->schemas;
     p->n_schemas = v->n_schemas;
@@ -862,7 +890,6 @@ static int plugin_load(floe_plugins *P, plug__plugin *p)
     char err[ERR_MAX] = "";
     memset(&v, 0, sizeof(v));
     v.p = p;
-    v.menu_ref = LUA_NOREF;
     lua_gc(p->sb.L, LUA_GCCOLLECT);
     lua_pushcfunction(p->sb.L, read_version);
     lua_pushlightuserdata(p->sb.L, &v);
@@ -897,7 +924,7 @@ static plug__plugin *plugin_new(floe_plugins *P, const char *root, const char *n
     p->P = P;
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->dir, sizeof(p->dir), "%s/%s", root, name);
-    p->state_ref = p->menu_ref = LUA_NOREF;
+    p->state_ref = LUA_NOREF;
     if (floe_sandbox_open(&p->sb, P->o.mem_limit, err, sizeof(err)) != 0) {
         free(p);
         return NULL;
@@ -928,6 +955,9 @@ void plug__plugin_free(floe_plugins *P, plug__plugin *p)
         free(p->deps[i]);
     free(p->deps);
     free(p->schemas);
+    plug__pages_unref(p, p->pages, p->n_pages);
+    free(p->pages);
+    plug__probes_free(p);
     floe_sandbox_close(&p->sb);
     free(p);
 }
@@ -951,7 +981,7 @@ static int is_plugin_dir(const char *root, const char *name)
 
 static int plugin_add(floe_plugins *P, const char *root, const char *name)
 {
-    if (!valid_key(name)) {
+    if (!plug__valid_key(name)) {
         log_error(P->env.log,
                   "plugins: %s/%s: a plugin's folder name must be 1 to %d letters, "
                   "digits or '_'; left out",
@@ -1121,7 +1151,7 @@ void plug__push_env(plug__plugin *p)
 {
     lua_State *L = p->sb.L;
     floe_sandbox_push_env(&p->sb);
-    static const char *const api[] = {"alerts", "ts", "log", "floe"};
+    static const char *const api[] = {"alerts", "ts", "log", "floe", "probe"};
     for (size_t i = 0; i < FLOE_ARRAY_LEN(api); i++) {
         lua_getfield(L, LUA_REGISTRYINDEX, api[i]); /* set by plug__api_open */
         lua_setfield(L, -2, api[i]);

@@ -1,7 +1,8 @@
 /*
  * The tables every plugin script sees besides its hook's arguments:
- * alerts (trigger, release, store, threshold, engaged), ts (append), log
- * and floe (now, version, risk names), and the per-plugin `state` table
+ * alerts (trigger, release, store, threshold, engaged), ts (append), log,
+ * floe (now, version, risk names), probe (luaprobe.c), and the per-plugin
+ * `state` table
  * that survives reloads. Also the engaged alert set: an alert that is
  * triggered stays engaged, keyed by (type, entity), until it is released;
  * every engage, repeat, release and one-shot goes to the alert sink the
@@ -481,6 +482,7 @@ static int api_open_protected(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pop(L, 1);
     plug__ts_api(L, p);
+    plug__probe_api(L, p);
     lua_newtable(L);
     p->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     plug__flow_api(p);

@@ -512,6 +512,24 @@ static int i_exporter(lua_State *L)
     return 1;
 }
 
+void plug__push_host(lua_State *L, floe_plugins *P, const floe_host *h)
+{
+    char ip[FLOE_ADDR_STRLEN];
+    lua_createtable(L, 0, 18);
+    lua_pushstring(L, floe_addr_format(&h->addr, ip));
+    lua_setfield(L, -2, "ip");
+    lua_pushboolean(L, h->net >= 0);
+    lua_setfield(L, -2, "local");
+    if (P->env.tables && h->net >= 0) {
+        lua_pushstring(L, P->env.tables->nets[h->net].name);
+        lua_setfield(L, -2, "network");
+    }
+    for (const num_field *f = host_nums; f->name; f++) {
+        push_number(L, f->get(h));
+        lua_setfield(L, -2, f->name);
+    }
+}
+
 /* Extra methods per kind, beyond the numbers and name/delta. */
 static const luaL_Reg host_extra[] = {
     {"is_local", h_is_local}, {"network", h_network}, {"top_apps", h_top_apps}, {NULL, NULL}};

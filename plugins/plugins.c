@@ -94,6 +94,7 @@ void floe_plugins_free(floe_plugins *P)
     if (!P)
         return;
     plug__watch_free(P);
+    plug__probeq_free(P);
     /* Stopping is not disabling: engaged alerts stay engaged in the store,
      * and the next start restores them (floe_plugins_engaged_restore). */
     plug__engaged_free(P);
@@ -124,6 +125,7 @@ void floe_plugins_free(floe_plugins *P)
 void floe_plugins_release_loop(floe_plugins *P)
 {
     plug__watch_free(P);
+    plug__probeq_free(P); /* running probes end within their timeouts */
     for (size_t i = 0; i < P->n_plugins; i++)
         plug__unwatch_plugin(P->plugins[i]);
     P->env.loop = NULL;

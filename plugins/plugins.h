@@ -232,4 +232,121 @@ typedef struct floe_plugins_stats {
 } floe_plugins_stats;
 void floe_plugins_stats_get(const floe_plugins *P, floe_plugins_stats *st);
 
+/* ---- plugin pages (page.c) ------------------------------------------------ */
+
+/*
+ * A plugin's web_gui/menu.lua adds one entry to the web UI's nav bar and
+ * lists its pages; each page is web_gui/<key>.lua, a script that returns a
+ * table of blocks (docs/plugins.md, "Pages"). The engine runs the script
+ * in the plugin's own sandbox, under its instruction budget and memory
+ * cap, with read-only helpers (state, probe results, tables, settings),
+ * checks the table it returns, and walks it as a sequence of nodes for
+ * the web server to render. A script never writes markup: the renderer
+ * escapes every string it is given.
+ */
+typedef struct floe_plugin_menu {
+    char plugin[32];
+    char title[64];
+    char icon[16];       /* a short text shown before the title, or "" */
+    char first_page[48]; /* the page the entry links to */
+    size_t n_pages;
+} floe_plugin_menu;
+
+typedef struct floe_plugin_page_info {
+    char key[48];
+    char title[64];
+} floe_plugin_page_info;
+
+/* The menu entries of the loaded plugins, in load order: at most max,
+ * returns how many. */
+size_t floe_plugins_menu(const floe_plugins *P, floe_plugin_menu *out, size_t max);
+/* A loaded plugin's pages in menu order: at most max; 0 if none. */
+size_t floe_plugins_pages(const floe_plugins *P, const char *plugin, floe_plugin_page_info *out,
+                          size_t max);
+
+/*
+ * X(ID): what a page is made of, in document order, and the fields of
+ * floe_page_node each one uses:
+ *   HEADING text; TEXT text, tone; SECTION title (a card around the nodes
+ *   up to SECTION_END); TABLE title, text (what it says without rows);
+ *   COLUMN text, numeric; ROW; CELL text, href, tone, numeric; ROW_END;
+ *   TABLE_END rows (how many there were); KV title (a list of key and value
+ *   pairs); KV_ITEM key, text, href, tone; KV_END; CHART title, schema,
+ *   tags, unit, range.
+ */
+#define FLOE_PAGE_NODES(X)                                                                         \
+    X(HEADING)                                                                                     \
+    X(TEXT)                                                                                        \
+    X(SECTION)                                                                                     \
+    X(SECTION_END)                                                                                 \
+    X(TABLE)                                                                                       \
+    X(COLUMN)                                                                                      \
+    X(ROW)                                                                                         \
+    X(CELL)                                                                                        \
+    X(ROW_END)                                                                                     \
+    X(TABLE_END)                                                                                   \
+    X(KV)                                                                                          \
+    X(KV_ITEM)                                                                                     \
+    X(KV_END)                                                                                      \
+    X(CHART)
+enum floe_page_node_type {
+#define X(id) FLOE_PAGE_##id,
+    FLOE_PAGE_NODES(X)
+#undef X
+        FLOE_PAGE_NODE_COUNT
+};
+
+/* One node. Strings are plain text (the renderer escapes them), valid
+ * during the sink's call; NULL when absent. */
+typedef struct floe_page_node {
+    int type;  /* enum floe_page_node_type */
+    int depth; /* sections open around it */
+    const char *title;
+    const char *text;
+    const char *key;
+    const char *href; /* a path on this server ("/hosts/10.0.0.1"), checked */
+    const char *tone; /* "ok", "warn", "bad" or "muted" */
+    int numeric;
+    size_t rows;
+    const char *schema, *tags, *unit, *range; /* tags: values in the schema's order,
+                                               * comma-separated */
+} floe_page_node;
+
+typedef struct floe_page_sink {
+    void (*node)(void *ud, const floe_page_node *n);
+    void *ud;
+} floe_page_sink;
+
+/*
+ * Renders page `page` of plugin `plugin`: runs its script, checks what it
+ * returns and hands every node to sink in order, then puts the page's
+ * title in title. Returns 0; FLOE_ENOTFOUND (no such loaded plugin or
+ * page); or FLOE_EINVAL (the script failed, ran out of instructions or
+ * memory, or returned something that is not a page) with a one-line
+ * reason in err, after which the nodes already given must be discarded.
+ * On the loop thread; bounded by the plugin's instruction budget, plus a
+ * cap on nodes and text.
+ */
+int floe_plugins_page(floe_plugins *P, const char *plugin, const char *page,
+                      const floe_page_sink *sink, char *title, size_t titlelen, char *err,
+                      size_t errlen);
+
+/* ---- offline probes (floe plugin test) ---------------------------------------- */
+
+/*
+ * Offline no probe runs (docs/plugins.md, "Probes"); probe.start records
+ * what was asked. floe_plugins_probe_requests pushes onto L (the caller's
+ * state) a table {key = {kind =, host =, port =, timeout_ms =,
+ * server_name =, starts =, at =}} of the plugin's requests so far;
+ * floe_plugins_probe_feed takes a result for one of its keys from the
+ * table at idx of L, in the shape probe.results() gives ({ok =, rtt_ms =,
+ * error =, at =, cert = {status =, days_left =, subject =, issuer =},
+ * server_version =}). Both may raise errors in L (call them from a C
+ * function of L's). feed returns 0, or FLOE_ENOTFOUND for no such plugin
+ * (or no room for another key).
+ */
+void floe_plugins_probe_requests(floe_plugins *P, const char *plugin, lua_State *L);
+int floe_plugins_probe_feed(floe_plugins *P, const char *plugin, const char *key, lua_State *L,
+                            int idx);
+
 #endif /* FLOE_PLUGINS_H */

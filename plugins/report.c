@@ -1,11 +1,16 @@
 /*
  * What the plugin engine tells the operator: every plugin and check with
- * its state, last error, calls, skipped runs, time and its histogram, and
- * its configuration, for GET /api/v1/plugins; the same counters for
- * /metrics; and totals for the status page.
+ * its state, last error, calls, skipped runs, time and its histogram, its
+ * configuration and the declarations of its settings (what the web UI's
+ * editor is built from), each plugin's pages and probes, for GET
+ * /api/v1/plugins; the same counters for /metrics; and totals for the
+ * status page.
  */
 #include "plugins/internal.h"
 
+#include "alerts/alerts.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 
 static const char *const state_names[] = {"ok", "failed", "off"};
@@ -17,6 +22,111 @@ static const char *check_state(const plug__check *c)
     if (c->state != CHECK_OK)
         return state_names[c->state];
     return c->enabled ? "ok" : "disabled";
+}
+
+#define DECLS_MAX 256
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int empty_table(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx))
+        return 0;
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    if (lua_next(L, idx) == 0)
+        return 1;
+    lua_pop(L, 2);
+    return 0;
+}
+
+/* One declared setting at decl, as {key, type, of, title, description, min,
+ * max, choices, default, validated}. */
+static void decl_json(lua_State *L, const char *key, int decl, floe_json *j)
+{
+    static const char *const strs[] = {"type", "of", "title", "description"};
+    static const char *const values[] = {"min", "max", "choices", "default"};
+    floe_json_obj_begin(j);
+    floe_json_kstr(j, "key", key);
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(strs); i++) {
+        lua_getfield(L, decl, strs[i]);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            floe_json_kstr(j, strs[i], lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, decl, "type");
+    int list = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "list") == 0;
+    lua_pop(L, 1);
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(values); i++) {
+        lua_getfield(L, decl, values[i]);
+        if (!lua_isnil(L, -1)) {
+            floe_json_key(j, values[i]);
+            if (list && empty_table(L, -1)) /* a list, not the object {} it would print as */
+                floe_json_raw(j, "[]");
+            else
+                plug__json_write(L, -1, j);
+        }
+        lua_settop(L, decl);
+    }
+    lua_getfield(L, decl, "validate");
+    floe_json_key(j, "validated");
+    floe_json_bool(j, lua_isfunction(L, -1));
+    lua_pop(L, 1);
+    floe_json_obj_end(j);
+}
+
+typedef struct decls_ctx {
+    const plug__check *c;
+    floe_buf *out;
+} decls_ctx;
+
+/* In protected mode: the check's declared settings, sorted by key, as a
+ * JSON array into x->out. */
+static int decls_protected(lua_State *L)
+{
+    decls_ctx *x = lua_touserdata(L, 1);
+    const char *keys[DECLS_MAX];
+    size_t n = 0;
+    floe_json j;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, x->c->schema_ref);
+    int schema = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, schema) != 0) {
+        lua_pop(L, 1);
+        if (n < DECLS_MAX && lua_type(L, -1) == LUA_TSTRING)
+            keys[n++] = lua_tostring(L, -1); /* the table keeps the string */
+    }
+    qsort(keys, n, sizeof(*keys), key_cmp);
+    floe_json_init(&j, x->out);
+    floe_json_arr_begin(&j);
+    for (size_t i = 0; i < n; i++) {
+        lua_getfield(L, schema, keys[i]);
+        decl_json(L, keys[i], lua_gettop(L), &j);
+        lua_settop(L, schema);
+    }
+    floe_json_arr_end(&j);
+    return 0;
+}
+
+static void settings_json(const plug__check *c, floe_json *j)
+{
+    floe_buf b;
+    char err[ERR_MAX];
+    decls_ctx x = {c, &b};
+    floe_buf_init(&b);
+    floe_json_key(j, "settings");
+    lua_State *L = c->p->sb.L;
+    lua_pushcfunction(L, decls_protected);
+    lua_pushlightuserdata(L, &x);
+    if (c->schema_ref != LUA_NOREF &&
+        floe_sandbox_call(&c->p->sb, 1, 0, 0, err, sizeof(err)) == 0 && floe_buf_ok(&b) && b.data)
+        floe_json_raw(j, b.data);
+    else
+        floe_json_null(j);
+    floe_buf_close(&b);
 }
 
 static void check_json(floe_plugins *P, const plug__check *c, floe_json *j)
@@ -70,11 +180,126 @@ static void check_json(floe_plugins *P, const plug__check *c, floe_json *j)
     } else {
         floe_json_null(j);
     }
+    settings_json(c, j);
     (void)P;
     floe_json_obj_end(j);
 }
 
-static void plugin_json(floe_plugins *P, const plug__plugin *p, floe_json *j)
+static void pages_json(const plug__plugin *p, floe_json *j)
+{
+    floe_json_key(j, "menu");
+    if (!p->menu_title[0] || !p->n_pages) {
+        floe_json_null(j);
+        return;
+    }
+    floe_json_obj_begin(j);
+    floe_json_kstr(j, "title", p->menu_title);
+    floe_json_kstr(j, "icon", p->menu_icon);
+    floe_json_key(j, "pages");
+    floe_json_arr_begin(j);
+    for (size_t i = 0; i < p->n_pages; i++) {
+        const plug__page *pg = &p->pages[i];
+        char href[128];
+        snprintf(href, sizeof(href), "/plugins/%s/%s", p->name, pg->key);
+        floe_json_obj_begin(j);
+        floe_json_kstr(j, "key", pg->key);
+        floe_json_kstr(j, "title", pg->title);
+        floe_json_kstr(j, "href", href);
+        floe_json_ku64(j, "renders", pg->renders);
+        floe_json_ku64(j, "errors", pg->errors);
+        floe_json_ku64(j, "time_ns", pg->ns);
+        floe_json_key(j, "last_error");
+        if (pg->last_error[0])
+            floe_json_str(j, pg->last_error);
+        else
+            floe_json_null(j);
+        floe_json_obj_end(j);
+    }
+    floe_json_arr_end(j);
+    floe_json_obj_end(j);
+}
+
+static void probe_result_json(const floe_probe_result *r, floe_json *j)
+{
+    floe_json_obj_begin(j);
+    floe_json_key(j, "ok");
+    floe_json_bool(j, r->ok);
+    floe_json_key(j, "rtt_ms");
+    floe_json_double(j, r->rtt_ms);
+    floe_json_key(j, "duration_ms");
+    floe_json_double(j, r->duration_ms);
+    floe_json_ku64(j, "at_ms", r->at_ms);
+    floe_json_kstr(j, "error", r->error);
+    floe_json_kstr(j, "address", r->address);
+    if (r->cert_status != FLOE_CERT_NONE) {
+        floe_json_key(j, "cert");
+        floe_json_obj_begin(j);
+        floe_json_kstr(j, "status", floe_cert_status_name(r->cert_status));
+        floe_json_key(j, "days_left");
+        floe_json_i64(j, r->cert_days_left);
+        floe_json_kstr(j, "subject", r->cert_subject);
+        floe_json_kstr(j, "issuer", r->cert_issuer);
+        floe_json_obj_end(j);
+        floe_json_kstr(j, "tls_version", r->tls_version);
+    }
+    if (r->server_version[0])
+        floe_json_kstr(j, "server_version", r->server_version);
+    floe_json_obj_end(j);
+}
+
+/* The probes a plugin started, with their last results. */
+static void probes_json(const plug__plugin *p, floe_json *j)
+{
+    floe_json_key(j, "probes");
+    floe_json_arr_begin(j);
+    for (size_t i = 0; i < p->n_probes; i++) {
+        const plug__probe *e = &p->probes[i];
+        floe_json_obj_begin(j);
+        floe_json_kstr(j, "key", e->key);
+        floe_json_kstr(j, "kind", floe_probe_kind_name(e->spec.kind));
+        floe_json_kstr(j, "host", e->spec.host);
+        floe_json_ku64(j, "port", e->spec.port);
+        floe_json_ku64(j, "starts", e->starts);
+        floe_json_key(j, "running");
+        floe_json_bool(j, e->running);
+        floe_json_key(j, "result");
+        if (e->has_result)
+            probe_result_json(&e->res, j);
+        else
+            floe_json_null(j);
+        floe_json_obj_end(j);
+    }
+    floe_json_arr_end(j);
+}
+
+#define ENGAGED_LISTED 100
+
+/* The plugin's engaged alerts (the first ENGAGED_LISTED), and how many:
+ * one walk of the engaged set, so only for one plugin at a time. */
+static void engaged_json(floe_plugins *P, const plug__plugin *p, floe_json *j)
+{
+    uint64_t n = 0;
+    floe_json_key(j, "engaged");
+    floe_json_arr_begin(j);
+    for (size_t b = 0; P->engaged.buckets && b <= P->engaged.mask; b++)
+        for (floe_hnode *h = P->engaged.buckets[b]; h; h = h->next) {
+            const plug__engaged *e = FLOE_CONTAINER_OF(h, plug__engaged, node);
+            if (strcmp(P->alerts[e->def].plugin, p->name) != 0 || n++ >= ENGAGED_LISTED)
+                continue;
+            floe_json_obj_begin(j);
+            floe_json_kstr(j, "type", P->alerts[e->def].key);
+            floe_json_kstr(j, "check", e->check);
+            floe_json_kstr(j, "value", e->value);
+            floe_json_kstr(j, "severity", floe_severity_name(e->severity));
+            floe_json_ku64(j, "since_ms", e->since_ms);
+            floe_json_obj_end(j);
+        }
+    floe_json_arr_end(j);
+    floe_json_ku64(j, "engaged_count", n);
+}
+
+/* A plugin, with its engaged alerts when engaged is 1 (one plugin asked for). */
+static void plugin_json(floe_plugins *P, const plug__plugin *p, floe_json *j, int engaged)
 {
     floe_json_obj_begin(j);
     floe_json_kstr(j, "name", p->name);
@@ -98,6 +323,10 @@ static void plugin_json(floe_plugins *P, const plug__plugin *p, floe_json *j)
     for (size_t k = 0; k < p->n_checks; k++)
         check_json(P, p->checks[k], j);
     floe_json_arr_end(j);
+    pages_json(p, j);
+    probes_json(p, j);
+    if (engaged)
+        engaged_json(P, p, j);
     floe_json_obj_end(j);
 }
 
@@ -114,7 +343,7 @@ void floe_plugins_json(floe_plugins *P, floe_json *j)
     floe_json_key(j, "plugins");
     floe_json_arr_begin(j);
     for (size_t i = 0; i < P->n_plugins; i++)
-        plugin_json(P, P->plugins[i], j);
+        plugin_json(P, P->plugins[i], j, 0);
     floe_json_arr_end(j);
     floe_json_key(j, "statuses");
     floe_json_arr_begin(j);
@@ -145,7 +374,7 @@ int floe_plugins_check_json(floe_plugins *P, const char *plugin, const char *che
         if (strcmp(p->name, plugin) != 0)
             continue;
         if (!check) {
-            plugin_json(P, p, j);
+            plugin_json(P, p, j, 1);
             return 0;
         }
         for (size_t k = 0; k < p->n_checks; k++)

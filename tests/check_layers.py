@@ -4,10 +4,10 @@
 Each module folder has a rank; a file may include headers from its own
 folder and from folders of a lower rank, never from its own rank's peers or
 above. This is how floe keeps its layering (docs/design.md, "Layers"):
-util at the bottom, then decoders, then the tables and the leaf stores, the
-plugin runtime, the engine that owns them all, the web server on the engine,
-and the command line and daemon at the top. tests/, bench/ and tools/ may
-include anything.
+util at the bottom, then decoders, then the tables, the leaf stores and the
+service probes, the plugin runtime, the engine that owns them all, the web
+server on the engine, and the command line and daemon at the top. tests/,
+bench/ and tools/ may include anything.
 """
 import os
 import re
@@ -16,7 +16,7 @@ import sys
 RANKS = {
     "util": 0,
     "decoders": 1,
-    "tables": 2, "alerts": 2, "rrd": 2, "history": 2,
+    "tables": 2, "alerts": 2, "rrd": 2, "probes": 2, "history": 2,
     "plugins": 3,
     "engine": 4,
     "www": 5,

@@ -198,8 +198,7 @@ unsigned gen_send(gen_sender *s, int fd, struct iovec *iov, unsigned n, uint8_t 
     return sent;
 }
 
-unsigned gen_stream_send(int fd, const struct iovec *iov, unsigned n, uint8_t *ok,
-                         uint64_t *errors)
+unsigned gen_stream_send(int fd, const struct iovec *iov, unsigned n, uint8_t *ok, uint64_t *errors)
 {
     unsigned sent = 0;
     int broken = 0;

@@ -233,7 +233,10 @@ static const nf_template nf_ipfix_v6 = {16,
 
 /* The IPFIX layouts with the reverse direction: 87 and 123 bytes. */
 #define NF_BIFLOW_FIELDS                                                                           \
-    {NF_REV | 1, 8}, {NF_REV | 2, 8}, {NF_REV | 6, 2}, { 239, 1 }
+    {NF_REV | 1, 8}, {NF_REV | 2, 8}, {NF_REV | 6, 2},                                             \
+    {                                                                                              \
+        239, 1                                                                                     \
+    }
 static const nf_template nf_ipfix_v4_bi = {20,
                                            {{8, 4},
                                             {12, 4},
@@ -275,7 +278,12 @@ static const nf_template nf_ipfix_v6_bi = {20,
 
 /* Packet sections: 140-byte records, the frame's length byte included. */
 #define NF_SECTION_FIELDS                                                                          \
-    {{10, 4}, {14, 4}, {61, 1}, {312, 2}, {315, NF_VARLEN}}
+    {                                                                                              \
+        {10, 4}, {14, 4}, {61, 1}, {312, 2},                                                       \
+        {                                                                                          \
+            315, NF_VARLEN                                                                         \
+        }                                                                                          \
+    }
 static const nf_template nf_sect_v4 = {5, NF_SECTION_FIELDS, section_v4_write};
 static const nf_template nf_sect_v6 = {5, NF_SECTION_FIELDS, section_v6_write};
 

@@ -14,8 +14,8 @@
 
 #include <string.h>
 
-#define SF_FCS_LEN        4   /* the frame check sequence, counted as stripped */
-#define SF_SOURCE_IFINDEX 1   /* each exporter samples one data source */
+#define SF_FCS_LEN        4                 /* the frame check sequence, counted as stripped */
+#define SF_SOURCE_IFINDEX 1                 /* each exporter samples one data source */
 #define SF_HEADER_LEN     GEN_PACKET_HEADER /* sampled bytes of each packet */
 #define SF_SAMPLE_LEN     (8 + 56 + SF_HEADER_LEN)
 

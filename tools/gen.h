@@ -134,7 +134,7 @@ typedef struct gen_opts {
 /* What was put in the datagrams. */
 typedef struct gen_sums {
     uint64_t datagrams, records, options_records, template_records;
-    uint64_t bytes, packets; /* sFlow: sum of frame lengths, and one per sample */
+    uint64_t bytes, packets;                 /* sFlow: sum of frame lengths, and one per sample */
     uint64_t reverse_bytes, reverse_packets; /* --biflow: the part of bytes and packets
                                               * in reverse elements */
     uint64_t wire_bytes;                     /* UDP payload bytes of the datagrams */

@@ -2,7 +2,8 @@
  * The plugins' API: GET /api/v1/plugins (every plugin and check with its
  * state, errors, calls, skipped runs and time), GET one plugin or check,
  * PUT a check's settings (validated against what the check declares,
- * applied at once, kept across restarts), POST /api/v1/plugins/reload.
+ * applied at once, kept across restarts; a refusal names the setting in
+ * "key"), POST /api/v1/plugins/reload.
  */
 #include "engine/engine.h"
 #include "www/www.h"
@@ -93,6 +94,32 @@ static void on_one(floe_www_req *req, void *ud)
     floe_buf_close(&b);
 }
 
+/* The setting an error is about: the engine names it as "check: 'key' ...".
+ * The editor shows the message next to that field. */
+static void configure_error(floe_www_req *req, unsigned status, const char *err)
+{
+    floe_buf b;
+    floe_json j;
+    char key[64] = "";
+    const char *q = strstr(err, ": '");
+    size_t n =
+        q ? strspn(q + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") : 0;
+    if (q && n && n < sizeof(key) && q[3 + n] == '\'')
+        snprintf(key, sizeof(key), "%.*s", (int)n, q + 3);
+    floe_buf_init(&b);
+    floe_json_init(&j, &b);
+    floe_json_obj_begin(&j);
+    floe_json_kstr(&j, "error", err);
+    floe_json_key(&j, "key");
+    if (key[0])
+        floe_json_str(&j, key);
+    else
+        floe_json_null(&j);
+    floe_json_obj_end(&j);
+    floe_www_reply_json(req, status, &b);
+    floe_buf_close(&b);
+}
+
 static void on_configure(floe_www_req *req, void *ud)
 {
     floe_engine *e = ud;
@@ -108,7 +135,7 @@ static void on_configure(floe_www_req *req, void *ud)
     const char *body = floe_www_body(req, &len);
     int rc = floe_plugins_configure(e->plugins, plugin, check, body, len, err, sizeof(err));
     if (rc != 0) {
-        floe_www_reply_error(req, rc == FLOE_ENOTFOUND ? 404 : 400, err);
+        configure_error(req, rc == FLOE_ENOTFOUND ? 404 : 400, err);
         return;
     }
     on_one(req, ud);

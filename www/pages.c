@@ -226,19 +226,24 @@ static void body_alerts(floe_buf *b, const char *arg)
            "</ul></div></section>");
 }
 
+/* The plugins page: app.js builds a card per plugin from
+ * GET /api/v1/plugins (checks with their counters, a switch, an editor made
+ * from each check's declared settings) and keeps its counters live. */
 static void body_plugins(floe_buf *b, const char *arg)
 {
+    static const char *const statuses[] = {"Status", "Title", "#Score", "#Flows", "Alert"};
     (void)arg;
-    floe_buf_puts(
-        b, "<h1>Plugins</h1><section class=\"card wide\"><h2>Plugins and checks</h2>"
-           "<div class=\"slot\" id=\"plugins-list\">loading&hellip;</div>"
-           "<div class=\"placeholder\" id=\"plugins-placeholder\" hidden><p>The plugin engine is "
-           "not part of this build yet. This page will hold:</p><ul>"
-           "<li>each plugin and its checks, with state, calls, time used and the last error;</li>"
-           "<li>enable and disable, and reload without a restart;</li>"
-           "<li>a per-check configuration editor, validated by floe before it applies;</li>"
-           "<li>the pages plugins add, which also appear in the menu.</li></ul></div>"
-           "</section>");
+    floe_buf_puts(b, "<h1>Plugins</h1><div class=\"toolbar\">"
+                     "<button type=\"button\" id=\"plugins-reload\">Reload plugins</button>"
+                     "<span id=\"reload-result\" class=\"hint\" role=\"status\"></span></div>"
+                     "<section class=\"figures\">");
+    figure(b, "Plugins", "plugins-loaded");
+    figure(b, "Checks", "checks-count");
+    figure(b, "Lua time", "lua-time");
+    figure(b, "Alerts engaged", "plugin-alerts");
+    floe_buf_puts(b, "</section><div id=\"plugins-list\" class=\"plugins\">"
+                     "<p class=\"hint\">loading&hellip;</p></div>");
+    card_table(b, "Flow statuses", "statuses", statuses, FLOE_ARRAY_LEN(statuses));
 }
 
 /* The history's filter form: the arguments of /api/v1/history/top as
@@ -370,12 +375,27 @@ static int plugin_name_ok(const char *s, size_t n)
     return 1;
 }
 
-/* /plugins/{plugin}/{page}: the frame around what the plugin renders. */
+/* The nav entry of a plugin's pages: its menu entry links to its first
+ * page, and stays marked on the others. */
+static void plugin_nav(floe_engine *e, const char *plugin, char *nav, size_t len)
+{
+    floe_web_menu_item items[32];
+    char prefix[80];
+    size_t n = floe_web_menu_extra(e, items, FLOE_ARRAY_LEN(items));
+    snprintf(prefix, sizeof(prefix), "/plugins/%s/", plugin);
+    nav[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(items[i].href, prefix, strlen(prefix)) == 0)
+            snprintf(nav, len, "%s", items[i].href);
+}
+
+/* /plugins/{plugin}/{page}: the frame around what the plugin renders; a
+ * page whose script fails shows why, and nothing else is affected. */
 static void on_plugin_page(floe_www_req *r, void *ud)
 {
     page_ctx *c = ud;
     const char *rest = floe_www_path_rest(r), *slash = strchr(rest, '/');
-    char plugin[65], href[160], title[128] = "";
+    char plugin[65], nav[160], title[512] = "";
     if (!slash || !plugin_name_ok(rest, (size_t)(slash - rest)) ||
         !plugin_name_ok(slash + 1, strlen(slash + 1))) {
         www__page p = {"none", "Not found", "No such plugin page.", "/plugins"};
@@ -383,19 +403,19 @@ static void on_plugin_page(floe_www_req *r, void *ud)
         return;
     }
     snprintf(plugin, sizeof(plugin), "%.*s", (int)(slash - rest), rest);
-    snprintf(href, sizeof(href), "/plugins/%s", rest);
+    plugin_nav(c->e, plugin, nav, sizeof(nav));
     floe_buf frag;
     floe_buf_init(&frag);
     int rc = floe_web_plugin_page(c->e, plugin, slash + 1, &frag, title, sizeof(title));
     if (rc != 0) {
         int nf = rc == FLOE_ENOTFOUND;
         www__page p = {"none", nf ? "Not found" : "Plugin page error",
-                       nf ? "No such plugin page." : title, href};
+                       nf ? "No such plugin page." : title, nav[0] ? nav : "/plugins"};
         page_reply(r, c->e, nf ? 404 : 500, &p, body_not_found);
     } else {
         floe_buf b;
         floe_buf_init(&b);
-        www__page p = {"plugin", title[0] ? title : slash + 1, plugin, href};
+        www__page p = {"plugin", title[0] ? title : slash + 1, plugin, nav};
         www__frame_begin(&b, r, c->e, &p);
         floe_buf_append(&b, frag.data ? frag.data : "", frag.len);
         www__frame_end(&b);

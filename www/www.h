@@ -260,17 +260,19 @@ typedef struct floe_web_menu_item {
     char href[160];
 } floe_web_menu_item;
 
-/* Fills at most max menu entries that plugins add, in nav order, and
- * returns how many. The plugin engine fills this in; empty until then. */
+/* Fills at most max menu entries that plugins add (their web_gui/menu.lua,
+ * in load order; www/plugin_pages.c) and returns how many. */
 size_t floe_web_menu_extra(struct floe_engine *e, floe_web_menu_item *out, size_t max);
 /*
  * Renders page `page` of plugin `plugin` (both already checked to be
  * [A-Za-z0-9_-]) as an HTML fragment appended to out, and its title into
- * title. The fragment goes inside floe's page frame; every value in it
- * must have been escaped. Charts: <div class="chart" data-schema="..."
- * data-tags="..."></div> becomes an interactive chart. Returns 0,
- * FLOE_ENOTFOUND (no such plugin or page: the frame shows a 404), or
- * another negative code (a 500 with the error in title).
+ * title: the plugin engine runs the page's script (floe_plugins_page) and
+ * each node it gives is filled into its template, escaped. The fragment
+ * goes inside floe's page frame. Charts: <div class="chart"
+ * data-schema="..." data-tags="..."></div> becomes an interactive chart.
+ * Returns 0, FLOE_ENOTFOUND (no such plugin or page: the frame shows a
+ * 404), or another negative code (a 500 with the error, naming the file
+ * and the block, in title).
  */
 int floe_web_plugin_page(struct floe_engine *e, const char *plugin, const char *page, floe_buf *out,
                          char *title, size_t titlelen);

@@ -2,7 +2,8 @@
 // test_browser.py, which starts floe, replays captures into it and passes:
 // FLOE_URL, FLOE_PASSWORD, FLOE_NEW_PASSWORD, FLOE_TOP_HOST (computed from the
 // captures), FLOE_UDP_PORT and FLOE_IPFIX (datagrams to replay later, as hex),
-// FLOE_SCREENSHOTS, FLOE_CHROMIUM and FLOE_PROFILE (a fresh profile directory).
+// FLOE_SCREENSHOTS, FLOE_CHROMIUM and FLOE_PROFILE (a fresh profile directory),
+// and FLOE_SERVICES (the service_probe services it configured, as JSON).
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -27,18 +28,21 @@ const log = (s) => {
 };
 
 // A timeseries for the stubbed /api/v1/timeseries: the shape the endpoint
-// will answer with, two metrics at a 5-minute step over the range asked for.
+// will answer with, two metrics at a 5-minute step over the range asked for
+// (a probe's connect time and availability for service_probe's schema).
 function timeseries(url) {
     const q = new URL(url).searchParams;
     const from = Number(q.get('from')), to = Number(q.get('to'));
     const step = Math.max(60, Math.floor((to - from) / 300 / 60) * 60 || 300);
+    const probe = q.get('schema') === 'service_probe:probe';
     const points = [];
     for (let t = from - (from % step) + step; t <= to; t += step) {
         const x = t / 3600;
-        points.push([t, 12500 + 9000 * Math.sin(x), t > to - 4 * step ? null : 4000 + 2500 * Math.cos(x / 2)]);
+        points.push(probe ? [t, 0.4 + 0.25 * Math.sin(x) + (Math.floor(x) % 7 === 0 ? 1.5 : 0), 1]
+            : [t, 12500 + 9000 * Math.sin(x), t > to - 4 * step ? null : 4000 + 2500 * Math.cos(x / 2)]);
     }
-    return { schema: q.get('schema'), tags: { host: q.get('tags') }, step, start: from, end: to,
-             metrics: ['bytes_rcvd', 'bytes_sent'], points };
+    return { schema: q.get('schema'), tags: { [probe ? 'service' : 'host']: q.get('tags') }, step,
+             start: from, end: to, metrics: probe ? ['rtt_ms', 'up'] : ['bytes_rcvd', 'bytes_sent'], points };
 }
 
 // Long lists are cut at the window's height; the rest is shown whole.
@@ -97,10 +101,15 @@ async function dashboard(page) {
     await waitRefresh(page); // the second sample gives a traffic rate
     assert.match(await page.textContent('#traffic-now'), /bit\/s$/);
     assert.match(await page.textContent('#updated'), /^updated \S+/);
-    // No timeseries endpoint in this build: the chart says so.
-    await page.waitForSelector('.chart[data-state=none]');
-    assert.match(await page.textContent('.chart .chart-msg'), /no timeseries yet/);
-    assert.match(await page.textContent('#alerts-slot'), /alert store/);
+    // The day's traffic: drawn once floe has written a minute of it, and
+    // until then "no timeseries yet" (or no points in the range).
+    const day = '.chart[data-schema="system:traffic"]';
+    await page.waitForSelector(`${day}[data-state]`);
+    if (await page.getAttribute(day, 'data-state') === 'message')
+        assert.match(await page.textContent(`${day} .chart-msg`), /no data in this range/);
+    // The alert store answers: a number of engaged alerts, and their list or "No engaged alerts".
+    await page.waitForFunction(() => /^\d+$/.test(document.querySelector('#alerts-now').textContent));
+    assert.doesNotMatch(await page.textContent('#alerts-slot'), /alert store/);
     await checkUnits(page);
     await shot(page, 'dashboard');
 }
@@ -198,14 +207,96 @@ async function exportersPage(page) {
     await shot(page, 'exporters');
 }
 
-async function placeholders(page) {
-    log('alerts and plugins: what they will hold, until their APIs exist');
+async function alertsPage(page) {
+    log('alerts: the list from the alert store; an unknown plugin page');
     await page.goto(`${BASE}/alerts`);
-    await page.waitForSelector('#alerts-placeholder:not([hidden])');
-    await page.goto(`${BASE}/plugins`);
-    await page.waitForSelector('#plugins-placeholder:not([hidden])');
+    await page.waitForFunction(() => !document.querySelector('#alerts-list').hidden &&
+        !/loading/.test(document.querySelector('#alerts-list').textContent));
+    assert.equal(await page.isVisible('#alerts-placeholder'), false);
     const r = await page.goto(`${BASE}/plugins/none/page`);
     assert.equal(r.status(), 404);
+}
+
+const apiGet = (page, p) => page.evaluate(async (u) => (await fetch(u)).json(), p);
+
+async function pluginsPage(page) {
+    log('plugins: cards, a check disabled and enabled, a setting refused then saved, reload');
+    await page.goto(`${BASE}/plugins`);
+    const card = page.locator('section.plugin[data-plugin="suspicious_port"]');
+    await card.waitFor();
+    assert.ok(await page.locator('section.plugin[data-plugin="service_probe"]').count() === 1);
+    assert.match(await page.textContent('#plugins-loaded'), /^\d+$/);
+    const row = card.locator('tr[data-check="http_port"]');
+    assert.equal(await row.locator('.chip.state').textContent(), 'ok');
+    // Off: the API says so, the row too.
+    await row.locator('button.switch').click();
+    await page.waitForFunction(() => document.querySelector(
+        'section.plugin[data-plugin="suspicious_port"] tr[data-check="http_port"] .chip.state').textContent === 'disabled');
+    const off = await apiGet(page, '/api/v1/plugins/suspicious_port/checks/http_port');
+    assert.equal(off.enabled, false);
+    assert.equal(off.state, 'disabled');
+    // A port out of range is refused next to its field; a good list is kept.
+    await row.locator('button', { hasText: 'Settings' }).click();
+    const form = card.locator('form.settings');
+    await form.waitFor();
+    await form.locator('input[name=ports]').fill('80, 70000');
+    await form.locator('button[type=submit]').click();
+    const err = form.locator('.field-error[data-key=ports]');
+    await err.waitFor({ state: 'visible' });
+    assert.match(await err.textContent(), /70000 is above the maximum 65535/);
+    await form.locator('input[name=ports]').fill('80, 8080, 8000');
+    await form.locator('button[type=submit]').click();
+    await page.waitForFunction(async () => {
+        const c = await (await fetch('/api/v1/plugins/suspicious_port/checks/http_port')).json();
+        return JSON.stringify(c.config.ports) === '[80,8080,8000]';
+    });
+    await page.waitForFunction(() => /^saved at /.test(document.querySelector(
+        'form.settings[data-check="suspicious_port.http_port"] .form-status').textContent));
+    await shot(page, 'plugins-settings', false);
+    // On again, and a reload.
+    await page.locator('section.plugin[data-plugin="suspicious_port"] tr[data-check="http_port"] button.switch').click();
+    await page.waitForFunction(() => document.querySelector(
+        'section.plugin[data-plugin="suspicious_port"] tr[data-check="http_port"] .chip.state').textContent === 'ok');
+    assert.equal((await apiGet(page, '/api/v1/plugins/suspicious_port/checks/http_port')).enabled, true);
+    await page.click('#plugins-reload');
+    await page.waitForFunction(() => /^reloaded/.test(document.querySelector('#reload-result').textContent));
+    assert.ok(await page.locator('#statuses tbody tr:not(.empty)').count() >= 3);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot(page, 'plugins', false);
+}
+
+async function serviceProbePage(page) {
+    log('service_probe: its nav entry, its page, the probes\' results, a chart (stubbed timeseries)');
+    const services = JSON.parse(env('FLOE_SERVICES'));
+    await page.route(/\/api\/v1\/timeseries\?/, (route) => route.fulfill({
+        status: 200, contentType: 'application/json', body: JSON.stringify(timeseries(route.request().url())) }));
+    // The probes start at the first minute tick and end within seconds.
+    const deadline = Date.now() + 75000;
+    for (;;) {
+        const p = await apiGet(page, '/api/v1/plugins/service_probe');
+        if (p.probes.length === services.length && p.probes.every((x) => x.result))
+            break;
+        assert.ok(Date.now() < deadline, `probe results: ${JSON.stringify(p.probes)}`);
+        await page.waitForTimeout(1000);
+    }
+    await page.goto(`${BASE}/`);
+    await page.click('#nav a[href="/plugins/service_probe/probes"]');
+    await page.waitForURL('**/plugins/service_probe/probes');
+    assert.equal(await page.getAttribute('#nav a[aria-current=page]', 'href'), '/plugins/service_probe/probes');
+    assert.equal(await page.textContent('main h1'), 'Service probes');
+    const table = await page.textContent('#plugin-page table');
+    for (const s of services)
+        assert.ok(table.includes(s.name), `${s.name} in ${table}`);
+    assert.match(table, /self-signed, \d+ days left/);
+    assert.match(table, /Connection refused/);
+    const chart = page.locator(`.chart[data-schema="service_probe:probe"][data-tags="${services[0].name}"]`);
+    await page.waitForSelector(`.chart[data-schema="service_probe:probe"][data-tags="${services[0].name}"][data-state=drawn] canvas`);
+    const box = await chart.locator('canvas').boundingBox();
+    assert.ok(box && box.width > 100 && box.height > 100, `canvas size ${JSON.stringify(box)}`);
+    await waitRefresh(page); // the live refresh swaps the blocks and keeps the charts
+    assert.equal(await page.locator('.chart[data-state=drawn] canvas').count() >= 1, true);
+    await shot(page, 'service-probe', false);
+    await page.unroute(/\/api\/v1\/timeseries\?/);
 }
 
 async function themeAndPhone(page) {
@@ -232,8 +323,12 @@ async function themeAndPhone(page) {
     assert.equal(await page.isVisible('#nav'), false);
     await page.click('.nav-toggle');
     assert.equal(await page.isVisible('#nav a[href="/hosts"]'), true);
+    // Charts redraw at the new width after a short debounce; nothing overflows meanwhile.
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390 + 1, `page width ${width} on a 390 px screen`);
+    await page.waitForTimeout(400);
+    for (const c of await page.locator('.chart[data-state=drawn] canvas').all())
+        assert.ok((await c.boundingBox()).width <= 390, 'a chart redrawn to the phone\'s width');
     await shot(page, 'dashboard-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
 }
@@ -271,7 +366,8 @@ async function logout(page) {
     log('log out: pages redirect to the login, the API says 401');
     await page.click('.user-menu summary');
     await Promise.all([page.waitForURL('**/login'), page.click('#logout')]);
-    for (const p of ['/', '/hosts', `/hosts/${TOP_HOST}`, '/flows', '/exporters', '/alerts', '/plugins', '/account']) {
+    for (const p of ['/', '/hosts', `/hosts/${TOP_HOST}`, '/flows', '/exporters', '/alerts', '/plugins',
+                     '/plugins/service_probe/probes', '/account']) {
         await page.goto(`${BASE}${p}`);
         assert.equal(new URL(page.url()).pathname, '/login', `${p} without a session`);
     }
@@ -300,11 +396,11 @@ async function main() {
     page.on('console', (m) => {
         if (m.type() !== 'error')
             return;
-        // 404s of the endpoints that do not exist yet, 401 after logout and
-        // the refused CSRF probe are expected; anything else (a CSP report
-        // above all) is a failure.
+        // 404s of the endpoints that do not exist yet, 401 after logout,
+        // the refused CSRF probe and the settings refused on purpose are
+        // expected; anything else (a CSP report above all) is a failure.
         if (/Failed to load resource: the server responded with a status of (401|403|404)/.test(m.text()) ||
-            (step.startsWith('hosts') && /status of 400/.test(m.text())))
+            ((step.startsWith('hosts') || step.startsWith('plugins')) && /status of 400/.test(m.text())))
             return;
         problems.push(`${step}: console: ${m.text()}`);
     });
@@ -322,7 +418,9 @@ async function main() {
         await hostsPage(page);
         await flowsPage(page);
         await exportersPage(page);
-        await placeholders(page);
+        await alertsPage(page);
+        await pluginsPage(page);
+        await serviceProbePage(page);
         await themeAndPhone(page);
         await security(page);
         await passwordChange(page);

@@ -4,6 +4,7 @@
  * what it reached for is absent, and that the state is still usable.
  */
 #include <lauxlib.h>
+#include <lualib.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -386,6 +387,284 @@ TEST(reload_keeps_state_and_a_broken_edit_keeps_the_old_version)
     fx_close(&fx);
 }
 
+/* ---- pages ----------------------------------------------------------------------- */
+
+static const char *const node_names[] = {
+#define X(id) #id,
+    FLOE_PAGE_NODES(X)
+#undef X
+};
+
+/* Every node of a render as "TYPE(field=value,...)" joined by " | ". */
+typedef struct page_text {
+    char buf[4096];
+    size_t len;
+} page_text;
+
+static void field(page_text *t, const char *name, const char *v)
+{
+    if (v && t->len < sizeof(t->buf))
+        t->len += (size_t)snprintf(t->buf + t->len, sizeof(t->buf) - t->len, "%s%s=%s",
+                                   t->buf[t->len - 1] == '(' ? "" : ",", name, v);
+}
+
+static void record_node(void *ud, const floe_page_node *n)
+{
+    page_text *t = ud;
+    if (t->len >= sizeof(t->buf))
+        return;
+    t->len += (size_t)snprintf(t->buf + t->len, sizeof(t->buf) - t->len, "%s%s(",
+                               t->len ? " | " : "", node_names[n->type]);
+    field(t, "title", n->title);
+    field(t, "text", n->text);
+    field(t, "key", n->key);
+    field(t, "href", n->href);
+    field(t, "tone", n->tone);
+    field(t, "num", n->numeric ? "1" : NULL);
+    field(t, "schema", n->schema);
+    field(t, "tags", n->tags);
+    field(t, "unit", n->unit);
+    field(t, "range", n->range);
+    if (t->len < sizeof(t->buf))
+        t->len += (size_t)snprintf(t->buf + t->len, sizeof(t->buf) - t->len, ")");
+}
+
+/* Compares a render with what it should be, printing both when they differ
+ * (they are longer than ASSERT_STR_EQ shows). */
+static int same(const char *got, const char *want)
+{
+    if (strcmp(got, want) == 0)
+        return 1;
+    fprintf(stderr, "  got:  %s\n  want: %s\n", got, want);
+    return 0;
+}
+
+static int render(fixture *fx, const char *page, page_text *t, char *title, char *err)
+{
+    floe_page_sink sink = {record_node, t};
+    memset(t, 0, sizeof(*t));
+    title[0] = err[0] = '\0';
+    return floe_plugins_page(fx->e.plugins, "pg", page, &sink, title, 128, err, 512);
+}
+
+/* A plugin with a check, a schema and a menu of pages; page is the text of
+ * web_gui/main.lua. */
+static void page_plugin(fixture *fx, const char *page)
+{
+    put(fx, "pg/manifest.lua", "return { title = 'Pages' }\n");
+    put(fx, "pg/ts_schemas/probe.lua",
+        "return { tags = { 'service' }, metrics = { { name = 'rtt_ms' } } }\n");
+    put(fx, "pg/checks/system/c.lua",
+        "return { config = { limit = { type = 'integer', default = 5 } },\n"
+        "  hooks = { min = function() state.runs = (state.runs or 0) + 1 end } }\n");
+    put(fx, "pg/web_gui/menu.lua",
+        "return { title = 'Pages <x>', icon = '*', pages = { { key = 'main', title = 'Main' },\n"
+        "  { key = 'other', title = 'Other' } } }\n");
+    put(fx, "pg/web_gui/other.lua", "return { blocks = { 'other' } }\n");
+    put(fx, "pg/web_gui/main.lua", page);
+}
+
+TEST(pages_render_their_blocks_as_nodes)
+{
+    fixture fx;
+    page_text t;
+    char title[128], err[512];
+    fx_init(&fx, 0);
+    page_plugin(&fx,
+                "local rows = {}\n"
+                "for i = 1, 2 do rows[i] = { 'svc' .. i, { text = i * 10, tone = i == 2 and "
+                "'bad' or nil },\n"
+                "  { text = 'host', href = '/hosts/10.0.0.' .. i } } end\n"
+                "return { title = 'Main page', blocks = {\n"
+                "  { heading = 'Hello <b>' }, 'plain', { text = 'warned', tone = 'warn' },\n"
+                "  { title = 'Probes', table = { columns = { 'Name', { title = 'RTT', "
+                "numeric = true }, 'Host' },\n"
+                "    rows = rows, empty = 'none' } },\n"
+                "  { kv = { { 'limit', checks.config('c').limit }, { 'missing', state.x } } },\n"
+                "  { title = 'RTT', chart = { schema = 'pg:probe', tags = { service = 'db' }, "
+                "unit = 'ms', range = '1w' } },\n"
+                "  { title = 'S', section = { { text = page.plugin .. '/' .. page.key } } },\n"
+                "} }\n");
+    fx_start(&fx);
+    ASSERT_EQ(render(&fx, "main", &t, title, err), 0);
+    ASSERT_STR_EQ(title, "Main page");
+    ASSERT(same(t.buf, "HEADING(text=Hello <b>) | TEXT(text=plain) | TEXT(text=warned,tone=warn)"
+                       " | TABLE(title=Probes,text=none) | COLUMN(text=Name) | "
+                       "COLUMN(text=RTT,num=1) | COLUMN(text=Host) | ROW() | CELL(text=svc1) | "
+                       "CELL(text=10,num=1) | CELL(text=host,href=/hosts/10.0.0.1) | ROW_END() | "
+                       "ROW() | CELL(text=svc2) | CELL(text=20,tone=bad,num=1) | "
+                       "CELL(text=host,href=/hosts/10.0.0.2) | ROW_END() | TABLE_END() | KV() | "
+                       "KV_ITEM(text=5,key=limit) | KV_ITEM(key=missing) | KV_END() | "
+                       "CHART(title=RTT,schema=pg:probe,tags=db,unit=ms,range=1w) | "
+                       "SECTION(title=S) | TEXT(text=pg/main) | SECTION_END()"));
+    ASSERT_EQ(render(&fx, "other", &t, title, err), 0);
+    ASSERT_STR_EQ(title, "Other"); /* the menu's title when the page gives none */
+    ASSERT_EQ(render(&fx, "none", &t, title, err), FLOE_ENOTFOUND);
+    floe_plugin_menu m[4];
+    ASSERT_EQ(floe_plugins_menu(fx.e.plugins, m, 4), 1);
+    ASSERT_STR_EQ(m[0].title, "Pages <x>");
+    ASSERT_STR_EQ(m[0].icon, "*");
+    ASSERT_STR_EQ(m[0].first_page, "main");
+    ASSERT_EQ(m[0].n_pages, 2);
+    fx_close(&fx);
+}
+
+/* Every way a page can go wrong fails that render with a message that says
+ * where, and the next render works. */
+TEST(a_bad_page_fails_alone_with_its_reason)
+{
+    static const struct {
+        const char *script, *error;
+    } cases[] = {
+        {"local x = nil; return x.y", "main.lua:1:"},
+        {"while true do end", "instruction budget"},
+        {"state.n = 1; return { blocks = {} }", "read-only"},
+        {"return { blocks = { { text = 'a', colour = 'red' } } }", "block 1: unknown key 'colour'"},
+        {"return { blocks = { 'a', { text = 'x', heading = 'y' } } }",
+         "block 2: a block is one of"},
+        {"return { blocks = { { table = { columns = { 'a' }, rows = { { { text = 'x', href = "
+         "'//evil.example/' } } } } } } }",
+         "must be a path on this server"},
+        {"return { blocks = { { text = 'x', tone = 'red' } } }", "tone must be"},
+        {"return { blocks = { { chart = { schema = 'pg:probe', tags = { 'a,b' } } } } }",
+         "without commas"},
+        {"return { blocks = { { chart = { schema = 'other:x', tags = { host = 'a' } } } } }",
+         "as a list of values"},
+        {"return { blocks = { { section = { { section = { { section = { { section = { { "
+         "section = {} } } } } } } } } } } }",
+         "at most 4 deep"},
+        {"return 'html'", "must return a table"},
+        {"local b = {} for i = 1, 30000 do b[i] = 'x' end return { blocks = b }",
+         "the page is too large"},
+        {"return { blocks = { { text = function() end } } }", "text must be text"},
+        {"return { blocks = { { kv = { { 'only a key', 1, 2 } } } } }", "kv item 1"},
+        {"return { blocks = { { table = { columns = {'a'}, rows = { { 1, 2 } } } } } }",
+         "row 1 must be a list of at most 1 cells"},
+    };
+    fixture fx;
+    page_text t;
+    char title[128], err[512];
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(cases); i++) {
+        fx_init(&fx, 0);
+        page_plugin(&fx, cases[i].script);
+        fx_start(&fx);
+        ASSERT_EQ(render(&fx, "main", &t, title, err), FLOE_EINVAL);
+        ASSERT_CONTAINS(err, cases[i].error);
+        ASSERT_EQ(render(&fx, "other", &t, title, err), 0);
+        ASSERT(same(t.buf, "TEXT(text=other)"));
+        fx_close(&fx);
+    }
+}
+
+/* A page reads what the checks wrote and the tables hold, and cannot
+ * reach what a check can do. */
+TEST(pages_read_state_hosts_and_probe_results)
+{
+    fixture fx;
+    page_text t;
+    char title[128], err[512];
+    fx_init(&fx, 0);
+    page_plugin(&fx,
+                "local h = tables.top_hosts { limit = 2 }\n"
+                "local n = 0 for k, v in pairs(state) do n = n + 1 end\n"
+                "local r = probe.results().db\n"
+                "return { blocks = { 'runs ' .. tostring(state.runs) .. ' keys ' .. n,\n"
+                "  'top ' .. #h .. ' ' .. h[1].ip .. ' ' .. h[1].bytes_sent .. ' ' .. h[2].ip,\n"
+                "  'one ' .. tostring(tables.host('10.0.0.2').packets_sent) .. ' ' .. "
+                "tostring(tables.host('10.9.9.9')),\n"
+                "  'probe ' .. tostring(r.ok) .. ' ' .. r.error .. ' ' .. r.cert.status,\n"
+                "  'no ' .. type(probe.start) .. ' ' .. type(alerts.trigger) .. ' ' .. "
+                "type(ts) .. ' ' .. type(alerts.engaged) } }\n");
+    fx_start(&fx);
+    floe_record a = l7_record("10.0.0.1", 40000, "192.0.2.9", 443, 91);
+    floe_record b = l7_record("10.0.0.2", 40000, "192.0.2.9", 443, 91);
+    b.bytes = 5000;
+    floe_tables_record(&fx.e.tables, &a, 1700000000100ULL);
+    floe_tables_record(&fx.e.tables, &b, 1700000000100ULL);
+    floe_tables_flush(&fx.e.tables);
+    floe_engine_advance(&fx.e, 1700000000100ULL);
+    floe_engine_advance(&fx.e, 1700000060000ULL); /* a minute tick: the check writes state */
+    floe_engine_housekeep(&fx.e, 1700000060000ULL, 1000);
+    lua_State *L = luaL_newstate();
+    ASSERT_EQ(luaL_dostring(L, "return { ok = false, error = 'refused', cert = { status = "
+                               "'expired' } }"),
+              LUA_OK);
+    ASSERT_EQ(floe_plugins_probe_feed(fx.e.plugins, "pg", "db", L, -1), 0);
+    lua_close(L);
+    int rc = render(&fx, "main", &t, title, err);
+    ASSERT_STR_EQ(err, "");
+    ASSERT_EQ(rc, 0);
+    ASSERT(same(t.buf, "TEXT(text=runs 1 keys 1) | TEXT(text=top 2 192.0.2.9 0 10.0.0.2) | "
+                       "TEXT(text=one 10 nil) | TEXT(text=probe false refused expired) | "
+                       "TEXT(text=no nil nil nil function)"));
+    fx_close(&fx);
+}
+
+/* A menu that names a page without its file, or a page that does not
+ * compile, fails the plugin's load with the reason. */
+TEST(menus_are_checked_when_the_plugin_loads)
+{
+    static const struct {
+        const char *menu, *page, *error;
+    } cases[] = {
+        {"return { title = 'x', pages = { { key = 'gone', title = 'G' } } }", NULL,
+         "page 'gone' needs web_gui/gone.lua"},
+        {"return { title = 'x', key = 'main' }", "return {", "web_gui/main.lua:1:"},
+        {"return { title = 'x', key = 'main', pages = {} }", "return {}", "give either pages"},
+        {"return { title = 'x', key = 'menu' }", "return {}", "not 'menu'"},
+        {"return { key = 'main' }", "return {}", "'title' must be a string"},
+        {"return { title = 'x', key = 'main', colour = 1 }", "return {}", "unknown key 'colour'"},
+    };
+    fixture fx;
+    char buf[8192];
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(cases); i++) {
+        fx_init(&fx, 0);
+        put(&fx, "pg/manifest.lua", "return {}\n");
+        put(&fx, "pg/web_gui/menu.lua", cases[i].menu);
+        if (cases[i].page)
+            put(&fx, "pg/web_gui/main.lua", cases[i].page);
+        fx_start(&fx);
+        ASSERT_CONTAINS(plugin_state(&fx.e, "pg", buf, sizeof(buf)), "\"state\":\"failed\"");
+        ASSERT_CONTAINS(buf, cases[i].error);
+        fx_close(&fx);
+    }
+}
+
+/* The declarations the web UI builds its editor from, and a validate
+ * function that checks what types cannot. */
+TEST(settings_are_declared_in_the_json_and_validated)
+{
+    fixture fx;
+    char buf[8192], err[512];
+    fx_init(&fx, 0);
+    put(&fx, "v/manifest.lua", "return {}\n");
+    put(&fx, "v/checks/system/s.lua",
+        "return { config = {\n"
+        "  port = { type = 'integer', default = 80, min = 1, max = 65535, description = 'a port' "
+        "},\n"
+        "  mode = { type = 'string', default = 'a', choices = { 'a', 'b' } },\n"
+        "  names = { type = 'list', default = {}, validate = function(v)\n"
+        "    for i, n in ipairs(v) do if type(n) ~= 'table' or not n.name then\n"
+        "      return 'item ' .. i .. ' needs a name' end end end },\n"
+        "}, hooks = { min = function() end } }\n");
+    fx_start(&fx);
+    plugin_state(&fx.e, "v", buf, sizeof(buf));
+    ASSERT(strstr(buf,
+                  "\"settings\":[{\"key\":\"mode\",\"type\":\"string\",\"choices\":[\"a\",\"b\"],"
+                  "\"default\":\"a\",\"validated\":false},{\"key\":\"names\",\"type\":\"list\","
+                  "\"default\":[],\"validated\":true},{\"key\":\"port\",\"type\":\"integer\","
+                  "\"description\":\"a port\",\"min\":1,\"max\":65535,\"default\":80,"
+                  "\"validated\":false}]"));
+    const char *bad = "{\"names\": [{\"name\": \"a\"}, {\"host\": \"b\"}]}";
+    ASSERT_EQ(floe_plugins_configure(fx.e.plugins, "v", "s", bad, strlen(bad), err, sizeof(err)),
+              FLOE_EINVAL);
+    ASSERT_CONTAINS(err, "'names' item 2 needs a name");
+    const char *good = "{\"names\": [{\"name\": \"a\"}]}";
+    ASSERT_EQ(floe_plugins_configure(fx.e.plugins, "v", "s", good, strlen(good), err, sizeof(err)),
+              0);
+    fx_close(&fx);
+}
+
 TEST_MAIN(TEST_ENTRY(endless_loops_are_stopped_even_through_pcall),
           TEST_ENTRY(memory_bombs_hit_the_cap_and_the_state_recovers),
           TEST_ENTRY(nothing_outside_the_safe_globals_is_reachable),
@@ -393,4 +672,9 @@ TEST_MAIN(TEST_ENTRY(endless_loops_are_stopped_even_through_pcall),
           TEST_ENTRY(each_environment_has_its_own_libraries),
           TEST_ENTRY(builtin_suspicious_port_flags_http_off_its_ports),
           TEST_ENTRY(bad_plugins_are_disabled_and_the_rest_go_on),
-          TEST_ENTRY(reload_keeps_state_and_a_broken_edit_keeps_the_old_version))
+          TEST_ENTRY(reload_keeps_state_and_a_broken_edit_keeps_the_old_version),
+          TEST_ENTRY(pages_render_their_blocks_as_nodes),
+          TEST_ENTRY(a_bad_page_fails_alone_with_its_reason),
+          TEST_ENTRY(pages_read_state_hosts_and_probe_results),
+          TEST_ENTRY(menus_are_checked_when_the_plugin_loads),
+          TEST_ENTRY(settings_are_declared_in_the_json_and_validated))

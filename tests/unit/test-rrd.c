@@ -1,8 +1,8 @@
 /* Unit tests for rrd/: retention strings, schemas, file names, the writer
  * (exact values back, deltas as rates, gaps, replayed past points), charts,
  * layout mismatches and migration, queue overflow, cleanup, rrdcached. */
-#include "tests/unit/runner.h"
 #include "rrd/rrd.h"
+#include "tests/unit/runner.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -72,10 +72,11 @@ static void define_traffic(floe_ts *ts, const char *retention)
     char err[256];
     ASSERT_EQ(floe_ts_schema_init(&s, "host:traffic", 60, err, sizeof(err)), 0);
     ASSERT_EQ(floe_ts_schema_add_tag(&s, "host", err, sizeof(err)), 0);
-    ASSERT_EQ(floe_ts_schema_add_metric(&s, "bytes", FLOE_TS_DELTA, "bytes", "Traffic", err,
-                                        sizeof(err)), 0);
-    ASSERT_EQ(floe_ts_schema_add_metric(&s, "level", FLOE_TS_GAUGE, "count", NULL, err,
-                                        sizeof(err)), 0);
+    ASSERT_EQ(
+        floe_ts_schema_add_metric(&s, "bytes", FLOE_TS_DELTA, "bytes", "Traffic", err, sizeof(err)),
+        0);
+    ASSERT_EQ(
+        floe_ts_schema_add_metric(&s, "level", FLOE_TS_GAUGE, "count", NULL, err, sizeof(err)), 0);
     if (retention)
         ASSERT_EQ(floe_ts_schema_set_retention(&s, retention, err, sizeof(err)), 0);
     ASSERT_EQ(floe_ts_define(ts, &s, err, sizeof(err)), 0);
@@ -112,14 +113,14 @@ static double at(const double *d, time_t first, unsigned long n, time_t t, unsig
     return d[(size_t)((t - first) / 60) * n + c];
 }
 
-#define ASSERT_NEAR(a, b)                                                              \
-    do {                                                                               \
-        double a__ = (a), b__ = (b);                                                   \
-        if (!(fabs(a__ - b__) <= 1e-9 * (fabs(b__) + 1))) {                            \
-            char d__[128];                                                             \
-            snprintf(d__, sizeof(d__), "left = %.17g, right = %.17g", a__, b__);       \
-            test__fail(__FILE__, __LINE__, #a " ~= " #b, d__);                         \
-        }                                                                              \
+#define ASSERT_NEAR(a, b)                                                                          \
+    do {                                                                                           \
+        double a__ = (a), b__ = (b);                                                               \
+        if (!(fabs(a__ - b__) <= 1e-9 * (fabs(b__) + 1))) {                                        \
+            char d__[128];                                                                         \
+            snprintf(d__, sizeof(d__), "left = %.17g, right = %.17g", a__, b__);                   \
+            test__fail(__FILE__, __LINE__, #a " ~= " #b, d__);                                     \
+        }                                                                                          \
     } while (0)
 
 /* ---- retention and schemas ---------------------------------------------------- */
@@ -182,13 +183,14 @@ TEST(schema_errors_name_the_field)
     ASSERT_CONTAINS(err, "tag 2 'host' is already a tag");
     ASSERT_EQ(floe_ts_schema_validate(&s, err, sizeof(err)), FLOE_EINVAL);
     ASSERT_CONTAINS(err, "metrics: needs 1");
-    ASSERT_EQ(floe_ts_schema_add_metric(&s, "rtt_ms", FLOE_TS_GAUGE, "ms", NULL, err,
-                                        sizeof(err)), 0);
+    ASSERT_EQ(floe_ts_schema_add_metric(&s, "rtt_ms", FLOE_TS_GAUGE, "ms", NULL, err, sizeof(err)),
+              0);
     ASSERT_EQ(floe_ts_schema_add_metric(&s, "a_name_that_is_too_long", FLOE_TS_GAUGE, NULL, NULL,
-                                        err, sizeof(err)), FLOE_EINVAL);
+                                        err, sizeof(err)),
+              FLOE_EINVAL);
     ASSERT_CONTAINS(err, "metric 2 'a_name_that_is_too_long'");
-    ASSERT_EQ(floe_ts_schema_add_metric(&s, "rtt_ms", FLOE_TS_DELTA, NULL, NULL, err,
-                                        sizeof(err)), FLOE_EINVAL);
+    ASSERT_EQ(floe_ts_schema_add_metric(&s, "rtt_ms", FLOE_TS_DELTA, NULL, NULL, err, sizeof(err)),
+              FLOE_EINVAL);
     ASSERT_CONTAINS(err, "already a metric");
     ASSERT_EQ(floe_ts_schema_validate(&s, err, sizeof(err)), 0);
     /* A one-minute resolution cannot hold a five-minute step. */
@@ -366,8 +368,11 @@ static void define_six(floe_ts *ts)
     floe_ts_schema_add_tag(&s, "ifindex", err, sizeof(err));
     for (int i = 0; i < 6; i++)
         ASSERT_EQ(floe_ts_schema_add_metric(&s, names[i], i < 4 ? FLOE_TS_DELTA : FLOE_TS_GAUGE,
-                                            i < 2 ? "bytes" : i < 4 ? "packets" : "count",
-                                            NULL, err, sizeof(err)), 0);
+                                            i < 2   ? "bytes"
+                                            : i < 4 ? "packets"
+                                                    : "count",
+                                            NULL, err, sizeof(err)),
+                  0);
     ASSERT_EQ(floe_ts_define(ts, &s, err, sizeof(err)), 0);
 }
 
@@ -384,8 +389,9 @@ TEST(six_metrics_end_to_end)
     /* The fetch flushes the cached points itself: no drain. */
     floe_buf out;
     floe_buf_init(&out);
-    ASSERT_EQ(floe_ts_fetch_json(ts, "probe:six", tags, T0 + 60 * 10, T0 + 60 * 20,
-                                 "bytes_out,rtt", &out, err, sizeof(err)), 0);
+    ASSERT_EQ(floe_ts_fetch_json(ts, "probe:six", tags, T0 + 60 * 10, T0 + 60 * 20, "bytes_out,rtt",
+                                 &out, err, sizeof(err)),
+              0);
     ASSERT_CONTAINS(out.data, "\"tags\":{\"exporter\":\"2001:db8::1\",\"ifindex\":\"7\"}");
     ASSERT_CONTAINS(out.data, "\"step\":60");
     ASSERT_CONTAINS(out.data, "\"metrics\":[\"bytes_out\",\"rtt\"]");
@@ -402,12 +408,13 @@ TEST(six_metrics_end_to_end)
     ASSERT_EQ(floe_ts_fetch_req_json(ts, &q, &out, err, sizeof(err)), 0);
     ASSERT_CONTAINS(out.data, "\"points\":[[1700000640,5],[1700000700,5.5]]");
     floe_buf_reset(&out);
-    ASSERT_EQ(floe_ts_fetch_json(ts, "probe:six", tags, T0, T0 + 60, "nope", &out, err,
-                                 sizeof(err)), FLOE_EINVAL);
+    ASSERT_EQ(
+        floe_ts_fetch_json(ts, "probe:six", tags, T0, T0 + 60, "nope", &out, err, sizeof(err)),
+        FLOE_EINVAL);
     ASSERT_CONTAINS(err, "metrics: 'nope'");
     const char *other[] = {"192.0.2.99", "1"};
-    ASSERT_EQ(floe_ts_fetch_json(ts, "probe:six", other, T0, T0 + 60, NULL, &out, err,
-                                 sizeof(err)), FLOE_ENOTFOUND);
+    ASSERT_EQ(floe_ts_fetch_json(ts, "probe:six", other, T0, T0 + 60, NULL, &out, err, sizeof(err)),
+              FLOE_ENOTFOUND);
     /* Charts, PNG and SVG. */
     floe_ts_graph_req r;
     floe_ts_graph_req_init(&r);
@@ -781,7 +788,8 @@ TEST(through_rrdcached)
     floe_buf out;
     floe_buf_init(&out);
     ASSERT_EQ(floe_ts_fetch_json(ts, "host:traffic", tags, T0, T0 + 60 * 19, NULL, &out, err,
-                                 sizeof(err)), 0);
+                                 sizeof(err)),
+              0);
     ASSERT_CONTAINS(out.data, "[1700000640,22,10]");
     ASSERT_CONTAINS(out.data, "[1700001180,40,19]");
     floe_buf_close(&out);

@@ -64,9 +64,9 @@ static void fx_init(fixture *f)
     ASSERT_EQ(floe_config_defaults(&f->cfg), 0);
     f->cfg.tables_enabled = 0;
     floe_log_init(&f->log, -1, 0);
-    ASSERT_EQ(floe_engine_init(&f->e, &f->cfg, &f->log, NULL, FLOE_ENGINE_OFFLINE, 0, err,
-                               sizeof(err)),
-              0);
+    ASSERT_EQ(
+        floe_engine_init(&f->e, &f->cfg, &f->log, NULL, FLOE_ENGINE_OFFLINE, 0, err, sizeof(err)),
+        0);
     floe_addr_parse(&f->src, "192.0.2.7");
 }
 
@@ -381,7 +381,8 @@ TEST(ipfix_files_are_told_by_content)
     ASSERT_EQ(st.frames, 0);
 }
 
-TEST_MAIN(TEST_ENTRY(frames_need_version_and_length), TEST_ENTRY(messages_in_any_pieces_decode_whole),
+TEST_MAIN(TEST_ENTRY(frames_need_version_and_length),
+          TEST_ENTRY(messages_in_any_pieces_decode_whole),
           TEST_ENTRY(garbage_ends_the_stream_and_is_counted),
           TEST_ENTRY(stall_and_idle_are_told_apart),
           TEST_ENTRY(sessions_have_their_own_exporters_and_lose_them_at_close),

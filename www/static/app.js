@@ -5,7 +5,8 @@
  * with human units (bits/s, SI prefixes, relative times), and turns every
  * <div class="chart" data-schema=...> into an interactive uPlot chart fed
  * by /api/v1/timeseries. Data is only ever written with textContent, never
- * as markup.
+ * as markup (plugin pages, rendered and escaped by floe, are swapped as
+ * parsed nodes: pages.plugin).
  */
 (function () {
     'use strict';
@@ -841,7 +842,395 @@
     }
 
     pages.alerts = function () { listPage('/api/v1/alerts?limit=100', 'alerts', 'alerts-list', 'alerts-placeholder'); };
-    pages.plugins = function () { listPage('/api/v1/plugins', 'plugins', 'plugins-list', 'plugins-placeholder'); };
+
+    /* ---- plugins ---------------------------------------------------------- */
+
+    /* A state change with a JSON body and the session's CSRF token; resolves
+     * to {status, ok, body}. */
+    function send(method, path, body) {
+        return fetch(path, {
+            method: method, credentials: 'same-origin',
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrf() },
+            body: body === undefined ? undefined : JSON.stringify(body),
+        }).then(function (r) {
+            return r.json().catch(function () { return {}; }).then(function (b) {
+                return { status: r.status, ok: r.ok, body: b };
+            });
+        }, function () {
+            return { status: 0, ok: false, body: { error: 'floe is not answering' } };
+        });
+    }
+
+    /* 1234567 ns -> "1.23 ms" */
+    function duration(ns) {
+        var units = [[1e9, 's'], [1e6, 'ms'], [1e3, '\u00b5s']];
+        for (var i = 0; i < units.length; i++)
+            if (ns >= units[i][0])
+                return si(ns / units[i][0], '').trim() + ' ' + units[i][1];
+        return (ns || 0) + ' ns';
+    }
+
+    var STATE_TONE = { loaded: 'ok', ok: 'ok', stale: 'warn', disabled: '', failed: 'bad', off: '' };
+
+    function stateChip(state) {
+        return el('span', { class: 'chip state ' + (STATE_TONE[state] || ''), 'data-state': state }, state);
+    }
+
+    /* The calls by duration (<1us .. more) as a small bar chart. */
+    function histogram(h) {
+        var keys = ['1us', '10us', '100us', '1ms', '10ms', '100ms', '1s', 'more'];
+        var max = Math.max.apply(null, keys.map(function (k) { return h[k] || 0; })) || 1;
+        var box = el('span', { class: 'hist', title: keys.map(function (k, i) {
+            return (i < 7 ? '< ' + k : '\u2265 1s') + ': ' + (h[k] || 0);
+        }).join(', ') });
+        keys.forEach(function (k) {
+            var bar = el('i');
+            bar.style.height = (h[k] ? 10 + 90 * h[k] / max : 0).toFixed(0) + '%';
+            box.appendChild(bar);
+        });
+        return box;
+    }
+
+    /* A list setting of scalars is edited as comma-separated text; anything
+     * else that is a table, as JSON. */
+    function editKind(s) {
+        if (s.type === 'boolean')
+            return 'bool';
+        if (s.type === 'integer' || s.type === 'number')
+            return 'number';
+        if (s.type === 'string')
+            return s.choices ? 'choice' : 'text';
+        return s.type === 'list' && s.of && s.of !== 'map' ? 'csv' : 'json';
+    }
+
+    function normal(s, v) {
+        if (v === undefined || v === null)
+            v = s.default;
+        /* an empty list prints as {} from Lua */
+        if (s.type === 'list' && v && typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)
+            return [];
+        return v;
+    }
+
+    function fieldInput(s, cur) {
+        var kind = editKind(s), id = 'set-' + Math.random().toString(36).slice(2);
+        var input;
+        if (kind === 'bool') {
+            input = el('input', { type: 'checkbox', id: id, checked: !!cur });
+        } else if (kind === 'number') {
+            input = el('input', { type: 'number', id: id, step: s.type === 'integer' ? '1' : 'any',
+                                  min: s.min, max: s.max, value: cur });
+        } else if (kind === 'choice') {
+            input = el('select', { id: id });
+            s.choices.forEach(function (c) { input.appendChild(el('option', { value: c, selected: c === cur }, c)); });
+        } else if (kind === 'text') {
+            input = el('input', { type: 'text', id: id, value: cur, spellcheck: 'false' });
+        } else if (kind === 'csv') {
+            input = el('input', { type: 'text', id: id, value: (cur || []).join(', '), spellcheck: 'false',
+                                  placeholder: 'comma-separated' });
+        } else {
+            input = el('textarea', { id: id, rows: 6, spellcheck: 'false', class: 'mono' });
+            input.value = JSON.stringify(cur, null, 2);
+        }
+        input.setAttribute('name', s.key);
+        return input;
+    }
+
+    /* The field's value as JSON would carry it: {value} or {error}. */
+    function readField(s, input) {
+        var kind = editKind(s), v = input.value;
+        if (kind === 'bool')
+            return { value: input.checked };
+        if (kind === 'number')
+            return v.trim() === '' ? { error: 'a number is needed' } : { value: Number(v) };
+        if (kind === 'csv') {
+            var items = v.split(',').map(function (x) { return x.trim(); }).filter(function (x) { return x !== ''; });
+            if (s.of === 'integer' || s.of === 'number')
+                items = items.map(function (x) { return isNaN(Number(x)) ? x : Number(x); });
+            if (s.of === 'boolean')
+                items = items.map(function (x) { return x === 'true' ? true : x === 'false' ? false : x; });
+            return { value: items };
+        }
+        if (kind === 'json') {
+            try {
+                return { value: JSON.parse(v) };
+            } catch (e) {
+                return { error: 'not valid JSON: ' + e.message };
+            }
+        }
+        return { value: v };
+    }
+
+    /* What the last save of a check said, kept across the card's rebuild. */
+    var saveNotes = {};
+
+    function settingsForm(p, c) {
+        var id = p.name + '.' + c.key;
+        var form = el('form', { class: 'settings', novalidate: true, 'data-check': id });
+        var fields = [];
+        (c.settings || []).forEach(function (s) {
+            var cur = normal(s, c.config ? c.config[s.key] : undefined);
+            var input = fieldInput(s, cur);
+            var err = el('p', { class: 'field-error error', 'data-key': s.key, role: 'alert', hidden: true });
+            var hint = [s.description, s.min !== undefined ? 'min ' + s.min : null, s.max !== undefined ? 'max ' + s.max : null,
+                        s.validated ? 'checked by the plugin' : null].filter(Boolean).join(' \u00b7 ');
+            form.appendChild(el('div', { class: 'field field-' + editKind(s) },
+                el('label', { for: input.id }, s.title || s.key,
+                   s.title && s.title !== s.key ? el('span', { class: 'mono key' }, s.key) : null),
+                input, hint ? el('span', { class: 'hint' }, hint) : null, err));
+            fields.push({ s: s, input: input, cur: cur, err: err });
+        });
+        if (!fields.length)
+            form.appendChild(el('p', { class: 'hint' }, 'This check has no settings besides on and off.'));
+        var status = el('span', { class: 'form-status hint', role: 'status' }, saveNotes[id] || '');
+        delete saveNotes[id];
+        var save = el('button', { type: 'submit', disabled: !fields.length }, 'Save settings');
+        form.appendChild(el('div', { class: 'form-buttons' }, save, status));
+        form.addEventListener('input', function () { form.setAttribute('data-dirty', '1'); });
+        form.addEventListener('submit', function (ev) {
+            ev.preventDefault();
+            var body = {}, bad = false;
+            fields.forEach(function (f) {
+                var r = readField(f.s, f.input);
+                f.err.hidden = !r.error;
+                f.err.textContent = r.error || '';
+                if (r.error)
+                    bad = true;
+                else if (JSON.stringify(r.value) !== JSON.stringify(f.cur))
+                    body[f.s.key] = r.value;
+            });
+            if (bad)
+                return;
+            if (!Object.keys(body).length) {
+                status.textContent = 'nothing changed';
+                return;
+            }
+            status.textContent = 'saving\u2026';
+            send('PUT', '/api/v1/plugins/' + encodeURIComponent(p.name) + '/checks/' + encodeURIComponent(c.key), body)
+                .then(function (r) {
+                    if (r.ok) {
+                        status.textContent = saveNotes[id] = 'saved at ' + new Date().toLocaleTimeString();
+                        form.removeAttribute('data-dirty');
+                        refresh();
+                        return;
+                    }
+                    var msg = r.body.error || 'refused (' + r.status + ')';
+                    var target = fields.filter(function (f) { return f.s.key === r.body.key; })[0];
+                    if (target) {
+                        target.err.textContent = msg;
+                        target.err.hidden = false;
+                        status.textContent = 'not saved';
+                    } else {
+                        status.textContent = msg;
+                    }
+                });
+        });
+        return form;
+    }
+
+    function checkDetail(p, c) {
+        var box = el('div', { class: 'check-detail' });
+        if (c.description)
+            box.appendChild(el('p', { class: 'hint' }, c.description));
+        if (c.last_error) {
+            box.appendChild(el('details', { class: 'trace' },
+                el('summary', { class: 'error' }, 'Last error ' + fmt.ago(c.last_error.at_ms) + ': ' + c.last_error.message),
+                el('pre', null, c.last_error.traceback || c.last_error.message)));
+        }
+        box.appendChild(settingsForm(p, c));
+        return box;
+    }
+
+    function switchButton(p, c) {
+        var b = el('button', { type: 'button', class: 'switch', role: 'switch', 'aria-checked': String(!!c.enabled),
+                               title: c.enabled ? 'Disable this check' : 'Enable this check' },
+            c.enabled ? 'on' : 'off');
+        b.addEventListener('click', function () {
+            b.disabled = true;
+            send('PUT', '/api/v1/plugins/' + encodeURIComponent(p.name) + '/checks/' + encodeURIComponent(c.key),
+                 { enabled: !c.enabled }).then(function (r) {
+                b.disabled = false;
+                if (!r.ok)
+                    b.title = r.body.error || 'refused';
+                refresh();
+            });
+        });
+        return b;
+    }
+
+    var CHECK_COLS = ['Check', 'Kind', 'State', '#Calls', '#Errors', '#Skipped', '#Time', 'Calls by time', 'Enabled', ''];
+
+    function checkRow(p, c, open) {
+        var tr = el('tr', { 'data-check': c.key });
+        var more = el('button', { type: 'button', class: 'secondary small', 'aria-expanded': String(open) }, 'Settings');
+        [el('span', { title: c.key }, c.title || c.key), c.kind + (c.hooks.length ? ' (' + c.hooks.join(', ') + ')' : ''),
+         stateChip(c.state), count(c.calls), count(c.errors), count(c.skipped), duration(c.time_ns),
+         histogram(c.time_histogram || {}), switchButton(p, c), more].forEach(function (v, i) {
+            tr.appendChild(el('td', { class: (CHECK_COLS[i][0] === '#' ? 'num ' : '') + 'c' + i }, v));
+        });
+        if (c.errors)
+            tr.cells[4].classList.add('bad');
+        return { row: tr, more: more };
+    }
+
+    /* The card of a plugin: its state and error, its pages, and a table of
+     * its checks whose rows open on an editor of their settings. */
+    function pluginCard(p, openSet) {
+        var card = el('section', { class: 'card wide plugin', 'data-plugin': p.name });
+        var links = el('span', { class: 'plugin-links' });
+        ((p.menu && p.menu.pages) || []).forEach(function (pg) { links.appendChild(el('a', { href: pg.href }, pg.title)); });
+        card.appendChild(el('div', { class: 'plugin-head' },
+            el('h2', null, p.title || p.name), stateChip(p.state),
+            el('span', { class: 'hint' }, p.name + (p.version ? ' ' + p.version : '') + (p.author ? ' \u00b7 ' + p.author : '')),
+            links));
+        if (p.description)
+            card.appendChild(el('p', { class: 'hint' }, p.description));
+        if (p.error)
+            card.appendChild(el('p', { class: 'error plugin-error' }, p.error));
+        if (!p.checks.length)
+            return card;
+        var table = el('table', { class: 'data checks' }, el('thead', null, el('tr')), el('tbody'));
+        CHECK_COLS.forEach(function (h) {
+            table.tHead.rows[0].appendChild(el('th', { class: h[0] === '#' ? 'num' : '' }, h.replace(/^#/, '')));
+        });
+        p.checks.forEach(function (c) {
+            var id = p.name + '.' + c.key, open = !!openSet[id];
+            var r = checkRow(p, c, open);
+            var detail = el('tr', { class: 'detail', hidden: !open }, el('td', { colspan: CHECK_COLS.length }, checkDetail(p, c)));
+            r.more.addEventListener('click', function () {
+                detail.hidden = !detail.hidden;
+                r.more.setAttribute('aria-expanded', String(!detail.hidden));
+                openSet[id] = !detail.hidden;
+            });
+            table.tBodies[0].appendChild(r.row);
+            table.tBodies[0].appendChild(detail);
+        });
+        card.appendChild(el('div', { class: 'table-wrap' }, table));
+        return card;
+    }
+
+    /* What, when it changes, needs the card built again; counters alone
+     * are updated in place, so an open editor keeps what is typed in it. */
+    function cardShape(p) {
+        return JSON.stringify([p.state, p.error, p.version, p.menu, p.checks.map(function (c) {
+            return [c.key, c.state, c.enabled, c.settings, c.config, c.last_error && c.last_error.at_ms];
+        })]);
+    }
+
+    function updateCounters(card, p) {
+        p.checks.forEach(function (c) {
+            var tr = $('tr[data-check="' + c.key + '"]', card);
+            if (!tr)
+                return;
+            tr.cells[3].textContent = count(c.calls);
+            tr.cells[4].textContent = count(c.errors);
+            tr.cells[5].textContent = count(c.skipped);
+            tr.cells[6].textContent = duration(c.time_ns);
+            tr.cells[7].replaceChildren(histogram(c.time_histogram || {}));
+        });
+    }
+
+    pages.plugins = function () {
+        var cards = {}, shapes = {}, openSet = {}, list = $('#plugins-list');
+        every(function () {
+            return api('/api/v1/plugins').then(function (d) {
+                var checks = 0, off = 0, ns = 0, calls = 0, order = [];
+                d.plugins.forEach(function (p) {
+                    p.checks.forEach(function (c) {
+                        checks++;
+                        off += c.state !== 'ok';
+                        ns += c.time_ns;
+                        calls += c.calls;
+                    });
+                    var shape = cardShape(p), card = cards[p.name];
+                    var editing = card && $('form.settings[data-dirty]', card);
+                    if (!card || (shape !== shapes[p.name] && !editing)) {
+                        card = pluginCard(p, openSet);
+                        cards[p.name] = card;
+                        shapes[p.name] = shape;
+                    } else {
+                        updateCounters(card, p);
+                    }
+                    order.push(card);
+                });
+                list.replaceChildren.apply(list, order.length ? order : [el('p', null, 'No plugins are loaded.')]);
+                $('#plugins-loaded').textContent = count(d.loaded);
+                $('#plugins-loaded-sub').textContent = d.failed ? d.failed + ' failed' : 'none failed';
+                $('#plugins-loaded-sub').className = 'sub' + (d.failed ? ' error' : '');
+                $('#checks-count').textContent = count(checks);
+                $('#checks-count-sub').textContent = off ? off + ' not running' : 'all running';
+                $('#lua-time').textContent = duration(ns);
+                $('#lua-time-sub').textContent = count(calls) + ' calls';
+                $('#plugin-alerts').textContent = count(d.alerts_engaged);
+                fillTable($('#statuses'), d.statuses, [
+                    { v: function (s) { return el('span', { class: 'mono' }, s.key); } },
+                    { v: function (s) { return s.title; } },
+                    { num: true, v: function (s) { return count(s.score); } },
+                    { num: true, v: function (s) { return count(s.flows); } },
+                    { v: function (s) { return s.alert ? el('span', { class: 'mono' }, s.alert) : null; } },
+                ], 'no statuses defined');
+            });
+        });
+        var reload = $('#plugins-reload'), result = $('#reload-result');
+        reload.addEventListener('click', function () {
+            reload.disabled = true;
+            result.textContent = 'reloading\u2026';
+            send('POST', '/api/v1/plugins/reload', {}).then(function (r) {
+                reload.disabled = false;
+                result.textContent = r.ok ? 'reloaded at ' + new Date().toLocaleTimeString() :
+                    r.status === 422 ? r.body.failed + ' plugin(s) did not load: their cards say why' :
+                    (r.body.error || 'reload failed (' + r.status + ')');
+                result.className = r.ok ? 'hint ok' : 'hint error';
+                refresh();
+            });
+        });
+    };
+
+    /*
+     * A plugin's page is rendered by floe (a page script's blocks through
+     * the escaping templates of www/plugin_pages.c); to keep it live the
+     * page is fetched again and its blocks swapped for the new ones, parsed
+     * by DOMParser (nothing executes: no script comes with it, and the CSP
+     * allows none inline). Blocks that hold charts stay, so a chart keeps
+     * its range and zoom.
+     */
+    function chartKeys(node) {
+        return $$('.chart[data-schema]', node).map(function (c) {
+            return c.getAttribute('data-schema') + '|' + c.getAttribute('data-tags');
+        }).join(';');
+    }
+
+    pages.plugin = function () {
+        var box = $('#plugin-page');
+        if (!box)
+            return;
+        every(function () {
+            return fetch(location.pathname, { credentials: 'same-origin', headers: { Accept: 'text/html' } }).then(function (r) {
+                if (r.status === 401)
+                    location.assign('/login?next=' + encodeURIComponent(location.pathname));
+                if (!r.ok)
+                    throw new ApiError(r.status, 'the page answered ' + r.status);
+                return r.text();
+            }, function () {
+                throw new ApiError(0, 'floe is not answering');
+            }).then(function (html) {
+                var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('plugin-page');
+                if (!fresh)
+                    return;
+                var old = Array.prototype.slice.call(box.children), next = Array.prototype.slice.call(fresh.children);
+                var same = old.length === next.length && old.every(function (o, i) { return chartKeys(o) === chartKeys(next[i]); });
+                if (!same) {
+                    box.replaceChildren.apply(box, next.map(function (n) { return document.importNode(n, true); }));
+                    initCharts(box);
+                    return;
+                }
+                old.forEach(function (o, i) {
+                    if (!chartKeys(o))
+                        o.replaceWith(document.importNode(next[i], true));
+                });
+            });
+        });
+    };
 
     /* ---- historical flows (ClickHouse) -------------------------------------- */
 
@@ -978,5 +1367,5 @@
     });
 
     /* For the browser tests and the console. */
-    window.floe = { fmt: fmt, Chart: Chart, charts: charts, api: api, post: post, refresh: refresh };
+    window.floe = { fmt: fmt, Chart: Chart, charts: charts, api: api, post: post, send: send, refresh: refresh };
 })();

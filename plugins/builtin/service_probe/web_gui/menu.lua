@@ -1,0 +1,1 @@
+return { title = "Services", icon = "\u{25CE}", key = "probes" }
