@@ -22,6 +22,7 @@ enum { JOB_FETCH, JOB_LIST, JOB_CHART };
 typedef struct ts_job {
     floe_ts *ts;
     int kind;
+    size_t max_series; /* the listing: series per schema (0: the store's 1,000) */
     floe_ts_graph_req req;
 } ts_job;
 
@@ -45,7 +46,7 @@ static void run(void *ud, floe_buf *out, unsigned *status, const char **ctype)
     if (j->kind == JOB_LIST) {
         floe_json jw;
         floe_json_init(&jw, out);
-        rc = floe_ts_list_json(j->ts, &jw, 0);
+        rc = floe_ts_list_json(j->ts, &jw, j->max_series);
     } else if (j->kind == JOB_FETCH) {
         rc = floe_ts_fetch_req_json(j->ts, &j->req, out, err, sizeof(err));
     } else {
@@ -102,11 +103,22 @@ static void on_fetch(floe_www_req *req, void *ud)
         floe_www_offload(req, run, j, free);
 }
 
+/* ?series=N lists at most N series per schema (1..1000; the host page asks
+ * for 1, to learn the schemas without walking 100,000 files). */
 static void on_list(floe_www_req *req, void *ud)
 {
+    const char *n = floe_www_query(req, "series");
+    char *end = NULL;
+    long max = n ? strtol(n, &end, 10) : 0;
+    if (n && (end == n || *end || max < 1 || max > 1000)) {
+        floe_www_reply_error(req, 400, "series must be from 1 to 1000");
+        return;
+    }
     ts_job *j = job_new(req, ud, JOB_LIST, NULL);
-    if (j)
-        floe_www_offload(req, run, j, free);
+    if (!j)
+        return;
+    j->max_series = (size_t)max;
+    floe_www_offload(req, run, j, free);
 }
 
 /* /chart/{schema}.svg or .png: the extension picks the format. */

@@ -155,6 +155,8 @@ static void body_hosts(floe_buf *b, const char *arg)
 
 static void body_host(floe_buf *b, const char *ip)
 {
+    static const char *const alert_cols[] = {"Severity", "Alert", "Entity", "Raised", "State",
+                                             "#Count"};
     static const char *const apps[] = {"Application", "#Traffic", "Share"};
     static const char *const flows[] = {"Peer",   "Role",   "Application", "#Traffic",
                                         "#Score", "Status", "Last seen"};
@@ -169,9 +171,12 @@ static void body_host(floe_buf *b, const char *ip)
     floe_buf_puts(b, "</div>");
     chart_slot(b, "Traffic", "host:traffic", ip, "bytes");
     chart_slot(b, "Applications over time", "host:ndpi", ip, "bytes");
-    floe_buf_puts(b, "<section class=\"card wide\"><h2>Charts from plugins</h2>"
-                     "<div class=\"slot\" id=\"plugin-charts\">Plugins that keep timeseries for "
-                     "hosts (SYNs received, probes) add their charts here.</div></section>");
+    chart_slot(b, "Flows and score", "host:activity", ip, "count");
+    /* app.js adds a chart for each plugin schema tagged by host alone. */
+    floe_buf_puts(b, "<div id=\"plugin-charts\"></div>");
+    floe_html_tpl(b, "<section class=\"card wide\"><h2>Alerts</h2>");
+    data_table(b, "host-alerts", alert_cols, FLOE_ARRAY_LEN(alert_cols));
+    floe_buf_puts(b, "</section>");
     floe_html_tpl(b, "<section class=\"card wide\"><h2>Active flows</h2>");
     data_table(b, "host-flows", flows, FLOE_ARRAY_LEN(flows));
     floe_buf_puts(b, "</section>");
@@ -211,19 +216,46 @@ static void body_exporters(floe_buf *b, const char *arg)
                      "data-tags=\"\" data-unit=\"bytes\" hidden></div></section>");
 }
 
+/* The alerts page: app.js fills the table from GET /api/v1/alerts with the
+ * form's filters, pages it, and acknowledges, excludes and deletes through
+ * the API; the exclusion rules are listed below it. */
 static void body_alerts(floe_buf *b, const char *arg)
 {
+    static const char *const cols[] = {"Severity", "Alert",     "Entity", "Raised", "State",
+                                       "#Count",   "Acknowledged", ""};
+    static const char *const rules[] = {"Type", "Plugin", "Hosts", "Applications", "Exporters",
+                                        "#Excluded", ""};
     (void)arg;
     floe_buf_puts(
-        b, "<h1>Alerts</h1><section class=\"card wide\"><h2>Engaged and past alerts</h2>"
-           "<div class=\"slot\" id=\"alerts-list\">loading&hellip;</div>"
-           "<div class=\"placeholder\" id=\"alerts-placeholder\" hidden><p>The alert store is not "
-           "part of this build yet. This page will hold:</p><ul>"
-           "<li>engaged alerts, and past ones with when they were raised and released;</li>"
-           "<li>filters by severity, entity (host, flow, interface, network, exporter), type, "
-           "plugin and time;</li><li>acknowledge and delete, one alert or a filtered set;</li>"
-           "<li>exclusions: hosts, networks, applications or exporters a check ignores.</li>"
-           "</ul></div></section>");
+        b, "<h1>Alerts</h1><section class=\"figures\" id=\"alert-figures\"></section>"
+           "<form class=\"filters\" id=\"filters\" method=\"get\" action=\"/alerts\">"
+           "<label>State <select name=\"state\"><option value=\"engaged\">engaged</option>"
+           "<option value=\"past\">past</option><option value=\"all\">all</option></select></label>"
+           "<label>Severity at least <select name=\"severity\"><option value=\"\">any</option>"
+           "<option value=\"info;gte\">info</option><option value=\"notice;gte\">notice</option>"
+           "<option value=\"warning;gte\">warning</option><option value=\"error;gte\">error</option>"
+           "<option value=\"critical;gte\">critical</option></select></label>"
+           "<label>Entity <select name=\"entity\"><option value=\"\">any</option>"
+           "<option>flow</option><option>host</option><option>interface</option>"
+           "<option>network</option><option>exporter</option><option>system</option></select>"
+           "</label><label>Host or network <input name=\"value\" placeholder=\"address or CIDR\" "
+           "autocomplete=\"off\" spellcheck=\"false\"></label>"
+           "<label>Type <input name=\"type\" placeholder=\"plugin.key\" autocomplete=\"off\" "
+           "spellcheck=\"false\"></label>"
+           "<label>Acknowledged <select name=\"ack\"><option value=\"\">either</option>"
+           "<option value=\"no\">no</option><option value=\"yes\">yes</option></select></label>"
+           "<button type=\"submit\">Filter</button>"
+           "<button type=\"reset\" class=\"secondary\" id=\"filters-clear\">Clear</button>"
+           "</form><div class=\"toolbar\"><button type=\"button\" class=\"secondary\" "
+           "id=\"alerts-delete-all\">Delete every alert these filters match</button>"
+           "<span class=\"hint\" id=\"alerts-result\" role=\"status\"></span></div>");
+    data_table(b, "alerts", cols, FLOE_ARRAY_LEN(cols));
+    pager(b);
+    floe_buf_puts(b, "<section class=\"card wide\"><h2>Exclusions</h2><p class=\"hint\">"
+                     "An alert a rule matches is counted, not stored. &ldquo;Exclude&rdquo; on an "
+                     "alert adds a rule for its type and host.</p>");
+    data_table(b, "exclusions", rules, FLOE_ARRAY_LEN(rules));
+    floe_buf_puts(b, "</section>");
 }
 
 /* The plugins page: app.js builds a card per plugin from

@@ -31,12 +31,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from floetest import SRCDIR, Daemon, free_port, pcap_udp_payloads  # noqa: E402
+from test_alerts import HTTP, SUSPICIOUS, message, record  # noqa: E402
 from test_service_probe import Listener, make_certs, mysql_greeting, tls_answer  # noqa: E402
 
 CHROMIUM = os.environ.get("FLOE_CHROMIUM", "/usr/bin/chromium")
 V5_CAPTURES = ["001-v5-logstash-juniper-mx80", "002-v5-logstash-mikrotik", "005-v5-logstash-valid-01"]
 IPFIX_CAPTURE = "214-ipfix-logstash-openbsd-pflow"
 NEW_PASSWORD = "a new password, long enough"
+ALERT_BYTES = 100
 
 
 def skip(why):
@@ -105,7 +107,7 @@ def main():
     hosts = sorted(v5_host_bytes([p for _, p in payloads]).items(), key=lambda kv: -kv[1])
     top, runner_up = hosts[0], hosts[1]
     ipfix = pcap_udp_payloads(os.path.join(SRCDIR, "tests", "golden", IPFIX_CAPTURE, "capture.pcap"))
-    assert top[1] - runner_up[1] > expected_bytes(IPFIX_CAPTURE), (top, runner_up)
+    assert top[1] - runner_up[1] > expected_bytes(IPFIX_CAPTURE) + ALERT_BYTES, (top, runner_up)
 
     shots = os.environ.get("FLOE_SCREENSHOTS") or os.path.join(os.getcwd(), "tests", "browser", "screenshots")
     os.makedirs(shots, exist_ok=True)
@@ -129,6 +131,10 @@ def run(d, tmp, payloads, top, ipfix, shots, svc, node):
     records = sum(struct.unpack("!H", p[2:4])[0] for _, p in payloads)
     st = d.wait_for(lambda s: s["protocols"]["v5"]["records"] >= records)
     assert st["protocols"]["v5"]["records"] == records, st["protocols"]["v5"]
+    # HTTP to port 8081 (100 bytes): suspicious_port's flow alert, for the
+    # alerts page to acknowledge.
+    d.send(message([record("10.77.0.1", 40001, "192.0.2.80", 8081, HTTP, octets=ALERT_BYTES)], 0))
+    d.wait_for(lambda s: len(d.get("/api/v1/alerts?type=" + SUSPICIOUS)["alerts"]) >= 1, 10)
     ipfix_file = os.path.join(tmp, "ipfix.json")
     with open(ipfix_file, "w") as f:
         json.dump([p.hex() for p in ipfix], f)

@@ -175,6 +175,12 @@ class Timeseries(unittest.TestCase):
             for name in ("host:traffic", "iface:traffic", "sixer:six", "syn_received:syn"):
                 self.assertIn('"%s"' % name, text)
             self.assertIn("10.0.0.0", text)
+            one = d.get("/api/v1/timeseries/schemas?series=1")["schemas"]
+            hosts = [x for x in one if x["name"] == "host:traffic"][0]
+            self.assertEqual(len(hosts["series"]), 1)
+            self.assertTrue(hosts["more"])
+            code, _ = d.request("GET", "/api/v1/timeseries/schemas?series=0")
+            self.assertEqual(code, 400)
             code, err = d.request("GET", "/api/v1/timeseries?schema=host:traffic&tags=10.9.9.9")
             self.assertEqual(code, 404, err)
             code, err = d.request("GET", "/api/v1/timeseries?schema=nope:nope")

@@ -620,7 +620,7 @@
         return api('/api/v1/alerts?state=engaged&limit=5&totals=1').then(function (d) {
             var alerts = d.alerts || [], total = d.totals && d.totals.total !== undefined ? d.totals.total : alerts.length;
             $('#alerts-now').textContent = count(total);
-            slot.replaceChildren(alerts.length ? genericTable(alerts, 5) : el('p', null, 'No engaged alerts.'));
+            slot.replaceChildren(alerts.length ? alertsTable(alerts, ALERT_COLS.slice(0, 5)) : el('p', null, 'No engaged alerts.'));
         }, function (e) {
             if (e.status !== 404)
                 throw e;
@@ -630,24 +630,6 @@
         });
     }
 
-    /* A table of whatever scalar fields a list's objects have (alerts and
-     * plugins, until their pages get columns of their own). */
-    function genericTable(list, limit) {
-        var keys = [];
-        list.slice(0, 20).forEach(function (o) {
-            Object.keys(o).forEach(function (k) {
-                var v = o[k];
-                if (keys.indexOf(k) < 0 && keys.length < 8 && (typeof v !== 'object' || v === null))
-                    keys.push(k);
-            });
-        });
-        var table = el('table', { class: 'data' }, el('thead', null, el('tr', null)), el('tbody'));
-        keys.forEach(function (k) { table.tHead.rows[0].appendChild(el('th', null, k)); });
-        fillTable(table, list.slice(0, limit || list.length), keys.map(function (k) {
-            return { v: function (o) { return o[k] === undefined || o[k] === null ? null : /_ms$/.test(k) ? fmt.ago(o[k]) : String(o[k]); } };
-        }));
-        return el('div', { class: 'table-wrap' }, table);
-    }
 
     pages.hosts = function () {
         var table = $('#hosts');
@@ -671,6 +653,7 @@
 
     pages.host = function () {
         var ip = document.body.getAttribute('data-arg');
+        hostExtras(ip);
         every(function () {
             return api('/api/v1/hosts/' + encodeURIComponent(ip)).then(function (h) {
                 $('#host-missing').hidden = true;
@@ -713,6 +696,28 @@
             });
         });
     };
+
+    /* The host page's extras: its alerts, and a chart for each plugin
+     * schema tagged by host alone (SYNs received, ...). */
+    function hostExtras(ip) {
+        every(function () {
+            return api('/api/v1/alerts?' + qs({ value: ip, state: 'all', limit: 10 })).then(function (d) {
+                fillTable($('#host-alerts'), d.alerts, ALERT_COLS.slice(0, 6), 'no alerts about this host');
+            });
+        });
+        api('/api/v1/timeseries/schemas?series=1').then(function (d) {
+            var box = $('#plugin-charts');
+            (d.schemas || []).forEach(function (sc) {
+                if (BUILTIN_SCHEMA.test(sc.name) || (sc.tags || []).join(',') !== 'host')
+                    return;
+                var unit = sc.metrics && sc.metrics[0] ? sc.metrics[0].unit : '';
+                var slot = el('div', { class: 'chart', 'data-schema': sc.name, 'data-tags': ip, 'data-unit': unit, 'data-title': sc.title || sc.name });
+                box.appendChild(el('section', { class: 'card wide' }, el('h2', null, sc.title || sc.name), slot));
+                new Chart(slot);
+            });
+        }, function () {});
+    }
+    var BUILTIN_SCHEMA = /^(system|exporter|iface|network|app|host):/;
 
     pages.flows = function () {
         var table = $('#flows');
@@ -826,22 +831,156 @@
 
     /* Alerts and plugins: the lists when their APIs exist, else what the
      * page will hold. */
-    function listPage(path, key, listId, placeholderId) {
-        every(function () {
-            return api(path).then(function (d) {
-                var list = d[key] || [];
-                $('#' + placeholderId).hidden = true;
-                $('#' + listId).replaceChildren(list.length ? genericTable(list) : el('p', null, 'None.'));
-            }, function (e) {
-                if (e.status !== 404)
-                    throw e;
-                $('#' + listId).hidden = true;
-                $('#' + placeholderId).hidden = false;
-            });
-        });
+
+    /* ---- alerts ----------------------------------------------------------- */
+
+    var SEVERITY_TONE = { emergency: 'bad', alert: 'bad', critical: 'bad', error: 'bad', warning: 'warn', notice: '', info: '', debug: '' };
+
+    /* What an alert is about: a host link, a flow's two ends, or the text. */
+    function alertEntity(a) {
+        var t = a.entity.type, v = a.entity.value;
+        if (t === 'host')
+            return hostLink(v);
+        if (t === 'flow' && a.flow)
+            return el('span', { class: 'mono' }, endpoint(a.flow.client, a.flow.client_port), ' \u2192 ',
+                endpoint(a.flow.server, a.flow.server_port), a.flow.app ? ' ' + a.flow.app : '');
+        return el('span', null, t + ' ', el('span', { class: 'mono' }, v));
     }
 
-    pages.alerts = function () { listPage('/api/v1/alerts?limit=100', 'alerts', 'alerts-list', 'alerts-placeholder'); };
+    function alertState(a) {
+        if (a.state === 'engaged')
+            return el('span', { class: 'chip bad' }, 'engaged');
+        if (a.kind === 'oneshot')
+            return 'stored';
+        return 'released ' + fmt.ago(a.released_ms);
+    }
+
+    var ALERT_COLS = [
+        { v: function (a) { return el('span', { class: 'chip ' + (SEVERITY_TONE[a.severity] || '') }, a.severity); } },
+        { v: function (a) { return el('span', { class: 'mono', title: a.info ? JSON.stringify(a.info) : null }, a.type); } },
+        { v: alertEntity },
+        { v: function (a) { return el('span', { title: fmt.time(a.raised_ms) }, fmt.ago(a.raised_ms)); } },
+        { v: alertState },
+        { num: true, v: function (a) { return count(a.count); } },
+        { v: function (a) { return a.ack ? a.ack.by + ', ' + fmt.ago(a.ack.ms) : 'no'; } },
+    ];
+
+    /* A table of alerts built here (the dashboard's slot has none). */
+    function alertsTable(alerts, cols) {
+        var heads = ['Severity', 'Alert', 'Entity', 'Raised', 'State', 'Count', 'Acknowledged'];
+        var table = el('table', { class: 'data' }, el('thead', null, el('tr', null,
+            cols.map(function (c, i) { return el('th', { class: c.num ? 'num' : null }, heads[i]); }))), el('tbody'));
+        fillTable(table, alerts, cols);
+        return el('div', { class: 'table-wrap' }, table);
+    }
+
+    function alertFilters() {
+        var p = params(), q = {};
+        ['state', 'severity', 'entity', 'value', 'type', 'ack'].forEach(function (k) { q[k] = p[k] || ''; });
+        q.state = q.state || 'engaged';
+        return q;
+    }
+
+    pages.alerts = function () {
+        var table = $('#alerts'), form = $('#filters'), result = $('#alerts-result');
+        var q = alertFilters(), offset = parseInt(params().offset || '0', 10) || 0;
+        Object.keys(q).forEach(function (k) { if (form.elements[k]) form.elements[k].value = q[k]; });
+        function go(off) {
+            offset = off;
+            var shown = Object.assign({}, q, { offset: offset || '' });
+            history.replaceState(null, '', '/alerts?' + qs(shown));
+            refresh();
+        }
+        form.addEventListener('submit', function (ev) {
+            ev.preventDefault();
+            Object.keys(q).forEach(function (k) { q[k] = form.elements[k] ? form.elements[k].value.trim() : ''; });
+            go(0);
+        });
+        form.addEventListener('reset', function () {
+            setTimeout(function () {
+                Object.keys(q).forEach(function (k) { q[k] = ''; });
+                q.state = 'engaged';
+                go(0);
+            });
+        });
+        $('#prev').addEventListener('click', function () { go(Math.max(0, offset - PAGE)); });
+        $('#next').addEventListener('click', function () { go(offset + PAGE); });
+        function done(what) {
+            return function (r) {
+                result.textContent = r.ok ? what + (r.body.deleted !== undefined ? ' (' + count(r.body.deleted) + ')' : '')
+                    : (r.body.error || 'failed');
+                result.className = r.ok ? 'hint' : 'hint tone-bad';
+                refresh();
+            };
+        }
+        $('#alerts-delete-all').addEventListener('click', function () {
+            if (!window.confirm('Delete every alert these filters match?'))
+                return;
+            send('DELETE', '/api/v1/alerts?' + qs(q)).then(done('deleted'));
+        });
+        var actions = {
+            ack: function (a) { return send('POST', '/api/v1/alerts/' + a.id + '/ack').then(done('acknowledged')); },
+            exclude: function (a) {
+                var rule = { type: a.type };
+                var host = a.entity.type === 'host' ? a.entity.value : a.flow ? a.flow.client : null;
+                if (host)
+                    rule.hosts = [host];
+                return send('POST', '/api/v1/alerts/exclusions', rule).then(done('excluded'));
+            },
+            'delete': function (a) { return send('DELETE', '/api/v1/alerts/' + a.id).then(done('deleted')); },
+        };
+        var cols = ALERT_COLS.concat([{ v: function (a) {
+            var box = el('span', { class: 'actions' });
+            ['ack', 'exclude', 'delete'].forEach(function (k) {
+                if (k === 'ack' && a.ack)
+                    return;
+                var b = el('button', { type: 'button', class: 'small secondary', 'data-action': k }, k === 'ack' ? 'Acknowledge' : k === 'exclude' ? 'Exclude' : 'Delete');
+                b.addEventListener('click', function () { b.disabled = true; actions[k](a); });
+                box.appendChild(b);
+            });
+            return box;
+        } }]);
+        every(function () {
+            var query = Object.assign({}, q, { limit: PAGE, offset: offset || '', totals: 1 });
+            return api('/api/v1/alerts?' + qs(query)).then(function (d) {
+                fillTable(table, d.alerts, cols, 'no alerts match', function (tr, a) { tr.setAttribute('data-id', a.id); });
+                var t = d.totals || { total: d.alerts.length, by_severity: {} };
+                $('#page-info').textContent = (t.total ? count(offset + 1) : '0') + '\u2013' +
+                    count(Math.min(offset + PAGE, t.total)) + ' of ' + count(t.total) + (t.capped ? '+' : '');
+                $('#prev').disabled = offset === 0;
+                $('#next').disabled = offset + PAGE >= t.total;
+                var figs = $('#alert-figures'), frag = document.createDocumentFragment();
+                ['critical', 'error', 'warning', 'notice', 'info'].forEach(function (sev) {
+                    frag.appendChild(el('div', { class: 'card figure' }, el('h2', null, sev),
+                        el('p', { class: 'big ' + (t.by_severity[sev] ? 'tone-' + (SEVERITY_TONE[sev] || 'ok') : '') }, count(t.by_severity[sev] || 0))));
+                });
+                figs.replaceChildren(frag);
+            }, function (e) {
+                tableMessage(table, e.message);
+                throw e;
+            });
+        });
+        every(function () {
+            return api('/api/v1/alerts/exclusions').then(function (d) {
+                var list = function (x) { return x && x.length ? x.join(', ') : 'any'; };
+                fillTable($('#exclusions'), d.exclusions, [
+                    { v: function (x) { return el('span', { class: 'mono' }, x.rule.type || '*'); } },
+                    { v: function (x) { return x.rule.plugin || 'any'; } },
+                    { v: function (x) { return list(x.rule.hosts); } },
+                    { v: function (x) { return list(x.rule.apps); } },
+                    { v: function (x) { return list(x.rule.exporters); } },
+                    { num: true, v: function (x) { return count(x.excluded || 0); } },
+                    { v: function (x) {
+                        if (!x.persist)
+                            return 'config';
+                        var b = el('button', { type: 'button', class: 'small secondary' }, 'Remove');
+                        b.addEventListener('click', function () { send('DELETE', '/api/v1/alerts/exclusions/' + x.id).then(done('rule removed')); });
+                        return b;
+                    } },
+                ], 'no exclusions');
+            });
+        });
+    };
 
     /* ---- plugins ---------------------------------------------------------- */
 
