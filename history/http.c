@@ -46,6 +46,16 @@ static void reason_from_body(hist__reply *r)
     snprintf(r->error, sizeof(r->error), "HTTP %ld: %.*s", r->status, (int)n, s);
 }
 
+/* Abandons a transfer once the exporter's stop deadline has passed. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    hist__counter *abort_at = ud;
+    uint64_t at = atomic_load_explicit(abort_at, memory_order_relaxed);
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return at && floe_monotonic_ms() >= at;
+}
+
 static void build_url(CURL *c, const hist__conn *conn, const char *query, const char *settings,
                       int gzip, floe_buf *url)
 {
@@ -99,6 +109,11 @@ int hist__post(void *curl, const hist__conn *conn, const char *query, const char
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &rep->body);
+    if (conn->abort_at_ms) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, conn->abort_at_ms);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     if (conn->user[0]) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(c, CURLOPT_USERNAME, conn->user);

@@ -21,6 +21,9 @@ enum { HIST_FLOWS, HIST_ALERTS, HIST_TABLES };
 typedef struct hist__conn {
     char *url, *database, *user, *password, *instance, *cluster;
     uint32_t timeout_ms;
+    /* Monotonic ms after which a request under way is abandoned (0: none):
+     * set when floe stops, so that a hung server cannot hold the stop. */
+    hist__counter *abort_at_ms;
 } hist__conn;
 
 /* What an HTTP request brought back. */
@@ -150,6 +153,7 @@ struct floe_history {
     hist__spool spool;
     int schema_ready;
     int up;               /* the last request succeeded */
+    int stopping;         /* the thread's copy of stop */
     uint64_t retry_at_ms; /* monotonic: when to try again after a failure */
     uint64_t backoff_ms;
     uint64_t retention_at_ms; /* monotonic: the next partition drop */
@@ -157,6 +161,7 @@ struct floe_history {
     /* counters, read by anyone */
     hist__counter exported, spooled, replayed, dropped, batches, errors, bytes_sent;
     hist__counter spool_files, spool_bytes, connected, queued_rows;
+    hist__counter abort_at_ms;
 };
 
 #endif

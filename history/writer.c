@@ -163,7 +163,9 @@ static void mark_down(floe_history *h, const hist__reply *rep)
     h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (h->backoff_ms > BACKOFF_MAX_MS)
         h->backoff_ms = BACKOFF_MAX_MS;
-    h->retry_at_ms = floe_monotonic_ms() + h->backoff_ms;
+    /* Stopping, one failure is enough: the rest goes to the spool at once
+     * rather than waiting out a timeout per block. */
+    h->retry_at_ms = h->stopping ? UINT64_MAX : floe_monotonic_ms() + h->backoff_ms;
     if (rep->status != 0)
         h->schema_ready = 0; /* it answered: a table may be gone, set up again */
     set_error(h, rep->error);
@@ -222,7 +224,7 @@ static int insert(floe_history *h, int table, const floe_buf *gz, hist__reply *r
     hist__column_list(table, &q);
     floe_buf_puts(&q, " FORMAT RowBinary");
     uint32_t timeout = h->o.timeout_ms;
-    if (h->stop && timeout > STOP_TIMEOUT_MS)
+    if (h->stopping && timeout > STOP_TIMEOUT_MS)
         timeout = STOP_TIMEOUT_MS;
     int rc = floe_buf_ok(&q)
                  ? hist__post(h->curl, &h->conn, q.data, NULL, gz->data, gz->len, 1, timeout, rep)
@@ -388,6 +390,7 @@ static int step(floe_history *h)
 {
     uint64_t now = floe_monotonic_ms();
     int t = due_table(h, now);
+    h->stopping = h->stop;
     if (t >= 0) {
         hist__pending *p = &h->pend[t];
         uint32_t rows = p->rows;
@@ -464,6 +467,7 @@ static int conn_init(hist__conn *c, const floe_history_opts *o)
     c->instance = dup_or_empty(inst);
     c->cluster = dup_or_empty(o->cluster);
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
+    c->abort_at_ms = NULL; /* floe_history_open points it at the exporter's */
     return c->url && c->database && c->user && c->password && c->instance && c->cluster
                ? 0
                : FLOE_ENOMEM;
@@ -523,6 +527,7 @@ floe_history *floe_history_open(const floe_history_opts *o, floe_log *log, char 
         history_free(h);
         return NULL;
     }
+    h->conn.abort_at_ms = &h->abort_at_ms;
     h->o.url = h->conn.url; /* the copies; the caller's strings may go */
     h->o.database = h->conn.database;
     h->o.user = h->conn.user;
@@ -544,6 +549,7 @@ void floe_history_close(floe_history *h)
         return;
     pthread_mutex_lock(&h->lock);
     h->stop = 1;
+    set(&h->abort_at_ms, floe_monotonic_ms() + STOP_TIMEOUT_MS);
     pthread_cond_signal(&h->cond);
     pthread_mutex_unlock(&h->lock);
     if (h->started)

@@ -549,6 +549,45 @@ TEST(rows_spooled_while_down_are_replayed_in_order)
     ASSERT_EQ(next, 10);
 }
 
+/* A server that takes the connection and never answers must not hold a
+ * stopping floe past STOP_TIMEOUT_MS (5 s), whatever clickhouse.timeout
+ * says; the block it did not take is in the spool. */
+TEST(a_hung_server_does_not_hold_the_stop)
+{
+    char spool[200], url[64], err[300];
+    floe_history_opts o;
+    floe_history_flow row;
+    floe_history_stats st;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 16) == 0);
+    getsockname(fd, (struct sockaddr *)&sa, &len); /* never accepted: the kernel queues it */
+    snprintf(spool, sizeof(spool), "%s/spool", tmp_dir());
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+    floe_history_opts_defaults(&o);
+    o.url = url;
+    o.spool_dir = spool;
+    o.timeout_ms = 60000;
+    o.batch_ms = 60000;
+    floe_history *h = floe_history_open(&o, &test_log, err, sizeof(err));
+    ASSERT(h != NULL);
+    sample_flow(&row, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(floe_history_add_flow(h, &row), 0);
+    uint64_t t0 = floe_monotonic_ms();
+    floe_history_close(h);
+    uint64_t took = floe_monotonic_ms() - t0;
+    ASSERT_LE(took, 5000 + 2000); /* what was under way is abandoned at 5 s (curl checks each s) */
+    h = open_at(dead_port(), spool);
+    for (int tries = 0; tries < 100 && (floe_history_stats_get(h, &st), st.spool_files != 1);
+         tries++)
+        sleep_ms(20);
+    ASSERT_U64_EQ(st.spool_files, 1);
+    floe_history_close(h);
+    close(fd);
+}
+
 TEST(full_queue_drops_and_counts)
 {
     char spool[200], err[300];
@@ -611,6 +650,7 @@ int main(int argc, char **argv)
         TEST_ENTRY(sql_holds_floe_renderings_only),
         TEST_ENTRY(spool_keeps_order_bound_and_survives_a_restart),
         TEST_ENTRY(rows_spooled_while_down_are_replayed_in_order),
+        TEST_ENTRY(a_hung_server_does_not_hold_the_stop),
         TEST_ENTRY(full_queue_drops_and_counts),
         TEST_ENTRY(options_are_checked_naming_the_key),
     };
