@@ -39,6 +39,13 @@ static void fire(floe_tables *t, int ev, floe_flow *f)
 {
     if (t->hooks.wanted & (1u << ev))
         t->hooks.event(t->hooks.ud, ev, f);
+}
+
+/* flowEnd and the periodic update also go to the tap. Only these: the
+ * record path (flowCreate, protocolDetected) stays as it was without one. */
+static void fire_tap(floe_tables *t, int ev, floe_flow *f)
+{
+    fire(t, ev, f);
     if (t->tap.wanted & (1u << ev))
         t->tap.event(t->tap.ud, ev, f);
 }
@@ -385,7 +392,7 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
     t->st.flows_ended++;
     flow_flush(t, f);
     fire_detected(t, f); /* a flow whose sampled packets never gave a verdict */
-    fire(t, FLOE_EV_FLOW_END, f);
+    fire_tap(t, FLOE_EV_FLOW_END, f);
     if (f->dpi)
         floe_dpi_release(t->dpi, &f->dpi);
     if (f->status)
@@ -588,7 +595,7 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
         f->periodic_pos = 0;
         if (f->last_ms > f->periodic_ms || f->periodic_ms == f->first_ms) { /* its first */
             t->st.periodic_updates++;
-            fire(t, FLOE_EV_PERIODIC_UPDATE, f);
+            fire_tap(t, FLOE_EV_PERIODIC_UPDATE, f);
         }
         periodic_queue(t, f, due);
         n++;

@@ -365,7 +365,8 @@ typedef struct floe_tables {
     struct tables__pipe_entry *pipe; /* FLOE_PIPE_LEN entries */
     size_t pipe_head, pipe_tail, pipe_len;
     floe_flow_hooks hooks;     /* the plugins' (they rewrite it on reload) */
-    floe_flow_hooks tap;       /* a second listener, called after hooks: the history export */
+    floe_flow_hooks tap;       /* a second listener of flowEnd and periodicUpdate only, called
+                                * after hooks: the history export */
     uint64_t periodic_want[2]; /* the intervals hooks and tap asked for; 0: none */
     floe_table_names names;
     floe_log *log;
