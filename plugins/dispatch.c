@@ -279,6 +279,7 @@ void floe_plugins_tick(floe_plugins *P, int period, uint64_t boundary_ms)
             P->jobs_overrun++;
         }
         j->active = job_wanted(P, kind, period, 1);
+        P->jobs_pending |= j->active;
         j->period = period;
         j->next = 0;
         j->done = 0;
@@ -326,6 +327,8 @@ static int any_active(const floe_plugins *P)
 
 int floe_plugins_run(floe_plugins *P, uint64_t budget_ns)
 {
+    if (!P->jobs_pending) /* the usual case between ticks: one test */
+        return 0;
     uint64_t until = budget_ns ? uv_hrtime() + budget_ns : 0;
     for (int kind = 0; kind < FLOE_CHECK_KIND_COUNT; kind++)
         for (int period = 0; period < N_HOOKS; period++) {
@@ -333,5 +336,5 @@ int floe_plugins_run(floe_plugins *P, uint64_t budget_ns)
             if (j->active && job_run(P, kind, j, until))
                 return 1;
         }
-    return any_active(P);
+    return P->jobs_pending = any_active(P);
 }

@@ -371,8 +371,34 @@ static void ports_into(plug__check *c, lua_State *L, int idx, const char *key, u
 
 static const char *const filter_keys[] = {
     "l4",    "apps",  "categories", "server_ports", "exclude_server_ports",
-    "local", "risks", "hosts",      "hosts_file",
+    "local", "risks", "hosts",      "hosts_file",   "measured",
 };
+
+/* measured = { "latency", "retransmissions" }: the flow carries them. */
+static void parse_measured(plug__check *c, plug__filter *f, lua_State *L, int idx)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"latency", PLUG_MEASURED_LATENCY},
+                 {"retransmissions", PLUG_MEASURED_RETRANSMISSIONS}};
+    lua_getfield(L, idx, "measured");
+    for (lua_Integer i = 1; lua_istable(L, -1) && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        const char *s = lua_tostring(L, -1);
+        size_t k = 0;
+        while (s && k < FLOE_ARRAY_LEN(names) && strcmp(s, names[k].name) != 0)
+            k++;
+        if (!s || k == FLOE_ARRAY_LEN(names))
+            luaL_error(L, "%s: filter 'measured' takes \"latency\" and \"retransmissions\"",
+                       c->full);
+        f->measured |= names[k].bit;
+        lua_pop(L, 1);
+    }
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+        luaL_error(L, "%s: filter 'measured' must be a list", c->full);
+    lua_pop(L, 1);
+}
 
 static void reject_unknown_keys(plug__check *c, lua_State *L, int idx)
 {
@@ -450,6 +476,7 @@ static void filter_read(floe_plugins *P, plug__check *c, plug__filter *f, lua_St
     ports_into(c, L, idx, "server_ports", &f->ports);
     ports_into(c, L, idx, "exclude_server_ports", &f->not_ports);
     parse_local(c, f, L, idx);
+    parse_measured(c, f, L, idx);
     parse_risks(P, c, f, L, idx);
     each_item(P, c, f, L, idx, "hosts", item_host);
     plug__addrset_finish(&f->hosts);
@@ -574,6 +601,10 @@ int plug__filter_flow(const floe_plugins *P, const plug__filter *f, const floe_f
             return 0;
     }
     if (f->local != LOCAL_ANY && !local_match(f->local, fl))
+        return 0;
+    if ((f->measured & PLUG_MEASURED_LATENCY) && !(fl->cli_latency_us | fl->srv_latency_us))
+        return 0;
+    if ((f->measured & PLUG_MEASURED_RETRANSMISSIONS) && !(fl->retrans[0] | fl->retrans[1]))
         return 0;
     if (f->any_risk && !fl->risk)
         return 0;

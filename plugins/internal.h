@@ -82,7 +82,11 @@ typedef struct plug__filter {
     plug__addrset hosts;  /* either endpoint in it; n == 0: no condition */
     plug__listfile *file; /* either endpoint in the file's set */
     int entities_all;     /* host checks: every host, not only local ones */
+    unsigned measured;    /* PLUG_MEASURED_* the flow must carry; 0: no condition */
 } plug__filter;
+
+/* What a filter's `measured` asks a flow to carry (exporters that measure). */
+enum { PLUG_MEASURED_LATENCY = 1, PLUG_MEASURED_RETRANSMISSIONS = 2 };
 
 /*
  * The union of an event's checks' filters, tested before the loop over
@@ -267,6 +271,7 @@ struct floe_plugins {
     int cur_hook;
     int hooks_dirty; /* a check was disabled during a dispatch: rebuild after it */
     uint64_t jobs_overrun;
+    int jobs_pending; /* a job may be active: floe_plugins_run has work */
     floe_plugin_exporter exporter_snap;
     floe_plugin_system system_snap;
     floe_hmap engaged;

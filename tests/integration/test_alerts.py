@@ -14,10 +14,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from floetest import (FLOE_BIN, SLOW, Daemon, ipfix_data_set,  # noqa: E402
+from floetest import (FLOE_BIN, SLOW, Daemon, free_port, ipfix_data_set,  # noqa: E402
                       ipfix_message, ipfix_template_set, ipv4, pcap_write, udp_frame)
 
 NTOP = 35632
@@ -217,6 +218,36 @@ class Webhook(unittest.TestCase):
         finally:
             server.shutdown()
             server.server_close()
+
+
+class WebhookRetry(unittest.TestCase):
+    def test_a_webhook_that_is_down_gets_the_alert_once_it_is_back(self):
+        import socket
+        port = free_port(socket.SOCK_STREAM)
+        config = ('alerts = { endpoints = { { type = "webhook", url = "http://127.0.0.1:%d/in", '
+                  'min_severity = "info", retries = 20, backoff_ms = 200, timeout_ms = 1000 } } }\n'
+                  % port)
+        Receiver.bodies = []
+        with Daemon(config=config) as d:
+            d.send(message([record("10.5.1.1", 40001, "192.0.2.80", 8081, HTTP)], 0))
+            st = d.wait_for(lambda s: s["alert_store"]["endpoints"][0]["retried"] >= 2, 10)
+            ep = st["alert_store"]["endpoints"][0]
+            self.assertGreaterEqual(ep["retried"], 2)
+            self.assertEqual(ep["sent"], 0)
+            self.assertTrue(ep["last_error"])
+            server = http.server.HTTPServer(("127.0.0.1", port), Receiver)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            try:
+                st = d.wait_for(lambda s: s["alert_store"]["endpoints"][0]["sent"] >= 1, 20)
+                self.assertEqual(st["alert_store"]["endpoints"][0]["sent"], 1)
+                time.sleep(1)  # a second delivery would come within this
+                bodies = [json.loads(b) for _, b in Receiver.bodies]
+                got = [a for b in bodies for a in b["alerts"] if a["type"] == SUSPICIOUS]
+                self.assertEqual(len(got), 1, bodies)
+                self.assertEqual(got[0]["flow"]["client"], "10.5.1.1")
+            finally:
+                server.shutdown()
+                server.server_close()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ return {
   filter = function(conf)
     local apps = {}
     for app in pairs(conf.thresholds) do apps[#apps + 1] = app end
-    return { apps = apps }
+    return { apps = apps, measured = { "latency" } }
   end,
   periodic = 60,
   hooks = { protocolDetected = check, periodicUpdate = check },
