@@ -41,6 +41,15 @@ static void fire(floe_tables *t, int ev, floe_flow *f)
         t->hooks.event(t->hooks.ud, ev, f);
 }
 
+/* flowEnd and the periodic update also go to the tap. Only these: the
+ * record path (flowCreate, protocolDetected) stays as it was without one. */
+static void fire_tap(floe_tables *t, int ev, floe_flow *f)
+{
+    fire(t, ev, f);
+    if (t->tap.wanted & (1u << ev))
+        t->tap.event(t->tap.ud, ev, f);
+}
+
 /* protocolDetected, once per flow. */
 static void fire_detected(floe_tables *t, floe_flow *f)
 {
@@ -383,7 +392,7 @@ static void flow_end(floe_tables *t, floe_flow *f, int reason)
     t->st.flows_ended++;
     flow_flush(t, f);
     fire_detected(t, f); /* a flow whose sampled packets never gave a verdict */
-    fire(t, FLOE_EV_FLOW_END, f);
+    fire_tap(t, FLOE_EV_FLOW_END, f);
     if (f->dpi)
         floe_dpi_release(t->dpi, &f->dpi);
     if (f->status)
@@ -586,7 +595,7 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
         f->periodic_pos = 0;
         if (f->last_ms > f->periodic_ms || f->periodic_ms == f->first_ms) { /* its first */
             t->st.periodic_updates++;
-            fire(t, FLOE_EV_PERIODIC_UPDATE, f);
+            fire_tap(t, FLOE_EV_PERIODIC_UPDATE, f);
         }
         periodic_queue(t, f, due);
         n++;
@@ -594,9 +603,12 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
     return n;
 }
 
-int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
+/* Fires at the smaller of the intervals asked for. */
+static int periodic_apply(floe_tables *t)
 {
     floe_flow *f;
+    uint64_t a = t->periodic_want[0], b = t->periodic_want[1];
+    uint64_t interval_ms = !a ? b : !b ? a : a < b ? a : b;
     if (interval_ms && !t->periodic.slot && floe_fifo_init(&t->periodic, t->flow_pool.max * 2) != 0)
         return FLOE_ENOMEM;
     if (interval_ms == 0 && t->periodic.slot)
@@ -606,6 +618,18 @@ int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
         }
     t->periodic_ms = interval_ms;
     return 0;
+}
+
+int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
+{
+    t->periodic_want[0] = interval_ms;
+    return periodic_apply(t);
+}
+
+int floe_tables_set_tap_periodic(floe_tables *t, uint64_t interval_ms)
+{
+    t->periodic_want[1] = interval_ms;
+    return periodic_apply(t);
 }
 
 /* All of a flow's lines: a record reads the first and writes the rest. */
@@ -699,6 +723,8 @@ static floe_flow *flow_new(floe_tables *t, const floe_flow_key *k, uint64_t h, i
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
     f->first_ms = f->last_ms = now;
+    f->asn[!src_is_a] = (r->has & FLOE_F(SRC_AS)) ? r->src_as : 0;
+    f->asn[src_is_a] = (r->has & FLOE_F(DST_AS)) ? r->dst_as : 0;
     f->node.hash = h;
     floe_hmap_insert(&t->flows, &f->node);
     lru_make_room(t);

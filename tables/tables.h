@@ -179,6 +179,7 @@ typedef struct floe_flow {
     uint64_t periodic_ms;           /* when its last periodic update was due */
     uint64_t risk;                  /* nDPI flow risks, bit n for ndpi_risk_enum n */
     uint32_t retrans_flushed[2];    /* retrans[] already added to the hosts */
+    uint32_t asn[2]; /* AS numbers of key.a and key.b, from the flow's first record */
 } floe_flow;
 
 #define FLOE_HOST_TOP_APPS 8
@@ -363,7 +364,10 @@ typedef struct floe_tables {
     floe_tables_stats st;
     struct tables__pipe_entry *pipe; /* FLOE_PIPE_LEN entries */
     size_t pipe_head, pipe_tail, pipe_len;
-    floe_flow_hooks hooks;
+    floe_flow_hooks hooks;     /* the plugins' (they rewrite it on reload) */
+    floe_flow_hooks tap;       /* a second listener of flowEnd and periodicUpdate only, called
+                                * after hooks: the history export */
+    uint64_t periodic_want[2]; /* the intervals hooks and tap asked for; 0: none */
     floe_table_names names;
     floe_log *log;
 } floe_tables;
@@ -427,6 +431,10 @@ void floe_tables_end_all(floe_tables *t);
  * FLOE_ENOMEM.
  */
 int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms);
+/* The same for the tap. The event fires at the smaller of the two
+ * intervals asked for (floe_tables.periodic_ms); each listener skips the
+ * fires it does not need. */
+int floe_tables_set_tap_periodic(floe_tables *t, uint64_t interval_ms);
 floe_host *floe_tables_host(floe_tables *t, const floe_addr *a);
 /* Bytes the tables hold, for the status page and the benchmark. */
 size_t floe_tables_bytes(const floe_tables *t);
