@@ -16,9 +16,9 @@ TOP=$(pwd)
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config
  libfixbuf-dev libndpi-dev liblua5.4-dev librrd-dev libuv1-dev libsqlite3-dev
- libmicrohttpd-dev libpcap-dev libcurl4-openssl-dev libcrypt-dev libssl-dev"
+ libmicrohttpd-dev libpcap-dev libcurl4-openssl-dev libcrypt-dev libssl-dev zlib1g-dev"
 TEST_DEPS="python3 tshark softflowd valgrind clang libclang-rt-14-dev clang-format curl git
- rrdcached rrdtool file chromium nodejs openssl"
+ rrdcached rrdtool file chromium nodejs openssl clickhouse-server clickhouse-client"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '\n== %s\n' "$*"; }

@@ -107,6 +107,10 @@ static double run(const char *builtin, const char *dir, uint32_t n, floe_plugins
 int main(int argc, char **argv)
 {
     uint32_t n = argc > 1 ? (uint32_t)atol(argv[1]) : 1000000;
+    if (n == 0) {
+        fprintf(stderr, "usage: bench/plugins [FLOWS [none|builtin|lua1|lua5|lua20]...]\n");
+        return 2;
+    }
     static const struct {
         const char *name, *builtin;
         int checks;

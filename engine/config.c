@@ -5,6 +5,7 @@
  * the commented example that `floe config` prints.
  */
 #include "engine/engine.h"
+#include "history/history.h"
 #include "plugins/plugins.h"
 #include "rrd/rrd.h"
 #include <errno.h>
@@ -146,12 +147,42 @@ static const struct ckey {
     {"timeseries.retentions", C_RETENTIONS, offsetof(floe_config, ts_retentions),
      offsetof(floe_config, n_ts_retentions), 0, 0,
      "per schema: { [\"iface:traffic\"] = \"1m:1w,1h:5y\" }; wins over the two above"},
+    {"timeseries.host_apps", C_UINT, offsetof(floe_config, ts_host_apps), 0, 0, 8,
+     "applications per local host with a host:ndpi series: its largest ones; 0: none"},
     {"timeseries.queue_max", C_UINT, offsetof(floe_config, ts_queue_max), 0, 1000, 100000000,
      "points waiting for the RRD writer; past it the oldest are dropped and counted"},
     {"timeseries.cleanup_age", C_UINT, offsetof(floe_config, ts_cleanup_age), 0, 0, 36500,
      "days after which a series nobody writes any more is deleted; 0 keeps them"},
     {"rrdcached", C_STR, offsetof(floe_config, rrdcached), 0, 0, 0,
      "send RRD updates through rrdcached: \"unix:/run/rrdcached.sock\"; \"\" writes directly"},
+    {"clickhouse.url", C_STR, offsetof(floe_config, ch_url), 0, 0, 0,
+     "ClickHouse's HTTP interface for the flow history, \"http://127.0.0.1:8123\"; \"\": off"},
+    {"clickhouse.database", C_STR, offsetof(floe_config, ch_database), 0, 0, 0,
+     "the database floe creates its tables in"},
+    {"clickhouse.user", C_STR, offsetof(floe_config, ch_user), 0, 0, 0,
+     "ClickHouse user; \"\" sends no credentials"},
+    {"clickhouse.password", C_STR, offsetof(floe_config, ch_password), 0, 0, 0,
+     "its password; \"\": FLOE_CLICKHOUSE_PASSWORD, else none"},
+    {"clickhouse.instance", C_STR, offsetof(floe_config, ch_instance), 0, 0, 0,
+     "this floe's name in the rows ([A-Za-z0-9._-]); \"\": the host name"},
+    {"clickhouse.cluster", C_STR, offsetof(floe_config, ch_cluster), 0, 0, 0,
+     "a cluster of remote_servers: rows go through a Distributed table over it; \"\": none"},
+    {"clickhouse.interval", C_UINT, offsetof(floe_config, ch_interval), 0, 1, 86400,
+     "seconds between the rows of a long flow (each with the traffic since the last)"},
+    {"clickhouse.batch_rows", C_UINT, offsetof(floe_config, ch_batch_rows), 0, 1, 1000000,
+     "rows per INSERT at most"},
+    {"clickhouse.batch_interval", C_UINT, offsetof(floe_config, ch_batch_interval), 0, 1, 3600,
+     "seconds a row waits for its INSERT at most"},
+    {"clickhouse.queue_max", C_UINT, offsetof(floe_config, ch_queue_max), 0, 1000, 100000000,
+     "rows waiting in memory; past it they are dropped and counted"},
+    {"clickhouse.spool_max", C_UINT, offsetof(floe_config, ch_spool_max), 0, 0, 1048576,
+     "MiB of <data_dir>/history-spool, where rows wait while ClickHouse is away"},
+    {"clickhouse.retention", C_UINT, offsetof(floe_config, ch_retention), 0, 0, 36500,
+     "days of history kept (TTL, or old day partitions dropped); 0 keeps everything"},
+    {"clickhouse.timeout", C_UINT, offsetof(floe_config, ch_timeout), 0, 1, 3600,
+     "seconds a request to ClickHouse may take"},
+    {"clickhouse.alerts", C_BOOL, offsetof(floe_config, ch_alerts), 0, 0, 0,
+     "also export alerts, to <database>.alerts"},
 };
 
 static const char *const default_local_networks[] = {
@@ -257,7 +288,15 @@ int floe_config_defaults(floe_config *cfg)
     cfg->alerts_max_rows = 10000000;
     cfg->ts_enabled = 1;
     cfg->ts_queue_max = 1000000;
+    cfg->ts_host_apps = 3;
     cfg->ts_cleanup_age = 30;
+    cfg->ch_interval = 60;
+    cfg->ch_batch_rows = 50000;
+    cfg->ch_batch_interval = 5;
+    cfg->ch_queue_max = 500000;
+    cfg->ch_spool_max = 1024;
+    cfg->ch_retention = 90;
+    cfg->ch_timeout = 10;
     if (floe_config_set_list(&cfg->listen, &cfg->n_listen, (char *const *)default_listen,
                              FLOE_ARRAY_LEN(default_listen)) != 0 ||
         floe_config_set_list(&cfg->tables.local_networks, &cfg->tables.n_local_networks,
@@ -275,7 +314,13 @@ int floe_config_defaults(floe_config *cfg)
         floe_config_set_str(&cfg->web_tls_key, "") != 0 ||
         floe_config_set_str(&cfg->ts_retention, FLOE_TS_DEFAULT_RETENTION) != 0 ||
         floe_config_set_str(&cfg->ts_host_retention, FLOE_CONFIG_HOST_RETENTION) != 0 ||
-        floe_config_set_str(&cfg->rrdcached, "") != 0) {
+        floe_config_set_str(&cfg->rrdcached, "") != 0 ||
+        floe_config_set_str(&cfg->ch_url, "") != 0 ||
+        floe_config_set_str(&cfg->ch_database, "floe") != 0 ||
+        floe_config_set_str(&cfg->ch_user, "") != 0 ||
+        floe_config_set_str(&cfg->ch_password, "") != 0 ||
+        floe_config_set_str(&cfg->ch_instance, "") != 0 ||
+        floe_config_set_str(&cfg->ch_cluster, "") != 0) {
         floe_config_free(cfg);
         return FLOE_ENOMEM;
     }
@@ -302,6 +347,12 @@ void floe_config_free(floe_config *cfg)
     free(cfg->ts_host_retention);
     list_free(cfg->ts_retentions, cfg->n_ts_retentions);
     free(cfg->rrdcached);
+    free(cfg->ch_url);
+    free(cfg->ch_database);
+    free(cfg->ch_user);
+    free(cfg->ch_password);
+    free(cfg->ch_instance);
+    free(cfg->ch_cluster);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -854,6 +905,18 @@ static int validate_endpoints(const char *key, char *const *list, size_t n, char
     return 0;
 }
 
+/* The clickhouse.* keys, by the history module's own rules. */
+static int history_check(const floe_config *cfg, char *err, size_t errlen)
+{
+    floe_history_opts o;
+    floe_history_opts_defaults(&o);
+    o.url = cfg->ch_url;
+    o.database = cfg->ch_database;
+    o.instance = cfg->ch_instance;
+    o.cluster = cfg->ch_cluster;
+    return floe_history_opts_check(&o, err, errlen);
+}
+
 int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -893,6 +956,8 @@ int floe_config_validate(const floe_config *cfg, char *err, size_t errlen)
                  cfg->web_tls_cert[0] ? "web_tls_cert" : "web_tls_key");
         return FLOE_ECONFIG;
     }
+    if (cfg->ch_url[0] && history_check(cfg, err, errlen) != 0)
+        return FLOE_ECONFIG;
     if (cfg->max_templates_per_exporter > cfg->max_templates) {
         snprintf(err, errlen, "key 'templates.max_per_exporter' (%u) exceeds 'templates.max' (%u)",
                  cfg->max_templates_per_exporter, cfg->max_templates);

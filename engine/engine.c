@@ -82,6 +82,8 @@ static void on_alert(void *ud, const struct floe_alert *a)
     e->n_alerts++;
     if (e->alerts)
         floe_alerts_push(e->alerts, a);
+    if (e->history)
+        floe_engine_history_alert(e, a);
     if (e->tap.alert)
         e->tap.alert(e->tap.ud, a);
 }
@@ -329,6 +331,8 @@ int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_l
             return rc;
         if (stores && cfg->ts_enabled && (rc = ts_open(e, err, errlen)) != 0)
             return rc;
+        if (stores && cfg->ch_url[0] && (rc = floe_engine_history_open(e, err, errlen)) != 0)
+            return rc;
         if ((rc = plugins_start(e, err, errlen)) != 0)
             return rc;
         if (e->alerts && floe_alerts_engaged(e->alerts, restore_engaged, e) != 0)
@@ -341,6 +345,7 @@ void floe_engine_close(floe_engine *e)
 {
     if (e->tables_on) {
         floe_engine_finish(e);
+        floe_engine_history_close(e); /* every flow ended: their rows are queued */
         floe_plugins_free(e->plugins);
         e->plugins = NULL;
         floe_alerts_close(e->alerts); /* commits what is queued */

@@ -85,8 +85,19 @@ typedef struct floe_config {
     char **ts_retentions;    /* "schema=retention" */
     size_t n_ts_retentions;
     uint32_t ts_queue_max;   /* points */
+    uint32_t ts_host_apps;   /* host:ndpi series per local host, its largest apps */
     uint32_t ts_cleanup_age; /* days; 0: never */
     char *rrdcached;         /* "" : write directly */
+    char *ch_url;            /* clickhouse.*: "" : no history export */
+    char *ch_database, *ch_user, *ch_password, *ch_instance, *ch_cluster;
+    uint32_t ch_interval;       /* s between a long flow's rows */
+    uint32_t ch_batch_rows;     /* rows per INSERT */
+    uint32_t ch_batch_interval; /* s a row waits for its INSERT at most */
+    uint32_t ch_queue_max;      /* rows in memory */
+    uint32_t ch_spool_max;      /* MiB */
+    uint32_t ch_retention;      /* days; 0: keep */
+    uint32_t ch_timeout;        /* s */
+    int ch_alerts;              /* export alerts too */
 } floe_config;
 
 /* The per-host schemas' default retention: a day of minutes, a week of
@@ -338,6 +349,8 @@ enum floe_engine_mode {
 };
 
 struct floe_ts;
+struct floe_history;
+struct floe_engine_history;
 
 /* Where the engine's alert events and timeseries points go besides the
  * stores: a replay records alerts for its report, a test inspects both.
@@ -380,8 +393,10 @@ typedef struct floe_engine {
     struct floe_ts *ts; /* the timeseries store; NULL: none */
     floe_log ts_log;    /* the store's own (its writer thread logs) */
     floe_series series;
-    uint64_t n_alerts;     /* alert events raised */
-    uint32_t next_session; /* the last stream session number given out */
+    uint64_t n_alerts;                /* alert events raised */
+    uint32_t next_session;            /* the last stream session number given out */
+    struct floe_history *history;     /* the ClickHouse export; NULL: none */
+    struct floe_engine_history *hist; /* its flow marks (engine/history.c) */
 } floe_engine;
 
 /*
@@ -430,6 +445,17 @@ void floe_engine_ts_append(floe_engine *e, const char *schema, const char *const
 void floe_engine_system(floe_engine *e, floe_plugin_system *out);
 /* An exporter id's address; 0, or FLOE_ENOTFOUND once it was evicted. */
 int floe_engine_exporter_addr(floe_engine *e, uint64_t id, floe_addr *out);
+
+/* ---- the history export (engine/history.c) ----------------------------------- */
+
+/* Opens the exporter (clickhouse.*) and taps the tables' flowEnd and
+ * periodic events: a row per flow at its end and every clickhouse.interval
+ * seconds while it lasts. 0, or a negative code with the reason in err. */
+int floe_engine_history_open(floe_engine *e, char *err, size_t errlen);
+/* Sends or spools what is queued and closes the exporter. Safe without one. */
+void floe_engine_history_close(floe_engine *e);
+/* An alert event to the history, when clickhouse.alerts is on. */
+void floe_engine_history_alert(floe_engine *e, const struct floe_alert *a);
 
 /* ---- the built-in timeseries (engine/series.c) ----------------------------- */
 

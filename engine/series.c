@@ -294,9 +294,20 @@ static void put_host(floe_engine *e, floe_host *h)
     v[1] = grow(h->flows_server, &m->flows_server);
     v[2] = (double)h->score;
     put(e, S_HOST_ACTIVITY, tags, v);
-    /* Its top applications that moved. A slot another application took over
-     * inherited a count (space-saving), so its first minute is unknown and
-     * left out. */
+    /* Its timeseries.host_apps largest applications that moved. A slot
+     * another application took over inherited a count (space-saving), so
+     * its first minute is unknown and left out. Every slot's mark moves. */
+    unsigned keep = 0;
+    for (unsigned want = e->cfg->ts_host_apps; want; want--) {
+        int best = -1;
+        for (int k = 0; k < FLOE_HOST_TOP_APPS; k++)
+            if (!(keep & (1u << k)) && h->top_bytes[k] &&
+                (best < 0 || h->top_bytes[k] > h->top_bytes[best]))
+                best = k;
+        if (best < 0)
+            break;
+        keep |= 1u << best;
+    }
     for (int k = 0; k < FLOE_HOST_TOP_APPS; k++) {
         uint16_t app = h->top_app[k];
         uint64_t bytes = h->top_bytes[k];
@@ -304,7 +315,7 @@ static void put_host(floe_engine *e, floe_host *h)
         uint64_t from = m->top_app[k] == app ? m->top_bytes[k] : 0;
         m->top_app[k] = app;
         m->top_bytes[k] = bytes;
-        if (!same || bytes == from)
+        if (!same || bytes == from || !(keep & (1u << k)))
             continue;
         const char *name = e->tables.dpi ? floe_dpi_app_name(e->tables.dpi, app) : NULL;
         char id[16];

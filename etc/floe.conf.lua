@@ -147,6 +147,8 @@ timeseries = {
     host_retention = "1m:1d,1h:1w,1d:1y",
     -- per schema: { ["iface:traffic"] = "1m:1w,1h:5y" }; wins over the two above
     retentions = {},
+    -- applications per local host with a host:ndpi series: its largest ones; 0: none
+    host_apps = 3,
     -- points waiting for the RRD writer; past it the oldest are dropped and counted
     queue_max = 1000000,
     -- days after which a series nobody writes any more is deleted; 0 keeps them
@@ -155,3 +157,34 @@ timeseries = {
 
 -- send RRD updates through rrdcached: "unix:/run/rrdcached.sock"; "" writes directly
 rrdcached = ""
+
+clickhouse = {
+    -- ClickHouse's HTTP interface for the flow history, "http://127.0.0.1:8123"; "": off
+    url = "",
+    -- the database floe creates its tables in
+    database = "floe",
+    -- ClickHouse user; "" sends no credentials
+    user = "",
+    -- its password; "": FLOE_CLICKHOUSE_PASSWORD, else none
+    password = "",
+    -- this floe's name in the rows ([A-Za-z0-9._-]); "": the host name
+    instance = "",
+    -- a cluster of remote_servers: rows go through a Distributed table over it; "": none
+    cluster = "",
+    -- seconds between the rows of a long flow (each with the traffic since the last)
+    interval = 60,
+    -- rows per INSERT at most
+    batch_rows = 50000,
+    -- seconds a row waits for its INSERT at most
+    batch_interval = 5,
+    -- rows waiting in memory; past it they are dropped and counted
+    queue_max = 500000,
+    -- MiB of <data_dir>/history-spool, where rows wait while ClickHouse is away
+    spool_max = 1024,
+    -- days of history kept (TTL, or old day partitions dropped); 0 keeps everything
+    retention = 90,
+    -- seconds a request to ClickHouse may take
+    timeout = 10,
+    -- also export alerts, to <database>.alerts
+    alerts = false,
+}

@@ -102,9 +102,14 @@ int plug__call(floe_plugins *P, plug__check *c, int hook, int ud_kind, void *ptr
 static int periodic_due(const floe_plugins *P, const plug__check *c, const floe_flow *f)
 {
     uint64_t every = (uint64_t)c->periodic_s * 1000;
-    if (!P->periodic_ms || every <= P->periodic_ms)
+    /* The tables fire at the smallest interval any listener asked for,
+     * which another listener (the history export) may have made shorter
+     * than the plugins' own. */
+    uint64_t step =
+        P->env.tables && P->env.tables->periodic_ms ? P->env.tables->periodic_ms : P->periodic_ms;
+    if (!step || every <= step)
         return 1;
-    uint64_t prev = f->periodic_ms - f->first_ms, due = prev + P->periodic_ms;
+    uint64_t prev = f->periodic_ms - f->first_ms, due = prev + step;
     return due / every != prev / every;
 }
 

@@ -44,6 +44,15 @@ static void fire(floe_tables *t, int ev, floe_flow *f)
         t->hooks.event(t->hooks.ud, ev, f);
 }
 
+/* flowEnd and the periodic update also go to the tap. Only these: the
+ * record path (flowCreate, protocolDetected) stays as it was without one. */
+static void fire_tap(floe_tables *t, int ev, floe_flow *f)
+{
+    fire(t, ev, f);
+    if (t->tap.wanted & (1u << ev))
+        t->tap.event(t->tap.ud, ev, f);
+}
+
 /* protocolDetected, once per flow. */
 static void fire_detected(floe_tables *t, floe_flow *f)
 {
@@ -428,7 +437,7 @@ static void flow_end_hashed(floe_tables *t, floe_flow *f, int reason, uint64_t h
     t->st.flows_ended++;
     flow_flush(t, f);
     fire_detected(t, f); /* a flow whose sampled packets never gave a verdict */
-    fire(t, FLOE_EV_FLOW_END, f);
+    fire_tap(t, FLOE_EV_FLOW_END, f);
     if (f->dpi)
         floe_dpi_release(t->dpi, &f->dpi);
     if (f->status)
@@ -648,7 +657,7 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
         f->periodic_slot = 0;
         if (f->last_ms > f->periodic_ms || f->periodic_ms == f->first_ms) { /* its first */
             t->st.periodic_updates++;
-            fire(t, FLOE_EV_PERIODIC_UPDATE, f);
+            fire_tap(t, FLOE_EV_PERIODIC_UPDATE, f);
         }
         periodic_queue(t, f, due);
         n++;
@@ -656,9 +665,12 @@ static size_t periodic_some(floe_tables *t, uint64_t now, size_t budget)
     return n;
 }
 
-int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
+/* Fires at the smaller of the intervals asked for. */
+static int periodic_apply(floe_tables *t)
 {
     floe_flow *f;
+    uint64_t a = t->periodic_want[0], b = t->periodic_want[1];
+    uint64_t interval_ms = !a ? b : !b ? a : a < b ? a : b;
     if (interval_ms && !t->periodic.slot && floe_fifo_init(&t->periodic, t->flow_pool.max * 2) != 0)
         return FLOE_ENOMEM;
     if (interval_ms == 0 && t->periodic.slot)
@@ -668,6 +680,18 @@ int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
         }
     t->periodic_ms = interval_ms;
     return 0;
+}
+
+int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms)
+{
+    t->periodic_want[0] = interval_ms;
+    return periodic_apply(t);
+}
+
+int floe_tables_set_tap_periodic(floe_tables *t, uint64_t interval_ms)
+{
+    t->periodic_want[1] = interval_ms;
+    return periodic_apply(t);
 }
 
 /* The lines a record and a flush use: the first three. */
@@ -774,6 +798,12 @@ static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
     f->cli_is_a = (uint8_t)(c == 0 ? !src_is_a : src_is_a);
     f->dir_certain = (uint8_t)certain;
     f->first_ms = f->last_ms = now;
+    if (r->has & (FLOE_F(SRC_AS) | FLOE_F(DST_AS)) && (r->src_as | r->dst_as)) {
+        uint32_t *as = t->flow_asn[floe_pool_slot(&t->flow_pool, f)];
+        as[!src_is_a] = (r->has & FLOE_F(SRC_AS)) ? r->src_as : 0;
+        as[src_is_a] = (r->has & FLOE_F(DST_AS)) ? r->dst_as : 0;
+        f->has_asn = 1;
+    }
     floe_tmap_insert(&t->flows, p->hash, f); /* cannot fail: the pool has the same bound */
     lru_make_room(t);
     lru_queue(t, f);
@@ -788,6 +818,11 @@ static floe_flow *flow_new(floe_tables *t, record_prep *p, const floe_record *r,
         periodic_queue(t, f, now);
     flow_label(t, f, r);
     return f;
+}
+
+uint32_t floe_flow_asn(const floe_tables *t, const floe_flow *f, int i)
+{
+    return f->has_asn ? t->flow_asn[floe_pool_slot(&t->flow_pool, f)][i] : 0;
 }
 
 /* A lone SYN from the side we took as the server: swap the roles. */
@@ -1264,6 +1299,7 @@ int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, c
         floe_fifo_init(&t->flow_lru, (size_t)o->max_flows * 2) != 0 ||
         floe_fifo_init(&t->dirty, o->max_flows) != 0 ||
         !(t->dirty_stamp = floe_table_calloc(t->dirty.mask + 1, sizeof(uint64_t))) ||
+        !(t->flow_asn = floe_table_calloc(o->max_flows, sizeof(*t->flow_asn))) ||
         floe_tmap_init(&t->hosts, o->max_hosts) != 0 || floe_hmap_init(&t->ifaces, 1024, 0) != 0)
         goto nomem;
     if (tables__nets_init(t, o, err, errlen) != 0) {
@@ -1291,6 +1327,7 @@ void floe_tables_close(floe_tables *t)
     floe_fifo_close(&t->flow_lru);
     floe_fifo_close(&t->dirty);
     free(t->dirty_stamp);
+    free(t->flow_asn);
     floe_fifo_close(&t->periodic);
     floe_dpi_free(t->dpi);
     free(t->pipe);

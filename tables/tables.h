@@ -172,6 +172,7 @@ typedef struct floe_flow {
     uint8_t dpi_packets;
     uint8_t detected : 1;    /* protocolDetected has fired */
     uint8_t syn_counted : 1; /* its client's SYN is in the server's syns_rcvd */
+    uint8_t has_asn : 1;     /* its AS numbers are in the tables' flow_asn (floe_flow_asn) */
     /* line 3: the rest */
     uint64_t first_ms;              /* when floe saw the first record */
     void *dpi;                      /* nDPI state while dissecting sampled headers */
@@ -269,6 +270,10 @@ int floe_net_contains(const floe_net *n, const floe_addr *a);
 /* A flow's client and server endpoints. */
 const floe_addr *floe_flow_client(const floe_flow *f, uint16_t *port);
 const floe_addr *floe_flow_server(const floe_flow *f, uint16_t *port);
+/* The AS number of the flow's endpoint key.a (i = 0) or key.b (1), from its
+ * first record; 0 if that record had none. */
+struct floe_tables;
+uint32_t floe_flow_asn(const struct floe_tables *t, const floe_flow *f, int i);
 
 /*
  * Flow statuses, set by plugins. A status is a number from the plugin
@@ -351,7 +356,8 @@ struct tables__pipe_entry;
 
 typedef struct floe_tables {
     floe_pool flow_pool, host_pool, iface_pool, appname_pool;
-    floe_tmap flows, hosts; /* at most flows.max and hosts.max */
+    uint32_t (*flow_asn)[2]; /* by flow slot: AS numbers of key.a and key.b, if has_asn */
+    floe_tmap flows, hosts;  /* at most flows.max and hosts.max */
     floe_hmap ifaces, appnames;
     floe_fifo flow_lru; /* flows, oldest queued_ms first */
     floe_list host_idle, iface_lru, appname_lru;
@@ -381,7 +387,10 @@ typedef struct floe_tables {
     floe_tables_stats st;
     struct tables__pipe_entry *pipe; /* FLOE_PIPE_LEN entries */
     size_t pipe_head, pipe_tail, pipe_len;
-    floe_flow_hooks hooks;
+    floe_flow_hooks hooks;     /* the plugins' (they rewrite it on reload) */
+    floe_flow_hooks tap;       /* a second listener of flowEnd and periodicUpdate only, called
+                                * after hooks: the history export */
+    uint64_t periodic_want[2]; /* the intervals hooks and tap asked for; 0: none */
     floe_table_names names;
     floe_log *log;
 } floe_tables;
@@ -445,6 +454,10 @@ void floe_tables_end_all(floe_tables *t);
  * FLOE_ENOMEM.
  */
 int floe_tables_set_periodic(floe_tables *t, uint64_t interval_ms);
+/* The same for the tap. The event fires at the smaller of the two
+ * intervals asked for (floe_tables.periodic_ms); each listener skips the
+ * fires it does not need. */
+int floe_tables_set_tap_periodic(floe_tables *t, uint64_t interval_ms);
 floe_host *floe_tables_host(floe_tables *t, const floe_addr *a);
 /* Bytes the tables hold, for the status page and the benchmark. */
 size_t floe_tables_bytes(const floe_tables *t);

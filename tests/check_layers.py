@@ -16,7 +16,7 @@ import sys
 RANKS = {
     "util": 0,
     "decoders": 1,
-    "tables": 2, "alerts": 2, "rrd": 2, "probes": 2,
+    "tables": 2, "alerts": 2, "rrd": 2, "probes": 2, "history": 2,
     "plugins": 3,
     "engine": 4,
     "www": 5,

@@ -3,6 +3,7 @@
  * /metrics. Handlers run on the loop thread and read the tables directly.
  */
 #include "engine/engine.h"
+#include "history/history.h"
 #include "rrd/rrd.h"
 #include "www/www.h"
 
@@ -128,6 +129,10 @@ static void on_status(floe_www_req *req, void *ud)
     plugins_status_json(&j, e);
     floe_json_key(&j, "timeseries");
     floe_series_json(e, &j);
+    if (e->history) {
+        floe_json_key(&j, "history");
+        floe_history_stats_json(e->history, &j);
+    }
     scheduler_json(&j, &e->sched);
     sources_json(&j, e, &drops);
     floe_json_ku64(&j, "socket_drops", drops);
@@ -278,6 +283,8 @@ static void on_metrics(floe_www_req *req, void *ud)
         floe_alerts_metrics(e->alerts, &b);
     if (e->ts)
         floe_ts_stats_prometheus(e->ts, &b);
+    if (e->history)
+        floe_history_metrics(e->history, &b);
     metric_head(&b, "scheduler_ticks_total", "counter", "Scheduler ticks fired, by period.");
     for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
         floe_buf_printf(&b, "floe_scheduler_ticks_total{period=\"%s\"} %llu\n", floe_period_name(p),
@@ -340,5 +347,7 @@ int floe_api_register(floe_www *w, floe_engine *e)
         rc = floe_api_plugins_register(w, e);
     if (rc == 0)
         rc = floe_api_alerts_register(w, e);
+    if (rc == 0)
+        rc = floe_api_history_register(w, e);
     return rc != 0 ? rc : floe_api_ts_register(w, e);
 }

@@ -93,6 +93,7 @@ static const struct {
 } nav_pages[] = {
     {"/", "Dashboard"},          {"/hosts", "Hosts"},   {"/flows", "Flows"},
     {"/exporters", "Exporters"}, {"/alerts", "Alerts"}, {"/plugins", "Plugins"},
+    {"/history", "History"},
 };
 
 static void nav_link(floe_buf *b, const char *href, const char *title, const char *current)

@@ -155,8 +155,8 @@ static void body_hosts(floe_buf *b, const char *arg)
 
 static void body_host(floe_buf *b, const char *ip)
 {
-    static const char *const alert_cols[] = {"Severity", "Alert", "Entity", "Raised", "State",
-                                             "#Count"};
+    static const char *const alert_cols[] = {"Severity", "Alert", "Entity",
+                                             "Raised",   "State", "#Count"};
     static const char *const apps[] = {"Application", "#Traffic", "Share"};
     static const char *const flows[] = {"Peer",   "Role",   "Application", "#Traffic",
                                         "#Score", "Status", "Last seen"};
@@ -221,34 +221,35 @@ static void body_exporters(floe_buf *b, const char *arg)
  * the API; the exclusion rules are listed below it. */
 static void body_alerts(floe_buf *b, const char *arg)
 {
-    static const char *const cols[] = {"Severity", "Alert",     "Entity", "Raised", "State",
-                                       "#Count",   "Acknowledged", ""};
-    static const char *const rules[] = {"Type", "Plugin", "Hosts", "Applications", "Exporters",
-                                        "#Excluded", ""};
+    static const char *const cols[] = {"Severity", "Alert",  "Entity",       "Raised",
+                                       "State",    "#Count", "Acknowledged", ""};
+    static const char *const rules[] = {"Type",      "Plugin",    "Hosts", "Applications",
+                                        "Exporters", "#Excluded", ""};
     (void)arg;
     floe_buf_puts(
-        b, "<h1>Alerts</h1><section class=\"figures\" id=\"alert-figures\"></section>"
-           "<form class=\"filters\" id=\"filters\" method=\"get\" action=\"/alerts\">"
-           "<label>State <select name=\"state\"><option value=\"engaged\">engaged</option>"
-           "<option value=\"past\">past</option><option value=\"all\">all</option></select></label>"
-           "<label>Severity at least <select name=\"severity\"><option value=\"\">any</option>"
-           "<option value=\"info;gte\">info</option><option value=\"notice;gte\">notice</option>"
-           "<option value=\"warning;gte\">warning</option><option value=\"error;gte\">error</option>"
-           "<option value=\"critical;gte\">critical</option></select></label>"
-           "<label>Entity <select name=\"entity\"><option value=\"\">any</option>"
-           "<option>flow</option><option>host</option><option>interface</option>"
-           "<option>network</option><option>exporter</option><option>system</option></select>"
-           "</label><label>Host or network <input name=\"value\" placeholder=\"address or CIDR\" "
-           "autocomplete=\"off\" spellcheck=\"false\"></label>"
-           "<label>Type <input name=\"type\" placeholder=\"plugin.key\" autocomplete=\"off\" "
-           "spellcheck=\"false\"></label>"
-           "<label>Acknowledged <select name=\"ack\"><option value=\"\">either</option>"
-           "<option value=\"no\">no</option><option value=\"yes\">yes</option></select></label>"
-           "<button type=\"submit\">Filter</button>"
-           "<button type=\"reset\" class=\"secondary\" id=\"filters-clear\">Clear</button>"
-           "</form><div class=\"toolbar\"><button type=\"button\" class=\"secondary\" "
-           "id=\"alerts-delete-all\">Delete every alert these filters match</button>"
-           "<span class=\"hint\" id=\"alerts-result\" role=\"status\"></span></div>");
+        b,
+        "<h1>Alerts</h1><section class=\"figures\" id=\"alert-figures\"></section>"
+        "<form class=\"filters\" id=\"filters\" method=\"get\" action=\"/alerts\">"
+        "<label>State <select name=\"state\"><option value=\"engaged\">engaged</option>"
+        "<option value=\"past\">past</option><option value=\"all\">all</option></select></label>"
+        "<label>Severity at least <select name=\"severity\"><option value=\"\">any</option>"
+        "<option value=\"info;gte\">info</option><option value=\"notice;gte\">notice</option>"
+        "<option value=\"warning;gte\">warning</option><option value=\"error;gte\">error</option>"
+        "<option value=\"critical;gte\">critical</option></select></label>"
+        "<label>Entity <select name=\"entity\"><option value=\"\">any</option>"
+        "<option>flow</option><option>host</option><option>interface</option>"
+        "<option>network</option><option>exporter</option><option>system</option></select>"
+        "</label><label>Host or network <input name=\"value\" placeholder=\"address or CIDR\" "
+        "autocomplete=\"off\" spellcheck=\"false\"></label>"
+        "<label>Type <input name=\"type\" placeholder=\"plugin.key\" autocomplete=\"off\" "
+        "spellcheck=\"false\"></label>"
+        "<label>Acknowledged <select name=\"ack\"><option value=\"\">either</option>"
+        "<option value=\"no\">no</option><option value=\"yes\">yes</option></select></label>"
+        "<button type=\"submit\">Filter</button>"
+        "<button type=\"reset\" class=\"secondary\" id=\"filters-clear\">Clear</button>"
+        "</form><div class=\"toolbar\"><button type=\"button\" class=\"secondary\" "
+        "id=\"alerts-delete-all\">Delete every alert these filters match</button>"
+        "<span class=\"hint\" id=\"alerts-result\" role=\"status\"></span></div>");
     data_table(b, "alerts", cols, FLOE_ARRAY_LEN(cols));
     pager(b);
     floe_buf_puts(b, "<section class=\"card wide\"><h2>Exclusions</h2><p class=\"hint\">"
@@ -278,6 +279,61 @@ static void body_plugins(floe_buf *b, const char *arg)
     card_table(b, "Flow statuses", "statuses", statuses, FLOE_ARRAY_LEN(statuses));
 }
 
+/* The history's filter form: the arguments of /api/v1/history/top as
+ * they are, so that the page's address is the query (and works as a
+ * plain GET form without JavaScript). */
+static void history_form(floe_buf *b)
+{
+    static const char *const inputs[][3] = {
+        {"Host", "host", "address"},
+        {"Network", "net", "ADDR/BITS"},
+        {"Port", "port", "443"},
+        {"Application", "app", "TLS, DNS"},
+        {"Exporter", "exporter", "address"},
+        {"Instance", "instance", "floe name"},
+        {"Status", "status", "plugin.status"},
+    };
+    floe_buf_puts(b, "<form class=\"filters\" id=\"history-form\" method=\"get\" "
+                     "action=\"/history\"><label>Range <select name=\"range\">"
+                     "<option value=\"3600\">last hour</option>"
+                     "<option value=\"21600\">6 hours</option>"
+                     "<option value=\"86400\">day</option>"
+                     "<option value=\"604800\">week</option>"
+                     "<option value=\"2592000\">30 days</option></select></label>");
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(inputs); i++)
+        floe_html_tpl(b,
+                      "<label>{} <input name=\"{}\" placeholder=\"{}\" autocomplete=\"off\" "
+                      "spellcheck=\"false\"></label>",
+                      inputs[i][0], inputs[i][1], inputs[i][2]);
+    floe_buf_puts(b, "<label>Group by <select name=\"group\"><option>host</option>"
+                     "<option>app</option><option>category</option><option>port</option>"
+                     "<option>proto</option><option>exporter</option><option>as</option>"
+                     "<option>instance</option></select></label>"
+                     "<label>Top by <select name=\"by\"><option>bytes</option>"
+                     "<option>packets</option><option>flows</option></select></label>"
+                     "<button type=\"submit\">Search</button>"
+                     "<a class=\"button secondary\" href=\"/history\">Clear</a></form>");
+}
+
+static void body_history(floe_buf *b, const char *arg)
+{
+    static const char *const top[] = {"Key", "#Traffic", "#Packets", "#Flows ended", "Share"};
+    static const char *const flows[] = {"Time",        "Client",   "Server",   "Protocol",
+                                        "Application", "#Traffic", "Instance", "Exporter"};
+    (void)arg;
+    floe_buf_puts(b, "<h1>Historical flows</h1>");
+    history_form(b);
+    floe_buf_puts(b, "<p class=\"notice\" id=\"history-notice\" hidden></p>"
+                     "<section class=\"card wide\"><h2>Traffic over the range</h2>"
+                     "<div class=\"chart\" id=\"history-chart\" data-state=\"none\">"
+                     "<div class=\"chart-msg\">loading&hellip;</div></div></section>"
+                     "<div class=\"grid\">");
+    card_table(b, "Top", "history-top", top, FLOE_ARRAY_LEN(top));
+    floe_buf_puts(b, "</div><section class=\"card wide\"><h2>Flows, newest first</h2>");
+    data_table(b, "history-flows", flows, FLOE_ARRAY_LEN(flows));
+    floe_buf_puts(b, "</section>");
+}
+
 /* ---- routes ------------------------------------------------------------ */
 
 static void page_reply(floe_www_req *r, floe_engine *e, unsigned status, const www__page *p,
@@ -304,6 +360,7 @@ static const struct page_row {
     {"/exporters", "exporters", "Exporters", body_exporters},
     {"/alerts", "alerts", "Alerts", body_alerts},
     {"/plugins", "plugins", "Plugins", body_plugins},
+    {"/history", "history", "Historical flows", body_history},
 };
 
 static void on_page(floe_www_req *r, void *ud)

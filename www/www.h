@@ -182,6 +182,7 @@ int floe_api_tables_register(floe_www *w, struct floe_engine *e);
 int floe_api_plugins_register(floe_www *w, struct floe_engine *e);
 int floe_api_alerts_register(floe_www *w, struct floe_engine *e);
 int floe_api_ts_register(floe_www *w, struct floe_engine *e);
+int floe_api_history_register(floe_www *w, struct floe_engine *e);
 
 /* ---- authentication (www/auth.c) --------------------------------------- */
 

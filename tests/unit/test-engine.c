@@ -308,8 +308,64 @@ TEST(live_series_walk_the_hosts_in_slices)
     floe_config_free(&cfg);
 }
 
+typedef struct app_points {
+    int n;
+    char apps[8][32];
+} app_points;
+
+static void count_app_point(void *ud, const char *schema, const char *const *tags, const double *v,
+                            size_t n, uint64_t when_s)
+{
+    app_points *p = ud;
+    (void)v, (void)n, (void)when_s;
+    if (strcmp(schema, "host:ndpi") == 0 && strcmp(tags[0], "10.9.0.1") == 0 && p->n < 8)
+        snprintf(p->apps[p->n++], sizeof(p->apps[0]), "%s", tags[1]);
+}
+
+/* host:ndpi keeps timeseries.host_apps series per host: its largest
+ * applications, not every one it touched. */
+TEST(host_apps_series_are_the_largest_ones)
+{
+    floe_config cfg;
+    floe_log log;
+    floe_engine e;
+    char err[256];
+    app_points p = {0};
+    ASSERT_EQ(floe_config_defaults(&cfg), 0);
+    ASSERT_EQ(floe_config_set_str(&cfg.builtin_plugins, "none"), 0);
+    cfg.tables.max_flows = cfg.tables.max_hosts = 4096;
+    cfg.alerts_enabled = cfg.ts_enabled = 0;
+    ASSERT_EQ(cfg.ts_host_apps, 3);
+    floe_log_init(&log, -1, 0);
+    const uint64_t t0 = 1700000040000ULL;
+    ASSERT_EQ(floe_engine_init(&e, &cfg, &log, NULL, FLOE_ENGINE_OFFLINE, t0, err, sizeof(err)), 0);
+    e.tap.ts = count_app_point;
+    e.tap.ud = &p;
+    /* Five services by port, the larger the later in the list. */
+    static const uint16_t ports[] = {22, 25, 53, 80, 443};
+    floe_engine_advance(&e, t0 + 1000);
+    for (unsigned i = 0; i < FLOE_ARRAY_LEN(ports); i++) {
+        floe_record r;
+        memset(&r, 0, sizeof(r));
+        floe_addr_parse(&r.src, "10.9.0.1");
+        floe_addr_parse(&r.dst, "198.51.100.7");
+        r.sport = (uint16_t)(40000 + i), r.dport = ports[i], r.ipproto = ports[i] == 53 ? 17 : 6;
+        r.bytes = 1000 * (i + 1), r.packets = 1, r.sampling = 1;
+        r.has = FLOE_F(SRC) | FLOE_F(DST) | FLOE_F(SPORT) | FLOE_F(DPORT) | FLOE_F(IPPROTO) |
+                FLOE_F(BYTES) | FLOE_F(PACKETS);
+        floe_tables_record(&e.tables, &r, t0 + 2000);
+    }
+    floe_engine_advance(&e, t0 + 60000);
+    ASSERT_EQ(p.n, 3);
+    for (int i = 0; i < p.n; i++) /* 53, 80 and 443: DNS, HTTP, TLS by port */
+        ASSERT(strcmp(p.apps[i], "SSH") != 0 && strcmp(p.apps[i], "SMTP") != 0);
+    floe_engine_close(&e);
+    floe_config_free(&cfg);
+}
+
 TEST_MAIN(TEST_ENTRY(exporter_evicted_while_its_records_wait_in_the_pipeline),
           TEST_ENTRY(scheduler_ticks_at_wall_boundaries),
           TEST_ENTRY(scheduler_jump_fires_the_latest_and_counts_the_rest),
           TEST_ENTRY(period_names_round_trip), TEST_ENTRY(engine_clock_drives_the_scheduler),
-          TEST_ENTRY(counters_reach_every_form), TEST_ENTRY(live_series_walk_the_hosts_in_slices))
+          TEST_ENTRY(counters_reach_every_form), TEST_ENTRY(live_series_walk_the_hosts_in_slices),
+          TEST_ENTRY(host_apps_series_are_the_largest_ones))

@@ -405,6 +405,52 @@ TEST(periodic_updates_fire_for_active_flows)
     fx_close(&fx);
 }
 
+static void count_tap(void *ud, int ev, floe_flow *f)
+{
+    int *events = ud;
+    (void)f;
+    events[ev]++;
+}
+
+/* The tap (the history export) hears flowEnd and periodicUpdate beside the
+ * hooks; the periodic update fires at the smaller interval asked for; and
+ * the flow keeps the AS numbers of its first record by endpoint. */
+TEST(tap_hears_ends_and_periodic_updates_at_the_smaller_interval)
+{
+    fixture fx;
+    int tap[FLOE_EV_COUNT] = {0};
+    fx_init(&fx, 100, 100);
+    fx.t.tap.event = count_tap;
+    fx.t.tap.ud = tap;
+    fx.t.tap.wanted = ~0u;
+    ASSERT_EQ(floe_tables_set_periodic(&fx.t, 30000), 0);
+    ASSERT_EQ(floe_tables_set_tap_periodic(&fx.t, 10000), 0);
+    ASSERT_U64_EQ(fx.t.periodic_ms, 10000);
+    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.9", 443, 1, 1, 0x18);
+    a.src_as = 64500;
+    a.dst_as = 15169;
+    a.has |= FLOE_F(SRC_AS) | FLOE_F(DST_AS);
+    floe_tables_record(&fx.t, &a, 1000);
+    const floe_flow *f = only_flow(&fx);
+    ASSERT_EQ(floe_flow_asn(&fx.t, f, !f->cli_is_a), 64500); /* the client's */
+    ASSERT_EQ(floe_flow_asn(&fx.t, f, f->cli_is_a), 15169);
+    floe_tables_record(&fx.t, &a, 5000);
+    floe_tables_housekeep(&fx.t, 11000, 100);
+    ASSERT_EQ(tap[FLOE_EV_PERIODIC_UPDATE], 1);
+    ASSERT_EQ(fx.events[FLOE_EV_PERIODIC_UPDATE], 1);
+    ASSERT_EQ(tap[FLOE_EV_FLOW_NEW], 0); /* not on the record path */
+    ASSERT_EQ(fx.events[FLOE_EV_FLOW_NEW], 1);
+    /* Without the tap's request the plugins' interval applies again. */
+    ASSERT_EQ(floe_tables_set_tap_periodic(&fx.t, 0), 0);
+    ASSERT_U64_EQ(fx.t.periodic_ms, 30000);
+    ASSERT_EQ(floe_tables_set_tap_periodic(&fx.t, 60000), 0);
+    ASSERT_U64_EQ(fx.t.periodic_ms, 30000);
+    floe_tables_end_all(&fx.t);
+    ASSERT_EQ(tap[FLOE_EV_FLOW_END], 1);
+    ASSERT_EQ(fx.events[FLOE_EV_FLOW_END], 1);
+    fx_close(&fx);
+}
+
 TEST(host_bound_spares_hosts_with_flows)
 {
     fixture fx;
@@ -947,6 +993,7 @@ TEST_MAIN(
     TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
     TEST_ENTRY(housekeeping_works_in_bounded_slices),
     TEST_ENTRY(periodic_updates_fire_for_active_flows),
+    TEST_ENTRY(tap_hears_ends_and_periodic_updates_at_the_smaller_interval),
     TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
     TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(interfaces_least_recently_updated_go_first),
     TEST_ENTRY(dpi_ip_list_labels_google), TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),

@@ -1371,6 +1371,97 @@
         });
     };
 
+    /* ---- historical flows (ClickHouse) -------------------------------------- */
+
+    /* The form's fields are the API's arguments; range becomes from=-N. */
+    function historyQuery(form) {
+        var p = params(), q = {};
+        $$('input, select', form).forEach(function (f) {
+            if (p[f.name] !== undefined)
+                f.value = p[f.name];
+            if (f.name !== 'range' && f.value)
+                q[f.name] = f.value;
+        });
+        q.from = '-' + (form.elements.range.value || '3600');
+        return q;
+    }
+
+    function historyKey(group, key) {
+        if (group === 'host')
+            return hostLink(key);
+        return group === 'exporter' ? el('span', { class: 'addr' }, key) : String(key);
+    }
+
+    /* The histogram as a line of bits per second over the range's steps. */
+    function historyChart(slot, d) {
+        var msg = $('.chart-msg', slot);
+        if (!d.histogram || !d.histogram.length) {
+            msg.textContent = 'no flows in this range';
+            return;
+        }
+        /* Every step of the range, the empty ones at zero. */
+        var t = [], v = [], by = {};
+        d.histogram.forEach(function (p) { by[p.time] = p.bytes; });
+        for (var s = Math.floor(d.from / d.step) * d.step; s < d.to && t.length < 2000; s += d.step) {
+            t.push(s);
+            v.push((by[s] || 0) * 8 / d.step);
+        }
+        msg.hidden = true;
+        var plot = el('div', { class: 'chart-plot' });
+        slot.appendChild(plot);
+        slot.setAttribute('data-state', 'drawn');
+        var muted = cssVar('--muted'), grid = cssVar('--grid');
+        var axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+        new uPlot({
+            width: Math.max(200, slot.clientWidth || 600), height: 220,
+            series: [{}, { label: 'traffic', stroke: PALETTE[0], fill: PALETTE[0] + '22', width: 1.5,
+                value: function (u, x) { return si(x, 'bit/s'); } }],
+            axes: [axis, Object.assign({}, axis, { size: 80,
+                values: function (u, vals) { return vals.map(function (x) { return si(x, 'bit/s'); }); } })],
+            scales: { x: { time: true, range: function () { return [d.from, d.to]; } } },
+        }, [t, v], plot);
+    }
+
+    pages.history = function () {
+        var form = $('#history-form'), notice = $('#history-notice');
+        var q = historyQuery(form), group = q.group || 'host';
+        function fail(e) {
+            if (e.status === 401)
+                return;
+            notice.textContent = e.status === 503 ? 'The history is off: set clickhouse.url in the config.' : e.message;
+            notice.hidden = false;
+            tableMessage($('#history-top'), 'no answer');
+            tableMessage($('#history-flows'), 'no answer');
+            $('.chart-msg', $('#history-chart')).textContent = 'no answer';
+        }
+        api('/api/v1/history/top?' + qs(q)).then(function (d) {
+            var total = d.top.reduce(function (a, r) { return a + r[d.by]; }, 0) || 1;
+            fillTable($('#history-top'), d.top, [
+                { v: function (r) { return historyKey(group, r.key); } },
+                { num: true, v: function (r) { return fmt.bytes(r.bytes); } },
+                { num: true, v: function (r) { return count(r.packets); } },
+                { num: true, v: function (r) { return count(r.flows); } },
+                { v: function (r) { return shareBar(r[d.by] / total); } },
+            ], 'no flows match');
+            historyChart($('#history-chart'), d);
+        }, fail);
+        var fq = Object.assign({}, q, { limit: 100 });
+        delete fq.group;
+        delete fq.by;
+        api('/api/v1/history/flows?' + qs(fq)).then(function (d) {
+            fillTable($('#history-flows'), d.flows, [
+                { v: function (f) { return fmt.time(f.time * 1000); } },
+                { v: function (f) { return endpoint(f.client, f.client_port); } },
+                { v: function (f) { return endpoint(f.server, f.server_port); } },
+                { v: function (f) { return PROTOS[f.proto] || String(f.proto); } },
+                { v: function (f) { return f.app || '\u2013'; } },
+                { num: true, v: function (f) { return fmt.bytes(f.c2s_bytes + f.s2c_bytes); } },
+                { v: function (f) { return f.instance; } },
+                { v: function (f) { return el('span', { class: 'addr' }, f.exporter); } },
+            ], 'no flows match');
+        }, fail);
+    };
+
     /* ---- the frame -------------------------------------------------------- */
 
     function initFrame() {
