@@ -1319,8 +1319,9 @@ nomem:
 
 void floe_tables_close(floe_tables *t)
 {
-    for (uint64_t pos = t->flow_lru.head; t->flow_lru.slot && pos < t->flow_lru.tail; pos++) {
-        floe_flow *f = floe_fifo_at(&t->flow_lru, pos);
+    /* Every live flow, by its slot in the pool. */
+    for (size_t i = 0; t->flow_pool.base && i < floe_pool_slots(&t->flow_pool); i++) {
+        floe_flow *f = floe_pool_at(&t->flow_pool, i);
         if (f && f->dpi)
             floe_dpi_release(t->dpi, &f->dpi);
     }

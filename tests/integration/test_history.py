@@ -352,11 +352,11 @@ class TwoShards(unittest.TestCase):
                     return ({t["key"]: t["bytes"] for t in top["top"]} == want, top)
                 got = wait_until(both, 20, "both instances' rows through the Distributed table")
                 self.assertEqual(sum(t["flows"] for t in got["top"]), 8)
-            # Both local tables hold rows: the Distributed table spread them.
+            # The rows are in the two local tables (rand() picks each row's
+            # shard, so 8 rows can all land on one: 1 run in 128).
             counts = [int(ch.rows("SELECT count() FROM pair.flows_local")[0][0])
                       for ch in self.servers]
             self.assertEqual(sum(counts), 8)
-            self.assertTrue(all(c > 0 for c in counts), counts)
             hosts = self.top(a, "group=host&limit=3")["top"]
             self.assertEqual(hosts[0]["key"], "192.0.2.1")
             self.assertEqual(hosts[0]["bytes"], sum(want.values()))
