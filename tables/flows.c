@@ -708,11 +708,14 @@ FLOE_PREFETCHER void prefetch_flow_all(const void *f)
         FLOE_PREFETCH((const char *)f + off);
 }
 
+/* What a flush reads of a flow's hosts: the counters' line, and the top
+ * applications' ids and counts in the next two (tables.h). */
 FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f)
 {
     for (int i = 0; i < 2; i++)
         if (f->host[i])
-            FLOE_PREFETCH(f->host[i]);
+            for (size_t off = 0; off < offsetof(floe_host, top_bytes) + 64; off += 64)
+                FLOE_PREFETCH((const char *)f->host[i] + off);
 }
 
 /*
