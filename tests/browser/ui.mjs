@@ -344,11 +344,20 @@ async function themeAndPhone(page) {
     assert.equal(await page.getAttribute('html', 'data-theme'), theme, 'the theme is kept');
     await page.waitForSelector('#top-hosts tbody tr a');
     await shot(page, `dashboard-${theme}`);
-    // Without a choice of its own the page follows the system, live.
+    // Without a choice of its own the page follows the system, live. Each
+    // step is a real change of the system's scheme, and the browser renders
+    // a frame before the next one: a change emulated before the media query
+    // was evaluated again would fire no event at all.
+    const frames = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const other = theme === 'dark' ? 'light' : 'dark';
+    await page.emulateMedia({ colorScheme: theme });
+    await frames();
     await page.evaluate(() => localStorage.removeItem('floe-theme'));
-    for (const scheme of ['dark', 'light']) {
+    for (const scheme of [other, theme]) {
         await page.emulateMedia({ colorScheme: scheme });
+        await page.waitForFunction((s) => window.matchMedia(`(prefers-color-scheme: ${s})`).matches, scheme);
         await page.waitForFunction((s) => document.documentElement.getAttribute('data-theme') === s, scheme);
+        await frames();
     }
     await page.setViewportSize({ width: 390, height: 844 });
     assert.equal(await page.isVisible('#nav'), false);
