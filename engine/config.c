@@ -153,6 +153,9 @@ static const struct ckey {
      "points waiting for the RRD writer; past it the oldest are dropped and counted"},
     {"timeseries.cleanup_age", C_UINT, offsetof(floe_config, ts_cleanup_age), 0, 0, 36500,
      "days after which a series nobody writes any more is deleted; 0 keeps them"},
+    {"timeseries.shutdown_max", C_UINT, offsetof(floe_config, ts_shutdown_max), 0, 0, 3600,
+     "seconds a shutdown spends writing series files; the points left are saved to "
+     "timeseries/pending.journal and written after the next start; 0: no limit"},
     {"rrdcached", C_STR, offsetof(floe_config, rrdcached), 0, 0, 0,
      "send RRD updates through rrdcached: \"unix:/run/rrdcached.sock\"; \"\" writes directly"},
     {"clickhouse.url", C_STR, offsetof(floe_config, ch_url), 0, 0, 0,
@@ -290,6 +293,7 @@ int floe_config_defaults(floe_config *cfg)
     cfg->ts_queue_max = 1000000;
     cfg->ts_host_apps = 3;
     cfg->ts_cleanup_age = 30;
+    cfg->ts_shutdown_max = 20;
     cfg->ch_interval = 60;
     cfg->ch_batch_rows = 50000;
     cfg->ch_batch_interval = 5;

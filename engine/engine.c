@@ -168,12 +168,27 @@ static int ts_open(floe_engine *e, char *err, size_t errlen)
     o.rrdcached = cfg->rrdcached;
     o.queue_max = cfg->ts_queue_max;
     o.cleanup_age_s = cfg->ts_cleanup_age * 86400u;
-    /* A replay's minutes come faster than real time: nothing to pace. */
+    /* A replay's minutes come faster than real time: nothing to pace. A
+     * replay writes everything before it ends; a daemon saves what its
+     * shutdown had no time for, and queues it again at the next start. */
     o.spread = e->mode == FLOE_ENGINE_LIVE;
+    o.shutdown_ms = e->mode == FLOE_ENGINE_LIVE ? cfg->ts_shutdown_max * 1000u : 0;
     e->ts_log = *e->log;
     if (!(e->ts = floe_ts_new(&o, &e->ts_log, err, errlen)))
         return FLOE_EIO;
     return floe_series_define(e, err, errlen);
+}
+
+/* The points the last shutdown saved for later (rrd.h). */
+static void ts_journal_load(floe_engine *e)
+{
+    char err[512] = "";
+    long n = floe_ts_journal_load(e->ts, err, sizeof(err));
+    if (n < 0)
+        log_warn(e->log, "timeseries: %s", err);
+    else if (n > 0)
+        log_info(e->log, "timeseries: %ld points the last shutdown saved to %s are queued again", n,
+                 FLOE_TS_JOURNAL);
 }
 
 static int exporter_at(void *ud, size_t i, floe_plugin_exporter *out)
@@ -337,6 +352,8 @@ int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_l
             return rc;
         if (e->alerts && floe_alerts_engaged(e->alerts, restore_engaged, e) != 0)
             log_warn(log, "alerts: could not read the engaged alerts back");
+        if (e->ts && mode == FLOE_ENGINE_LIVE)
+            ts_journal_load(e); /* every schema is defined by now */
     }
     return 0;
 }

@@ -84,11 +84,12 @@ typedef struct floe_config {
     char *ts_host_retention; /* the per-host schemas' */
     char **ts_retentions;    /* "schema=retention" */
     size_t n_ts_retentions;
-    uint32_t ts_queue_max;   /* points */
-    uint32_t ts_host_apps;   /* host:ndpi series per local host, its largest apps */
-    uint32_t ts_cleanup_age; /* days; 0: never */
-    char *rrdcached;         /* "" : write directly */
-    char *ch_url;            /* clickhouse.*: "" : no history export */
+    uint32_t ts_queue_max;    /* points */
+    uint32_t ts_host_apps;    /* host:ndpi series per local host, its largest apps */
+    uint32_t ts_cleanup_age;  /* days; 0: never */
+    uint32_t ts_shutdown_max; /* seconds a shutdown writes before it journals; 0: no limit */
+    char *rrdcached;          /* "" : write directly */
+    char *ch_url;             /* clickhouse.*: "" : no history export */
     char *ch_database, *ch_user, *ch_password, *ch_instance, *ch_cluster;
     uint32_t ch_interval;       /* s between a long flow's rows */
     uint32_t ch_batch_rows;     /* rows per INSERT */

@@ -153,6 +153,8 @@ timeseries = {
     queue_max = 1000000,
     -- days after which a series nobody writes any more is deleted; 0 keeps them
     cleanup_age = 30,
+    -- seconds a shutdown spends writing series files; the points left are saved to timeseries/pending.journal and written after the next start; 0: no limit
+    shutdown_max = 20,
 }
 
 -- send RRD updates through rrdcached: "unix:/run/rrdcached.sock"; "" writes directly

@@ -17,7 +17,8 @@
 #define TS__MAX_SCHEMAS     1024
 #define TS__CHUNK_BYTES     (64 * 1024)
 #define TS__PATH_MAX        1024
-#define TS__SPREAD_FRACTION 0.8 /* of the step: leave room for the next one */
+#define TS__SPREAD_FRACTION 0.8                   /* of the step: leave room for the next one */
+#define TS__JOURNAL_HEAD    "floe-ts-journal 1\n" /* FLOE_TS_JOURNAL's first line */
 
 /* A registered schema version. Immutable once registered; freed when the
  * registry and every queued point and series have let go of it. */
@@ -119,6 +120,7 @@ struct floe_ts {
     int spread;
     unsigned batch;
     unsigned graph_cache_s, graph_cache_max;
+    uint64_t shutdown_ms; /* 0: no limit */
 
     /* registry */
     pthread_mutex_t slock;
@@ -167,7 +169,8 @@ struct floe_ts {
 
     /* counters (atomic: several threads add) */
     atomic_uint_fast64_t c_queued, c_rejected, c_dropped, c_written, c_skipped, c_failed, c_updates,
-        c_errors, c_busy, c_created, c_mismatched, c_deleted, c_rendered, c_gcached;
+        c_errors, c_busy, c_created, c_mismatched, c_deleted, c_rendered, c_gcached, c_journaled,
+        c_restored;
     double updates_per_s;
     pthread_mutex_t elock; /* last_error */
     char last_error[256];

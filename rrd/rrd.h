@@ -166,6 +166,9 @@ typedef struct floe_ts_opts {
                                  call; 0: 5 direct, 1 through rrdcached */
     unsigned graph_cache_s;   /* how long a drawn chart is reused; 0: 10 */
     unsigned graph_cache_max; /* charts kept; 0: 64 */
+    unsigned shutdown_ms;     /* how long floe_ts_free may write before it saves the rest
+                                 to <dir>/pending.journal (floe_ts_journal_load);
+                                 0: no limit, everything is written */
 } floe_ts_opts;
 
 /* Fills o with the defaults above (dir "timeseries", spreading on). */
@@ -179,9 +182,26 @@ void floe_ts_opts_default(floe_ts_opts *o);
  * the store, or NULL with a one-line reason naming the option in err.
  */
 floe_ts *floe_ts_new(const floe_ts_opts *o, floe_log *log, char *err, size_t errlen);
-/* Writes everything still queued or cached (floe_ts_drain), stops the
- * writer and frees the store. NULL does nothing. */
+/* Writes everything still queued or cached, stops the writer and frees the
+ * store; NULL does nothing. With opts.shutdown_ms set, it writes for that
+ * long and then appends the points not yet written to
+ * <dir>/pending.journal, which floe_ts_journal_load queues again at the
+ * next start. It logs its progress every 5 s. */
 void floe_ts_free(floe_ts *ts);
+
+/* The file the shutdown saves unwritten points to, under the store's dir. */
+#define FLOE_TS_JOURNAL "pending.journal"
+
+/*
+ * Queues the points a previous run saved to <dir>/pending.journal, then
+ * deletes the file. Call it once every schema is defined: a point whose
+ * schema is gone, or has another number of metrics now, is counted as
+ * rejected. Points the files already hold are skipped when written, as
+ * always. Waits for the writer rather than drop when the queue is half
+ * full. Returns the points queued (0 when there is no journal), or
+ * FLOE_EIO with the reason in err, the file left in place.
+ */
+long floe_ts_journal_load(floe_ts *ts, char *err, size_t errlen);
 
 /*
  * Registers a schema, or replaces the one of the same name (a plugin
@@ -358,12 +378,14 @@ typedef struct floe_ts_stats {
     uint64_t files_mismatched; /* existing files whose layout differs from the schema */
     uint64_t cleanup_deleted;
     uint64_t graphs_rendered, graphs_cached;
-    uint64_t queue_len;     /* points waiting now */
-    uint64_t cached_points; /* points in the write-back cache now */
-    uint64_t series;        /* series tracked now */
-    uint64_t backlog;       /* series due and not yet written */
-    uint64_t steps;         /* step ends the writer has taken */
-    double updates_per_s;   /* over the last completed step */
+    uint64_t points_journaled; /* saved to pending.journal by a shutdown's deadline */
+    uint64_t points_restored;  /* queued from pending.journal at start */
+    uint64_t queue_len;        /* points waiting now */
+    uint64_t cached_points;    /* points in the write-back cache now */
+    uint64_t series;           /* series tracked now */
+    uint64_t backlog;          /* series due and not yet written */
+    uint64_t steps;            /* step ends the writer has taken */
+    double updates_per_s;      /* over the last completed step */
     char last_error[256];
 } floe_ts_stats;
 

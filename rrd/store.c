@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <rrd.h>
 #include <rrd_client.h>
@@ -163,6 +164,7 @@ floe_ts *floe_ts_new(const floe_ts_opts *o, floe_log *log, char *err, size_t err
     ts->series_max = o->series_max ? o->series_max : 1000000;
     ts->cleanup_age_s = o->cleanup_age_s;
     ts->spread = o->spread;
+    ts->shutdown_ms = o->shutdown_ms;
     ts->batch = o->batch_steps ? o->batch_steps : ts->cached_addr ? 1 : 5;
     ts->graph_cache_s = o->graph_cache_s ? o->graph_cache_s : 10;
     ts->graph_cache_max = o->graph_cache_max ? o->graph_cache_max : 64;
@@ -178,7 +180,8 @@ void floe_ts_free(floe_ts *ts)
 {
     if (!ts)
         return;
-    floe_ts_drain(ts);
+    /* The writer's last turn writes what is queued and cached (within
+     * shutdown_ms, then the journal). */
     pthread_mutex_lock(&ts->qlock);
     ts->stop = 1;
     pthread_cond_signal(&ts->wake);
@@ -248,6 +251,40 @@ static ts__rec *ts_reserve(floe_ts *ts, size_t size)
     return r;
 }
 
+/* Queues a point for the step ending at t, taking over the reference to s.
+ * With patient set, waits for the writer to take the queue rather than
+ * drop the oldest points (under qlock). */
+static int ts_queue(floe_ts *ts, ts__schema *s, int64_t t, const double *values, const char *path,
+                    size_t plen, int patient)
+{
+    unsigned n_values = s->def.n_metrics;
+    size_t size = sizeof(ts__rec) + n_values * sizeof(double) + plen + 1;
+    size = (size + 7) & ~(size_t)7;
+    pthread_mutex_lock(&ts->qlock);
+    while (patient && ts->qpoints >= ts->queue_max / 2 && !ts->stop) {
+        pthread_cond_signal(&ts->wake);
+        pthread_cond_wait(&ts->done, &ts->qlock);
+    }
+    ts__rec *r = ts_reserve(ts, size);
+    if (r) {
+        r->schema = s;
+        r->t = t;
+        r->n_values = (uint16_t)n_values;
+        r->path_len = (uint16_t)plen;
+        r->size = (uint32_t)size;
+        memcpy(ts__rec_values(r), values, n_values * sizeof(double));
+        memcpy(ts__rec_path(r), path, plen + 1);
+    }
+    pthread_mutex_unlock(&ts->qlock);
+    if (!r) {
+        atomic_fetch_add(&ts->c_dropped, 1);
+        ts__schema_unref(s);
+        return FLOE_ENOMEM;
+    }
+    atomic_fetch_add(&ts->c_queued, 1);
+    return 0;
+}
+
 int floe_ts_append(floe_ts *ts, const char *schema, const char *const *tag_values,
                    const double *values, unsigned n_values, int64_t when_s)
 {
@@ -265,28 +302,95 @@ int floe_ts_append(floe_ts *ts, const char *schema, const char *const *tag_value
         ts__schema_unref(s);
         return rc;
     }
-    size_t size = sizeof(ts__rec) + n_values * sizeof(double) + (size_t)plen + 1;
-    size = (size + 7) & ~(size_t)7;
     int64_t step = s->def.step_s;
-    pthread_mutex_lock(&ts->qlock);
-    ts__rec *r = ts_reserve(ts, size);
-    if (r) {
-        r->schema = s;
-        r->t = (when_s + step - 1) / step * step;
-        r->n_values = (uint16_t)n_values;
-        r->path_len = (uint16_t)plen;
-        r->size = (uint32_t)size;
-        memcpy(ts__rec_values(r), values, n_values * sizeof(double));
-        memcpy(ts__rec_path(r), path, (size_t)plen + 1);
+    return ts_queue(ts, s, (when_s + step - 1) / step * step, values, path, (size_t)plen, 0);
+}
+
+/* ---- the shutdown journal -------------------------------------------------- */
+
+/* A path as the writer made it: relative, and never leaving the store. */
+static int ts_journal_path_ok(const char *p, size_t n)
+{
+    if (n == 0 || n >= TS__PATH_MAX || p[0] == '/' || strncmp(p, "../", 3) == 0 ||
+        strstr(p, "/../") != NULL || (n >= 3 && strcmp(p + n - 3, "/..") == 0))
+        return 0;
+    return 1;
+}
+
+/* One line of the journal (writer.c, ts_journal_save), its tabs cut into
+ * NULs: queued, or 0 when it cannot be. */
+static int ts_journal_line(floe_ts *ts, char *line)
+{
+    char *tab[3], *p = line;
+    for (int i = 0; i < 3; i++) {
+        if (!(p = strchr(p, '\t')))
+            return 0;
+        *p++ = 0;
+        tab[i] = p;
     }
-    pthread_mutex_unlock(&ts->qlock);
-    if (!r) {
-        atomic_fetch_add(&ts->c_dropped, 1);
+    char *path = tab[2], *end;
+    size_t plen = strcspn(path, "\n");
+    path[plen] = 0;
+    long long t = strtoll(tab[0], &end, 10);
+    if (end == tab[0] || *end != 0 || t <= 0 || !ts_journal_path_ok(path, plen))
+        return 0;
+    double v[FLOE_TS_MAX_METRICS];
+    unsigned n = 0;
+    for (p = tab[1];; p++) {
+        if (n == FLOE_TS_MAX_METRICS)
+            return 0;
+        v[n++] = strtod(p, &end);
+        if (end == p || (*end != ',' && *end != 0))
+            return 0;
+        if (*(p = end) == 0)
+            break;
+    }
+    ts__schema *s = ts__schema_get(ts, line);
+    if (!s || s->def.n_metrics != n) {
         ts__schema_unref(s);
-        return FLOE_ENOMEM;
+        return 0;
     }
-    atomic_fetch_add(&ts->c_queued, 1);
-    return 0;
+    return ts_queue(ts, s, (int64_t)t, v, path, plen, 1) == 0;
+}
+
+long floe_ts_journal_load(floe_ts *ts, char *err, size_t errlen)
+{
+    char abs[TS__PATH_MAX];
+    if (ts__abspath(ts, FLOE_TS_JOURNAL, abs, sizeof(abs)) < 0)
+        return 0;
+    FILE *f = fopen(abs, "r");
+    if (!f && errno == ENOENT)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    long queued = 0, rejected = 0;
+    int rc = f && getline(&line, &cap, f) > 0 && strcmp(line, TS__JOURNAL_HEAD) == 0 ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", abs,
+                 !f || ferror(f) ? strerror(errno) : "not a floe timeseries journal");
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        if (ts_journal_line(ts, line))
+            queued++;
+        else
+            rejected++;
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "%s: %s", abs, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    atomic_fetch_add(&ts->c_restored, (uint64_t)queued);
+    atomic_fetch_add(&ts->c_rejected, (uint64_t)rejected);
+    if (rc != 0)
+        return FLOE_EIO;
+    if (unlink(abs) != 0) {
+        snprintf(err, errlen, "%s: cannot delete it after queuing its points: %s", abs,
+                 strerror(errno));
+        return FLOE_EIO;
+    }
+    return queued;
 }
 
 void floe_ts_step_end(floe_ts *ts, int64_t when_s)
@@ -355,6 +459,8 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     st->cleanup_deleted = atomic_load(&ts->c_deleted);
     st->graphs_rendered = atomic_load(&ts->c_rendered);
     st->graphs_cached = atomic_load(&ts->c_gcached);
+    st->points_journaled = atomic_load(&ts->c_journaled);
+    st->points_restored = atomic_load(&ts->c_restored);
     pthread_mutex_lock(&ts->qlock);
     st->queue_len = ts->qpoints;
     st->cached_points = ts->pub_cached;
@@ -383,6 +489,8 @@ void floe_ts_stats_get(floe_ts *ts, floe_ts_stats *st)
     XX(cleanup_deleted, "counter", "series files deleted by the cleanup job")                      \
     XX(graphs_rendered, "counter", "charts drawn")                                                 \
     XX(graphs_cached, "counter", "charts served from the chart cache")                             \
+    XX(points_journaled, "counter", "points saved to pending.journal at a shutdown's deadline")    \
+    XX(points_restored, "counter", "points queued again from pending.journal at start")            \
     XX(queue_len, "gauge", "points waiting in the append queue")                                   \
     XX(cached_points, "gauge", "points held in the write-back cache")                              \
     XX(series, "gauge", "series tracked by the writer")                                            \

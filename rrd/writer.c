@@ -648,6 +648,104 @@ static void ts_cleanup_slice(floe_ts *ts)
     }
 }
 
+/* ---- the shutdown ---------------------------------------------------------- */
+
+#define TS_PROGRESS_MS 5000
+
+/* Appends every cached point to the journal, one line each: schema, the
+ * step's end, the values (comma-separated, %.17g, "nan" unknown) and the
+ * series path, tab-separated; paths are tag-encoded, so hold no tab or
+ * newline. The file is synced before the points leave the cache. Returns
+ * the points saved, or -1 (logged; the points count as failed). */
+static long ts_journal_save(floe_ts *ts)
+{
+    char abs[TS__PATH_MAX];
+    long saved = 0;
+    if (ts__abspath(ts, FLOE_TS_JOURNAL, abs, sizeof(abs)) < 0)
+        return -1;
+    FILE *f = fopen(abs, "a");
+    int ok = f != NULL;
+    if (ok && ftell(f) == 0)
+        ok = fputs(TS__JOURNAL_HEAD, f) >= 0;
+    floe_hmap *m = &ts->series;
+    for (size_t b = 0; ok && b <= m->mask; b++)
+        for (floe_hnode *x = m->buckets[b]; ok && x; x = x->next) {
+            ts__series *s = FLOE_CONTAINER_OF(x, ts__series, node);
+            unsigned nm = s->schema->def.n_metrics;
+            for (unsigned i = 0; i < s->n; i++) {
+                fprintf(f, "%s\t%lld\t", s->schema->def.name, (long long)s->t[i]);
+                for (unsigned k = 0; k < nm; k++) {
+                    double v = s->v[(size_t)i * nm + k];
+                    if (k)
+                        fputc(',', f);
+                    if (isnan(v))
+                        fputs("nan", f);
+                    else
+                        fprintf(f, "%.17g", v);
+                }
+                fprintf(f, "\t%s\n", s->path);
+                saved++;
+            }
+        }
+    if (f) {
+        ok = ok && fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
+        ok = fclose(f) == 0 && ok;
+    }
+    if (!ok) {
+        ts__error(ts, "%s: cannot save the unwritten points: %s", abs, strerror(errno));
+        return -1;
+    }
+    for (size_t b = 0; b <= m->mask; b++)
+        for (floe_hnode *x = m->buckets[b]; x; x = x->next) {
+            ts__series *s = FLOE_CONTAINER_OF(x, ts__series, node);
+            if (s->queued) {
+                floe_list_remove(&s->link);
+                ts->wlist_len--;
+                s->queued = 0;
+            }
+            ts->cached_points -= s->n;
+            s->n = 0;
+        }
+    atomic_fetch_add(&ts->c_journaled, (uint64_t)saved);
+    return saved;
+}
+
+/* The writer's last turn: everything queued and cached is written, with a
+ * progress line every 5 s; past shutdown_ms the rest goes to the journal
+ * (a first start after many new series can mean minutes of file creation,
+ * longer than a service manager waits before it kills). */
+static void ts_stop_write(floe_ts *ts)
+{
+    ts_schedule(ts, ts->step_now, 1);
+    size_t total = ts->wlist_len;
+    if (total == 0)
+        return;
+    uint64_t start = floe_monotonic_ms(), next_log = start + TS_PROGRESS_MS;
+    log_info(ts->log, "timeseries: writing %zu series (%zu points) before exit", total,
+             ts->cached_points);
+    while (!floe_list_empty(&ts->wlist)) {
+        ts_write_series(ts, FLOE_CONTAINER_OF(ts->wlist.next, ts__series, link));
+        uint64_t now = floe_monotonic_ms();
+        if (now >= next_log) {
+            log_info(ts->log, "timeseries: %zu of %zu series written", total - ts->wlist_len,
+                     total);
+            next_log = now + TS_PROGRESS_MS;
+        }
+        if (ts->shutdown_ms && now - start >= ts->shutdown_ms && ts->wlist_len) {
+            size_t left = ts->wlist_len;
+            long saved = ts_journal_save(ts);
+            if (saved >= 0)
+                log_warn(ts->log,
+                         "timeseries: %zu series not written after %.1f s; saved their %ld "
+                         "points to %s, the next start writes them",
+                         left, (double)ts->shutdown_ms / 1000.0, saved, FLOE_TS_JOURNAL);
+            return;
+        }
+    }
+    log_info(ts->log, "timeseries: all %zu series written in %.1f s", total,
+             (double)(floe_monotonic_ms() - start) / 1000.0);
+}
+
 /* ---- the thread ------------------------------------------------------------ */
 
 static void ts_wait(floe_ts *ts, uint64_t ms)
@@ -728,10 +826,8 @@ void *ts__writer_main(void *arg)
             ts_serve(ts, r);
             floe_list_push_tail(&done, &r->link);
         }
-        if (stop) { /* whatever came after the last drain is written too */
-            ts_schedule(ts, ts->step_now, 1);
-            while (ts_write_some(ts, 0) != TS_IDLE)
-                ;
+        if (stop) {
+            ts_stop_write(ts);
             ts_finish(ts);
         }
         wait_ms = stop ? TS_IDLE : ts_write_some(ts, ts->spread);

@@ -208,6 +208,37 @@ class Timeseries(unittest.TestCase):
             self.assertEqual(st["store"]["write_errors"], 0)
 
 
+
+@unittest.skipUnless(shutil.which("rrdtool"), "rrdtool is not installed")
+class Journal(unittest.TestCase):
+    def test_points_a_shutdown_journaled_are_written_after_the_next_start(self):
+        """What a shutdown had no time to write waits in pending.journal (its
+        format is in docs/timeseries.md); the next start queues it, and the
+        points reach the file, exact. A line whose schema is gone is counted."""
+        tmp = tempfile.TemporaryDirectory(prefix="floe-journal-")
+        self.addCleanup(tmp.cleanup)
+        data = os.path.join(tmp.name, "data")
+        os.makedirs(os.path.join(data, "timeseries"))
+        journal = os.path.join(data, "timeseries", "pending.journal")
+        sent = {B0 + 60 * k: (6000 * k, 120 * k) for k in range(1, 4)}
+        with open(journal, "w") as f:
+            f.write("floe-ts-journal 1\n")
+            for t, (a, b) in sent.items():
+                f.write("host:traffic\t%d\t%d,%d\thost/traffic/192.0.2.77.rrd\n" % (t, a, b))
+            f.write("gone:schema\t%d\t1\tgone/schema/x.rrd\n" % B0)
+        with Daemon(data=data) as d:
+            store = d.status()["timeseries"]["store"]
+            self.assertEqual(store["points_restored"], 3)
+            self.assertEqual(store["points_rejected"], 1)
+            self.assertFalse(os.path.exists(journal))
+            self.assertIn("3 points the last shutdown saved", d.logtext())
+        path = os.path.join(data, "timeseries", "host", "traffic", "192.0.2.77.rrd")
+        for metric in (0, 1):
+            got = rrd_fetch(path, metric)
+            for t, values in sent.items():
+                self.assertEqual(got.get(t), values[metric], "metric %d at %d" % (metric, t))
+
+
 @unittest.skipUnless(shutil.which("rrdtool"), "rrdtool is not installed")
 class Migrate(unittest.TestCase):
     def test_migrate_applies_a_new_retention_keeping_the_data(self):

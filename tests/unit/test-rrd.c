@@ -4,6 +4,7 @@
 #include "rrd/rrd.h"
 #include "tests/unit/runner.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
@@ -855,6 +856,113 @@ TEST(bad_options_name_the_key)
     rmtree(dir);
 }
 
+/* ---- the shutdown journal ------------------------------------------------------ */
+
+#define JOURNAL_HOSTS 2000
+
+static double journal_bytes(int i, int k)
+{
+    return 60.0 * (i + 1 + k);
+}
+
+static size_t count_lines(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    size_t n = 0;
+    int c;
+    ASSERT(f != NULL);
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static size_t count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)))
+        n += strstr(e->d_name, ".rrd") != NULL;
+    closedir(d);
+    return n;
+}
+
+TEST(a_shutdown_past_its_deadline_journals_the_rest_for_the_next_start)
+{
+    char *dir = tmpdir(), journal[256], files[256], file[400], err[256] = "", host[32];
+    snprintf(journal, sizeof(journal), "%s/" FLOE_TS_JOURNAL, dir);
+    snprintf(files, sizeof(files), "%s/host/traffic", dir);
+    floe_ts_opts o;
+    floe_ts_opts_default(&o);
+    o.dir = dir;
+    o.shutdown_ms = 1; /* 2,000 files to create: far more than a millisecond's work */
+    floe_log_init(&test_log, FLOE_LOG_ERROR, 0);
+    floe_ts *ts = floe_ts_new(&o, &test_log, err, sizeof(err));
+    ASSERT(ts != NULL);
+    define_traffic(ts, NULL);
+    for (int i = 0; i < JOURNAL_HOSTS; i++) {
+        snprintf(host, sizeof(host), "10.0.%d.%d", i / 250, i % 250 + 1);
+        const char *tags[] = {host};
+        for (int k = 0; k < 3; k++) {
+            double v[2] = {journal_bytes(i, k), i == 7 && k == 1 ? NAN : k + 0.5};
+            ASSERT_EQ(floe_ts_append(ts, "host:traffic", tags, v, 2, T0 + 60 * k), 0);
+        }
+    }
+    floe_ts_free(ts);
+    /* Every series is either written whole or in the journal, whole. */
+    size_t written = count_files(files), saved = count_lines(journal) - 1;
+    ASSERT(written < JOURNAL_HOSTS);
+    ASSERT_EQ(saved, 3 * (JOURNAL_HOSTS - written));
+    /* Two lines the next start cannot take: counted, and the rest goes on. */
+    FILE *f = fopen(journal, "a");
+    ASSERT(f != NULL);
+    fputs("gone:schema\t1700000100\t1,2\tgone/schema/x.rrd\n", f);
+    fputs("host:traffic\tnot a time\t1,2\thost/traffic/x.rrd\n", f);
+    fclose(f);
+
+    ts = traffic_store(dir);
+    ASSERT_EQ(floe_ts_journal_load(ts, err, sizeof(err)), (long)saved);
+    ASSERT(access(journal, F_OK) != 0);
+    ASSERT_EQ(floe_ts_journal_load(ts, err, sizeof(err)), 0); /* none left: nothing to do */
+    ASSERT_EQ(floe_ts_drain(ts), 0);
+    floe_ts_stats st;
+    floe_ts_stats_get(ts, &st);
+    ASSERT_EQ(st.points_restored, saved);
+    ASSERT_EQ(st.points_rejected, 2);
+    ASSERT_EQ(st.points_written, saved);
+    ASSERT_EQ(st.write_errors, 0);
+    ASSERT_EQ(count_files(files), JOURNAL_HOSTS);
+    /* The values came back exact, an unknown gauge unknown, whichever
+     * run wrote the file. */
+    for (int i = 0; i < JOURNAL_HOSTS; i += 7) {
+        snprintf(file, sizeof(file), "%s/10.0.%d.%d.rrd", files, i / 250, i % 250 + 1);
+        unsigned long n;
+        time_t first;
+        double *d = fetch(file, "AVERAGE", T0 - 60, T0 + 120, 60, &n, &first);
+        for (int k = 0; k < 3; k++) {
+            ASSERT_NEAR(at(d, first, n, T0 + 60 * k, 0), journal_bytes(i, k) / 60.0);
+            if (i == 7 && k == 1)
+                ASSERT(isnan(at(d, first, n, T0 + 60 * k, 1)));
+            else
+                ASSERT_NEAR(at(d, first, n, T0 + 60 * k, 1), k + 0.5);
+        }
+        rrd_freemem(d);
+    }
+    /* A file that is not a journal is left alone, and named. */
+    f = fopen(journal, "w");
+    ASSERT(f != NULL);
+    fputs("something else\n", f);
+    fclose(f);
+    ASSERT_EQ(floe_ts_journal_load(ts, err, sizeof(err)), FLOE_EIO);
+    ASSERT(strstr(err, FLOE_TS_JOURNAL) && strstr(err, "not a floe timeseries journal"));
+    ASSERT_EQ(access(journal, F_OK), 0);
+    floe_ts_free(ts);
+    rmtree(dir);
+}
+
 TEST_MAIN(TEST_ENTRY(retention_parse_and_format), TEST_ENTRY(retention_errors_name_the_item),
           TEST_ENTRY(schema_errors_name_the_field),
           TEST_ENTRY(tag_values_make_safe_reversible_names), TEST_ENTRY(series_paths),
@@ -866,4 +974,5 @@ TEST_MAIN(TEST_ENTRY(retention_parse_and_format), TEST_ENTRY(retention_errors_na
           TEST_ENTRY(a_locked_file_keeps_its_points_for_later),
           TEST_ENTRY(queue_overflow_drops_the_oldest_and_counts),
           TEST_ENTRY(cleanup_removes_series_not_updated), TEST_ENTRY(through_rrdcached),
-          TEST_ENTRY(stats_writers), TEST_ENTRY(bad_options_name_the_key))
+          TEST_ENTRY(stats_writers), TEST_ENTRY(bad_options_name_the_key),
+          TEST_ENTRY(a_shutdown_past_its_deadline_journals_the_rest_for_the_next_start))
