@@ -1,6 +1,7 @@
 /*
  * One probe, start to end, on the calling (worker) thread: resolve the
- * host, connect over TCP with a deadline, then by kind stop, complete a
+ * host (on a thread of its own, waited for until the probe's timeout),
+ * connect over TCP with a deadline, then by kind stop, complete a
  * TLS handshake and judge the certificate, or read a MySQL greeting.
  * Sockets are non-blocking and every wait is a poll() bounded by what is
  * left of the probe's timeout, so a service that accepts and then says
@@ -22,6 +23,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,16 +189,133 @@ static void note_address(probe_ctx *c, const struct addrinfo *ai)
         snprintf(c->r->address, sizeof(c->r->address), "%s", floe_addr_format(&a, text));
 }
 
+/*
+ * A name lookup. getaddrinfo cannot be told to give up, and a resolver that
+ * does not answer holds its caller for its own timeouts (5 s a try, a try
+ * per nameserver, twice): longer than a probe may take, and a pool thread
+ * held past a shutdown holds the exit too, as libuv joins its pool. So it
+ * runs on a detached thread of its own, and the probe waits for it in
+ * slices until the timeout or a stop; a lookup given up on finishes alone
+ * and frees what it got. Both ends hold a reference to the job.
+ */
+typedef struct lookup {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cv;
+    int refs, done, rc;
+    char host[sizeof(((floe_probe_spec *)0)->host)];
+    char port[8];
+    struct addrinfo hints, *res;
+} lookup;
+
+static void lookup_unref(lookup *l)
+{
+    pthread_mutex_lock(&l->lock);
+    int last = --l->refs == 0;
+    pthread_mutex_unlock(&l->lock);
+    if (!last)
+        return;
+    if (l->res)
+        freeaddrinfo(l->res);
+    pthread_cond_destroy(&l->done_cv);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+static void *lookup_main(void *arg)
+{
+    lookup *l = arg;
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(l->host, l->port, &l->hints, &res);
+    pthread_mutex_lock(&l->lock);
+    l->rc = rc;
+    l->res = res;
+    l->done = 1;
+    pthread_cond_signal(&l->done_cv);
+    pthread_mutex_unlock(&l->lock);
+    lookup_unref(l);
+    return NULL;
+}
+
+/* Resolves the probe's host within its timeout: 0 with *out (the caller
+ * frees it), a getaddrinfo error, or EAI_AGAIN with *timed_out set. */
+static int resolve(probe_ctx *c, const struct addrinfo *hints, const char *port,
+                   struct addrinfo **out, int *timed_out)
+{
+    *out = NULL;
+    *timed_out = 0;
+    if (hints->ai_flags & AI_NUMERICHOST) /* an address: nothing to wait for */
+        return getaddrinfo(c->s->host, port, hints, out);
+    lookup *l = calloc(1, sizeof(*l));
+    pthread_attr_t attr;
+    pthread_t tid;
+    if (!l)
+        return EAI_MEMORY;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->done_cv, NULL);
+    l->refs = 2;
+    snprintf(l->host, sizeof(l->host), "%s", c->s->host);
+    snprintf(l->port, sizeof(l->port), "%s", port);
+    l->hints = *hints;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int started = pthread_create(&tid, &attr, lookup_main, l) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) { /* no thread to spare: look it up here, unbounded */
+        l->refs = 1;
+        lookup_unref(l);
+        return getaddrinfo(c->s->host, port, hints, out);
+    }
+    uint64_t deadline = mono_us() + (uint64_t)c->s->timeout_ms * 1000;
+    int rc = EAI_AGAIN;
+    pthread_mutex_lock(&l->lock);
+    for (;;) {
+        if (l->done) {
+            rc = l->rc;
+            *out = l->res;
+            l->res = NULL;
+            break;
+        }
+        uint64_t now = mono_us();
+        if (c->stop && atomic_load(c->stop)) {
+            c->stopped = 1;
+            break;
+        }
+        if (now >= deadline) {
+            *timed_out = 1;
+            break;
+        }
+        uint64_t wait =
+            deadline - now < WAIT_SLICE_MS * 1000u ? deadline - now : WAIT_SLICE_MS * 1000u;
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_sec += (time_t)(wait / 1000000u);
+        at.tv_nsec += (long)(wait % 1000000u) * 1000L;
+        if (at.tv_nsec >= 1000000000L) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->done_cv, &l->lock, &at);
+    }
+    pthread_mutex_unlock(&l->lock);
+    lookup_unref(l);
+    return rc;
+}
+
 static int tcp_connect(probe_ctx *c)
 {
     struct addrinfo hints, *res = NULL;
     char port[8];
     floe_addr literal;
+    int timed_out;
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = floe_addr_parse(&literal, c->s->host) == 0 ? AI_NUMERICHOST : 0;
     snprintf(port, sizeof(port), "%u", c->s->port);
-    int rc = getaddrinfo(c->s->host, port, &hints, &res);
+    int rc = resolve(c, &hints, port, &res, &timed_out);
+    if (c->stopped)
+        return FLOE_EIO;
+    if (timed_out)
+        return fail(c, "cannot resolve %s within %u ms", c->s->host, c->s->timeout_ms);
     if (rc != 0)
         return fail(c, "cannot resolve %s: %s", c->s->host, gai_strerror(rc));
     /* The connect's own clock: the timeout starts after the name lookup. */

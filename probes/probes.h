@@ -13,9 +13,11 @@
  * whatever the certificate's verdict, so an expired or self-signed
  * certificate is reported, not mistaken for a service that is down.
  *
- * A host name is resolved with getaddrinfo on the worker thread; the
- * resolver's own timeouts bound it (the probe's timeout covers connect,
- * handshake and greeting). Literal addresses never touch DNS.
+ * A host name is resolved with getaddrinfo on a detached thread of its
+ * own, which the probe waits for until its timeout or a stop: a resolver
+ * that does not answer costs the timeout, not its own retries, and holds
+ * no worker past a shutdown. Then the timeout starts again for connect,
+ * handshake and greeting. Literal addresses never touch DNS.
  */
 #ifndef FLOE_PROBES_H
 #define FLOE_PROBES_H
@@ -97,8 +99,8 @@ typedef struct floe_probe_result {
  * one-line reason naming the field in err. */
 int floe_probe_spec_check(const floe_probe_spec *s, char *err, size_t errlen);
 /*
- * Runs one probe and blocks until it ends: at most the timeout after the
- * name lookup. For worker threads only. Always fills out; returns 0 when
+ * Runs one probe and blocks until it ends: at most the timeout for the
+ * name lookup, then the timeout again. For worker threads only. Always fills out; returns 0 when
  * out->ok, else FLOE_EIO (out->error says why) or FLOE_EINVAL (a bad
  * spec). Thread-safe: it touches nothing shared.
  */
@@ -142,7 +144,7 @@ int floe_probes_submit(floe_probes *q, const char *key, const floe_probe_spec *s
 void floe_probes_stats_get(const floe_probes *q, floe_probes_stats *st);
 /*
  * Drops the waiting probes and frees q; probes already running are told
- * to stop (they end within about 100 ms, or when their name lookup does)
+ * to stop (they end within about 100 ms, a name lookup included)
  * and are discarded (done is not called), after which the last of their
  * memory goes. The loop must run for that to happen, as it does until its
  * last request ends. Safe on NULL.

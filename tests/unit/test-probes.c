@@ -12,6 +12,8 @@
 #include "tests/unit/runner.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -171,6 +173,45 @@ TEST(unresolvable_names_and_bad_specs_fail_with_a_reason)
     ASSERT_EQ(floe_probe_kind_parse("mysql"), FLOE_PROBE_MYSQL);
     ASSERT_EQ(floe_probe_kind_parse("http"), -1);
     ASSERT_STR_EQ(floe_cert_status_name(FLOE_CERT_NAME_MISMATCH), "name mismatch");
+}
+
+/* A resolver that does not answer, for names under .hang.test: this
+ * program's getaddrinfo comes before the C library's for every caller in
+ * it, the probes included; other names go on to the real one. */
+#define HANG_MS 1500
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    size_t n = node ? strlen(node) : 0;
+    if (n > 10 && strcmp(node + n - 10, ".hang.test") == 0) {
+        usleep(HANG_MS * 1000);
+        return EAI_AGAIN;
+    }
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    return real(node, service, hints, res);
+}
+
+TEST(a_resolver_that_does_not_answer_costs_the_timeout_or_a_stop)
+{
+    floe_probe_spec s = tcp_spec(3306, 300);
+    floe_probe_result r;
+    snprintf(s.host, sizeof(s.host), "db.hang.test");
+    ASSERT_EQ(floe_probe_run(&s, &r), FLOE_EIO);
+    ASSERT_STR_EQ(r.error, "cannot resolve db.hang.test within 300 ms");
+    ASSERT(r.duration_ms >= 290 && r.duration_ms < 1000);
+    /* A stop ends the wait within a slice, not after the resolver. */
+    atomic_int stop;
+    atomic_init(&stop, 1);
+    s.timeout_ms = 20000;
+    ASSERT_EQ(floe_probe_run_until(&s, &r, &stop), FLOE_EIO);
+    ASSERT_STR_EQ(r.error, "stopped");
+    ASSERT(r.duration_ms < 1000);
+    /* The lookups given up on end on their own and free what they hold
+     * (the sanitizers' leak check runs after this). */
+    usleep((HANG_MS + 300) * 1000);
 }
 
 /* ---- MySQL -------------------------------------------------------------------- */
@@ -465,6 +506,7 @@ TEST(queue_freed_from_its_own_callback)
 
 TEST_MAIN(TEST_ENTRY(tcp_connects_to_a_listener), TEST_ENTRY(tcp_to_a_closed_port_is_refused),
           TEST_ENTRY(unresolvable_names_and_bad_specs_fail_with_a_reason),
+          TEST_ENTRY(a_resolver_that_does_not_answer_costs_the_timeout_or_a_stop),
           TEST_ENTRY(mysql_greeting_gives_the_server_version),
           TEST_ENTRY(mysql_error_packet_is_down_with_its_message),
           TEST_ENTRY(mysql_probe_of_something_else_says_so),
