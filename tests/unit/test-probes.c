@@ -201,7 +201,7 @@ TEST(a_resolver_that_does_not_answer_costs_the_timeout_or_a_stop)
     snprintf(s.host, sizeof(s.host), "db.hang.test");
     ASSERT_EQ(floe_probe_run(&s, &r), FLOE_EIO);
     ASSERT_STR_EQ(r.error, "cannot resolve db.hang.test within 300 ms");
-    ASSERT(r.duration_ms >= 290 && r.duration_ms < 1000);
+    ASSERT(r.duration_ms >= 290 && r.duration_ms < HANG_MS); /* not the resolver's time */
     /* A stop ends the wait within a slice, not after the resolver. */
     atomic_int stop;
     atomic_init(&stop, 1);
