@@ -745,15 +745,8 @@ static void update_rate(floe_alerts *s, alerts__writer *w)
 
 static void wait_for_work(floe_alerts *s, alerts__writer *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t ms = w->prune_more ? 0 : s->o.prune_interval_ms;
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = floe_time_after(CLOCK_REALTIME, ms);
     if (!s->stop && (s->hold || !s->qhead) && ms)
         pthread_cond_timedwait(&s->qwake, &s->qlock, &ts);
 }

@@ -284,16 +284,9 @@ static int resolve(probe_ctx *c, const struct addrinfo *hints, const char *port,
             *timed_out = 1;
             break;
         }
-        uint64_t wait =
-            deadline - now < WAIT_SLICE_MS * 1000u ? deadline - now : WAIT_SLICE_MS * 1000u;
-        struct timespec at;
-        clock_gettime(CLOCK_REALTIME, &at);
-        at.tv_sec += (time_t)(wait / 1000000u);
-        at.tv_nsec += (long)(wait % 1000000u) * 1000L;
-        if (at.tv_nsec >= 1000000000L) {
-            at.tv_sec++;
-            at.tv_nsec -= 1000000000L;
-        }
+        uint64_t left_ms = (deadline - now + 999) / 1000;
+        struct timespec at =
+            floe_time_after(CLOCK_REALTIME, left_ms < WAIT_SLICE_MS ? left_ms : WAIT_SLICE_MS);
         pthread_cond_timedwait(&l->done_cv, &l->lock, &at);
     }
     pthread_mutex_unlock(&l->lock);

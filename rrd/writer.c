@@ -750,14 +750,7 @@ static void ts_stop_write(floe_ts *ts)
 
 static void ts_wait(floe_ts *ts, uint64_t ms)
 {
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    at.tv_sec += (time_t)(ms / 1000);
-    at.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
+    struct timespec at = floe_time_after(CLOCK_MONOTONIC, ms);
     pthread_cond_timedwait(&ts->wake, &ts->qlock, &at);
 }
 

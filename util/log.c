@@ -119,6 +119,19 @@ uint64_t floe_monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+struct timespec floe_time_after(clockid_t clock, uint64_t ms)
+{
+    struct timespec at;
+    clock_gettime(clock, &at);
+    at.tv_sec += (time_t)(ms / 1000);
+    at.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+    }
+    return at;
+}
+
 /* ---- periods --------------------------------------------------------------- */
 
 static const struct period {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 struct sockaddr;
 struct sockaddr_storage;
@@ -595,6 +596,9 @@ int floe_mkdirs(const char *path, unsigned mode, char *err, size_t errlen);
 /* ---- time -------------------------------------------------------------- */
 uint64_t floe_time_ms(void);      /* wall clock, ms since the epoch */
 uint64_t floe_monotonic_ms(void); /* monotonic clock, ms */
+/* The time ms from now on clock, for pthread_cond_timedwait (whose
+ * condition variable must use the same clock). */
+struct timespec floe_time_after(clockid_t clock, uint64_t ms);
 
 /* Periods (periods.def): the scheduler's ticks and the periodic hooks'
  * names, FLOE_PERIOD_MIN, _5MINS, _HOUR, _DAY. */
