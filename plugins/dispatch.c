@@ -113,11 +113,9 @@ static int periodic_due(const floe_plugins *P, const plug__check *c, const floe_
     return due / every != prev / every;
 }
 
-void floe_plugins_flow_event(void *ud, int ev, floe_flow *f)
+/* The event's checks, for a flow the prefilter let through. */
+static __attribute__((noinline)) void flow_event_checks(floe_plugins *P, int ev, floe_flow *f)
 {
-    floe_plugins *P = ud;
-    if (!plug__prefilter_flow(&P->pre[ev], f))
-        return;
     plug__check *const *hooks = P->flow_hooks[ev];
     size_t n = P->n_flow_hooks[ev];
     for (size_t i = 0; i < n; i++) {
@@ -132,6 +130,13 @@ void floe_plugins_flow_event(void *ud, int ev, floe_flow *f)
         P->hooks_dirty = 0;
         plug__rebuild_hooks(P);
     }
+}
+
+void floe_plugins_flow_event(void *ud, int ev, floe_flow *f)
+{
+    floe_plugins *P = ud;
+    if (plug__prefilter_flow(&P->pre[ev], f))
+        flow_event_checks(P, ev, f);
 }
 
 unsigned floe_plugins_wanted(const floe_plugins *P)

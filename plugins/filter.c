@@ -574,7 +574,7 @@ static int local_match(int local, const floe_flow *fl)
 
 static int app_match(const uint64_t *map, size_t words, uint16_t id)
 {
-    return (size_t)id / 64 < words && ((map[id / 64] >> (id % 64)) & 1);
+    return plug__prefilter_word(map, words, id);
 }
 
 static int hosts_match(const plug__addrset *s, const floe_flow *fl)
@@ -664,21 +664,7 @@ void plug__prefilter_free(plug__prefilter *pf)
     memset(pf, 0, sizeof(*pf));
 }
 
-int plug__prefilter_flow(const plug__prefilter *pf, const floe_flow *fl)
+int plug__prefilter_hosts(const plug__addrset *s, const floe_flow *fl)
 {
-    if (!bit_get(pf->l4, fl->key.ipproto))
-        return 0;
-    if (pf->always)
-        return 1;
-    if (pf->apps && (app_match(pf->apps, pf->app_words, fl->app.app) ||
-                     app_match(pf->apps, pf->app_words, fl->app.master)))
-        return 1;
-    if (pf->cats && app_match(pf->cats, pf->cat_words, fl->app.category))
-        return 1;
-    if (fl->risk && (pf->any_risk || (fl->risk & pf->risks)))
-        return 1;
-    for (size_t i = 0; i < pf->n_sets; i++)
-        if (pf->sets[i]->n && hosts_match(pf->sets[i], fl))
-            return 1;
-    return 0;
+    return hosts_match(s, fl);
 }

@@ -339,7 +339,34 @@ void plug__listfile_reload(floe_plugins *P, plug__listfile *lf);
 /* Adds a check's filter to an event's prefilter; frees one. */
 void plug__prefilter_add(plug__prefilter *pf, const plug__filter *f);
 void plug__prefilter_free(plug__prefilter *pf);
-int plug__prefilter_flow(const plug__prefilter *pf, const floe_flow *fl);
+/* Is either end of the flow in the set? */
+int plug__prefilter_hosts(const plug__addrset *s, const floe_flow *fl);
+
+static inline int plug__prefilter_word(const uint64_t *map, size_t words, uint16_t id)
+{
+    return (size_t)id / 64 < words && ((map[id / 64] >> (id % 64)) & 1);
+}
+
+/* Could any check on the event want the flow? Inline, since the answer is
+ * nearly always no and comes on every flow's events. */
+static inline int plug__prefilter_flow(const plug__prefilter *pf, const floe_flow *fl)
+{
+    if (!((pf->l4[fl->key.ipproto / 8] >> (fl->key.ipproto % 8)) & 1))
+        return 0;
+    if (pf->always)
+        return 1;
+    if (pf->apps && (plug__prefilter_word(pf->apps, pf->app_words, fl->app.app) ||
+                     plug__prefilter_word(pf->apps, pf->app_words, fl->app.master)))
+        return 1;
+    if (pf->cats && plug__prefilter_word(pf->cats, pf->cat_words, fl->app.category))
+        return 1;
+    if (fl->risk && (pf->any_risk || (fl->risk & pf->risks)))
+        return 1;
+    for (size_t i = 0; i < pf->n_sets; i++)
+        if (pf->sets[i]->n && plug__prefilter_hosts(pf->sets[i], fl))
+            return 1;
+    return 0;
+}
 void plug__listfiles_free(floe_plugins *P);
 
 /* dispatch.c */

@@ -182,10 +182,17 @@ static void host_app_bytes(floe_host *h, uint16_t app, uint64_t bytes)
 {
     int i = host_app_slot(h, app);
     if (i < 0) {
+        /* The smallest slot, without a branch on each count (which would
+         * go either way, as the counts do): conditional moves. */
+        uint64_t least = h->top_bytes[0];
         i = 0;
-        for (int k = 1; k < FLOE_HOST_TOP_APPS; k++)
-            if (h->top_bytes[k] < h->top_bytes[i])
-                i = k;
+#pragma GCC unroll 8
+        for (int k = 1; k < FLOE_HOST_TOP_APPS; k++) {
+            uint64_t v = h->top_bytes[k];
+            int lt = v < least;
+            least = lt ? v : least;
+            i = lt ? k : i;
+        }
         h->top_app[i] = app;
     }
     h->top_bytes[i] += bytes;
@@ -478,34 +485,31 @@ static inline int well_known(const floe_tables *t, uint16_t port)
 }
 
 /* Which side of a record is the client: 1 its source, 0 its destination,
- * -1 no evidence. *certain is set when a lone SYN or SYN-ACK decided it. */
+ * -1 no evidence. *certain is set when a lone SYN or SYN-ACK decided it.
+ * Whether a record is TCP, and which of its ports are services, goes
+ * either way from record to record, so the evidence is weighed with
+ * arithmetic and a table rather than with branches. */
 static int src_is_client(const floe_tables *t, const floe_record *r, int *certain)
 {
-    *certain = 0;
     /* RFC 5103 biflowDirection: 1 the source initiated, 2 the destination. */
-    if ((r->has & FLOE_F(BIFLOW_DIR)) && (r->biflow_dir == 1 || r->biflow_dir == 2)) {
+    if (__builtin_expect((r->has & FLOE_F(BIFLOW_DIR)) != 0, 0) &&
+        (r->biflow_dir == 1 || r->biflow_dir == 2)) {
         *certain = 1;
         return r->biflow_dir == 1;
     }
-    if (r->ipproto == 6 && (r->has & FLOE_F(TCP_FLAGS)) && (r->tcp_flags & TCP_SYN)) {
-        uint16_t fl = r->tcp_flags & 0x3f;
-        if (!(fl & TCP_ACK)) {
-            *certain = 1;
-            return 1;
-        }
-        if (fl == (TCP_SYN | TCP_ACK)) {
-            *certain = 1;
-            return 0;
-        }
-    }
-    int ws = well_known(t, r->sport), wd = well_known(t, r->dport);
-    if (wd && !ws)
-        return 1;
-    if (ws && !wd)
-        return 0;
-    if (ws && wd && r->sport != r->dport)
-        return r->dport < r->sport;
-    return -1;
+    unsigned fl = r->tcp_flags & 0x3f;
+    unsigned syn = (r->ipproto == 6) & ((r->has & FLOE_F(TCP_FLAGS)) != 0) & ((fl & TCP_SYN) != 0);
+    unsigned lone = syn & ((fl & TCP_ACK) == 0), synack = syn & (fl == (TCP_SYN | TCP_ACK));
+    unsigned sure = lone | synack;
+    /* By the ports, indexed by bits: 1 the source's is a service, 2 the
+     * destination's, 4 they are equal, 8 the destination's is lower. Only
+     * one service: its side is the server; both: the lower port's; none,
+     * or the same port: no evidence. */
+    static const int8_t by_ports[16] = {-1, 0, 1, 0, -1, 0, 1, -1, -1, 0, 1, 1, -1, 0, 1, -1};
+    unsigned i = well_known(t, r->sport) | well_known(t, r->dport) << 1 |
+                 (unsigned)(r->sport == r->dport) << 2 | (unsigned)(r->dport < r->sport) << 3;
+    *certain = (int)sure;
+    return (by_ports[i] & -(int)(sure ^ 1)) | (int)lone;
 }
 
 /*
@@ -519,17 +523,21 @@ static uint64_t flow_key(const floe_record *r, uint64_t exporter, floe_flow_key 
     uint64_t s[2], d[2];
     memcpy(s, r->src.b, 16);
     memcpy(d, r->dst.b, 16);
-    int c = s[0] != d[0] ? (s[0] < d[0] ? -1 : 1) : (s[1] < d[1] ? -1 : s[1] > d[1]);
-    int sa = c < 0 || (c == 0 && r->sport <= r->dport);
-    *src_is_a = sa;
-    uint16_t vlan = (r->has & FLOE_F(VLAN)) ? r->vlan : 0;
-    uint16_t pa = sa ? r->sport : r->dport, pb = sa ? r->dport : r->sport;
-    uint64_t w[6] = {sa ? s[0] : d[0],
-                     sa ? s[1] : d[1],
-                     sa ? d[0] : s[0],
-                     sa ? d[1] : s[1],
-                     (uint64_t)pa | (uint64_t)pb << 16 | (uint64_t)vlan << 32 |
-                         (uint64_t)r->ipproto << 48,
+    /* Which end is a: the lower address, then the lower port. Which it is
+     * goes either way from record to record, so it is chosen with masks
+     * rather than branches. */
+    uint64_t sa = (s[0] < d[0]) |
+                  ((s[0] == d[0]) & ((s[1] < d[1]) | ((s[1] == d[1]) & (r->sport <= r->dport))));
+    *src_is_a = (int)sa;
+    uint64_t m = -sa; /* all ones when the source is a */
+    uint64_t vlan = (r->has & FLOE_F(VLAN)) ? r->vlan : 0;
+    uint64_t ports = (uint64_t)r->sport | (uint64_t)r->dport << 16;
+    uint64_t swapped = (ports >> 16) | (ports & 0xffff) << 16;
+    uint64_t w[6] = {(s[0] & m) | (d[0] & ~m),
+                     (s[1] & m) | (d[1] & ~m),
+                     (d[0] & m) | (s[0] & ~m),
+                     (d[1] & m) | (s[1] & ~m),
+                     ((ports & m) | (swapped & ~m)) | vlan << 32 | (uint64_t)r->ipproto << 48,
                      exporter};
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* The key is these six words, as they lie in memory: six stores. */
@@ -537,9 +545,9 @@ static uint64_t flow_key(const floe_record *r, uint64_t exporter, floe_flow_key 
 #else
     k->a = sa ? r->src : r->dst;
     k->b = sa ? r->dst : r->src;
-    k->port_a = pa;
-    k->port_b = pb;
-    k->vlan = vlan;
+    k->port_a = sa ? r->sport : r->dport;
+    k->port_b = sa ? r->dport : r->sport;
+    k->vlan = (uint16_t)vlan;
     k->ipproto = r->ipproto;
     k->pad = 0;
     k->exporter = exporter;
@@ -1192,8 +1200,12 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
 {
     pipe_entry *e = &t->pipe[t->pipe_tail++ & (FLOE_PIPE_LEN - 1)];
     t->pipe_len++;
-    /* Most records have no reverse half: copying it would cost them. */
-    memcpy(&e->rec, r, (r->has & FLOE_F_REVERSE) ? sizeof(*r) : FLOE_RECORD_FORWARD_LEN);
+    /* Most records have no reverse half: copying it would cost them. The
+     * length is hidden from the compiler, which would copy either size
+     * with a slow-starting rep movsq, where libc's memcpy uses wide moves. */
+    size_t len = (r->has & FLOE_F_REVERSE) ? sizeof(*r) : FLOE_RECORD_FORWARD_LEN;
+    __asm__("" : "+r"(len));
+    memcpy(&e->rec, r, len);
     e->usable = record_has_endpoints(r);
     e->hosts = 0;
     if (e->usable) {

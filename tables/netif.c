@@ -126,14 +126,12 @@ static floe_iface *iface_evict_oldest(floe_tables *t)
     return floe_pool_alloc(&t->iface_pool);
 }
 
-static floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex, uint64_t now)
+/* The interface behind a miss of the cache: from the table, or new. Out of
+ * line, so that the hit stays a few instructions in the caller. */
+static __attribute__((noinline)) floe_iface *
+iface_lookup(floe_tables *t, floe_iface **c, uint64_t exporter, uint32_t ifindex, uint64_t now)
 {
-    floe_iface **c = iface_cache_slot(t, exporter, ifindex);
-    floe_iface *i = *c;
-    if (i && i->exporter == exporter && i->ifindex == ifindex) {
-        iface_touch(t, i, now);
-        return i;
-    }
+    floe_iface *i;
     iface_key k = {exporter, ifindex, 0};
     uint64_t h = floe_hash(&k, sizeof(k), IFACE_SEED);
     for (floe_hnode *n = floe_hmap_bucket(&t->ifaces, h); n; n = n->next) {
@@ -158,6 +156,18 @@ static floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex
     floe_list_push_tail(&t->iface_lru, &i->lru);
     *c = i;
     return i;
+}
+
+static inline floe_iface *iface_get(floe_tables *t, uint64_t exporter, uint32_t ifindex,
+                                    uint64_t now)
+{
+    floe_iface **c = iface_cache_slot(t, exporter, ifindex);
+    floe_iface *i = *c;
+    if (__builtin_expect(i && i->exporter == exporter && i->ifindex == ifindex, 1)) {
+        iface_touch(t, i, now);
+        return i;
+    }
+    return iface_lookup(t, c, exporter, ifindex, now);
 }
 
 void tables__ifaces_account(floe_tables *t, uint64_t exporter, const uint32_t ifs[2],

@@ -132,6 +132,50 @@ TEST(well_known_port_decides_the_server)
     fx_close(&fx);
 }
 
+/* Every rule that picks a new flow's client, one record each: the
+ * expected client follows from the rules as documented (docs/tables.md),
+ * not from the code. */
+TEST(each_rule_for_the_client_side)
+{
+    static const struct {
+        const char *src;
+        uint16_t sport;
+        const char *dst;
+        uint16_t dport;
+        uint8_t ipproto;
+        uint16_t flags;
+        int src_is_client;
+    } cases[] = {
+        {"10.0.0.1", 51000, "192.0.2.9", 443, 6, 0x18, 1}, /* only the destination's is a service */
+        {"192.0.2.9", 443, "10.0.0.1", 51000, 6, 0x18, 0}, /* only the source's */
+        {"10.0.0.1", 443, "192.0.2.9", 53, 17, 0, 1},      /* both: the lower port serves */
+        {"192.0.2.9", 53, "10.0.0.1", 443, 17, 0, 0},      /* both, the other way */
+        {"10.0.0.1", 123, "192.0.2.9", 123, 17, 0, 1},     /* the same port: first seen */
+        {"192.0.2.9", 50000, "10.0.0.1", 40000, 6, 0x10, 1}, /* no service: first seen */
+        {"192.0.2.9", 443, "10.0.0.1", 50000, 6, 0x02, 1},   /* a lone SYN beats the ports */
+        {"10.0.0.1", 50000, "192.0.2.9", 40000, 6, 0x12, 0}, /* a SYN-ACK comes from the server */
+        {"10.0.0.1", 50000, "192.0.2.9", 443, 6, 0x1a, 1},   /* SYN with ACK and PSH: ports */
+        {"192.0.2.9", 53, "10.0.0.1", 50000, 17, 0x02, 0},   /* no SYN outside TCP: ports */
+    };
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(cases); i++) {
+        fixture fx;
+        fx_init(&fx, 100, 100);
+        floe_record r = rec(&fx, cases[i].src, cases[i].sport, cases[i].dst, cases[i].dport, 100, 1,
+                            cases[i].flags);
+        r.ipproto = cases[i].ipproto;
+        floe_tables_record(&fx.t, &r, 1000);
+        floe_flow *f = only_flow(&fx);
+        uint16_t port;
+        assert_addr(floe_flow_client(f, &port),
+                    cases[i].src_is_client ? cases[i].src : cases[i].dst);
+        ASSERT_EQ(port, cases[i].src_is_client ? cases[i].sport : cases[i].dport);
+        ASSERT_EQ(f->dir_certain, (cases[i].flags & 0x3f) == 0x02 || (cases[i].flags & 0x3f) == 0x12
+                                      ? (cases[i].ipproto == 6)
+                                      : 0);
+        fx_close(&fx);
+    }
+}
+
 TEST(first_seen_then_a_syn_flips_roles)
 {
     fixture fx;
@@ -982,28 +1026,31 @@ TEST(biflow_direction_decides_the_client)
     fx_close(&fx);
 }
 
-TEST_MAIN(
-    TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_decides_the_server),
-    TEST_ENTRY(first_seen_then_a_syn_flips_roles), TEST_ENTRY(counters_scale_by_sampling),
-    TEST_ENTRY(idle_flows_end_and_release_hosts), TEST_ENTRY(exporter_end_reason_ends_the_flow),
-    TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
-    TEST_ENTRY(flushes_skip_flows_that_ended_and_count_once),
-    TEST_ENTRY(eviction_spares_flows_with_recent_records),
-    TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
-    TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
-    TEST_ENTRY(housekeeping_works_in_bounded_slices),
-    TEST_ENTRY(periodic_updates_fire_for_active_flows),
-    TEST_ENTRY(tap_hears_ends_and_periodic_updates_at_the_smaller_interval),
-    TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
-    TEST_ENTRY(interfaces_count_in_and_out), TEST_ENTRY(interfaces_least_recently_updated_go_first),
-    TEST_ENTRY(dpi_ip_list_labels_google), TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
-    TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
-    TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
-    TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
-    TEST_ENTRY(dpi_skips_empty_payloads_and_keeps_to_its_budget),
-    TEST_ENTRY(protocol_detected_fires_once_when_the_app_is_known),
-    TEST_ENTRY(statuses_score_flows_and_hosts),
-    TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
-    TEST_ENTRY(host_top_apps_keep_the_largest), TEST_ENTRY(biflow_record_counts_both_directions),
-    TEST_ENTRY(biflow_from_the_server_side_lands_the_same_way),
-    TEST_ENTRY(biflow_direction_decides_the_client))
+TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_decides_the_server),
+          TEST_ENTRY(each_rule_for_the_client_side), TEST_ENTRY(first_seen_then_a_syn_flips_roles),
+          TEST_ENTRY(counters_scale_by_sampling), TEST_ENTRY(idle_flows_end_and_release_hosts),
+          TEST_ENTRY(exporter_end_reason_ends_the_flow),
+          TEST_ENTRY(flow_bound_evicts_oldest_and_never_grows),
+          TEST_ENTRY(flushes_skip_flows_that_ended_and_count_once),
+          TEST_ENTRY(eviction_spares_flows_with_recent_records),
+          TEST_ENTRY(eviction_takes_flows_idle_for_half_their_wait),
+          TEST_ENTRY(exporter_ended_flows_cannot_fill_the_order_ring),
+          TEST_ENTRY(housekeeping_works_in_bounded_slices),
+          TEST_ENTRY(periodic_updates_fire_for_active_flows),
+          TEST_ENTRY(tap_hears_ends_and_periodic_updates_at_the_smaller_interval),
+          TEST_ENTRY(host_bound_spares_hosts_with_flows), TEST_ENTRY(networks_count_in_out_inner),
+          TEST_ENTRY(interfaces_count_in_and_out),
+          TEST_ENTRY(interfaces_least_recently_updated_go_first),
+          TEST_ENTRY(dpi_ip_list_labels_google),
+          TEST_ENTRY(exporter_l7_proto_wins_over_the_port_guess),
+          TEST_ENTRY(ie95_ntop_selector_wins_over_the_port_guess),
+          TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
+          TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
+          TEST_ENTRY(dpi_skips_empty_payloads_and_keeps_to_its_budget),
+          TEST_ENTRY(protocol_detected_fires_once_when_the_app_is_known),
+          TEST_ENTRY(statuses_score_flows_and_hosts),
+          TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
+          TEST_ENTRY(host_top_apps_keep_the_largest),
+          TEST_ENTRY(biflow_record_counts_both_directions),
+          TEST_ENTRY(biflow_from_the_server_side_lands_the_same_way),
+          TEST_ENTRY(biflow_direction_decides_the_client))
