@@ -33,8 +33,9 @@ int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max)
     p->item_size = (item_size + 7) & ~(size_t)7;
     if (p->item_size < sizeof(void *))
         p->item_size = sizeof(void *);
-    if (max > SIZE_MAX / p->item_size / 4)
+    if (max > SIZE_MAX / p->item_size / 4 || max > ((size_t)1 << 32))
         return FLOE_EINVAL;
+    p->recip = UINT64_MAX / p->item_size + 1;
     p->per_chunk = per_chunk;
     p->max = max;
     p->step = round_up(per_chunk * p->item_size, POOL_HUGE);

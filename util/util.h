@@ -350,7 +350,7 @@ typedef struct floe_tmap {
     size_t max; /* items it was sized for; inserts past it are refused */
 } floe_tmap;
 
-/* Sizes the table for at most n items (buckets at most 5/7 full). Returns 0
+/* Sizes the table for at most n items (buckets at most 5/14 full). Returns 0
  * or FLOE_ENOMEM. */
 int floe_tmap_init(floe_tmap *m, size_t n);
 void floe_tmap_close(floe_tmap *m);
@@ -513,6 +513,7 @@ typedef struct floe_pool {
     size_t n_slots; /* slots handed out so far: 0..n_slots-1 */
     uint8_t *used;  /* a bit per slot of max */
     void *free_list;
+    uint64_t recip; /* ceil(2^64 / item_size): a slot from an offset, without a division */
 } floe_pool;
 
 /* item_size is rounded up to a multiple of 8. Returns 0, FLOE_EINVAL or
@@ -536,7 +537,14 @@ void *floe_pool_at(const floe_pool *p, size_t i);
 /* The slot of a live item of the pool. */
 static inline size_t floe_pool_slot(const floe_pool *p, const void *item)
 {
-    return (size_t)((const char *)item - p->base) / p->item_size;
+    size_t off = (size_t)((const char *)item - p->base);
+#ifdef __SIZEOF_INT128__
+    /* off is slot * item_size, and slot * (recip * item_size - 2^64) is
+     * far below 2^64, so the high half of the product is the slot. */
+    return (size_t)(((unsigned __int128)off * p->recip) >> 64);
+#else
+    return off / p->item_size;
+#endif
 }
 /* Bytes the pool holds: the memory backed so far, and the bitmap. */
 size_t floe_pool_bytes(const floe_pool *p);
