@@ -716,14 +716,23 @@ FLOE_PREFETCHER void prefetch_flow_all(const void *f)
         FLOE_PREFETCH((const char *)f + off);
 }
 
-/* What a flush reads of a flow's hosts: the counters' line, and the top
- * applications' ids and counts in the next two (tables.h). */
-FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f)
+/* What a flush reads of a host: the counters' line, and the top
+ * applications' ids and counts in the next two (tables.h). A host that a
+ * flow only lets go of needs the first two. */
+#define HOST_FLUSH_LINES  3
+#define HOST_DETACH_LINES 2
+
+FLOE_PREFETCHER void prefetch_host(const floe_host *h, size_t lines)
+{
+    for (size_t i = 0; i < lines; i++)
+        FLOE_PREFETCH((const char *)h + 64 * i);
+}
+
+FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f, size_t lines)
 {
     for (int i = 0; i < 2; i++)
         if (f->host[i])
-            for (size_t off = 0; off < offsetof(floe_host, top_bytes) + 64; off += 64)
-                FLOE_PREFETCH((const char *)f->host[i] + off);
+            prefetch_host(f->host[i], lines);
 }
 
 /*
@@ -751,7 +760,9 @@ FLOE_PREFETCHER void prefetch_victim(floe_tables *t, const floe_flow *f, int ste
     uint64_t pos = t->victim_ahead[1] - 1, h = flow_hash(f);
     t->victim_hash[pos % FLOE_VICTIM_HASHES] = (struct floe_victim_hash){pos, h};
     FLOE_PREFETCH(floe_tmap_home(&t->flows, h));
-    prefetch_hosts(f);
+    /* Most flows reach the bound flushed: their hosts are only let go. */
+    int pending = (f->pend_bytes[0] | f->pend_bytes[1] | f->pend_pkts[0] | f->pend_pkts[1]) != 0;
+    prefetch_hosts(f, pending ? HOST_FLUSH_LINES : HOST_DETACH_LINES);
 }
 
 FLOE_PREFETCHER void prefetch_victims(floe_tables *t, uint64_t now)
@@ -924,7 +935,7 @@ FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
     while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[0], 16)))
         prefetch_flow(f);
     while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 6)))
-        prefetch_hosts(f);
+        prefetch_hosts(f, HOST_FLUSH_LINES);
 }
 
 /* Joins the flush queue, stamped now. Flows flushed out of turn leave
@@ -981,7 +992,8 @@ static void flow_account_reverse(floe_flow *f, int d, const floe_record *r, uint
 }
 
 /* Adds the record's counters to the flow, its hosts and networks. */
-static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_record *r, uint64_t now)
+static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_record *r, uint64_t now,
+                         int at_once)
 {
     uint64_t s = r->sampling ? r->sampling : 1;
     uint64_t bytes[2] = {0, 0}, pkts = 0;
@@ -1027,7 +1039,9 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
     f->pend_pkts[d] += pkts;
     if (r->has & FLOE_F_REVERSE)
         flow_account_reverse(f, !d, r, s);
-    if (!f->dirty_slot)
+    if (at_once)
+        flow_flush(t, f);
+    else if (!f->dirty_slot)
         dirty_queue(t, f, now);
 }
 
@@ -1079,11 +1093,16 @@ static void record_apply(floe_tables *t, const floe_record *r, record_prep *p, u
         created = 1;
     }
     int c2s = src_is_a == f->cli_is_a;
-    flow_account(t, f, c2s, r, now);
+    int dissecting = dpi_wanted(t, f, r);
+    /* A new flow takes its first record to its hosts at once, while the
+     * lookup has them in cache, unless nDPI may still name its application.
+     * Queued for the flush instead, it would be read again a second later,
+     * cold, and at the bound often just before its eviction reads it once
+     * more; most flows get no other record. */
+    flow_account(t, f, c2s, r, now, created && !dissecting);
     /* A new flow's hooks see its first record counted. */
     if (created)
         fire(t, FLOE_EV_FLOW_NEW, f);
-    int dissecting = dpi_wanted(t, f, r);
     flow_dpi(t, f, r, now);
     if (created && !dissecting)
         fire_detected(t, f); /* what the exporter said, or the guess, is all there is */
@@ -1134,12 +1153,14 @@ FLOE_PREFETCHER void prefetch_host_buckets(const floe_tables *t, const floe_reco
     FLOE_PREFETCH(floe_tmap_home(&t->hosts, p->host_hash[1]));
 }
 
-/* The items whose tags match in the home bucket (their first line). */
-FLOE_PREFETCHER void prefetch_matches(const floe_tmap *m, uint64_t hash)
+/* The hosts whose tags match in the home bucket: the lines a new flow
+ * reads of them. */
+FLOE_PREFETCHER void prefetch_host_matches(const floe_tmap *m, uint64_t hash)
 {
     const floe_tmap_bucket *b = floe_tmap_home(m, hash);
     for (uint64_t x = floe_tmap_match(b, floe_tmap_tag(hash)); x; x &= x - 1)
-        FLOE_PREFETCH(b->item[floe_tmap_slot(x)]);
+        prefetch_host(b->item[floe_tmap_slot(x)],
+                      HOST_FLUSH_LINES); /* a new flow flushes at once */
 }
 
 static pipe_entry *pipe_at(floe_tables *t, size_t back)
@@ -1182,8 +1203,8 @@ FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
     if (stage == 1) {
         pipe_stage_bucket(t, e);
     } else if (e->hosts == 1) {
-        prefetch_matches(&t->hosts, e->prep.host_hash[0]);
-        prefetch_matches(&t->hosts, e->prep.host_hash[1]);
+        prefetch_host_matches(&t->hosts, e->prep.host_hash[0]);
+        prefetch_host_matches(&t->hosts, e->prep.host_hash[1]);
         e->hosts = 2;
     } else if (stage == 2 && e->prep.chained) {
         const floe_flow *f = flow_find(t, &e->prep);
