@@ -518,7 +518,8 @@ static int src_is_client(const floe_tables *t, const floe_record *r, int *certai
  * after writing it in 1-, 2- and 16-byte pieces stalls on store
  * forwarding. It is floe_hash's mix over the same six words.
  */
-static uint64_t flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
+static inline __attribute__((always_inline)) uint64_t
+flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
 {
     uint64_t s[2], d[2];
     memcpy(s, r->src.b, 16);
