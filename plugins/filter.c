@@ -572,12 +572,7 @@ static int local_match(int local, const floe_flow *fl)
     }
 }
 
-static int app_match(const uint64_t *map, size_t words, uint16_t id)
-{
-    return plug__prefilter_word(map, words, id);
-}
-
-static int hosts_match(const plug__addrset *s, const floe_flow *fl)
+int plug__flow_in_set(const plug__addrset *s, const floe_flow *fl)
 {
     return plug__addrset_has(s, &fl->key.a) || plug__addrset_has(s, &fl->key.b);
 }
@@ -587,10 +582,10 @@ int plug__filter_flow(const floe_plugins *P, const plug__filter *f, const floe_f
     (void)P;
     if (!bit_get(f->l4, fl->key.ipproto))
         return 0;
-    if (f->apps && !app_match(f->apps, f->app_words, fl->app.app) &&
-        !app_match(f->apps, f->app_words, fl->app.master))
+    if (f->apps && !plug__app_in(f->apps, f->app_words, fl->app.app) &&
+        !plug__app_in(f->apps, f->app_words, fl->app.master))
         return 0;
-    if (f->cats && !app_match(f->cats, f->cat_words, fl->app.category))
+    if (f->cats && !plug__app_in(f->cats, f->cat_words, fl->app.category))
         return 0;
     if (f->ports || f->not_ports) {
         uint16_t port;
@@ -610,9 +605,9 @@ int plug__filter_flow(const floe_plugins *P, const plug__filter *f, const floe_f
         return 0;
     if (f->risks && !(fl->risk & f->risks))
         return 0;
-    if (f->hosts.n && !hosts_match(&f->hosts, fl))
+    if (f->hosts.n && !plug__flow_in_set(&f->hosts, fl))
         return 0;
-    if (f->file && (!f->file->set.n || !hosts_match(&f->file->set, fl)))
+    if (f->file && (!f->file->set.n || !plug__flow_in_set(&f->file->set, fl)))
         return 0;
     return 1;
 }
@@ -662,9 +657,4 @@ void plug__prefilter_free(plug__prefilter *pf)
     free(pf->apps);
     free(pf->cats);
     memset(pf, 0, sizeof(*pf));
-}
-
-int plug__prefilter_hosts(const plug__addrset *s, const floe_flow *fl)
-{
-    return hosts_match(s, fl);
 }

@@ -340,9 +340,10 @@ void plug__listfile_reload(floe_plugins *P, plug__listfile *lf);
 void plug__prefilter_add(plug__prefilter *pf, const plug__filter *f);
 void plug__prefilter_free(plug__prefilter *pf);
 /* Is either end of the flow in the set? */
-int plug__prefilter_hosts(const plug__addrset *s, const floe_flow *fl);
+int plug__flow_in_set(const plug__addrset *s, const floe_flow *fl);
 
-static inline int plug__prefilter_word(const uint64_t *map, size_t words, uint16_t id)
+/* Is id's bit set in a bitmap of words 64-bit words (ids past it: no)? */
+static inline int plug__app_in(const uint64_t *map, size_t words, uint16_t id)
 {
     return (size_t)id / 64 < words && ((map[id / 64] >> (id % 64)) & 1);
 }
@@ -355,15 +356,15 @@ static inline int plug__prefilter_flow(const plug__prefilter *pf, const floe_flo
         return 0;
     if (pf->always)
         return 1;
-    if (pf->apps && (plug__prefilter_word(pf->apps, pf->app_words, fl->app.app) ||
-                     plug__prefilter_word(pf->apps, pf->app_words, fl->app.master)))
+    if (pf->apps && (plug__app_in(pf->apps, pf->app_words, fl->app.app) ||
+                     plug__app_in(pf->apps, pf->app_words, fl->app.master)))
         return 1;
-    if (pf->cats && plug__prefilter_word(pf->cats, pf->cat_words, fl->app.category))
+    if (pf->cats && plug__app_in(pf->cats, pf->cat_words, fl->app.category))
         return 1;
     if (fl->risk && (pf->any_risk || (fl->risk & pf->risks)))
         return 1;
     for (size_t i = 0; i < pf->n_sets; i++)
-        if (pf->sets[i]->n && plug__prefilter_hosts(pf->sets[i], fl))
+        if (pf->sets[i]->n && plug__flow_in_set(pf->sets[i], fl))
             return 1;
     return 0;
 }

@@ -719,9 +719,9 @@ FLOE_PREFETCHER void prefetch_flow_all(const void *f)
 
 /* What a flush reads of a host: the counters' line, and the top
  * applications' ids and counts in the next two (tables.h). A host that a
- * flow only lets go of needs the first two. */
-#define HOST_FLUSH_LINES  3
-#define HOST_DETACH_LINES 2
+ * flow only lets go of needs its active counts and its idle-list link. */
+#define HOST_FLUSH_LINES  (offsetof(floe_host, top_bytes) / 64 + 1)
+#define HOST_DETACH_LINES (offsetof(floe_host, lru) / 64 + 1)
 
 FLOE_PREFETCHER void prefetch_host(const floe_host *h, size_t lines)
 {
