@@ -133,6 +133,9 @@ typedef struct floe_appname {
 /* Where decoded output goes. Any callback may be NULL. */
 typedef struct floe_sink {
     void (*record)(void *ud, const floe_record *r);
+    /* Optional: where to build the next record, which record() then takes
+     * without a copy; NULL: the decoder's own. Valid until record(). */
+    floe_record *(*slot)(void *ud);
     void (*ifcounters)(void *ud, const floe_ifcounters *c);
     void *ud;
     void (*appname)(void *ud, const floe_appname *a);

@@ -65,17 +65,20 @@ static void v5_decode(floe_decoders *d, floe_dec_exporter *ex, const floe_dgram 
         floe_dec_reject(st, FLOE_R_TRUNCATED);
         return;
     }
-    floe_record r;
-    dec__record_init(&r, dg, FLOE_PROTO_V5, h->domain);
-    r.sampling = h->sampling_interval ? h->sampling_interval : 1;
-    ex->sampling = r.sampling;
+    uint32_t sampling = h->sampling_interval ? h->sampling_interval : 1;
+    ex->sampling = sampling;
+    floe_record own;
     for (uint32_t i = 0; i < h->count; i++) {
-        v5_record(dg->data + V5_HDR_LEN + i * V5_REC_LEN, h, &r);
+        /* Built where the sink keeps it, if it offers a place: no copy. */
+        floe_record *r = sink->slot ? sink->slot(sink->ud) : &own;
+        dec__record_init(r, dg, FLOE_PROTO_V5, h->domain);
+        r->sampling = sampling;
+        v5_record(dg->data + V5_HDR_LEN + i * V5_REC_LEN, h, r);
         st->records++;
-        st->bytes += r.bytes;
-        st->packets += r.packets;
+        st->bytes += r->bytes;
+        st->packets += r->packets;
         if (sink->record)
-            sink->record(sink->ud, &r);
+            sink->record(sink->ud, r);
     }
     st->seq_advance = h->count;
     st->seq_valid = 1;

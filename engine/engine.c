@@ -25,6 +25,12 @@ static void on_record(void *ud, const floe_record *r)
     floe_tables_push(&e->tables, r, e->ing.now_ms);
 }
 
+static floe_record *on_slot(void *ud)
+{
+    floe_engine *e = ud;
+    return floe_tables_slot(&e->tables);
+}
+
 static void on_ifcounters(void *ud, const floe_ifcounters *c)
 {
     floe_engine *e = ud;
@@ -338,6 +344,7 @@ int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_l
         e->tables.names.addr = exporter_addr;
         e->tables.names.ud = e;
         e->ing.out.record = on_record;
+        e->ing.out.slot = on_slot;
         e->ing.out.ifcounters = on_ifcounters;
         e->ing.out.appname = on_appname;
         e->ing.out.ud = e;

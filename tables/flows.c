@@ -555,6 +555,7 @@ flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_
 #endif
     const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2 = 0xbf58476d1ce4e5b9ULL;
     uint64_t h = FLOW_SEED ^ (sizeof(w) * k1);
+#pragma GCC unroll 6
     for (int i = 0; i < 6; i++) {
         h = (h ^ w[i]) * k1;
         h ^= h >> 32;
@@ -1222,12 +1223,15 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
 {
     pipe_entry *e = &t->pipe[t->pipe_tail++ & (FLOE_PIPE_LEN - 1)];
     t->pipe_len++;
-    /* Most records have no reverse half: copying it would cost them. The
-     * length is hidden from the compiler, which would copy either size
-     * with a slow-starting rep movsq, where libc's memcpy uses wide moves. */
-    size_t len = (r->has & FLOE_F_REVERSE) ? sizeof(*r) : FLOE_RECORD_FORWARD_LEN;
-    __asm__("" : "+r"(len));
-    memcpy(&e->rec, r, len);
+    if (r != &e->rec) { /* not built in place (floe_tables_slot) */
+        /* Most records have no reverse half: copying it would cost them.
+         * The length is hidden from the compiler, which would copy either
+         * size with a slow-starting rep movsq, where libc's memcpy uses
+         * wide moves. */
+        size_t len = (r->has & FLOE_F_REVERSE) ? sizeof(*r) : FLOE_RECORD_FORWARD_LEN;
+        __asm__("" : "+r"(len));
+        memcpy(&e->rec, r, len);
+    }
     e->usable = record_has_endpoints(r);
     e->hosts = 0;
     if (e->usable) {
@@ -1239,6 +1243,13 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
             pipe_stage(t, pipe_at(t, (size_t)stage * PIPE_STAGE), stage);
     if (t->pipe_len > 4 * PIPE_STAGE)
         pipe_pop(t, now);
+}
+
+floe_record *floe_tables_slot(floe_tables *t)
+{
+    /* Free: the pipeline applies a record once more than 4 * PIPE_STAGE
+     * wait, well short of FLOE_PIPE_LEN. */
+    return &t->pipe[t->pipe_tail & (FLOE_PIPE_LEN - 1)].rec;
 }
 
 void floe_tables_drain(floe_tables *t, uint64_t now)

@@ -414,6 +414,9 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now_ms);
  * buffer is reused, and before anything reads the tables.
  */
 void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now_ms);
+/* Where the next pushed record goes: a decoder may build it there, and
+ * push it without a copy. Valid until the next push or drain. */
+floe_record *floe_tables_slot(floe_tables *t);
 void floe_tables_drain(floe_tables *t, uint64_t now_ms);
 /* Applies an sFlow counter sample. */
 void floe_tables_ifcounters(floe_tables *t, const floe_ifcounters *c, uint64_t now_ms);

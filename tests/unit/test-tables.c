@@ -929,6 +929,36 @@ TEST(host_top_apps_keep_the_largest)
     fx_close(&fx);
 }
 
+/* Records built in the pipeline's own slot (as the v5 decoder does) and
+ * records pushed from elsewhere, alternately, through several turns of
+ * the ring: each is applied once, with its own counters. */
+TEST(records_built_in_the_pipeline_slot)
+{
+    fixture fx;
+    fx_init(&fx, 1000, 1000);
+    uint64_t sent = 0;
+    for (int i = 0; i < 5 * FLOE_PIPE_LEN; i++) {
+        char dst[32];
+        snprintf(dst, sizeof(dst), "198.51.%d.%d", i / 200, i % 200 + 1);
+        floe_record r =
+            rec(&fx, "10.0.0.1", (uint16_t)(40000 + i), dst, 443, (uint64_t)i + 1, 1, 0x18);
+        sent += (uint64_t)i + 1;
+        if (i % 3) {
+            floe_record *slot = floe_tables_slot(&fx.t);
+            *slot = r;
+            floe_tables_push(&fx.t, slot, 1000);
+        } else {
+            floe_tables_push(&fx.t, &r, 1000);
+        }
+    }
+    floe_tables_drain(&fx.t, 1000);
+    floe_tables_flush(&fx.t);
+    ASSERT_EQ(fx.t.st.flows_created, 5 * FLOE_PIPE_LEN);
+    ASSERT_EQ(fx.t.st.records, 5 * FLOE_PIPE_LEN);
+    ASSERT_U64_EQ(fx.t.st.bytes, sent);
+    fx_close(&fx);
+}
+
 /* A biflow record (RFC 5103): the reverse half is what dst sent to src. */
 static floe_record birec(fixture *fx, const char *src, uint16_t sport, const char *dst,
                          uint16_t dport, uint64_t bytes, uint64_t rev_bytes)
@@ -1059,5 +1089,6 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
           TEST_ENTRY(host_top_apps_keep_the_largest),
           TEST_ENTRY(biflow_record_counts_both_directions),
+          TEST_ENTRY(records_built_in_the_pipeline_slot),
           TEST_ENTRY(biflow_from_the_server_side_lands_the_same_way),
           TEST_ENTRY(biflow_direction_decides_the_client))
