@@ -755,6 +755,9 @@ FLOE_PREFETCHER void prefetch_victim(floe_tables *t, const floe_flow *f, int ste
 {
     if (step == 0) {
         prefetch_flow_all(f);
+        /* The new flow that takes its place in the pool writes its AS
+         * numbers there. */
+        FLOE_PREFETCH(&t->flow_asn[floe_pool_slot(&t->flow_pool, f)]);
         return;
     }
     if (!flow_stale(f, now))
