@@ -337,7 +337,9 @@ int floe_engine_init(floe_engine *e, const floe_config *cfg, floe_log *log, uv_l
         return FLOE_ENOMEM;
     }
     if (cfg->tables_enabled) {
-        int rc = floe_tables_init(&e->tables, &cfg->tables, log, err, errlen);
+        floe_tables_opts o = cfg->tables;
+        o.prefault &= mode == FLOE_ENGINE_LIVE; /* replays and tests back memory as they fill */
+        int rc = floe_tables_init(&e->tables, &o, log, err, errlen);
         if (rc != 0)
             return rc;
         e->tables_on = 1;

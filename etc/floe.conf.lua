@@ -62,6 +62,8 @@ templates = {
 tables = {
     -- keep flow, host, interface and network tables; false decodes and counts only
     enabled = true,
+    -- floe run backs the flow and host tables' memory to their bound at start, so that their first fill does not stall ingest; false: as they fill
+    prefault = true,
 }
 
 flows = {

@@ -34,6 +34,7 @@ typedef struct floe_tables_opts {
     uint32_t dpi_max_states;
     uint32_t dpi_packets;  /* sampled packets per flow before nDPI gives up */
     uint32_t dpi_max_rate; /* sampled packets dissected per second, at most */
+    int prefault;          /* back the flow and host pools to their bound at init */
 } floe_tables_opts;
 
 /* ---- nDPI --------------------------------------------------------------- */

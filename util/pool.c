@@ -7,6 +7,7 @@
  */
 #include "util/util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -108,6 +109,23 @@ void floe_pool_free(floe_pool *p, void *item)
     *(void **)item = p->free_list;
     p->free_list = item;
     p->live--;
+}
+
+int floe_pool_populate(floe_pool *p)
+{
+    size_t end = p->reserved - POOL_HUGE;
+    if (p->faulted >= end)
+        return 0;
+    /* Nothing past faulted is handed out yet, so where the kernel lacks
+     * MADV_POPULATE_WRITE, writing a zero into each page is harmless. */
+    if (madvise(p->base + p->faulted, end - p->faulted, MADV_POPULATE_WRITE) != 0) {
+        if (errno != EINVAL)
+            return FLOE_ENOMEM;
+        for (size_t off = p->faulted; off < end; off += 4096)
+            *(volatile char *)(p->base + off) = 0;
+    }
+    p->faulted = end;
+    return 0;
 }
 
 int floe_pool_prefault(floe_pool *p)

@@ -527,6 +527,9 @@ void floe_pool_free(floe_pool *p, void *item);
  * next new one, backs the next step now, so that floe_pool_alloc does not
  * have to on the hot path. Returns 1 if it did, else 0. */
 int floe_pool_prefault(floe_pool *p);
+/* Backs the whole bound with memory now. Returns 0, or FLOE_ENOMEM when
+ * the kernel would not (the rest then faults in as the pool grows). */
+int floe_pool_populate(floe_pool *p);
 /* Slots that exist (live or free); walk 0..floe_pool_slots()-1. */
 static inline size_t floe_pool_slots(const floe_pool *p)
 {

@@ -19,9 +19,18 @@ typedef struct harness {
     int ready;
     floe_sink engine_sink; /* the engine's own, which the harness forwards to */
     int tables;            /* this input wants the tables */
+    floe_record own;       /* where records are built when it does not */
     floe_buf json;
     uint64_t clock;
 } harness;
+
+/* The engine's place for the next record, so that decoders build it
+ * there as in the daemon (the sink's ud is the harness now). */
+static floe_record *on_slot(void *ud)
+{
+    harness *h = ud;
+    return h->tables ? h->engine_sink.slot(h->engine_sink.ud) : &h->own;
+}
 
 static void on_record(void *ud, const floe_record *r)
 {
@@ -74,6 +83,7 @@ static harness *harness_get(void)
          * record on its way in. */
         h.engine_sink = h.e.ing.out;
         h.e.ing.out.record = on_record;
+        h.e.ing.out.slot = on_slot;
         h.e.ing.out.ifcounters = on_ifcounters;
         h.e.ing.out.appname = on_appname;
         h.e.ing.out.ud = &h;

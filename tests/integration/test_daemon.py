@@ -189,6 +189,22 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1)
         self.assertIn("exporters.max", r.stderr)
 
+    def test_table_memory_backed_at_start_unless_told(self):
+        # floe run backs the flow and host pools to their bound before any
+        # traffic (tables.prefault, default on), so the first fill does not
+        # stall ingest; with it off, they are backed as they fill.
+        sizes = "flows = { max = 40000 }\nhosts = { max = 20000 }\n"
+        with Daemon(config=sizes) as d:
+            t = d.get("/api/v1/status")["tables"]
+            self.assertEqual(t["flows_created"], 0)
+            self.assertGreaterEqual(t["memory_bytes"], 40000 * 256 + 20000 * 192)
+            self.assertIn("tables: ", d.logtext())
+            self.assertIn("backed for 40000 flows and 20000 hosts", d.logtext())
+        with Daemon(config=sizes + "tables = { prefault = false }\n") as d:
+            t = d.get("/api/v1/status")["tables"]
+            self.assertLess(t["memory_bytes"], 40000 * 256)
+            self.assertNotIn("backed for", d.logtext())
+
     def test_port_in_use_is_an_error(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.1", 0))

@@ -90,7 +90,8 @@ class Hostile(unittest.TestCase):
     def test_ten_thousand_exporters(self):
         tmpl = ipfix_template_set(256, [(8, 4), (12, 4), (1, 8), (2, 8)])
         rec = ipv4("10.0.0.1") + ipv4("10.0.0.2") + struct.pack("!QQ", 100, 1)
-        with Daemon(config="exporters = { max = 1000 }\ntemplates = { max = 2000, max_per_exporter = 4 }\n") as d:
+        with Daemon(config="exporters = { max = 1000 }\ntemplates = { max = 2000, max_per_exporter = 4 }\n"
+                    "flows = { max = 5000 }\nhosts = { max = 5000 }\n") as d:
             # 10,000 observation domains, each with its template and one record.
             msgs = [ipfix_message([tmpl, ipfix_data_set(256, [rec])], domain=i + 1)
                     for i in range(10000)]
@@ -108,7 +109,8 @@ class Hostile(unittest.TestCase):
 
     def test_template_bomb(self):
         fields = [(1000 + i, 4) for i in range(200)]  # 200 unknown elements each
-        with Daemon(config="templates = { max_per_exporter = 200, max = 1000 }\n") as d:
+        with Daemon(config="templates = { max_per_exporter = 200, max = 1000 }\n"
+                    "flows = { max = 5000 }\nhosts = { max = 5000 }\n") as d:
             msgs = []
             for i in range(0, 5000, 2):
                 sets = [ipfix_template_set(256 + i, fields), ipfix_template_set(257 + i, fields)]
