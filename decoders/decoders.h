@@ -134,7 +134,9 @@ typedef struct floe_appname {
 typedef struct floe_sink {
     void (*record)(void *ud, const floe_record *r);
     /* Optional: where to build the next record, which record() then takes
-     * without a copy; NULL: the decoder's own. Valid until record(). */
+     * without a copy; NULL: the decoder's own. Valid until record(). It
+     * shares ud: whatever wraps a sink and replaces ud must forward slot
+     * too (tests/fuzz/fuzz.c), or set it to NULL. */
     floe_record *(*slot)(void *ud);
     void (*ifcounters)(void *ud, const floe_ifcounters *c);
     void *ud;
