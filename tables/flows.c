@@ -1248,6 +1248,8 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
         pipe_pop(t, now);
 }
 
+_Static_assert(4 * PIPE_STAGE + 1 < FLOE_PIPE_LEN, "the entry after the tail is never waiting");
+
 floe_record *floe_tables_slot(floe_tables *t)
 {
     /* Free: the pipeline applies a record once more than 4 * PIPE_STAGE

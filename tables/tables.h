@@ -408,7 +408,8 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now_ms);
 /*
  * The same through a short pipeline that prefetches each record's flow and
  * hosts before applying it, a few dozen records later: much faster on a busy
- * table. A pushed record is copied, and names its exporter by id only, so it
+ * table. A pushed record is copied (unless it was built in place, at
+ * floe_tables_slot), and names its exporter by id only, so it
  * does not matter whether the exporter lives on; but its sampled header is
  * not copied, so those bytes must stay valid until floe_tables_drain, which
  * applies every record still in the pipeline. Call it before the datagrams'

@@ -26,6 +26,12 @@ static size_t round_up(size_t n, size_t to)
     return (n + to - 1) / to * to;
 }
 
+/* The end of the range that items can occupy, from base. */
+static size_t pool_end(const floe_pool *p)
+{
+    return p->reserved - POOL_HUGE;
+}
+
 int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max)
 {
     memset(p, 0, sizeof(*p));
@@ -56,7 +62,7 @@ int floe_pool_init(floe_pool *p, size_t item_size, size_t per_chunk, size_t max)
     }
     p->map = map;
     p->base = (char *)round_up((size_t)(uintptr_t)map, POOL_HUGE);
-    (void)madvise(p->base, p->reserved - POOL_HUGE, MADV_HUGEPAGE); /* a hint */
+    (void)madvise(p->base, pool_end(p), MADV_HUGEPAGE); /* a hint */
     return 0;
 }
 
@@ -68,15 +74,21 @@ void floe_pool_close(floe_pool *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* Backs the next step of the range with memory, in one call. Where the
- * kernel lacks MADV_POPULATE_WRITE (before 5.14) the pages fault in as
- * they are touched instead. */
+/* Backs the next len bytes of the range with memory, in one call; the
+ * madvise result. Where the kernel lacks MADV_POPULATE_WRITE (before
+ * 5.14, EINVAL) the pages fault in as they are touched instead. */
+static int pool_back(floe_pool *p, size_t len)
+{
+    int rc = madvise(p->base + p->faulted, len, MADV_POPULATE_WRITE);
+    p->faulted += len;
+    return rc;
+}
+
+/* Backs the next step of the range. */
 static void pool_populate(floe_pool *p)
 {
-    size_t end = p->reserved - POOL_HUGE;
-    size_t len = p->faulted + p->step <= end ? p->step : end - p->faulted;
-    (void)madvise(p->base + p->faulted, len, MADV_POPULATE_WRITE);
-    p->faulted += len;
+    size_t end = pool_end(p);
+    (void)pool_back(p, p->faulted + p->step <= end ? p->step : end - p->faulted);
 }
 
 void *floe_pool_alloc(floe_pool *p)
@@ -113,18 +125,17 @@ void floe_pool_free(floe_pool *p, void *item)
 
 int floe_pool_populate(floe_pool *p)
 {
-    size_t end = p->reserved - POOL_HUGE;
-    if (p->faulted >= end)
+    size_t from = p->faulted, end = pool_end(p);
+    if (from >= end || pool_back(p, end - from) == 0)
         return 0;
-    /* Nothing past faulted is handed out yet, so where the kernel lacks
-     * MADV_POPULATE_WRITE, writing a zero into each page is harmless. */
-    if (madvise(p->base + p->faulted, end - p->faulted, MADV_POPULATE_WRITE) != 0) {
-        if (errno != EINVAL)
-            return FLOE_ENOMEM;
-        for (size_t off = p->faulted; off < end; off += 4096)
-            *(volatile char *)(p->base + off) = 0;
+    if (errno != EINVAL) {
+        p->faulted = from; /* backed in part at most: the rest as the pool grows */
+        return FLOE_ENOMEM;
     }
-    p->faulted = end;
+    /* Nothing past from is handed out yet, so writing a zero into each
+     * page is harmless. */
+    for (size_t off = from; off < end; off += 4096)
+        *(volatile char *)(p->base + off) = 0;
     return 0;
 }
 
