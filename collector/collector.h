@@ -99,6 +99,7 @@ typedef struct floe_daemon {
     uv_timer_t tick, force_exit;
     uv_check_t housekeep_check;
     uv_idle_t housekeep_idle;
+    uv_prepare_t turn_end;   /* measures each turn (engine.loop_stats) */
     uv_timer_t nap;          /* the listeners' pause between light turns (see listen.c) */
     uint64_t turn_datagrams; /* read in this turn of the loop */
     int napping;

@@ -153,6 +153,7 @@ static void daemon_stop(floe_daemon *d, const char *why)
     uv_close((uv_handle_t *)&d->nap, NULL);
     uv_close((uv_handle_t *)&d->housekeep_check, NULL);
     uv_close((uv_handle_t *)&d->housekeep_idle, NULL);
+    uv_close((uv_handle_t *)&d->turn_end, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -199,6 +200,24 @@ static void on_housekeep_check(uv_check_t *h)
         housekeep(d);
 }
 
+/* A turn this long has kept exports waiting in the socket buffers long
+ * enough to fill them at a high rate; it is logged (rate-limited). */
+#define LONG_TURN_NS 250000000ULL
+
+/* Runs just before the loop waits for events: the turn that ends here is
+ * the time since the last such wait ended. */
+static void on_turn_end(uv_prepare_t *h)
+{
+    floe_daemon *d = h->data;
+    uint64_t busy = floe_loop_turn(&d->engine.loop_stats, uv_hrtime(),
+                                   uv_metrics_idle_time(&d->loop), floe_time_ms());
+    if (busy >= LONG_TURN_NS)
+        log_warn_rl(&d->log,
+                    "loop: one turn took %llu ms; exports that arrived meanwhile waited in the "
+                    "socket buffers (socket_drops in /api/v1/status counts any they lost)",
+                    (unsigned long long)(busy / 1000000));
+}
+
 static void on_tick(uv_timer_t *t)
 {
     floe_daemon *d = t->data;
@@ -235,6 +254,7 @@ static int daemon_start(floe_daemon *d)
     }
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
     uv_check_start(&d->housekeep_check, on_housekeep_check);
+    uv_prepare_start(&d->turn_end, on_turn_end);
     return 0;
 }
 
@@ -263,6 +283,8 @@ int floe_cmd_run(const floe_run_opts *o)
     apply_log(d);
     signal(SIGPIPE, SIG_IGN);
     int rc = uv_loop_init(&d->loop);
+    if (rc == 0)
+        rc = uv_loop_configure(&d->loop, UV_METRICS_IDLE_TIME);
     if (rc != 0) {
         log_error(&d->log, "cannot start the event loop: %s", uv_strerror(rc));
         floe_config_free(&d->cfg);
@@ -285,7 +307,8 @@ int floe_cmd_run(const floe_run_opts *o)
     d->sigint.data = d->sigterm.data = d->sighup.data = d;
     uv_check_init(&d->loop, &d->housekeep_check);
     uv_idle_init(&d->loop, &d->housekeep_idle);
-    d->housekeep_check.data = d->housekeep_idle.data = d;
+    uv_prepare_init(&d->loop, &d->turn_end);
+    d->housekeep_check.data = d->housekeep_idle.data = d->turn_end.data = d;
     log_info(&d->log, "floe %s starting (config %s, data %s)", PACKAGE_VERSION,
              o->config_path ? o->config_path : "built-in defaults", d->cfg.data_dir);
 

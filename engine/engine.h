@@ -325,6 +325,36 @@ void floe_sched_init(floe_sched *s, floe_sched_fn fn, void *ud);
 /* Moves the clock to now_ms (never backwards) and fires what is due. */
 void floe_sched_advance(floe_sched *s, uint64_t now_ms);
 
+/* ---- the loop's turns -------------------------------------------------- */
+
+/*
+ * How busy the daemon's event loop is. A turn is the work between two of
+ * its waits for events: reading exports, the tables' upkeep, timers, web
+ * requests. While a turn runs, exports wait in the socket buffers, so a
+ * long one is what overflows them. The daemon reports each turn (its
+ * prepare handle, just before the loop waits) with the monotonic clock and
+ * libuv's total time spent waiting; both in nanoseconds.
+ */
+#define FLOE_LOOP_WINDOW_NS 10000000000ULL /* 10 s */
+typedef struct floe_loop_stats {
+    uint64_t turns;
+    uint64_t busy_ns, idle_ns; /* since the first turn */
+    uint64_t longest_ns;       /* the longest turn since start */
+    uint64_t longest_at_ms;    /* when it ended, wall clock */
+    struct {
+        uint64_t start_ns, span_ns, turns, busy_ns, longest_ns;
+    } cur, last;                        /* the running 10 s window and the one before it */
+    uint64_t prev_now_ns, prev_idle_ns; /* the previous report; 0: none yet */
+} floe_loop_stats;
+
+/* Counts the turn that ends now; returns its busy time in nanoseconds. */
+uint64_t floe_loop_turn(floe_loop_stats *s, uint64_t now_ns, uint64_t idle_ns, uint64_t wall_ms);
+/* The busy share in percent (0-100) of the last complete window, or of the
+ * running one before any has completed; and the longest turn of the
+ * running window and the last, so of the last 10 to 20 seconds. */
+unsigned floe_loop_busy_pct(const floe_loop_stats *s);
+uint64_t floe_loop_recent_longest_ns(const floe_loop_stats *s);
+
 /* ---- the engine -------------------------------------------------------- */
 
 /*
@@ -398,6 +428,7 @@ typedef struct floe_engine {
     uint32_t next_session;            /* the last stream session number given out */
     struct floe_history *history;     /* the ClickHouse export; NULL: none */
     struct floe_engine_history *hist; /* its flow marks (engine/history.c) */
+    floe_loop_stats loop_stats;       /* the daemon's loop; all zero offline */
 } floe_engine;
 
 /*

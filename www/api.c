@@ -90,6 +90,21 @@ static void plugins_status_json(floe_json *j, const floe_engine *e)
     floe_json_obj_end(j);
 }
 
+/* The daemon's loop: how busy it is, and its longest turns. */
+static void loop_json(floe_json *j, const floe_loop_stats *s)
+{
+    floe_json_key(j, "loop");
+    floe_json_obj_begin(j);
+    floe_json_ku64(j, "turns", s->turns);
+    floe_json_ku64(j, "busy_ms", s->busy_ns / 1000000);
+    floe_json_ku64(j, "idle_ms", s->idle_ns / 1000000);
+    floe_json_ku64(j, "busy_pct", floe_loop_busy_pct(s));
+    floe_json_ku64(j, "longest_turn_us", floe_loop_recent_longest_ns(s) / 1000);
+    floe_json_ku64(j, "longest_turn_ever_us", s->longest_ns / 1000);
+    floe_json_ku64(j, "longest_turn_at_ms", s->longest_at_ms);
+    floe_json_obj_end(j);
+}
+
 static void on_status(floe_www_req *req, void *ud)
 {
     floe_engine *e = ud;
@@ -138,6 +153,7 @@ static void on_status(floe_www_req *req, void *ud)
     floe_json_ku64(&j, "socket_drops", drops);
     floe_json_ku64(&j, "reloads", e->reloads);
     floe_json_ku64(&j, "reload_errors", e->reload_errors);
+    loop_json(&j, &e->loop_stats);
     floe_json_obj_end(&j);
     floe_www_reply_json(req, 200, &b);
     floe_buf_close(&b);
@@ -285,6 +301,15 @@ static void on_metrics(floe_www_req *req, void *ud)
         floe_ts_stats_prometheus(e->ts, &b);
     if (e->history)
         floe_history_metrics(e->history, &b);
+    metric_head(&b, "loop_turns_total", "counter", "Turns of the event loop.");
+    floe_buf_printf(&b, "floe_loop_turns_total %llu\n", (unsigned long long)e->loop_stats.turns);
+    metric_head(&b, "loop_busy_seconds_total", "counter",
+                "Time the event loop spent working rather than waiting for events.");
+    floe_buf_printf(&b, "floe_loop_busy_seconds_total %.6f\n", e->loop_stats.busy_ns / 1e9);
+    metric_head(&b, "loop_longest_turn_seconds", "gauge",
+                "The longest turn of the event loop in the last 10 to 20 seconds.");
+    floe_buf_printf(&b, "floe_loop_longest_turn_seconds %.6f\n",
+                    floe_loop_recent_longest_ns(&e->loop_stats) / 1e9);
     metric_head(&b, "scheduler_ticks_total", "counter", "Scheduler ticks fired, by period.");
     for (int p = 0; p < FLOE_PERIOD_COUNT; p++)
         floe_buf_printf(&b, "floe_scheduler_ticks_total{period=\"%s\"} %llu\n", floe_period_name(p),

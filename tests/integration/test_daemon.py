@@ -99,6 +99,32 @@ class CountsAndRejects(unittest.TestCase):
             self.assertTrue(headers["Content-Type"].startswith("text/plain"))
             self.assertIn('floe_records_total{proto="v5"} 4\n', text)
             self.assertIn('floe_exporter_records_total{exporter="127.0.0.1",domain="0",proto="v5"} 4\n', text)
+            self.assertRegex(text, r"\nfloe_loop_turns_total [1-9][0-9]*\n")
+            self.assertRegex(text, r"\nfloe_loop_busy_seconds_total [0-9.]+\n")
+            self.assertRegex(text, r"\nfloe_loop_longest_turn_seconds [0-9.]+\n")
+            d.stop()
+
+    def test_loop_turns_account_for_its_time(self):
+        # Every turn of the loop is counted, and its busy and idle time
+        # together make up the time between the first turn and the last.
+        with Daemon() as d:
+            first = d.get("/api/v1/status")["loop"]
+            t0 = time.monotonic()
+            for seq in range(0, 300, 30):
+                d.send(v5_datagram(30, seq))
+            d.wait_for(lambda s: s["protocols"]["v5"]["records"] >= 300)
+            time.sleep(1.0)
+            last = d.get("/api/v1/status")["loop"]
+            elapsed_ms = (time.monotonic() - t0) * 1000
+            self.assertGreater(last["turns"], first["turns"])
+            grew = (last["busy_ms"] + last["idle_ms"]) - (first["busy_ms"] + first["idle_ms"])
+            self.assertGreater(grew, elapsed_ms - 150)
+            self.assertLess(grew, elapsed_ms + 150)
+            self.assertLess(last["busy_ms"], last["idle_ms"])  # a light load waits most of the time
+            self.assertLessEqual(last["busy_pct"], 100)
+            self.assertGreater(last["longest_turn_ever_us"], 0)
+            self.assertGreaterEqual(last["longest_turn_ever_us"], last["longest_turn_us"])
+            self.assertGreater(last["longest_turn_at_ms"], 0)
             d.stop()
 
 

@@ -158,6 +158,47 @@ TEST(period_names_round_trip)
     ASSERT_EQ(floe_period_parse("week"), -1);
 }
 
+/* A turn is the time between two waits less the wait itself; the busy
+ * share and the recent longest turn come from 10 s windows. */
+TEST(loop_turns_are_the_time_between_waits)
+{
+    floe_loop_stats s;
+    memset(&s, 0, sizeof(s));
+    const uint64_t ms = 1000000, t0 = 5000 * ms;
+    ASSERT_U64_EQ(floe_loop_turn(&s, t0, 0, 1), 0); /* a baseline only */
+    ASSERT_U64_EQ(s.turns, 0);
+    /* 10 ms later, 7 of them spent waiting: a 3 ms turn. */
+    ASSERT_U64_EQ(floe_loop_turn(&s, t0 + 10 * ms, 7 * ms, 2), 3 * ms);
+    /* A 400 ms turn with no wait in it. */
+    ASSERT_U64_EQ(floe_loop_turn(&s, t0 + 410 * ms, 7 * ms, 3), 400 * ms);
+    ASSERT_U64_EQ(s.turns, 2);
+    ASSERT_U64_EQ(s.busy_ns, 403 * ms);
+    ASSERT_U64_EQ(s.idle_ns, 7 * ms);
+    ASSERT_U64_EQ(s.longest_ns, 400 * ms);
+    ASSERT_U64_EQ(s.longest_at_ms, 3);
+    ASSERT_EQ(floe_loop_busy_pct(&s), 98); /* 403 of 410 ms, the running window */
+    /* Then 12 s of 1 ms turns every 100 ms: the first window closes with
+     * the long turn in it, the next holds only short ones. */
+    uint64_t now = t0 + 410 * ms, idle = 7 * ms;
+    for (int i = 0; i < 120; i++) {
+        now += 100 * ms, idle += 99 * ms;
+        floe_loop_turn(&s, now, idle, 4);
+    }
+    ASSERT_U64_EQ(s.longest_ns, 400 * ms);
+    ASSERT_U64_EQ(floe_loop_recent_longest_ns(&s), 400 * ms); /* still in the last window */
+    ASSERT_CMP_INT(floe_loop_busy_pct(&s), <=, 5);
+    for (int i = 0; i < 100; i++) {
+        now += 100 * ms, idle += 99 * ms;
+        floe_loop_turn(&s, now, idle, 5);
+    }
+    ASSERT_U64_EQ(floe_loop_recent_longest_ns(&s), 1 * ms); /* aged out */
+    ASSERT_EQ(floe_loop_busy_pct(&s), 1);
+    /* A clock that goes back starts over from a baseline, counting nothing. */
+    uint64_t turns = s.turns;
+    ASSERT_U64_EQ(floe_loop_turn(&s, now - 50 * ms, idle, 6), 0);
+    ASSERT_U64_EQ(s.turns, turns);
+}
+
 /* The engine's clock drives its scheduler: a replay at capture time. */
 TEST(engine_clock_drives_the_scheduler)
 {
@@ -368,4 +409,5 @@ TEST_MAIN(TEST_ENTRY(exporter_evicted_while_its_records_wait_in_the_pipeline),
           TEST_ENTRY(scheduler_jump_fires_the_latest_and_counts_the_rest),
           TEST_ENTRY(period_names_round_trip), TEST_ENTRY(engine_clock_drives_the_scheduler),
           TEST_ENTRY(counters_reach_every_form), TEST_ENTRY(live_series_walk_the_hosts_in_slices),
-          TEST_ENTRY(host_apps_series_are_the_largest_ones))
+          TEST_ENTRY(host_apps_series_are_the_largest_ones),
+          TEST_ENTRY(loop_turns_are_the_time_between_waits))
