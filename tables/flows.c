@@ -1083,10 +1083,15 @@ static void record_apply(floe_tables *t, const floe_record *r, record_prep *p, u
     t->st.records++;
     floe_flow *f = flow_find(t, p);
     if (f) {
-        /* Only a SYN or a biflowDirection can overturn roles taken from
-         * ports or first sight. */
-        if (!f->dir_certain && ((r->has & FLOE_F(BIFLOW_DIR)) ||
-                                ((r->tcp_flags & TCP_SYN) && (r->has & FLOE_F(TCP_FLAGS))))) {
+        /* Only a lone SYN, a SYN-ACK or a biflowDirection can overturn
+         * roles taken from ports or first sight (src_is_client's certain
+         * cases). A router's record carries the flow's flags ORed, SYN
+         * with ACK and more, so most updates skip the call. */
+        unsigned fl = r->tcp_flags & 0x3f;
+        int may_decide = (r->has & FLOE_F(BIFLOW_DIR)) ||
+                         ((r->has & FLOE_F(TCP_FLAGS)) &&
+                          ((fl & (TCP_SYN | TCP_ACK)) == TCP_SYN || fl == (TCP_SYN | TCP_ACK)));
+        if (!f->dir_certain && may_decide) {
             int certain, c = src_is_client(t, r, &certain);
             int src_is_cli = src_is_a == f->cli_is_a;
             if (certain && c == !src_is_cli)
