@@ -1305,6 +1305,8 @@ size_t floe_tables_housekeep(floe_tables *t, uint64_t now, size_t budget)
     /* New flows and hosts find their memory backed already. */
     floe_pool_prefault(&t->flow_pool);
     floe_pool_prefault(&t->host_pool);
+    if (t->dpi)
+        floe_pool_prefault(floe_dpi_state_pool(t->dpi));
     while (n < budget && (f = floe_fifo_head(&t->dirty))) {
         if (t->dirty_stamp[t->dirty.head & t->dirty.mask] + FLOE_FLUSH_AGE_MS > now)
             break;
@@ -1339,7 +1341,8 @@ void floe_tables_opts_defaults(floe_tables_opts *o)
 }
 
 /*
- * Backs the flow and host pools to their bound now, before any traffic.
+ * Backs the flow, host and dissection-state pools to their bound now,
+ * before any traffic.
  * Otherwise their memory is backed as the tables first fill, in 2 MiB
  * steps on the loop thread: on a VM whose host backs guest memory lazily
  * a step took 3-9 ms, and a first fill at a million new flows a second
@@ -1349,9 +1352,10 @@ void floe_tables_opts_defaults(floe_tables_opts *o)
 static void tables_prefault(floe_tables *t)
 {
     uint64_t start = floe_monotonic_ms();
-    floe_pool *pools[] = {&t->flow_pool, &t->host_pool};
+    floe_pool *pools[] = {&t->flow_pool, &t->host_pool,
+                          t->dpi ? floe_dpi_state_pool(t->dpi) : NULL};
     size_t bytes = 0;
-    for (size_t i = 0; i < FLOE_ARRAY_LEN(pools); i++) {
+    for (size_t i = 0; i < FLOE_ARRAY_LEN(pools) && pools[i]; i++) {
         if (floe_pool_populate(pools[i]) != 0) {
             log_warn(t->log, "tables: could not back their memory at start; it is backed as "
                              "they fill");
@@ -1359,8 +1363,11 @@ static void tables_prefault(floe_tables *t)
         }
         bytes += pools[i]->faulted;
     }
-    log_info(t->log, "tables: %zu MiB backed for %zu flows and %zu hosts in %.2f s", bytes >> 20,
-             t->flow_pool.max, t->host_pool.max, (double)(floe_monotonic_ms() - start) / 1000.0);
+    log_info(t->log,
+             "tables: %zu MiB backed for %zu flows and %zu hosts (and %zu nDPI states) in %.2f s",
+             bytes >> 20, t->flow_pool.max, t->host_pool.max,
+             t->dpi ? floe_dpi_state_pool(t->dpi)->max : 0,
+             (double)(floe_monotonic_ms() - start) / 1000.0);
 }
 
 int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, char *err,
@@ -1463,5 +1470,5 @@ size_t floe_tables_bytes(const floe_tables *t)
            (t->flow_lru.mask + 1 + 2 * (t->dirty.mask + 1) +
             (t->periodic.slot ? t->periodic.mask + 1 : 0)) *
                sizeof(void *) +
-           (t->dpi ? floe_dpi_states(t->dpi) * floe_dpi_state_size(t->dpi) : 0);
+           (t->dpi ? floe_pool_bytes(floe_dpi_state_pool(t->dpi)) : 0);
 }

@@ -103,8 +103,10 @@ int floe_dpi_risk_parse(const char *name);
 int floe_dpi_category_parse(floe_dpi *d, const char *name);
 /* How many protocol ids nDPI knows (ids are below it). */
 size_t floe_dpi_app_count(floe_dpi *d);
+/* Dissection states live now, and the pool they come from (its memory is
+ * backed ahead of need with the tables' own). */
 size_t floe_dpi_states(const floe_dpi *d);
-size_t floe_dpi_state_size(const floe_dpi *d);
+floe_pool *floe_dpi_state_pool(floe_dpi *d);
 uint64_t floe_dpi_refusals(const floe_dpi *d);
 
 /* ---- entries ------------------------------------------------------------ */
