@@ -384,8 +384,8 @@ typedef struct floe_tables {
     uint64_t idle_timeout_ms;
     uint32_t dpi_max_packets;
     uint32_t dpi_max_rate;
-    uint32_t dpi_used;        /* dissections in the current second */
-    uint64_t dpi_second;      /* that second, ms / 1000 */
+    uint64_t dpi_tokens;      /* the dissection budget, in thousandths of one */
+    uint64_t dpi_refill_ms;   /* when it was last topped up */
     uint8_t well_known[8192]; /* a bit per port: a service port marks the server */
     floe_tables_stats st;
     struct tables__pipe_entry *pipe; /* FLOE_PIPE_LEN entries */

@@ -758,11 +758,11 @@ TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
     floe_tables_record(&fx.t, &a, 1000);
     ASSERT_EQ(fx.t.st.dpi_no_payload, 1);
     ASSERT_EQ(fx.t.st.dpi_packets, 0);
-    /* With payload: the one dissection this second's budget allows. */
+    /* With payload: the one dissection the budget holds (1 a second). */
     a.sampled_len = (uint32_t)n;
     floe_tables_record(&fx.t, &a, 1001);
     ASSERT_EQ(fx.t.st.dpi_packets, 1);
-    /* Another flow in the same second is over budget and keeps its guess. */
+    /* Another flow half a second later is over budget and keeps its guess. */
     floe_record b = rec(&fx, "10.0.0.2", 40000, "192.0.2.80", 8080, n, 1, 0x18);
     b.sampled = pkt;
     b.sampled_len = (uint32_t)n;
@@ -770,9 +770,43 @@ TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
     floe_tables_record(&fx.t, &b, 1500);
     ASSERT_EQ(fx.t.st.dpi_over_budget, 1);
     ASSERT_EQ(fx.t.st.dpi_packets, 1);
-    /* The next second brings a new budget. */
+    /* A second after the first, the budget has one again. */
     floe_tables_record(&fx.t, &b, 2000);
     ASSERT_EQ(fx.t.st.dpi_packets, 2);
+    fx_close(&fx);
+}
+
+/* The budget is spread over the second: a burst gets a tenth of a second's
+ * worth at once, and the rest as the clock moves. */
+TEST(dpi_budget_is_spread_over_the_second)
+{
+    fixture fx;
+    uint8_t pkt[256];
+    fx_init(&fx, 5000, 1000);
+    fx.t.dpi_max_rate = 1000;
+    size_t n = http_sample(pkt);
+    char src[32];
+    uint64_t now = 100000;
+    for (int i = 0; i < 500; i++) { /* 500 new flows in one millisecond */
+        snprintf(src, sizeof(src), "10.0.%d.%d", i / 200, i % 200 + 1);
+        floe_record a = rec(&fx, src, 40000, "192.0.2.80", 8080, n, 1, 0x18);
+        a.sampled = pkt;
+        a.sampled_len = (uint32_t)n;
+        a.sampled_proto = 1;
+        floe_tables_record(&fx.t, &a, now);
+    }
+    ASSERT_EQ(fx.t.st.dpi_packets, 101); /* 100 ms of 1000 a second, and one */
+    ASSERT_EQ(fx.t.st.dpi_over_budget, 399);
+    /* 20 ms on: 20 more. */
+    for (int i = 0; i < 50; i++) {
+        snprintf(src, sizeof(src), "10.1.%d.%d", i / 200, i % 200 + 1);
+        floe_record a = rec(&fx, src, 40000, "192.0.2.80", 8080, n, 1, 0x18);
+        a.sampled = pkt;
+        a.sampled_len = (uint32_t)n;
+        a.sampled_proto = 1;
+        floe_tables_record(&fx.t, &a, now + 20);
+    }
+    ASSERT_EQ(fx.t.st.dpi_packets, 121);
     fx_close(&fx);
 }
 
@@ -1084,6 +1118,7 @@ TEST_MAIN(TEST_ENTRY(both_directions_are_one_flow), TEST_ENTRY(well_known_port_d
           TEST_ENTRY(ie95_named_by_the_exporter_maps_to_ndpi),
           TEST_ENTRY(sflow_sampled_http_on_8080_is_labelled_from_payload),
           TEST_ENTRY(dpi_skips_empty_payloads_and_keeps_to_its_budget),
+          TEST_ENTRY(dpi_budget_is_spread_over_the_second),
           TEST_ENTRY(protocol_detected_fires_once_when_the_app_is_known),
           TEST_ENTRY(statuses_score_flows_and_hosts),
           TEST_ENTRY(exporter_risks_and_retransmissions_reach_flows_and_hosts),
