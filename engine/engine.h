@@ -341,6 +341,7 @@ typedef struct floe_loop_stats {
     uint64_t busy_ns, idle_ns; /* since the first turn */
     uint64_t longest_ns;       /* the longest turn since start */
     uint64_t longest_at_ms;    /* when it ended, wall clock */
+    uint64_t step_longest_ns;  /* the longest since the timeseries last took it */
     struct {
         uint64_t start_ns, span_ns, turns, busy_ns, longest_ns;
     } cur, last;                        /* the running 10 s window and the one before it */
@@ -399,7 +400,7 @@ typedef struct floe_series {
     size_t slot;    /* the walk's next slot: interfaces, then hosts */
     int walking;    /* the walk of step_s is under way */
     struct {
-        uint64_t bytes, records, drops, malformed, alerts, lua_ns;
+        uint64_t bytes, records, drops, malformed, alerts, lua_ns, loop_busy_ns, loop_idle_ns;
     } mark;
     uint64_t points, steps, late; /* late: walks still going at the next tick */
 } floe_series;

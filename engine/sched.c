@@ -63,6 +63,8 @@ uint64_t floe_loop_turn(floe_loop_stats *s, uint64_t now_ns, uint64_t idle_ns, u
     s->turns++;
     s->busy_ns += busy;
     s->idle_ns += span - busy;
+    if (busy > s->step_longest_ns)
+        s->step_longest_ns = busy;
     if (busy > s->longest_ns) {
         s->longest_ns = busy;
         s->longest_at_ms = wall_ms;

@@ -30,6 +30,7 @@ enum builtin_id {
     S_SYSTEM_TABLES,
     S_SYSTEM_ALERTS,
     S_SYSTEM_PLUGINS,
+    S_SYSTEM_LOOP,
     S_EXPORTER,
     S_IFACE_TRAFFIC,
     S_IFACE_PACKETS,
@@ -74,6 +75,11 @@ static const struct builtin {
                           "Time in plugins",
                           {NULL},
                           {{"lua_ms", G, "ms", "Lua time per minute"}}},
+    [S_SYSTEM_LOOP] = {"system:loop",
+                       "Collector loop",
+                       {NULL},
+                       {{"busy_pct", G, "%", "Busy (%)"},
+                        {"longest_ms", G, "ms", "Longest turn (ms)"}}},
     [S_EXPORTER] = {"exporter:stats",
                     "Exporter",
                     {"exporter", "domain"},
@@ -199,6 +205,17 @@ static void put_system(floe_engine *e)
     put(e, S_SYSTEM_ALERTS, NULL, v);
     v[0] = grow(ps.ns, &s->mark.lua_ns) / 1e6;
     put(e, S_SYSTEM_PLUGINS, NULL, v);
+    /* The daemon's loop (a replay has none): its busy share and longest
+     * turn over the step. */
+    floe_loop_stats *l = &e->loop_stats;
+    if (l->turns) {
+        double busy = grow(l->busy_ns, &s->mark.loop_busy_ns);
+        double idle = grow(l->idle_ns, &s->mark.loop_idle_ns);
+        v[0] = busy + idle > 0 ? 100.0 * busy / (busy + idle) : NAN;
+        v[1] = (double)l->step_longest_ns / 1e6;
+        l->step_longest_ns = 0;
+        put(e, S_SYSTEM_LOOP, NULL, v);
+    }
 }
 
 static void put_exporters(floe_engine *e)

@@ -214,6 +214,8 @@ static void body_exporters(floe_buf *b, const char *arg)
     data_table(b, "interfaces", ifs, FLOE_ARRAY_LEN(ifs));
     floe_buf_puts(b, "<div class=\"chart\" id=\"iface-chart\" data-schema=\"iface:traffic\" "
                      "data-tags=\"\" data-unit=\"bytes\" hidden></div></section>");
+    chart_slot(b, "Records and drops", "system:ingest", "", "count");
+    chart_slot(b, "Collector loop: busy share and longest turn", "system:loop", "", "count");
 }
 
 /* The alerts page: app.js fills the table from GET /api/v1/alerts with the

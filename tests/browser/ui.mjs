@@ -204,6 +204,9 @@ async function exportersPage(page) {
     await page.click('#templates details.templates summary');
     await page.waitForSelector('#templates details[open] table tbody tr');
     await page.waitForSelector('#interfaces tbody tr:not(.empty)');
+    // The collector's own charts: records and drops, and the loop's load.
+    for (const schema of ['system:ingest', 'system:loop'])
+        await page.waitForSelector(`.chart[data-schema="${schema}"][data-state]`);
     await shot(page, 'exporters');
 }
 

@@ -264,6 +264,8 @@ TEST(counters_reach_every_form)
 typedef struct points {
     uint64_t host_traffic, bytes_sent, wrong_time, other;
     uint64_t when_s;
+    uint64_t loop;
+    double loop_busy_pct, loop_longest_ms;
 } points;
 
 static void count_point(void *ud, const char *schema, const char *const *tags, const double *v,
@@ -277,6 +279,10 @@ static void count_point(void *ud, const char *schema, const char *const *tags, c
     if (strcmp(schema, "host:traffic") == 0) {
         p->host_traffic++;
         p->bytes_sent += (uint64_t)v[0];
+    } else if (strcmp(schema, "system:loop") == 0) {
+        p->loop++;
+        p->loop_busy_pct = v[0];
+        p->loop_longest_ms = v[1];
     } else {
         p->other++;
     }
@@ -322,10 +328,19 @@ TEST(live_series_walk_the_hosts_in_slices)
         floe_tables_record(&e.tables, &r, t0 + 1000);
     }
     p.when_s = t0 / 1000 + 60;
+    /* The loop's turns in the minute: 30 and 10 ms of work in 200 ms. */
+    const uint64_t ms = 1000000;
+    floe_loop_turn(&e.loop_stats, 1000 * ms, 0, t0);
+    floe_loop_turn(&e.loop_stats, 1100 * ms, 70 * ms, t0);
+    floe_loop_turn(&e.loop_stats, 1200 * ms, 160 * ms, t0);
     floe_engine_advance(&e, t0 + 30000); /* the scheduler's first advance sets its clock */
     floe_engine_advance(&e, t0 + 60000);
     ASSERT_EQ(p.host_traffic, 0);
     ASSERT(p.other > 0); /* the system's and the network's, at once */
+    ASSERT_EQ(p.loop, 1);
+    ASSERT_EQ((int)(p.loop_busy_pct + 0.5), 20);
+    ASSERT_EQ((int)(p.loop_longest_ms + 0.5), 30);
+    ASSERT_U64_EQ(e.loop_stats.step_longest_ns, 0); /* taken: the next minute starts afresh */
     int slices = 0;
     while (floe_series_run(&e))
         slices++;
