@@ -297,6 +297,13 @@ static inline void app_account(floe_tables *t, uint16_t app, uint64_t bytes, uin
 }
 
 /* Adds a flow's pending counters to its hosts and networks. */
+/* Whether the flow's next flush adds its client's SYN to the server's
+ * syns_rcvd (a line of the host that the flush reads for nothing else). */
+static inline int flow_counts_syn(const floe_flow *f)
+{
+    return !f->syn_counted && (f->tcp_flags[0] & TCP_SYN) && f->key.ipproto == 6;
+}
+
 static void flow_flush(floe_tables *t, floe_flow *f)
 {
     for (int dir = 0; dir < 2; dir++) {
@@ -319,14 +326,15 @@ static void flow_flush(floe_tables *t, floe_flow *f)
         t->st.packets += p;
         f->pend_bytes[dir] = f->pend_pkts[dir] = 0;
     }
-    if (!f->syn_counted && (f->tcp_flags[0] & TCP_SYN) && f->key.ipproto == 6) {
+    if (flow_counts_syn(f)) {
         f->syn_counted = 1;
         if (f->host[1])
             f->host[1]->syns_rcvd++;
     }
-    if (f->dirty_slot) {
+    if (f->dirty) {
         floe_fifo_clear_slot(&t->dirty, f->dirty_slot - 1);
         f->dirty_slot = 0;
+        f->dirty = 0;
         t->n_dirty--;
     }
 }
@@ -737,6 +745,13 @@ FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f, size_t lines)
             prefetch_host(f->host[i], lines);
 }
 
+/* The server's line with syns_rcvd, if the flush will add to it. */
+FLOE_PREFETCHER void prefetch_syn_host(const floe_flow *f)
+{
+    if (flow_counts_syn(f) && f->host[1])
+        FLOE_PREFETCH((const char *)f->host[1] + offsetof(floe_host, syns_rcvd));
+}
+
 /*
  * At the bound every new flow evicts the oldest, whose lines are long out
  * of cache, and evictions come about a microsecond apart. The flows next in
@@ -768,6 +783,7 @@ FLOE_PREFETCHER void prefetch_victim(floe_tables *t, const floe_flow *f, int ste
     /* Most flows reach the bound flushed: their hosts are only let go. */
     int pending = (f->pend_bytes[0] | f->pend_bytes[1] | f->pend_pkts[0] | f->pend_pkts[1]) != 0;
     prefetch_hosts(f, pending ? HOST_FLUSH_LINES : HOST_DETACH_LINES);
+    prefetch_syn_host(f);
 }
 
 FLOE_PREFETCHER void prefetch_victims(floe_tables *t, uint64_t now)
@@ -946,15 +962,16 @@ static void flow_dpi(floe_tables *t, floe_flow *f, const floe_record *r, uint64_
 }
 
 /* The flush reads a flow a second after its records, long out of cache:
- * fetch the lines it reads 16 places ahead, and the hosts of those 6
- * ahead. */
+ * fetch its lines 16 places ahead, and the hosts of those 6 ahead. */
 FLOE_PREFETCHER void prefetch_dirty(floe_tables *t)
 {
     const floe_flow *f;
     while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[0], 16)))
-        prefetch_flow(f);
-    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 6)))
+        prefetch_flow_all(f); /* the last line has its place in this queue */
+    while ((f = floe_fifo_ahead(&t->dirty, &t->dirty_ahead[1], 6))) {
         prefetch_hosts(f, HOST_FLUSH_LINES);
+        prefetch_syn_host(f);
+    }
 }
 
 /* Joins the flush queue, stamped now. Flows flushed out of turn leave
@@ -968,6 +985,7 @@ static void dirty_queue(floe_tables *t, floe_flow *f, uint64_t now)
     uint64_t pos = floe_fifo_push(&t->dirty, f);
     t->dirty_stamp[pos & t->dirty.mask] = now;
     f->dirty_slot = (uint32_t)(pos & t->dirty.mask) + 1;
+    f->dirty = 1;
     t->n_dirty++;
 }
 
@@ -1060,7 +1078,7 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
         flow_account_reverse(f, !d, r, s);
     if (at_once)
         flow_flush(t, f);
-    else if (!f->dirty_slot)
+    else if (!f->dirty)
         dirty_queue(t, f, now);
 }
 
@@ -1178,13 +1196,14 @@ FLOE_PREFETCHER void prefetch_host_buckets(const floe_tables *t, const floe_reco
 }
 
 /* The hosts whose tags match in the home bucket: the lines a new flow
- * reads of them. */
-FLOE_PREFETCHER void prefetch_host_matches(const floe_tmap *m, uint64_t hash)
+ * reads of them, as it flushes at once (with syns_rcvd's for a SYN: which
+ * end is the server is not known yet). */
+FLOE_PREFETCHER void prefetch_host_matches(const floe_tmap *m, uint64_t hash, int syn)
 {
     const floe_tmap_bucket *b = floe_tmap_home(m, hash);
+    size_t lines = syn ? offsetof(floe_host, syns_rcvd) / 64 + 1 : HOST_FLUSH_LINES;
     for (uint64_t x = floe_tmap_match(b, floe_tmap_tag(hash)); x; x &= x - 1)
-        prefetch_host(b->item[floe_tmap_slot(x)],
-                      HOST_FLUSH_LINES); /* a new flow flushes at once */
+        prefetch_host(b->item[floe_tmap_slot(x)], lines);
 }
 
 static pipe_entry *pipe_at(floe_tables *t, size_t back)
@@ -1227,8 +1246,10 @@ FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
     if (stage == 1) {
         pipe_stage_bucket(t, e);
     } else if (e->hosts == 1) {
-        prefetch_host_matches(&t->hosts, e->prep.host_hash[0]);
-        prefetch_host_matches(&t->hosts, e->prep.host_hash[1]);
+        const floe_record *r = &e->rec;
+        int syn = r->ipproto == 6 && (r->has & FLOE_F(TCP_FLAGS)) && (r->tcp_flags & TCP_SYN);
+        prefetch_host_matches(&t->hosts, e->prep.host_hash[0], syn);
+        prefetch_host_matches(&t->hosts, e->prep.host_hash[1], syn);
         e->hosts = 2;
     } else if (stage == 2 && e->prep.chained) {
         const floe_flow *f = flow_find(t, &e->prep);

@@ -176,6 +176,7 @@ typedef struct floe_flow {
     uint8_t detected : 1;    /* protocolDetected has fired */
     uint8_t syn_counted : 1; /* its client's SYN is in the server's syns_rcvd */
     uint8_t has_asn : 1;     /* its AS numbers are in the tables' flow_asn (floe_flow_asn) */
+    uint8_t dirty : 1;       /* in the flush queue (at dirty_slot): a record need not read line 3 */
     /* line 3: the rest */
     uint64_t first_ms;              /* when floe saw the first record */
     void *dpi;                      /* nDPI state while dissecting sampled headers */
