@@ -301,7 +301,7 @@ static inline void app_account(floe_tables *t, uint16_t app, uint64_t bytes, uin
  * syns_rcvd (a line of the host that the flush reads for nothing else). */
 static inline int flow_counts_syn(const floe_flow *f)
 {
-    return !f->syn_counted && (f->tcp_flags[0] & TCP_SYN) && f->key.ipproto == 6;
+    return !f->syn_counted & ((f->tcp_flags[0] & TCP_SYN) != 0) & (f->key.ipproto == 6);
 }
 
 static void flow_flush(floe_tables *t, floe_flow *f)
@@ -745,11 +745,14 @@ FLOE_PREFETCHER void prefetch_hosts(const floe_flow *f, size_t lines)
             prefetch_host(f->host[i], lines);
 }
 
-/* The server's line with syns_rcvd, if the flush will add to it. */
+/* The server's line with syns_rcvd, if the flush will add to it. Which
+ * flows do goes either way from flow to flow, so the address is chosen
+ * without a branch (the flow itself, in cache, otherwise). */
 FLOE_PREFETCHER void prefetch_syn_host(const floe_flow *f)
 {
-    if (flow_counts_syn(f) && f->host[1])
-        FLOE_PREFETCH((const char *)f->host[1] + offsetof(floe_host, syns_rcvd));
+    const char *h = (const char *)f->host[1];
+    int want = flow_counts_syn(f) & (h != NULL);
+    FLOE_PREFETCH(want ? h + offsetof(floe_host, syns_rcvd) : (const char *)f);
 }
 
 /*
@@ -1201,9 +1204,11 @@ FLOE_PREFETCHER void prefetch_host_buckets(const floe_tables *t, const floe_reco
 FLOE_PREFETCHER void prefetch_host_matches(const floe_tmap *m, uint64_t hash, int syn)
 {
     const floe_tmap_bucket *b = floe_tmap_home(m, hash);
-    size_t lines = syn ? offsetof(floe_host, syns_rcvd) / 64 + 1 : HOST_FLUSH_LINES;
-    for (uint64_t x = floe_tmap_match(b, floe_tmap_tag(hash)); x; x &= x - 1)
-        prefetch_host(b->item[floe_tmap_slot(x)], lines);
+    for (uint64_t x = floe_tmap_match(b, floe_tmap_tag(hash)); x; x &= x - 1) {
+        const char *h = b->item[floe_tmap_slot(x)];
+        prefetch_host((const floe_host *)h, HOST_FLUSH_LINES);
+        FLOE_PREFETCH(syn ? h + offsetof(floe_host, syns_rcvd) : h); /* no branch */
+    }
 }
 
 static pipe_entry *pipe_at(floe_tables *t, size_t back)
@@ -1247,7 +1252,8 @@ FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
         pipe_stage_bucket(t, e);
     } else if (e->hosts == 1) {
         const floe_record *r = &e->rec;
-        int syn = r->ipproto == 6 && (r->has & FLOE_F(TCP_FLAGS)) && (r->tcp_flags & TCP_SYN);
+        int syn = (r->ipproto == 6) & ((r->has & FLOE_F(TCP_FLAGS)) != 0) &
+                  ((r->tcp_flags & TCP_SYN) != 0);
         prefetch_host_matches(&t->hosts, e->prep.host_hash[0], syn);
         prefetch_host_matches(&t->hosts, e->prep.host_hash[1], syn);
         e->hosts = 2;
