@@ -84,8 +84,9 @@ static const struct ckey {
     {"tables.enabled", C_BOOL, offsetof(floe_config, tables_enabled), 0, 0, 0,
      "keep flow, host, interface and network tables; false decodes and counts only"},
     {"tables.prefault", C_BOOL, offsetof(floe_config, tables.prefault), 0, 0, 0,
-     "floe run backs the flow and host tables' memory and nDPI's states to their bound at "
-     "start, so that their first fill does not stall ingest; false: as they fill"},
+     "floe run backs the flow and host tables' memory, nDPI's states and heap for nDPI's "
+     "buffers to their bound at start, so that their first fill does not stall ingest; "
+     "false: as they fill"},
     {"flows.max", C_UINT, offsetof(floe_config, tables.max_flows), 0, 1, 100000000,
      "flows kept; at the bound the least recently updated flow is evicted"},
     {"flows.idle_timeout", C_UINT, offsetof(floe_config, tables.flow_idle_timeout), 0, 1, 86400,

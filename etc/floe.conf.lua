@@ -62,7 +62,7 @@ templates = {
 tables = {
     -- keep flow, host, interface and network tables; false decodes and counts only
     enabled = true,
-    -- floe run backs the flow and host tables' memory and nDPI's states to their bound at start, so that their first fill does not stall ingest; false: as they fill
+    -- floe run backs the flow and host tables' memory, nDPI's states and heap for nDPI's buffers to their bound at start, so that their first fill does not stall ingest; false: as they fill
     prefault = true,
 }
 

@@ -9,6 +9,7 @@
  */
 #include "tables/tables.h"
 
+#include <malloc.h>
 #include <ndpi/ndpi_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,42 @@ void floe_dpi_free(floe_dpi *d)
 floe_pool *floe_dpi_state_pool(floe_dpi *d)
 {
     return &d->states;
+}
+
+/*
+ * nDPI also allocates for itself while it dissects: a TLS flow's
+ * reassembly buffer is a malloc of 2 KiB and more. On a cold heap, every
+ * page those buffers reach is touched for the first time on the loop, and
+ * on a VM whose host backs memory lazily that is slow: a cold floe at 700k
+ * sFlow samples a second spent 30% of its time in malloc and its page
+ * faults while the states filled. So the heap is grown and touched here,
+ * 3 KiB per state (at most 512 MiB: with the states full, nDPI had grown
+ * the heap by about that much), freed back to malloc and kept
+ * (M_TRIM_THRESHOLD), for nDPI to carve. Returns the bytes warmed.
+ */
+size_t floe_dpi_warm_heap(floe_dpi *d)
+{
+#if defined(__GLIBC__) && defined(M_TRIM_THRESHOLD)
+    enum { CHUNK = 64 * 1024 - 64 }; /* under malloc's mmap threshold: from the heap */
+    size_t bytes = d->states.max * 3072;
+    if (bytes > ((size_t)512 << 20))
+        bytes = (size_t)512 << 20;
+    size_t n = bytes / CHUNK, got = 0;
+    void **chunk = calloc(n ? n : 1, sizeof(*chunk));
+    if (!chunk)
+        return 0;
+    mallopt(M_TRIM_THRESHOLD, (int)(bytes + ((size_t)16 << 20)));
+    for (; got < n && (chunk[got] = malloc(CHUNK)); got++)
+        memset(chunk[got], 0, CHUNK);
+    size_t warmed = got * CHUNK;
+    while (got) /* newest first: each joins the free top of the heap */
+        free(chunk[--got]);
+    free(chunk);
+    return warmed;
+#else
+    (void)d;
+    return 0;
+#endif
 }
 
 static void set_label(floe_dpi *d, ndpi_protocol p, floe_app_label *out)

@@ -1404,10 +1404,12 @@ static void tables_prefault(floe_tables *t)
         }
         bytes += pools[i]->faulted;
     }
+    size_t heap = t->dpi ? floe_dpi_warm_heap(t->dpi) : 0;
     log_info(t->log,
-             "tables: %zu MiB backed for %zu flows and %zu hosts (and %zu nDPI states) in %.2f s",
+             "tables: %zu MiB backed for %zu flows and %zu hosts (and %zu nDPI states), and "
+             "%zu MiB of heap for nDPI's buffers, in %.2f s",
              bytes >> 20, t->flow_pool.max, t->host_pool.max,
-             t->dpi ? floe_dpi_state_pool(t->dpi)->max : 0,
+             t->dpi ? floe_dpi_state_pool(t->dpi)->max : 0, heap >> 20,
              (double)(floe_monotonic_ms() - start) / 1000.0);
 }
 

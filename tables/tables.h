@@ -107,6 +107,9 @@ size_t floe_dpi_app_count(floe_dpi *d);
  * backed ahead of need with the tables' own). */
 size_t floe_dpi_states(const floe_dpi *d);
 floe_pool *floe_dpi_state_pool(floe_dpi *d);
+/* Grows and touches the heap for nDPI's own allocations, and keeps it
+ * (floe run, with tables.prefault); returns the bytes. */
+size_t floe_dpi_warm_heap(floe_dpi *d);
 uint64_t floe_dpi_refusals(const floe_dpi *d);
 
 /* ---- entries ------------------------------------------------------------ */

@@ -57,6 +57,11 @@ class Daemon:
         self.web_port = free_port(socket.SOCK_STREAM)
         self.config_path = None
         args = [FLOE_BIN, "run", "--data", self.data, "--web", "127.0.0.1:%d" % self.web_port]
+        if config is None and "-c" not in extra_args and "--config" not in extra_args:
+            # Backing the tables' memory and nDPI's heap at start costs about
+            # 1.5 s a start on a VM; a test that passes its own config gets
+            # the default, and test_daemon checks it.
+            config = "tables = { prefault = false }\n"
         if config is not None:
             self.config_path = os.path.join(self.tmp.name, "floe.conf.lua")
             with open(self.config_path, "w") as f:
