@@ -296,7 +296,6 @@ static inline void app_account(floe_tables *t, uint16_t app, uint64_t bytes, uin
     t->apps[app].pkts += pkts;
 }
 
-/* Adds a flow's pending counters to its hosts and networks. */
 /* Whether the flow's next flush adds its client's SYN to the server's
  * syns_rcvd (a line of the host that the flush reads for nothing else). */
 static inline int flow_counts_syn(const floe_flow *f)
@@ -304,6 +303,7 @@ static inline int flow_counts_syn(const floe_flow *f)
     return !f->syn_counted & ((f->tcp_flags[0] & TCP_SYN) != 0) & (f->key.ipproto == 6);
 }
 
+/* Adds a flow's pending counters to its hosts and networks. */
 static void flow_flush(floe_tables *t, floe_flow *f)
 {
     for (int dir = 0; dir < 2; dir++) {
@@ -492,6 +492,13 @@ static inline int well_known(const floe_tables *t, uint16_t port)
     return (t->well_known[port / 8] >> (port % 8)) & 1;
 }
 
+/* Whether a record is TCP with SYN among its flags, without a branch. */
+static inline unsigned record_syn(const floe_record *r)
+{
+    return (r->ipproto == 6) & ((r->has & FLOE_F(TCP_FLAGS)) != 0) &
+           ((r->tcp_flags & TCP_SYN) != 0);
+}
+
 /* Which side of a record is the client: 1 its source, 0 its destination,
  * -1 no evidence. *certain is set when a lone SYN or SYN-ACK decided it.
  * Whether a record is TCP, and which of its ports are services, goes
@@ -506,7 +513,7 @@ static int src_is_client(const floe_tables *t, const floe_record *r, int *certai
         return r->biflow_dir == 1;
     }
     unsigned fl = r->tcp_flags & 0x3f;
-    unsigned syn = (r->ipproto == 6) & ((r->has & FLOE_F(TCP_FLAGS)) != 0) & ((fl & TCP_SYN) != 0);
+    unsigned syn = record_syn(r);
     unsigned lone = syn & ((fl & TCP_ACK) == 0), synack = syn & (fl == (TCP_SYN | TCP_ACK));
     unsigned sure = lone | synack;
     /* By the ports, indexed by bits: 1 the source's is a service, 2 the
@@ -1251,9 +1258,7 @@ FLOE_PREFETCHER void pipe_stage(floe_tables *t, pipe_entry *e, int stage)
     if (stage == 1) {
         pipe_stage_bucket(t, e);
     } else if (e->hosts == 1) {
-        const floe_record *r = &e->rec;
-        int syn = (r->ipproto == 6) & ((r->has & FLOE_F(TCP_FLAGS)) != 0) &
-                  ((r->tcp_flags & TCP_SYN) != 0);
+        int syn = (int)record_syn(&e->rec);
         prefetch_host_matches(&t->hosts, e->prep.host_hash[0], syn);
         prefetch_host_matches(&t->hosts, e->prep.host_hash[1], syn);
         e->hosts = 2;

@@ -723,6 +723,17 @@ static size_t http_sample(uint8_t *p)
     return 14 + ip_len;
 }
 
+/* A record from src with the HTTP request as its sampled header (n bytes
+ * of pkt, from http_sample). */
+static floe_record sampled_rec(fixture *fx, const char *src, const uint8_t *pkt, size_t n)
+{
+    floe_record r = rec(fx, src, 40000, "192.0.2.80", 8080, n, 1, 0x18);
+    r.sampled = pkt;
+    r.sampled_len = (uint32_t)n;
+    r.sampled_proto = 1;
+    return r;
+}
+
 TEST(sflow_sampled_http_on_8080_is_labelled_from_payload)
 {
     fixture fx;
@@ -730,12 +741,9 @@ TEST(sflow_sampled_http_on_8080_is_labelled_from_payload)
     uint8_t pkt[256];
     fx_init(&fx, 100, 100);
     size_t n = http_sample(pkt);
-    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.80", 8080, n, 1, 0x18);
+    floe_record a = sampled_rec(&fx, "10.0.0.1", pkt, n);
     a.proto = FLOE_PROTO_SFLOW;
     a.sampling = 1000;
-    a.sampled = pkt;
-    a.sampled_len = (uint32_t)n;
-    a.sampled_proto = 1;
     floe_tables_record(&fx.t, &a, 1);
     ASSERT_STR_EQ(label(&fx, only_flow(&fx), buf, sizeof(buf)), "HTTP/dpi");
     ASSERT_EQ(fx.t.st.dpi_detected, 1);
@@ -751,10 +759,8 @@ TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
     fx.t.dpi_max_rate = 1;
     size_t n = http_sample(pkt);
     /* Headers only (cut right after TCP): nothing to dissect. */
-    floe_record a = rec(&fx, "10.0.0.1", 40000, "192.0.2.80", 8080, n, 1, 0x18);
-    a.sampled = pkt;
+    floe_record a = sampled_rec(&fx, "10.0.0.1", pkt, n);
     a.sampled_len = 14 + 20 + 20;
-    a.sampled_proto = 1;
     floe_tables_record(&fx.t, &a, 1000);
     ASSERT_EQ(fx.t.st.dpi_no_payload, 1);
     ASSERT_EQ(fx.t.st.dpi_packets, 0);
@@ -763,10 +769,7 @@ TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
     floe_tables_record(&fx.t, &a, 1001);
     ASSERT_EQ(fx.t.st.dpi_packets, 1);
     /* Another flow half a second later is over budget and keeps its guess. */
-    floe_record b = rec(&fx, "10.0.0.2", 40000, "192.0.2.80", 8080, n, 1, 0x18);
-    b.sampled = pkt;
-    b.sampled_len = (uint32_t)n;
-    b.sampled_proto = 1;
+    floe_record b = sampled_rec(&fx, "10.0.0.2", pkt, n);
     floe_tables_record(&fx.t, &b, 1500);
     ASSERT_EQ(fx.t.st.dpi_over_budget, 1);
     ASSERT_EQ(fx.t.st.dpi_packets, 1);
@@ -778,6 +781,18 @@ TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
 
 /* The budget is spread over the second: a burst gets a tenth of a second's
  * worth at once, and the rest as the clock moves. */
+/* count new flows from 10.net.x.y, each with an HTTP sampled header, at now. */
+static void new_sampled_flows(fixture *fx, const uint8_t *pkt, size_t n, int net, int count,
+                              uint64_t now)
+{
+    char src[32];
+    for (int i = 0; i < count; i++) {
+        snprintf(src, sizeof(src), "10.%d.%d.%d", net, i / 200, i % 200 + 1);
+        floe_record a = sampled_rec(fx, src, pkt, n);
+        floe_tables_record(&fx->t, &a, now);
+    }
+}
+
 TEST(dpi_budget_is_spread_over_the_second)
 {
     fixture fx;
@@ -785,27 +800,10 @@ TEST(dpi_budget_is_spread_over_the_second)
     fx_init(&fx, 5000, 1000);
     fx.t.dpi_max_rate = 1000;
     size_t n = http_sample(pkt);
-    char src[32];
-    uint64_t now = 100000;
-    for (int i = 0; i < 500; i++) { /* 500 new flows in one millisecond */
-        snprintf(src, sizeof(src), "10.0.%d.%d", i / 200, i % 200 + 1);
-        floe_record a = rec(&fx, src, 40000, "192.0.2.80", 8080, n, 1, 0x18);
-        a.sampled = pkt;
-        a.sampled_len = (uint32_t)n;
-        a.sampled_proto = 1;
-        floe_tables_record(&fx.t, &a, now);
-    }
-    ASSERT_EQ(fx.t.st.dpi_packets, 101); /* 100 ms of 1000 a second, and one */
+    new_sampled_flows(&fx, pkt, n, 0, 500, 100000); /* 500 in one millisecond */
+    ASSERT_EQ(fx.t.st.dpi_packets, 101);            /* 100 ms of 1000 a second, and one */
     ASSERT_EQ(fx.t.st.dpi_over_budget, 399);
-    /* 20 ms on: 20 more. */
-    for (int i = 0; i < 50; i++) {
-        snprintf(src, sizeof(src), "10.1.%d.%d", i / 200, i % 200 + 1);
-        floe_record a = rec(&fx, src, 40000, "192.0.2.80", 8080, n, 1, 0x18);
-        a.sampled = pkt;
-        a.sampled_len = (uint32_t)n;
-        a.sampled_proto = 1;
-        floe_tables_record(&fx.t, &a, now + 20);
-    }
+    new_sampled_flows(&fx, pkt, n, 1, 50, 100020); /* 20 ms on: 20 more */
     ASSERT_EQ(fx.t.st.dpi_packets, 121);
     fx_close(&fx);
 }
@@ -824,10 +822,7 @@ TEST(protocol_detected_fires_once_when_the_app_is_known)
     ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 1);
     /* An sFlow sample with an HTTP request: at nDPI's verdict, once. */
     size_t n = http_sample(pkt);
-    floe_record s = rec(&fx, "10.0.0.1", 40000, "192.0.2.80", 8080, n, 1, 0x18);
-    s.sampled = pkt;
-    s.sampled_len = (uint32_t)n;
-    s.sampled_proto = 1;
+    floe_record s = sampled_rec(&fx, "10.0.0.1", pkt, n);
     floe_tables_record(&fx.t, &s, 3);
     ASSERT_EQ(fx.events[FLOE_EV_PROTOCOL_DETECTED], 2);
     floe_tables_record(&fx.t, &s, 4);
