@@ -48,16 +48,17 @@ struct floe_www;
 struct floe_auth;
 struct floe_daemon;
 
-/* One UDP socket. The receive buffer is the listener's own: libuv batches
- * recvmmsg reads only into a buffer of 128 KiB or more. */
+/* One UDP socket, read with recvmmsg into the listener's own slots when
+ * the poll handle says it is readable (collector/listen.c). */
+struct floe_listen_batch;
 typedef struct floe_listener {
-    uv_udp_t udp;
+    uv_poll_t poll;
+    int fd;
     floe_list link;
     floe_source source; /* its name, datagrams and drops, for the engine */
     struct floe_daemon *d;
     char *name; /* as configured, e.g. "[::]:2055" */
-    char *buf;
-    size_t buflen;
+    struct floe_listen_batch *batch;
     int seen; /* mark for the reload diff */
 } floe_listener;
 

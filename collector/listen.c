@@ -1,98 +1,187 @@
 /*
- * UDP listeners: one libuv handle per configured address, with recvmmsg
- * batching and a large socket buffer. Every datagram goes to the ingest
- * pipeline, which detects its protocol, so any port takes any protocol.
+ * UDP listeners: one socket per configured address, read by floe itself
+ * with recvmmsg when libuv says it is readable. Every datagram goes to the
+ * ingest pipeline, which detects its protocol, so any port takes any
+ * protocol.
+ *
+ * The sockets ask for UDP GRO: the kernel may then hand over a train of
+ * datagrams of one exporter, all of one size but the last, in one message,
+ * with the size in a control message; a NIC's GRO makes such trains of
+ * back-to-back exports, and so does the loopback for a sender's UDP GSO.
+ * A train costs the kernel one buffer and one dequeue instead of one per
+ * datagram (about 1.1 us a datagram to 0.45 here, bench/ingest's v5 stream
+ * at 100k datagrams a second). The train is cut back into its datagrams
+ * here; the engine never sees it.
  */
 #include "collector/collector.h"
 
 #include <errno.h>
 #include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
-/* libuv reads up to 20 datagrams per recvmmsg call into 64 KiB slots of the
- * buffer it is given; a smaller buffer means fewer datagrams per call. */
-#define LISTEN_BUF_LEN (20u * 65536u)
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h, since Linux 5.0 */
+#endif
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Messages per recvmmsg call, and calls per readable event at most (as
+ * libuv's own UDP reads), so that one busy socket does not hold the loop.
+ * A message slot holds the largest datagram, or a GRO train (64 KiB at
+ * most). */
+#define LISTEN_VLEN  32
+#define LISTEN_SLOT  65536
+#define LISTEN_READS 32
+
+struct floe_listen_batch {
+    struct mmsghdr msg[LISTEN_VLEN];
+    struct iovec iov[LISTEN_VLEN];
+    struct sockaddr_storage from[LISTEN_VLEN];
+    union { /* aligned for cmsghdr */
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl[LISTEN_VLEN];
+    char data[LISTEN_VLEN][LISTEN_SLOT];
+};
+
+/* The size of the datagrams of a GRO train, or 0 for a lone datagram. */
+static size_t gro_size(struct msghdr *h)
 {
-    (void)suggested;
-    floe_listener *l = h->data;
-    buf->base = l->buf;
-    buf->len = l->buflen;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int size;
+            memcpy(&size, CMSG_DATA(c), sizeof(size));
+            return size > 0 ? (size_t)size : 0;
+        }
+    return 0;
 }
 
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-                    unsigned flags)
+/* One message: a datagram, or a train of them cut at the GRO size. A
+ * message the slot cut short (MSG_TRUNC) goes on as it is: the decoders
+ * check every length and count what falls short. */
+static void listener_message(floe_listener *l, struct mmsghdr *m, uint64_t now)
 {
-    floe_listener *l = h->data;
-    if (flags & UV_UDP_MMSG_FREE) {
-        /* The recvmmsg batch is over and libuv will reuse the buffer:
-         * records still in the tables' pipeline may point into it (sFlow
-         * sampled headers). */
-        floe_engine_batch_end(&l->d->engine);
-        return;
-    }
-    if (nread < 0) {
-        log_warn_rl(&l->d->log, "listen %s: receive failed: %s", l->name, uv_strerror((int)nread));
-        return;
-    }
-    if (!addr)
-        return; /* nothing more to read */
     floe_addr src;
     uint16_t port;
-    if (floe_addr_from_sockaddr(&src, &port, addr) != 0)
+    if (floe_addr_from_sockaddr(&src, &port, (const struct sockaddr *)m->msg_hdr.msg_name) != 0)
         return;
-    l->source.datagrams++;
-    l->d->turn_datagrams++;
-    floe_engine_datagram(&l->d->engine, &src, port, (const uint8_t *)buf->base, (size_t)nread,
-                         floe_time_ms());
-    if (!(flags & UV_UDP_MMSG_CHUNK))
-        floe_engine_batch_end(&l->d->engine); /* read alone: its buffer is reused next */
+    const uint8_t *p = m->msg_hdr.msg_iov->iov_base;
+    size_t len = m->msg_len, seg = gro_size(&m->msg_hdr);
+    if (seg == 0 || seg > len)
+        seg = len;
+    do {
+        size_t n = len < seg ? len : seg;
+        l->source.datagrams++;
+        l->d->turn_datagrams++;
+        floe_engine_datagram(&l->d->engine, &src, port, p, n, now);
+        p += n;
+        len -= n;
+    } while (len > 0);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    floe_listener *l = h->data;
+    struct floe_listen_batch *b = l->batch;
+    (void)events;
+    if (status < 0) {
+        log_warn_rl(&l->d->log, "listen %s: poll failed: %s", l->name, uv_strerror(status));
+        return;
+    }
+    for (int call = 0; call < LISTEN_READS; call++) {
+        for (int i = 0; i < LISTEN_VLEN; i++) { /* the kernel wrote these back */
+            b->msg[i].msg_hdr.msg_namelen = sizeof(b->from[i]);
+            b->msg[i].msg_hdr.msg_controllen = sizeof(b->ctl[i]);
+        }
+        int n = recvmmsg(l->fd, b->msg, LISTEN_VLEN, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn_rl(&l->d->log, "listen %s: receive failed: %s", l->name,
+                            uv_strerror(uv_translate_sys_error(errno)));
+            return;
+        }
+        uint64_t now = floe_time_ms();
+        for (int i = 0; i < n; i++)
+            listener_message(l, &b->msg[i], now);
+        /* The slots are read into again next: records still in the
+         * tables' pipeline may point into them (sFlow sampled headers). */
+        floe_engine_batch_end(&l->d->engine);
+        if (n < LISTEN_VLEN)
+            return;
+    }
+}
+
+static struct floe_listen_batch *batch_new(void)
+{
+    struct floe_listen_batch *b = malloc(sizeof(*b));
+    if (!b)
+        return NULL;
+    memset(b->msg, 0, sizeof(b->msg));
+    for (int i = 0; i < LISTEN_VLEN; i++) {
+        b->iov[i] = (struct iovec){.iov_base = b->data[i], .iov_len = LISTEN_SLOT};
+        b->msg[i].msg_hdr.msg_iov = &b->iov[i];
+        b->msg[i].msg_hdr.msg_iovlen = 1;
+        b->msg[i].msg_hdr.msg_name = &b->from[i];
+        b->msg[i].msg_hdr.msg_control = b->ctl[i].buf;
+    }
+    return b;
+}
+
+static int listener_reading(floe_listener *l, int on)
+{
+    return on ? uv_poll_start(&l->poll, UV_READABLE, on_readable) : uv_poll_stop(&l->poll);
 }
 
 /* Datagrams the kernel dropped on this socket (SO_MEMINFO), or 0. */
 static uint64_t listener_drops(const floe_source *s)
 {
     const floe_listener *l = FLOE_CONTAINER_OF(s, floe_listener, source);
-    uv_os_fd_t fd;
     uint32_t mem[SK_MEMINFO_VARS];
     socklen_t len = sizeof(mem);
-    if (uv_fileno((const uv_handle_t *)&l->udp, &fd) != 0)
-        return 0;
-    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
+    if (getsockopt(l->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
         len < sizeof(uint32_t) * (SK_MEMINFO_DROPS + 1))
         return 0;
     return mem[SK_MEMINFO_DROPS];
 }
 
-static void on_closed(uv_handle_t *h)
+static void listener_free(floe_listener *l)
 {
-    floe_listener *l = h->data;
-    free(l->buf);
+    if (l->fd >= 0)
+        close(l->fd);
+    free(l->batch);
     free(l->name);
     free(l);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    listener_free(h->data);
 }
 
 static void listener_close(floe_listener *l)
 {
     floe_list_remove(&l->link);
     floe_engine_remove_source(&l->d->engine, &l->source);
-    uv_udp_recv_stop(&l->udp);
-    uv_close((uv_handle_t *)&l->udp, on_closed);
+    listener_reading(l, 0);
+    uv_close((uv_handle_t *)&l->poll, on_closed);
 }
 
 static void set_rcvbuf(floe_listener *l, uint32_t want)
 {
     int value = (int)want;
-    uv_os_fd_t fd;
+    socklen_t len = sizeof(value);
     /* With CAP_NET_ADMIN (root), SO_RCVBUFFORCE goes past net.core.rmem_max;
      * otherwise fall back to the capped SO_RCVBUF. */
-    if (uv_fileno((uv_handle_t *)&l->udp, &fd) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &value, sizeof(value)) != 0)
-        uv_recv_buffer_size((uv_handle_t *)&l->udp, &value);
-    value = 0;
-    uv_recv_buffer_size((uv_handle_t *)&l->udp, &value);
+    if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUFFORCE, &value, sizeof(value)) != 0)
+        (void)setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(value));
+    if (getsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &value, &len) != 0)
+        value = 0;
     l->source.rcvbuf = value;
     /* Linux reports twice what it grants per request; compare halves. */
     if ((uint32_t)value / 2 < want)
@@ -104,6 +193,26 @@ static void set_rcvbuf(floe_listener *l, uint32_t want)
         log_info(&l->d->log, "listen %s: socket buffer %d bytes", l->name, value / 2);
 }
 
+/* A bound, non-blocking socket for ss, or -1 with errno set. */
+static int listener_socket(const struct sockaddr_storage *ss)
+{
+    int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if ((ss->ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 static int listener_open(floe_daemon *d, const char *name)
 {
     struct sockaddr_storage ss;
@@ -113,33 +222,35 @@ static int listener_open(floe_daemon *d, const char *name)
         return FLOE_EINVAL;
     }
     floe_listener *l = calloc(1, sizeof(*l));
-    if (!l || !(l->name = strdup(name)) || !(l->buf = malloc(LISTEN_BUF_LEN))) {
-        if (l)
-            free(l->name);
-        free(l);
+    if (!l)
+        return FLOE_ENOMEM;
+    l->fd = -1;
+    if (!(l->name = strdup(name)) || !(l->batch = batch_new())) {
+        listener_free(l);
         return FLOE_ENOMEM;
     }
-    l->buflen = LISTEN_BUF_LEN;
     l->d = d;
-    uv_udp_init_ex(&d->loop, &l->udp, ss.ss_family | UV_UDP_RECVMMSG);
-    l->udp.data = l;
     floe_list_init(&l->link);
-    unsigned flags = ss.ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0;
-    int rc = uv_udp_bind(&l->udp, (struct sockaddr *)&ss, flags);
-    if (rc == 0)
-        rc = uv_udp_recv_start(&l->udp, on_alloc, on_recv);
+    int rc = (l->fd = listener_socket(&ss)) < 0 ? uv_translate_sys_error(errno) : 0;
+    if (rc == 0 && (rc = uv_poll_init(&d->loop, &l->poll, l->fd)) == 0) {
+        l->poll.data = l;
+        if ((rc = listener_reading(l, 1)) != 0)
+            uv_close((uv_handle_t *)&l->poll, on_closed);
+    } else {
+        listener_free(l);
+    }
     if (rc != 0) {
         log_error(&d->log, "listen %s: %s", name, uv_strerror(rc));
-        uv_close((uv_handle_t *)&l->udp, on_closed);
         return rc == UV_EAFNOSUPPORT || rc == UV_EADDRNOTAVAIL ? FLOE_ENOTFOUND : FLOE_EIO;
     }
     set_rcvbuf(l, d->cfg.rcvbuf);
+    int one = 1;
+    int gro = setsockopt(l->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
     floe_list_push_tail(&d->listeners, &l->link);
     l->source.name = l->name;
     l->source.drops = listener_drops;
     floe_engine_add_source(&d->engine, &l->source);
-    log_info(&d->log, "listen %s: receiving (recvmmsg %s)", name,
-             uv_udp_using_recvmmsg(&l->udp) ? "on" : "off");
+    log_info(&d->log, "listen %s: receiving (recvmmsg, UDP GRO %s)", name, gro ? "on" : "off");
     return 0;
 }
 
@@ -212,8 +323,8 @@ static void on_nap_end(uv_timer_t *t)
     d->napping = 0;
     for (floe_list *it = d->listeners.next; it != &d->listeners; it = it->next) {
         floe_listener *l = FLOE_CONTAINER_OF(it, floe_listener, link);
-        if (!uv_is_closing((uv_handle_t *)&l->udp))
-            uv_udp_recv_start(&l->udp, on_alloc, on_recv);
+        if (!uv_is_closing((uv_handle_t *)&l->poll))
+            listener_reading(l, 1);
     }
 }
 
@@ -239,7 +350,7 @@ void floe_listeners_turn(floe_daemon *d)
     if (ms == 0)
         return;
     for (floe_list *it = d->listeners.next; it != &d->listeners; it = it->next)
-        uv_udp_recv_stop(&FLOE_CONTAINER_OF(it, floe_listener, link)->udp);
+        listener_reading(FLOE_CONTAINER_OF(it, floe_listener, link), 0);
     d->napping = 1;
     uv_timer_start(&d->nap, on_nap_end, ms, 0);
 }
