@@ -375,7 +375,7 @@ typedef struct floe_tables {
     floe_fifo periodic;       /* flows by when their next periodic update is due */
     uint64_t periodic_ms;     /* the periodic-update interval, 0: none */
     uint64_t victim_ahead[2]; /* flow_lru positions prefetched, by step */
-#define FLOE_VICTIM_HASHES 16
+#define FLOE_VICTIM_HASHES 32
     struct floe_victim_hash {
         uint64_t pos, hash; /* the key hash of the flow at flow_lru position pos */
     } victim_hash[FLOE_VICTIM_HASHES];
@@ -394,6 +394,7 @@ typedef struct floe_tables {
     floe_tables_stats st;
     struct tables__pipe_entry *pipe; /* FLOE_PIPE_LEN entries */
     size_t pipe_head, pipe_tail, pipe_len;
+    size_t pipe_fresh;         /* entries at the tail that no stage has seen yet */
     floe_flow_hooks hooks;     /* the plugins' (they rewrite it on reload) */
     floe_flow_hooks tap;       /* a second listener of flowEnd and periodicUpdate only, called
                                 * after hooks: the history export */
