@@ -1044,16 +1044,22 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
                          int at_once)
 {
     uint64_t s = r->sampling ? r->sampling : 1;
-    uint64_t bytes[2] = {0, 0}, pkts = 0;
-    if (r->has & FLOE_F(BYTES))
-        bytes[c2s ? 0 : 1] = r->bytes * s;
-    else if (r->has & (FLOE_F(INIT_BYTES) | FLOE_F(RESP_BYTES)))
-        bytes[0] = r->initiator_bytes * s, bytes[1] = r->responder_bytes * s;
+    /* Two scalars, not an array indexed by c2s: GCC added such an array
+     * to the flow's counters with one 16-byte load just after the 8-byte
+     * store, which the store cannot forward (a stall on every record). */
+    uint64_t bytes0 = 0, bytes1 = 0, pkts = 0;
+    if (r->has & FLOE_F(BYTES)) {
+        uint64_t b = r->bytes * s;
+        bytes0 = c2s ? b : 0;
+        bytes1 = c2s ? 0 : b;
+    } else if (r->has & (FLOE_F(INIT_BYTES) | FLOE_F(RESP_BYTES))) {
+        bytes0 = r->initiator_bytes * s, bytes1 = r->responder_bytes * s;
+    }
     if (r->has & FLOE_F(PACKETS))
         pkts = r->packets * s;
     int d = c2s ? 0 : 1;
-    f->bytes[0] += bytes[0];
-    f->bytes[1] += bytes[1];
+    f->bytes[0] += bytes0;
+    f->bytes[1] += bytes1;
     f->packets[d] += pkts;
     f->records++;
     f->last_ms = now;
@@ -1082,8 +1088,8 @@ static void flow_account(floe_tables *t, floe_flow *f, int c2s, const floe_recor
         flow_retrans(f, !d, r->retrans_out);
     if (r->has & FLOE_F(L7_RISK))
         f->risk |= r->l7_risk;
-    f->pend_bytes[0] += bytes[0];
-    f->pend_bytes[1] += bytes[1];
+    f->pend_bytes[0] += bytes0;
+    f->pend_bytes[1] += bytes1;
     f->pend_pkts[d] += pkts;
     if (r->has & FLOE_F_REVERSE)
         flow_account_reverse(f, !d, r, s);
