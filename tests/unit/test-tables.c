@@ -779,8 +779,6 @@ TEST(dpi_skips_empty_payloads_and_keeps_to_its_budget)
     fx_close(&fx);
 }
 
-/* The budget is spread over the second: a burst gets a tenth of a second's
- * worth at once, and the rest as the clock moves. */
 /* count new flows from 10.net.x.y, each with an HTTP sampled header, at now. */
 static void new_sampled_flows(fixture *fx, const uint8_t *pkt, size_t n, int net, int count,
                               uint64_t now)
@@ -793,6 +791,8 @@ static void new_sampled_flows(fixture *fx, const uint8_t *pkt, size_t n, int net
     }
 }
 
+/* The budget is spread over the second: a burst gets a tenth of a second's
+ * worth at once, and the rest as the clock moves. */
 TEST(dpi_budget_is_spread_over_the_second)
 {
     fixture fx;
