@@ -211,10 +211,36 @@ _Static_assert(offsetof(floe_host, lru) == 64 && offsetof(floe_host, top_bytes) 
                    sizeof(floe_host) % 64 == 0,
                "a host's lines, laid out by use (see tables.h)");
 
+/*
+ * A key's hash, from its six words. Three independent 64 x 64 -> 128-bit
+ * products, folded, then one more: about 12 cycles from the words to the
+ * hash, where a chain through each word in turn took 40, which the next
+ * records' work could not fill while their bucket prefetches held up the
+ * reorder buffer.
+ */
+static inline uint64_t flow_fold(uint64_t a, uint64_t b)
+{
+    unsigned __int128 m = (unsigned __int128)a * b;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+static inline uint64_t flow_mix(const uint64_t w[6])
+{
+    static const uint64_t s[8] = {
+        0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL, 0x589965cc75374cc3ULL,
+        0x1d8e4e27c47d124fULL, 0x9e3779b97f4a7c15ULL, 0xbf58476d1ce4e5b9ULL, FLOW_SEED};
+    uint64_t a = flow_fold(w[0] ^ s[0], w[1] ^ s[1]);
+    uint64_t b = flow_fold(w[2] ^ s[2], w[3] ^ s[3]);
+    uint64_t c = flow_fold(w[4] ^ s[4], w[5] ^ s[5]);
+    return flow_fold(a ^ b ^ s[6], c ^ s[7]);
+}
+
 /* The key's hash: the same as flow_key gives for the record it came from. */
 static inline uint64_t flow_hash(const floe_flow *f)
 {
-    return floe_hash(&f->key, sizeof(f->key), FLOW_SEED);
+    uint64_t w[6];
+    memcpy(w, &f->key, sizeof(w));
+    return flow_mix(w);
 }
 
 static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
@@ -531,14 +557,19 @@ static int src_is_client(const floe_tables *t, const floe_record *r, int *certai
  * A record's flow key, and its hash. The hash is taken from the words as
  * they are built, in registers: reading the key back from memory right
  * after writing it in 1-, 2- and 16-byte pieces stalls on store
- * forwarding. It is floe_hash's mix over the same six words.
+ * forwarding. It is flow_mix over the same six words.
  */
 static inline __attribute__((always_inline)) uint64_t
 flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
 {
+    /* Word by word: the decoder wrote each address as two 8-byte words
+     * (floe_addr_from_v4), which forward to 8-byte loads and not to one of
+     * 16. */
     uint64_t s[2], d[2];
-    memcpy(s, r->src.b, 16);
-    memcpy(d, r->dst.b, 16);
+    for (int i = 0; i < 2; i++) {
+        memcpy(&s[i], r->src.b + 8 * i, 8);
+        memcpy(&d[i], r->dst.b + 8 * i, 8);
+    }
     /* Which end is a: the lower address, then the lower port. Which it is
      * goes either way from record to record, so it is chosen with masks
      * rather than branches. */
@@ -547,7 +578,12 @@ flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_
     *src_is_a = (int)sa;
     uint64_t m = -sa; /* all ones when the source is a */
     uint64_t vlan = (r->has & FLOE_F(VLAN)) ? r->vlan : 0;
-    uint64_t ports = (uint64_t)r->sport | (uint64_t)r->dport << 16;
+    /* Two loads, as the decoder made two stores: one 4-byte load of both
+     * ports (which GCC would make of this) waits for them to reach the
+     * cache. */
+    uint64_t sport = r->sport, dport = r->dport;
+    __asm__("" : "+r"(sport));
+    uint64_t ports = sport | dport << 16;
     uint64_t swapped = (ports >> 16) | (ports & 0xffff) << 16;
     uint64_t w[6] = {(s[0] & m) | (d[0] & ~m),
                      (s[1] & m) | (d[1] & ~m),
@@ -556,8 +592,16 @@ flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_
                      ((ports & m) | (swapped & ~m)) | vlan << 32 | (uint64_t)r->ipproto << 48,
                      exporter};
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* The key is these six words, as they lie in memory: six stores. */
-    memcpy(k, w, sizeof(w));
+    /* The key is these six words, as they lie in memory: six stores,
+     * from registers (one copy of the array went through the stack,
+     * stored in 8-byte words and loaded in 16-byte ones, which the stores
+     * could not forward). */
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        uint64_t x = w[i];
+        __asm__("" : "+r"(x));
+        memcpy((char *)k + 8 * i, &x, 8);
+    }
 #else
     k->a = sa ? r->src : r->dst;
     k->b = sa ? r->dst : r->src;
@@ -568,17 +612,7 @@ flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_
     k->pad = 0;
     k->exporter = exporter;
 #endif
-    const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2 = 0xbf58476d1ce4e5b9ULL;
-    uint64_t h = FLOW_SEED ^ (sizeof(w) * k1);
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; i++) {
-        h = (h ^ w[i]) * k1;
-        h ^= h >> 32;
-    }
-    h ^= h >> 31;
-    h *= k2;
-    h ^= h >> 29;
-    return h;
+    return flow_mix(w);
 }
 
 /* Labels a new flow from the exporter's word, else nDPI's guess. */
