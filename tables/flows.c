@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -216,7 +217,10 @@ _Static_assert(offsetof(floe_host, lru) == 64 && offsetof(floe_host, top_bytes) 
  * products, folded, then one more: about 12 cycles from the words to the
  * hash, where a chain through each word in turn took 40, which the next
  * records' work could not fill while their bucket prefetches held up the
- * reorder buffer.
+ * reorder buffer. The seeds are drawn at random when the table is made:
+ * with known ones, an exporter could send keys whose word equals its seed,
+ * which zeroes a product whatever the other word holds, and pile any
+ * number of flows on one bucket.
  */
 static inline uint64_t flow_fold(uint64_t a, uint64_t b)
 {
@@ -224,23 +228,32 @@ static inline uint64_t flow_fold(uint64_t a, uint64_t b)
     return (uint64_t)m ^ (uint64_t)(m >> 64);
 }
 
-static inline uint64_t flow_mix(const uint64_t w[6])
+static inline uint64_t flow_mix(const uint64_t s[8], const uint64_t w[6])
 {
-    static const uint64_t s[8] = {
-        0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL, 0x589965cc75374cc3ULL,
-        0x1d8e4e27c47d124fULL, 0x9e3779b97f4a7c15ULL, 0xbf58476d1ce4e5b9ULL, FLOW_SEED};
     uint64_t a = flow_fold(w[0] ^ s[0], w[1] ^ s[1]);
     uint64_t b = flow_fold(w[2] ^ s[2], w[3] ^ s[3]);
     uint64_t c = flow_fold(w[4] ^ s[4], w[5] ^ s[5]);
     return flow_fold(a ^ b ^ s[6], c ^ s[7]);
 }
 
+static void flow_seed_init(uint64_t s[8])
+{
+    static const uint64_t fixed[8] = {
+        0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL, 0x589965cc75374cc3ULL,
+        0x1d8e4e27c47d124fULL, 0x9e3779b97f4a7c15ULL, 0xbf58476d1ce4e5b9ULL, FLOW_SEED};
+    uint64_t r[8] = {0};
+    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+        memset(r, 0, sizeof(r)); /* early boot: the fixed seeds alone */
+    for (int i = 0; i < 8; i++)
+        s[i] = fixed[i] ^ r[i];
+}
+
 /* The key's hash: the same as flow_key gives for the record it came from. */
-static inline uint64_t flow_hash(const floe_flow *f)
+static inline uint64_t flow_hash(const floe_tables *t, const floe_flow *f)
 {
     uint64_t w[6];
     memcpy(w, &f->key, sizeof(w));
-    return flow_mix(w);
+    return flow_mix(t->flow_seed, w);
 }
 
 static inline int flow_key_eq(const floe_flow_key *a, const floe_flow_key *b)
@@ -486,7 +499,7 @@ static void flow_end_hashed(floe_tables *t, floe_flow *f, int reason, uint64_t h
     host_detach(t, f->host[0], 0);
     host_detach(t, f->host[1], 1);
     if (floe_tmap_remove(&t->flows, hash, f) != 0)
-        floe_tmap_remove(&t->flows, flow_hash(f), f); /* not expected: a stale hash */
+        floe_tmap_remove(&t->flows, flow_hash(t, f), f); /* not expected: a stale hash */
     floe_fifo_clear_slot(&t->flow_lru, f->lru_slot);
     if (f->periodic_slot)
         floe_fifo_clear_slot(&t->periodic, f->periodic_slot - 1);
@@ -495,7 +508,7 @@ static void flow_end_hashed(floe_tables *t, floe_flow *f, int reason, uint64_t h
 
 static void flow_end(floe_tables *t, floe_flow *f, int reason)
 {
-    flow_end_hashed(t, f, reason, flow_hash(f));
+    flow_end_hashed(t, f, reason, flow_hash(t, f));
 }
 
 /* Well-known service ports beyond 1..1023, for deciding the server side;
@@ -559,8 +572,10 @@ static int src_is_client(const floe_tables *t, const floe_record *r, int *certai
  * after writing it in 1-, 2- and 16-byte pieces stalls on store
  * forwarding. It is flow_mix over the same six words.
  */
-static inline __attribute__((always_inline)) uint64_t
-flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_a)
+static inline __attribute__((always_inline)) uint64_t flow_key(const uint64_t seed[8],
+                                                               const floe_record *r,
+                                                               uint64_t exporter, floe_flow_key *k,
+                                                               int *src_is_a)
 {
     /* Word by word: the decoder wrote each address as two 8-byte words
      * (floe_addr_from_v4), which forward to 8-byte loads and not to one of
@@ -612,7 +627,7 @@ flow_key(const floe_record *r, uint64_t exporter, floe_flow_key *k, int *src_is_
     k->pad = 0;
     k->exporter = exporter;
 #endif
-    return flow_mix(w);
+    return flow_mix(seed, w);
 }
 
 /* Labels a new flow from the exporter's word, else nDPI's guess. */
@@ -823,7 +838,7 @@ FLOE_PREFETCHER void prefetch_victim(floe_tables *t, const floe_flow *f, int ste
     }
     if (!flow_stale(f, now))
         return;
-    uint64_t pos = t->victim_ahead[1] - 1, h = flow_hash(f);
+    uint64_t pos = t->victim_ahead[1] - 1, h = flow_hash(t, f);
     t->victim_hash[pos % FLOE_VICTIM_HASHES] = (struct floe_victim_hash){pos, h};
     FLOE_PREFETCH(floe_tmap_home(&t->flows, h));
     /* Most flows reach the bound flushed: their hosts are only let go. */
@@ -846,7 +861,7 @@ static inline uint64_t head_hash(const floe_tables *t, const floe_flow *f)
 {
     uint64_t pos = t->flow_lru.head;
     const struct floe_victim_hash *v = &t->victim_hash[pos % FLOE_VICTIM_HASHES];
-    return v->pos == pos ? v->hash : flow_hash(f);
+    return v->pos == pos ? v->hash : flow_hash(t, f);
 }
 
 /* The head of the order after moving flows with newer records to the
@@ -1153,9 +1168,9 @@ static inline int record_has_endpoints(const floe_record *r)
     return (r->has & (FLOE_F(SRC) | FLOE_F(DST))) == (FLOE_F(SRC) | FLOE_F(DST));
 }
 
-static void record_prepare(const floe_record *r, record_prep *p)
+static void record_prepare(const floe_tables *t, const floe_record *r, record_prep *p)
 {
-    p->hash = flow_key(r, r->exporter_id, &p->key, &p->src_is_a);
+    p->hash = flow_key(t->flow_seed, r, r->exporter_id, &p->key, &p->src_is_a);
     p->chained = 0;
     p->have_hosts = 0;
 }
@@ -1210,7 +1225,7 @@ void floe_tables_record(floe_tables *t, const floe_record *r, uint64_t now)
         t->st.records_skipped++;
         return;
     }
-    record_prepare(r, &p);
+    record_prepare(t, r, &p);
     record_apply(t, r, &p, now);
 }
 
@@ -1362,7 +1377,7 @@ void floe_tables_push(floe_tables *t, const floe_record *r, uint64_t now)
     e->usable = record_has_endpoints(r);
     e->hosts = 0;
     if (e->usable)
-        record_prepare(r, &e->prep);
+        record_prepare(t, r, &e->prep);
     if (++t->pipe_fresh == PIPE_STAGE)
         pipe_wave(t, now);
 }
@@ -1495,6 +1510,7 @@ int floe_tables_init(floe_tables *t, const floe_tables_opts *o, floe_log *log, c
 {
     memset(t, 0, sizeof(*t));
     t->log = log;
+    flow_seed_init(t->flow_seed);
     t->idle_timeout_ms = (uint64_t)o->flow_idle_timeout * 1000;
     t->dpi_max_packets = o->dpi_packets;
     t->dpi_max_rate = o->dpi_max_rate;

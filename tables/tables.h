@@ -380,6 +380,7 @@ typedef struct floe_tables {
         uint64_t pos, hash; /* the key hash of the flow at flow_lru position pos */
     } victim_hash[FLOE_VICTIM_HASHES];
     uint64_t dirty_ahead[2]; /* dirty positions prefetched, by step */
+    uint64_t flow_seed[8];   /* the flow-key hash's, random at init (flows.c, flow_mix) */
     floe_net *nets;
     size_t n_nets;
     floe_app_totals *apps; /* by app id; grown on demand, at most 65536 */

@@ -74,8 +74,8 @@ typedef struct floe_addr {
 
 /* ::ffff:0:0/96, the prefix of an IPv4 address held as IPv6. */
 extern const uint8_t floe_v4_mapped[12];
-/* Inline: decoders call them for every address of every record. */
-/* Two 8-byte stores, not 12 bytes of prefix and then 4 of address: the
+/* Inline: decoders call them for every address of every record.
+ * From IPv4: two 8-byte stores, not 12 bytes of prefix and then 4 of address: the
  * flow table reads the address back at once as two 8-byte words, and a
  * load waits for the stores to reach the cache unless one store wrote all
  * of its bytes. */
